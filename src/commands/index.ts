@@ -1,7 +1,17 @@
-/** Registers every command group on the program. One file per group (STYLE.md §2). */
+/**
+ * Registers every command group on the program. One file per group (STYLE.md §2); groups that
+ * several files contribute to (`keys`) are created here and handed to each.
+ */
 import type { Command } from 'commander';
 import type { App } from '../cli.js';
 
-export function registerCommands(_program: Command, _app: App): void {
-  // command groups are added here as they land
+export function registerCommands(program: Command, app: App): void {
+  const keys = program
+    .command('keys')
+    .description('generate, inspect and take custody of the service keys (ML-KEM-768, ML-DSA-87, ECDH P-384)');
+  void keys;
+  // key files (generate, show):         registerKeyFiles(keys, app)      — src/commands/keys.ts
+  // key custody (upload, status, ...):  registerKeyCustody(keys, app)    — src/commands/keys-custody.ts
+  // file crypto (encrypt, decrypt, sign, verify): registerFileCrypto(program, app) — src/commands/file-crypto.ts
+  // tpm:                                registerTpm(program, app)        — src/commands/tpm.ts
 }
