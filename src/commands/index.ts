@@ -4,12 +4,23 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../cli.js';
+import { UsageError } from '../errors.js';
+
+/** A bare group (`ima-qs keys`) is a usage error that lists what it offers. */
+export function requireSubcommand(group: Command): void {
+  group.action(() => {
+    const names = group.commands.map((c) => c.name());
+    throw new UsageError('SUBCOMMAND_REQUIRED', `'${group.name()}' needs a subcommand${names.length ? `: one of ${names.join(', ')}` : ''}`, {
+      hint: `see 'ima-qs ${group.name()} --help'`,
+    });
+  });
+}
 
 export function registerCommands(program: Command, app: App): void {
   const keys = program
     .command('keys')
     .description('generate, inspect and take custody of the service keys (ML-KEM-768, ML-DSA-87, ECDH P-384)');
-  void keys;
+  requireSubcommand(keys);
   // key files (generate, show):         registerKeyFiles(keys, app)      — src/commands/keys.ts
   // key custody (upload, status, ...):  registerKeyCustody(keys, app)    — src/commands/keys-custody.ts
   // file crypto (encrypt, decrypt, sign, verify): registerFileCrypto(program, app) — src/commands/file-crypto.ts
