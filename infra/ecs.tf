@@ -1,0 +1,158 @@
+# The worker: an ECS service running the container built by `ima-qs package worker`.
+#
+# Where the TPM comes from (DESIGN.md, "Facts that change the design"): Fargate has NO TPM.
+# NitroTPM exists only on EC2 instances (UEFI boot, an AMI registered with TpmSupport = v2.0).
+#   worker_launch_type = "FARGATE" -> audit_anchor must be "none-explicit": the audit chain is a
+#     hash chain in DynamoDB with no hardware anchor, and the worker is told so (env below).
+#   worker_launch_type = "EC2"     -> tasks are placed on ec2_capacity_provider_name (an Auto
+#     Scaling group of NitroTPM instances, managed outside this module), and with
+#     audit_anchor = "tpm" the host's /dev/tpmrm0 is mapped into the container.
+# The combination FARGATE + "tpm" is refused at plan time; audit_anchor has no default.
+
+resource "aws_ecs_cluster" "main" {
+  count = local.count
+
+  name = local.ecs_cluster_name
+  tags = local.tags
+}
+
+locals {
+  worker_tpm = var.audit_anchor == "tpm"
+
+  worker_environment = [
+    for k, v in {
+      AWS_REGION                = local.region
+      IMA_QS_REQUESTS_QUEUE_URL = one(aws_sqs_queue.requests[*].url)
+      IMA_QS_AUDIT_TABLE        = local.audit_table_name
+      IMA_QS_DECISIONS_TABLE    = local.decisions_table_name
+      IMA_QS_REQUESTS_TABLE     = local.requests_table_name
+      IMA_QS_SECRET_ML_KEM_768  = local.private_key_secret_names.ml_kem_768
+      IMA_QS_SECRET_ML_DSA_87   = local.private_key_secret_names.ml_dsa_87
+      IMA_QS_SECRET_ECDH_P384   = local.private_key_secret_names.ecdh_p384
+      IMA_QS_AUDIT_ANCHOR       = coalesce(var.audit_anchor, "unset")
+      IMA_QS_TPM_DEVICE         = local.worker_tpm ? local.tpm_device : ""
+      IMA_QS_PCR_INDEX          = tostring(var.audit_pcr_index)
+    } : { name = k, value = v }
+  ]
+
+  # linuxParameters: drop every capability; on EC2 with a TPM, pass the kernel's resource manager
+  # device (never /dev/tpm0: tpmrm0 lets several clients share the TPM safely).
+  worker_linux_parameters = merge(
+    {
+      capabilities       = { drop = ["ALL"] }
+      initProcessEnabled = true
+    },
+    local.worker_tpm ? {
+      devices = [{ hostPath = local.tpm_device, containerPath = local.tpm_device, permissions = ["read", "write"] }]
+    } : {}
+  )
+}
+
+resource "aws_ecs_task_definition" "worker" {
+  count = local.count
+
+  family                   = local.worker_family
+  requires_compatibilities = [var.worker_launch_type]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(var.worker_cpu)
+  memory                   = tostring(var.worker_memory)
+  task_role_arn            = aws_iam_role.worker_task[0].arn
+  execution_role_arn       = aws_iam_role.worker_execution[0].arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.worker_cpu_architecture
+  }
+
+  # A writable scratch volume for /tmp; the root file system stays read-only.
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = "worker"
+      image                  = var.worker_image
+      essential              = true
+      user                   = var.worker_user
+      readonlyRootFilesystem = true
+      privileged             = false
+      environment            = local.worker_environment
+      linuxParameters        = local.worker_linux_parameters
+      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+      stopTimeout            = 30
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          "awslogs-group"         = local.worker_log_group
+          "awslogs-region"        = local.region
+          "awslogs-stream-prefix" = "worker"
+        }
+      }
+    }
+  ])
+
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.worker_image != null
+      error_message = "worker_image is required when quantum_safe_enabled = true: build it with `ima-qs package worker` and push it."
+    }
+  }
+}
+
+resource "aws_ecs_service" "worker" {
+  count = local.count
+
+  name                               = local.ecs_service_name
+  cluster                            = aws_ecs_cluster.main[0].id
+  task_definition                    = aws_ecs_task_definition.worker[0].arn
+  desired_count                      = var.worker_desired_count
+  launch_type                        = var.worker_launch_type == "FARGATE" ? "FARGATE" : null
+  platform_version                   = var.worker_launch_type == "FARGATE" ? "LATEST" : null
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  enable_execute_command             = false
+  propagate_tags                     = "SERVICE"
+
+  dynamic "capacity_provider_strategy" {
+    for_each = var.worker_launch_type == "EC2" ? [1] : []
+    content {
+      capacity_provider = var.ec2_capacity_provider_name
+      weight            = 1
+    }
+  }
+
+  network_configuration {
+    subnets          = var.vpc_subnet_ids
+    security_groups  = var.security_group_ids
+    assign_public_ip = false
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.audit_anchor != null
+      error_message = "choose audit_anchor explicitly: \"tpm\" (needs worker_launch_type = \"EC2\" on NitroTPM instances) or \"none-explicit\" (hash chain only, no hardware anchor)."
+    }
+    precondition {
+      condition     = !(var.worker_launch_type == "FARGATE" && var.audit_anchor == "tpm")
+      error_message = "audit_anchor = \"tpm\" is impossible on Fargate (Fargate has no TPM): set worker_launch_type = \"EC2\" with a NitroTPM capacity provider, or audit_anchor = \"none-explicit\"."
+    }
+    precondition {
+      condition     = var.worker_launch_type != "EC2" || var.ec2_capacity_provider_name != null
+      error_message = "worker_launch_type = \"EC2\" needs ec2_capacity_provider_name (an ECS capacity provider of NitroTPM-capable instances)."
+    }
+    precondition {
+      condition     = length(var.vpc_subnet_ids) > 0 && length(var.security_group_ids) > 0
+      error_message = "vpc_subnet_ids and security_group_ids are required when quantum_safe_enabled = true (awsvpc networking)."
+    }
+  }
+}

@@ -1,0 +1,250 @@
+# Least-privilege roles: the proxy (Lambda), the worker task, and the worker's task-execution role
+# (image pull + logs, used by the ECS agent, never by the worker code).
+#
+# Rules kept here (and checked by test/unit/infra): every policy is an aws_iam_policy_document;
+# no "*" (or "svc:*") action; no Resource = "*" except ecr:GetAuthorizationToken, which AWS
+# defines on no resource (ECR API reference: GetAuthorizationToken "Resource types: -").
+
+# ---- the proxy ---------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "lambda_assume" {
+  count = local.count
+
+  statement {
+    sid     = "LambdaAssumesRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  count = local.count
+
+  name               = "${var.name_prefix}-quantum-proxy"
+  description        = "ima-qs proxy: enqueue sealed requests, replay guard, read decisions, serve public keys"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume[0].json
+  tags               = local.tags
+}
+
+# The proxy holds NO private key: its only secret is the public-keys document.
+data "aws_iam_policy_document" "lambda" {
+  count = local.count
+
+  statement {
+    sid       = "EnqueueRequests"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.requests[0].arn]
+  }
+
+  statement {
+    sid     = "ReplayGuardAndDecisions"
+    effect  = "Allow"
+    actions = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [
+      aws_dynamodb_table.requests[0].arn,
+      aws_dynamodb_table.decisions[0].arn,
+    ]
+  }
+
+  statement {
+    sid       = "ReadPublicKeysDocument"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.public_keys[0].arn]
+  }
+
+  statement {
+    sid       = "UseKeyThroughServices"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main[0].arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.via_services
+    }
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda[0].arn}:log-stream:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  count = local.count
+
+  name   = "ima-qs-proxy"
+  role   = aws_iam_role.lambda[0].id
+  policy = data.aws_iam_policy_document.lambda[0].json
+}
+
+# ---- the worker (task role: what the worker code may do) ---------------------------------------
+
+# Confused-deputy guard from the ECS task-role documentation: only tasks of this account.
+data "aws_iam_policy_document" "worker_task_assume" {
+  count = local.count
+
+  statement {
+    sid     = "EcsTasksAssumeRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "worker_task" {
+  count = local.count
+
+  name               = "${var.name_prefix}-quantum-worker-task"
+  description        = "ima-qs worker: consume requests, read private keys, write decisions and the audit chain"
+  assume_role_policy = data.aws_iam_policy_document.worker_task_assume[0].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "worker_task" {
+  count = local.count
+
+  statement {
+    sid    = "ConsumeRequests"
+    effect = "Allow"
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+    ]
+    resources = [aws_sqs_queue.requests[0].arn]
+  }
+
+  # Audit chain: read the head (Query), append with a conditional put.
+  statement {
+    sid       = "AppendAuditChain"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.audit_log[0].arn]
+  }
+
+  statement {
+    sid       = "WriteDecisions"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.decisions[0].arn]
+  }
+
+  # Mark a request as processed (idempotency when SQS delivers twice).
+  statement {
+    sid       = "MarkRequests"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.requests[0].arn]
+  }
+
+  statement {
+    sid       = "ReadPrivateKeys"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for s in aws_secretsmanager_secret.private_key : s.arn]
+  }
+
+  # Decrypt: secrets, queue messages, table items. GenerateDataKey: DynamoDB writes under the key.
+  statement {
+    sid       = "UseKeyThroughServices"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main[0].arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.via_services
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "worker_task" {
+  count = local.count
+
+  name   = "ima-qs-worker"
+  role   = aws_iam_role.worker_task[0].id
+  policy = data.aws_iam_policy_document.worker_task[0].json
+}
+
+# ---- the worker's task-execution role (ECS agent: pull the image, ship logs) -------------------
+
+data "aws_iam_policy_document" "worker_execution_assume" {
+  count = local.count
+
+  statement {
+    sid     = "EcsTasksAssumeExecutionRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "worker_execution" {
+  count = local.count
+
+  name               = "${var.name_prefix}-quantum-worker-execution"
+  description        = "ima-qs worker task execution: pull the image, write the worker log group"
+  assume_role_policy = data.aws_iam_policy_document.worker_execution_assume[0].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "worker_execution" {
+  count = local.count
+
+  dynamic "statement" {
+    for_each = local.worker_ecr_repository_arn == null ? [] : [1]
+    content {
+      # Documented exception: GetAuthorizationToken has no resource type; AWS requires "*".
+      sid       = "EcrAuthorizationToken"
+      effect    = "Allow"
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.worker_ecr_repository_arn == null ? [] : [1]
+    content {
+      sid       = "PullWorkerImage"
+      effect    = "Allow"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      resources = [local.worker_ecr_repository_arn]
+    }
+  }
+
+  statement {
+    sid       = "WriteWorkerLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker[0].arn}:log-stream:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "worker_execution" {
+  count = local.count
+
+  name   = "ima-qs-worker-execution"
+  role   = aws_iam_role.worker_execution[0].id
+  policy = data.aws_iam_policy_document.worker_execution[0].json
+}

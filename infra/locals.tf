@@ -1,0 +1,63 @@
+# Names and facts shared by every file. Names are fixed here (not computed by AWS) so that the
+# CLI, the services and the tests can all derive them from name_prefix / secret_prefix.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  enabled = var.quantum_safe_enabled
+  count   = var.quantum_safe_enabled ? 1 : 0
+
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+
+  kms_alias_name = "alias/${var.name_prefix}-quantum"
+
+  # Secrets Manager: the three private keys (values uploaded by `ima-qs keys upload`, never by
+  # Terraform) and the signed public-keys document served by the proxy at GET /api/keys.
+  private_key_secret_names = {
+    ml_kem_768 = "${var.secret_prefix}/ml-kem-768-private"
+    ml_dsa_87  = "${var.secret_prefix}/ml-dsa-87-private"
+    ecdh_p384  = "${var.secret_prefix}/ecdh-p384-private"
+  }
+  public_keys_secret_name = "${var.secret_prefix}/public-keys"
+
+  audit_table_name     = "${var.name_prefix}-tpm-audit-log"
+  decisions_table_name = "${var.name_prefix}-quantum-decisions"
+  requests_table_name  = "${var.name_prefix}-quantum-requests"
+
+  queue_name = "${var.name_prefix}-quantum-requests"
+  dlq_name   = "${var.name_prefix}-quantum-requests-dlq"
+
+  lambda_function_name = "${var.name_prefix}-quantum-proxy"
+  lambda_log_group     = "/aws/lambda/${var.name_prefix}-quantum-proxy"
+  worker_log_group     = "/ecs/${var.name_prefix}-quantum-worker"
+  # Built from names (not resource attributes) so the KMS key policy can name the log groups
+  # without a dependency cycle (the log groups are encrypted with that key).
+  lambda_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.lambda_log_group}"
+  worker_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.worker_log_group}"
+
+  ecs_cluster_name = "${var.name_prefix}-quantum"
+  ecs_service_name = "${var.name_prefix}-quantum-worker"
+  worker_family    = "${var.name_prefix}-quantum-worker"
+
+  # kms:ViaService values: the roles may use the key only through these services.
+  via_services = [for s in ["secretsmanager", "dynamodb", "sqs"] : "${s}.${local.region}.amazonaws.com"]
+
+  # ECR repository of the worker image, when the image lives in ECR
+  # (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]); null for a public registry.
+  worker_ecr = try(regex("^([0-9]{12})\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com/([a-z0-9._/-]+)", var.worker_image), null)
+  worker_ecr_repository_arn = local.worker_ecr == null ? null : (
+    "arn:${local.partition}:ecr:${local.worker_ecr[1]}:${local.worker_ecr[0]}:repository/${local.worker_ecr[2]}"
+  )
+
+  tpm_device = "/dev/tpmrm0"
+
+  tags = merge(var.tags, {
+    "app"         = "ima-qs"
+    "environment" = var.environment
+    "managed-by"  = "terraform"
+  })
+}

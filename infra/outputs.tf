@@ -1,0 +1,147 @@
+# Everything the CLI (ima-qs keys upload, rollout, request) needs, read with `terraform output -json`.
+# Every output is null when quantum_safe_enabled = false.
+
+output "quantum_safe_enabled" {
+  description = "Whether the stack exists."
+  value       = var.quantum_safe_enabled
+}
+
+output "region" {
+  description = "Region of every resource."
+  value       = local.region
+}
+
+output "kms_key_arn" {
+  description = "ARN of the customer-managed key."
+  value       = one(aws_kms_key.main[*].arn)
+}
+
+output "kms_key_id" {
+  description = "Key id of the customer-managed key."
+  value       = one(aws_kms_key.main[*].key_id)
+}
+
+output "kms_alias_name" {
+  description = "Alias of the key."
+  value       = one(aws_kms_alias.main[*].name)
+}
+
+output "private_key_secret_arns" {
+  description = "Private-key secrets (ml_kem_768, ml_dsa_87, ecdh_p384) -> ARN."
+  value       = local.enabled ? { for k, s in aws_secretsmanager_secret.private_key : k => s.arn } : null
+}
+
+output "private_key_secret_names" {
+  description = "Private-key secrets (ml_kem_768, ml_dsa_87, ecdh_p384) -> name."
+  value       = local.enabled ? { for k, s in aws_secretsmanager_secret.private_key : k => s.name } : null
+}
+
+output "public_keys_secret_arn" {
+  description = "ARN of the signed public-keys document secret."
+  value       = one(aws_secretsmanager_secret.public_keys[*].arn)
+}
+
+output "public_keys_secret_name" {
+  description = "Name of the signed public-keys document secret."
+  value       = one(aws_secretsmanager_secret.public_keys[*].name)
+}
+
+output "table_names" {
+  description = "DynamoDB tables: audit_log, decisions, requests -> name."
+  value = local.enabled ? {
+    audit_log = aws_dynamodb_table.audit_log[0].name
+    decisions = aws_dynamodb_table.decisions[0].name
+    requests  = aws_dynamodb_table.requests[0].name
+  } : null
+}
+
+output "table_arns" {
+  description = "DynamoDB tables: audit_log, decisions, requests -> ARN."
+  value = local.enabled ? {
+    audit_log = aws_dynamodb_table.audit_log[0].arn
+    decisions = aws_dynamodb_table.decisions[0].arn
+    requests  = aws_dynamodb_table.requests[0].arn
+  } : null
+}
+
+output "queue_url" {
+  description = "URL of the request queue."
+  value       = one(aws_sqs_queue.requests[*].url)
+}
+
+output "queue_arn" {
+  description = "ARN of the request queue."
+  value       = one(aws_sqs_queue.requests[*].arn)
+}
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue."
+  value       = one(aws_sqs_queue.requests_dlq[*].url)
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = one(aws_sqs_queue.requests_dlq[*].arn)
+}
+
+output "lambda_function_name" {
+  description = "Name of the proxy function."
+  value       = one(aws_lambda_function.proxy[*].function_name)
+}
+
+output "lambda_function_arn" {
+  description = "ARN of the proxy function."
+  value       = one(aws_lambda_function.proxy[*].arn)
+}
+
+output "lambda_function_url" {
+  description = "Function URL of the proxy (the --endpoint of `ima-qs request`)."
+  value       = one(aws_lambda_function_url.proxy[*].function_url)
+}
+
+output "ecs_cluster_name" {
+  description = "ECS cluster of the worker."
+  value       = one(aws_ecs_cluster.main[*].name)
+}
+
+output "ecs_service_name" {
+  description = "ECS service of the worker."
+  value       = one(aws_ecs_service.worker[*].name)
+}
+
+output "ecs_task_definition_family" {
+  description = "Task definition family of the worker."
+  value       = one(aws_ecs_task_definition.worker[*].family)
+}
+
+output "ecs_task_definition_arn" {
+  description = "Current task definition revision of the worker."
+  value       = one(aws_ecs_task_definition.worker[*].arn)
+}
+
+output "log_group_names" {
+  description = "CloudWatch log groups: lambda, worker -> name."
+  value = local.enabled ? {
+    lambda = aws_cloudwatch_log_group.lambda[0].name
+    worker = aws_cloudwatch_log_group.worker[0].name
+  } : null
+}
+
+output "role_arns" {
+  description = "IAM roles: lambda, worker_task, worker_execution -> ARN."
+  value = local.enabled ? {
+    lambda           = aws_iam_role.lambda[0].arn
+    worker_task      = aws_iam_role.worker_task[0].arn
+    worker_execution = aws_iam_role.worker_execution[0].arn
+  } : null
+}
+
+output "worker_launch_type" {
+  description = "FARGATE or EC2."
+  value       = var.worker_launch_type
+}
+
+output "audit_anchor" {
+  description = "\"tpm\" or \"none-explicit\": how the audit chain is anchored (the rollout reports it)."
+  value       = var.audit_anchor
+}

@@ -1,0 +1,30 @@
+# Secrets Manager entries. Terraform creates the containers only: no secret value is ever in
+# Terraform code or state. `ima-qs keys upload` puts the private keys (PKCS#8 PEM) and the
+# ML-DSA-87-signed public-keys document.
+#
+# The public-keys document is a Secrets Manager secret (not an SSM parameter) although it is not
+# confidential: the CLI already speaks Secrets Manager (one SDK client, one permission model),
+# versions/stages give an atomic switch on key rotation, and the proxy then needs exactly one
+# secretsmanager:GetSecretValue on exactly one ARN. Cost: $0.40/month more than a standard SSM
+# parameter. Its integrity does not rest on AWS: clients verify its ML-DSA-87 signature against
+# the pinned fingerprint (SPEC, keys document).
+
+resource "aws_secretsmanager_secret" "private_key" {
+  for_each = local.enabled ? local.private_key_secret_names : {}
+
+  name                    = each.value
+  description             = "ima-qs ${each.key} private key (PKCS#8 PEM). Read by the worker only."
+  kms_key_id              = aws_kms_key.main[0].arn
+  recovery_window_in_days = var.environment == "prod" ? 30 : 7
+  tags                    = merge(local.tags, { "ima-qs/key" = each.key })
+}
+
+resource "aws_secretsmanager_secret" "public_keys" {
+  count = local.count
+
+  name                    = local.public_keys_secret_name
+  description             = "ima-qs signed public-keys document served by the proxy at GET /api/keys (no private material)"
+  kms_key_id              = aws_kms_key.main[0].arn
+  recovery_window_in_days = var.environment == "prod" ? 30 : 7
+  tags                    = merge(local.tags, { "ima-qs/key" = "public-keys" })
+}

@@ -1,0 +1,222 @@
+# Plans and "applies" the module against a mocked AWS provider (no AWS account, no network):
+# checks what the module would create with quantum_safe_enabled = true and false, and that the
+# TPM choice is never silent. Run: terraform init -plugin-dir=... && terraform test
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
+  }
+  # Computed ARNs: the provider validates ARN arguments, so the mocks must look like ARNs.
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:mocked"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mocked"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mocked-AbCdEf" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/mocked" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mocked" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:123456789012:function:mocked"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mocked/invocations"
+    }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked", id = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/mocked:1" }
+  }
+}
+
+variables {
+  quantum_safe_enabled = true
+  environment          = "dev"
+  # The mock provider never uploads the bundle; any existing file gives filebase64sha256 a value.
+  lambda_zip_path    = "tests/quantum_safe.tftest.hcl"
+  worker_image       = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ima-qs-worker:1.0.0"
+  vpc_subnet_ids     = ["subnet-0123456789abcdef0"]
+  security_group_ids = ["sg-0123456789abcdef0"]
+  audit_anchor       = "none-explicit"
+}
+
+run "enabled_creates_the_stack" {
+  command = apply
+
+  assert {
+    condition     = aws_kms_key.main[0].enable_key_rotation == true
+    error_message = "KMS key rotation must be on"
+  }
+  assert {
+    condition     = aws_kms_alias.main[0].name == "alias/ima-quantum"
+    error_message = "KMS alias must be alias/ima-quantum"
+  }
+  assert {
+    condition = toset([for s in aws_secretsmanager_secret.private_key : s.name]) == toset([
+      "ima/quantum/ml-kem-768-private", "ima/quantum/ml-dsa-87-private", "ima/quantum/ecdh-p384-private",
+    ])
+    error_message = "the three private-key secrets must carry the names ima-qs keys upload writes"
+  }
+  assert {
+    condition     = aws_secretsmanager_secret.public_keys[0].name == "ima/quantum/public-keys"
+    error_message = "public-keys secret name"
+  }
+  assert {
+    condition = alltrue([for t in [aws_dynamodb_table.audit_log[0], aws_dynamodb_table.decisions[0], aws_dynamodb_table.requests[0]] :
+      t.billing_mode == "PAY_PER_REQUEST" && t.point_in_time_recovery[0].enabled && t.server_side_encryption[0].enabled
+    && t.server_side_encryption[0].kms_key_arn == aws_kms_key.main[0].arn])
+    error_message = "every table: on-demand, PITR, SSE with the module's KMS key"
+  }
+  assert {
+    condition     = [aws_dynamodb_table.audit_log[0].name, aws_dynamodb_table.decisions[0].name, aws_dynamodb_table.requests[0].name] == ["ima-tpm-audit-log", "ima-quantum-decisions", "ima-quantum-requests"]
+    error_message = "table names must be the seed's"
+  }
+  assert {
+    condition     = aws_dynamodb_table.requests[0].ttl[0].enabled && aws_dynamodb_table.requests[0].ttl[0].attribute_name == "expires_at"
+    error_message = "requests table needs TTL on expires_at"
+  }
+  assert {
+    condition     = aws_dynamodb_table.audit_log[0].deletion_protection_enabled == false
+    error_message = "deletion protection is for prod only"
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue.requests[0].redrive_policy).maxReceiveCount == 5
+    error_message = "redrive to the DLQ after 5 receives"
+  }
+  assert {
+    condition     = aws_sqs_queue.requests[0].receive_wait_time_seconds == 20 && aws_sqs_queue.requests[0].kms_master_key_id == aws_kms_key.main[0].arn
+    error_message = "queue: long polling and KMS encryption"
+  }
+  assert {
+    condition     = aws_sqs_queue.requests_dlq[0].message_retention_seconds == 1209600
+    error_message = "DLQ keeps messages 14 days"
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.lambda[0].retention_in_days == 90 && aws_cloudwatch_log_group.worker[0].retention_in_days == 90
+    error_message = "log groups need a retention"
+  }
+  assert {
+    condition     = contains(["nodejs22.x", "nodejs24.x"], aws_lambda_function.proxy[0].runtime) && aws_lambda_function.proxy[0].architectures == tolist(["arm64"])
+    error_message = "proxy: current Node runtime on arm64"
+  }
+  assert {
+    condition     = aws_lambda_function.proxy[0].environment[0].variables.IMA_QS_PUBLIC_KEYS_SECRET == "ima/quantum/public-keys"
+    error_message = "proxy must be told the public-keys secret"
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].readonlyRootFilesystem == true && jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].user == "1000:1000"
+    error_message = "worker: read-only root fs, non-root user"
+  }
+  assert {
+    condition     = aws_ecs_service.worker[0].launch_type == "FARGATE" && !can(jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].linuxParameters.devices)
+    error_message = "Fargate worker has no device mapping"
+  }
+  assert {
+    condition     = output.table_names.requests == "ima-quantum-requests" && output.kms_alias_name == "alias/ima-quantum" && output.audit_anchor == "none-explicit"
+    error_message = "outputs the CLI reads"
+  }
+}
+
+run "prod_turns_on_deletion_protection" {
+  command = plan
+  variables {
+    environment = "prod"
+  }
+  assert {
+    condition     = aws_dynamodb_table.audit_log[0].deletion_protection_enabled && aws_dynamodb_table.decisions[0].deletion_protection_enabled && aws_dynamodb_table.requests[0].deletion_protection_enabled
+    error_message = "prod tables are deletion-protected"
+  }
+  assert {
+    condition     = aws_secretsmanager_secret.public_keys[0].recovery_window_in_days == 30
+    error_message = "prod secrets keep a 30-day recovery window"
+  }
+}
+
+run "ec2_with_nitrotpm_maps_the_tpm_device" {
+  command = plan
+  variables {
+    worker_launch_type         = "EC2"
+    ec2_capacity_provider_name = "ima-nitrotpm"
+    audit_anchor               = "tpm"
+    worker_user                = "1000:59"
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].linuxParameters.devices[0].hostPath == "/dev/tpmrm0"
+    error_message = "EC2 + tpm maps /dev/tpmrm0"
+  }
+  assert {
+    condition     = one(aws_ecs_service.worker[0].capacity_provider_strategy).capacity_provider == "ima-nitrotpm"
+    error_message = "EC2 tasks go to the NitroTPM capacity provider"
+  }
+  assert {
+    condition     = aws_ecs_task_definition.worker[0].requires_compatibilities == toset(["EC2"])
+    error_message = "EC2 task definition"
+  }
+}
+
+run "fargate_with_tpm_is_refused" {
+  command = plan
+  variables {
+    audit_anchor = "tpm"
+  }
+  expect_failures = [aws_ecs_service.worker]
+}
+
+run "audit_anchor_must_be_chosen" {
+  command = plan
+  variables {
+    audit_anchor = null
+  }
+  expect_failures = [aws_ecs_service.worker]
+}
+
+run "unknown_environment_is_refused" {
+  command = plan
+  variables {
+    environment = "qa"
+  }
+  expect_failures = [var.environment]
+}
+
+run "disabled_creates_nothing" {
+  command = apply
+  variables {
+    quantum_safe_enabled = false
+    lambda_zip_path      = null
+    worker_image         = null
+    audit_anchor         = null
+  }
+  assert {
+    condition = (length(aws_kms_key.main) + length(aws_secretsmanager_secret.private_key) + length(aws_dynamodb_table.audit_log)
+      + length(aws_dynamodb_table.decisions) + length(aws_dynamodb_table.requests) + length(aws_sqs_queue.requests)
+      + length(aws_lambda_function.proxy) + length(aws_ecs_service.worker) + length(aws_iam_role.lambda)
+    + length(aws_cloudwatch_log_group.worker)) == 0
+    error_message = "quantum_safe_enabled = false must create nothing"
+  }
+  assert {
+    condition     = output.kms_key_arn == null && output.table_names == null && output.queue_url == null
+    error_message = "outputs are null when disabled"
+  }
+}

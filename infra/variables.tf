@@ -1,0 +1,236 @@
+# Inputs. Everything this module creates is gated by quantum_safe_enabled (the seed's
+# `terraform apply -var="quantum_safe_enabled=true"`): false plans zero resources.
+
+variable "quantum_safe_enabled" {
+  description = "Create the quantum-safe black-box stack. false = nothing is created."
+  type        = bool
+  default     = false
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name. The CLI defaults assume \"ima\" (ima-tpm-audit-log, ...)."
+  type        = string
+  default     = "ima"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 characters: lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "dev, staging or prod. prod turns on deletion protection and the longest recovery windows."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of: dev, staging, prod."
+  }
+}
+
+variable "secret_prefix" {
+  description = "Path under which the key secrets live in Secrets Manager (the names `ima-qs keys upload` writes)."
+  type        = string
+  default     = "ima/quantum"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_+=.@-]+[^/]$", var.secret_prefix))
+    error_message = "secret_prefix must use Secrets Manager name characters and must not end with '/'."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before a scheduled deletion of the KMS key takes effect (7-30 days)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30."
+  }
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for the proxy and worker log groups."
+  type        = number
+  default     = 90
+
+  validation {
+    # The values CloudWatch Logs accepts (PutRetentionPolicy); 0 (= never expire) is refused here.
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "decisions_ttl_enabled" {
+  description = "Expire decisions through the DynamoDB TTL attribute `expires_at` (the worker sets it)."
+  type        = bool
+  default     = false
+}
+
+variable "queue_visibility_timeout_seconds" {
+  description = "SQS visibility timeout: longer than the worst-case time the worker needs for one request."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.queue_visibility_timeout_seconds >= 10 && var.queue_visibility_timeout_seconds <= 43200
+    error_message = "queue_visibility_timeout_seconds must be between 10 and 43200."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the proxy bundle built by `ima-qs package lambda` (required when enabled)."
+  type        = string
+  default     = null
+}
+
+variable "lambda_handler" {
+  description = "Handler inside the zip (file.export)."
+  type        = string
+  default     = "index.handler"
+}
+
+variable "lambda_memory_mb" {
+  description = "Proxy memory (MB); CPU share scales with it."
+  type        = number
+  default     = 512
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Proxy timeout (seconds). The proxy only checks, records and enqueues."
+  type        = number
+  default     = 10
+}
+
+variable "lambda_url_auth_type" {
+  description = "Function URL authorization: NONE (public; requests are sealed and replay-checked) or AWS_IAM (SigV4 callers only)."
+  type        = string
+  default     = "NONE"
+
+  validation {
+    condition     = contains(["NONE", "AWS_IAM"], var.lambda_url_auth_type)
+    error_message = "lambda_url_auth_type must be NONE or AWS_IAM."
+  }
+}
+
+variable "lambda_url_allowed_origins" {
+  description = "Browser origins allowed by CORS on the function URL (empty = no CORS block)."
+  type        = list(string)
+  default     = []
+}
+
+variable "worker_image" {
+  description = "Worker container image (from `ima-qs package worker`), e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/ima-qs-worker:1.0.0. Required when enabled."
+  type        = string
+  default     = null
+}
+
+variable "worker_cpu" {
+  description = "Task CPU units (1024 = 1 vCPU)."
+  type        = number
+  default     = 512
+}
+
+variable "worker_memory" {
+  description = "Task memory (MiB)."
+  type        = number
+  default     = 1024
+}
+
+variable "worker_desired_count" {
+  description = "Number of worker tasks."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_desired_count >= 0
+    error_message = "worker_desired_count must be >= 0 (0 = stopped, the rollback state)."
+  }
+}
+
+variable "worker_cpu_architecture" {
+  description = "Worker CPU architecture: ARM64 (Graviton, cheaper) or X86_64. Must match the image."
+  type        = string
+  default     = "ARM64"
+
+  validation {
+    condition     = contains(["ARM64", "X86_64"], var.worker_cpu_architecture)
+    error_message = "worker_cpu_architecture must be ARM64 or X86_64."
+  }
+}
+
+variable "worker_user" {
+  description = "uid:gid the worker runs as (never root). With audit_anchor = \"tpm\" the gid must be the host group that owns /dev/tpmrm0 (tss)."
+  type        = string
+  default     = "1000:1000"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.worker_user))
+    error_message = "worker_user must be uid:gid with non-zero numbers (the worker never runs as root)."
+  }
+}
+
+variable "worker_launch_type" {
+  description = "FARGATE (no TPM exists there) or EC2 (ECS on EC2 instances with NitroTPM, via ec2_capacity_provider_name)."
+  type        = string
+  default     = "FARGATE"
+
+  validation {
+    condition     = contains(["FARGATE", "EC2"], var.worker_launch_type)
+    error_message = "worker_launch_type must be FARGATE or EC2."
+  }
+}
+
+variable "audit_anchor" {
+  description = "How the audit chain is anchored: \"tpm\" (extend a NitroTPM PCR; needs worker_launch_type = EC2) or \"none-explicit\" (hash chain in DynamoDB only, no hardware anchor). No default: the operator must choose."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_anchor == null ? true : contains(["tpm", "none-explicit"], var.audit_anchor)
+    error_message = "audit_anchor must be \"tpm\" or \"none-explicit\"."
+  }
+}
+
+variable "audit_pcr_index" {
+  description = "PCR the worker extends when audit_anchor = \"tpm\" (the seed's 11; systemd also measures into 11)."
+  type        = number
+  default     = 11
+
+  validation {
+    condition     = var.audit_pcr_index >= 0 && var.audit_pcr_index <= 23
+    error_message = "audit_pcr_index must be between 0 and 23."
+  }
+}
+
+variable "ec2_capacity_provider_name" {
+  description = "ECS capacity provider of NitroTPM-capable EC2 instances (required when worker_launch_type = EC2)."
+  type        = string
+  default     = null
+}
+
+variable "vpc_subnet_ids" {
+  description = "Private subnets for the worker tasks (they need a route to SQS, DynamoDB, Secrets Manager, KMS, ECR and Logs: NAT or VPC endpoints)."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the worker tasks (egress 443 only; the worker takes no inbound traffic)."
+  type        = list(string)
+  default     = []
+}
+
+variable "key_operator_arns" {
+  description = "IAM principals (operators, CI) that upload key material with `ima-qs keys upload`: they may encrypt with the KMS key through Secrets Manager only."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,91 @@
+// Proves the static checks can fail: each case alters one property in a scratch copy of infra/,
+// re-parses it and runs the same checkInfra() as infra-static.test.ts; the named check must now
+// report a finding. (A check that cannot fail would make its green result worthless.)
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyInfra } from '../../helpers/terraform.js';
+import { checkInfra } from './infra-checks.js';
+import { loadInfra } from './infra-model.js';
+
+interface Mutation {
+  name: string;
+  file: string;
+  from: string | RegExp;
+  to: string;
+  expect: string; // the check that must now fail
+}
+
+const MUTATIONS: Mutation[] = [
+  { name: 'delete enable_key_rotation', file: 'kms.tf', from: /^\s*enable_key_rotation\s*=\s*true\n/m, to: '', expect: 'kms.rotation' },
+  { name: 'key policy as inline JSON', file: 'kms.tf', from: 'policy                  = data.aws_iam_policy_document.kms_key[0].json', to: 'policy = jsonencode({ Version = "2012-10-17" })', expect: 'kms.policy' },
+  { name: 'point_in_time_recovery false', file: 'dynamodb.tf', from: /point_in_time_recovery \{\n(\s*)enabled = true/, to: 'point_in_time_recovery {\n$1enabled = false', expect: 'dynamodb.pitr' },
+  { name: 'a table on PROVISIONED', file: 'dynamodb.tf', from: '"PAY_PER_REQUEST"', to: '"PROVISIONED"', expect: 'dynamodb.billing' },
+  { name: 'table SSE without the KMS key', file: 'dynamodb.tf', from: /^\s*kms_key_arn = aws_kms_key\.main\[0\]\.arn\n/m, to: '', expect: 'dynamodb.sse' },
+  { name: 'requests TTL removed', file: 'dynamodb.tf', from: /\n  ttl \{\n    attribute_name = "expires_at"\n    enabled        = true\n  \}\n/, to: '\n', expect: 'dynamodb.ttl' },
+  { name: 'audit table range key changed', file: 'dynamodb.tf', from: 'range_key                   = "seq"', to: 'range_key = "chain"', expect: 'dynamodb.schema' },
+  { name: 'deletion protection always off', file: 'dynamodb.tf', from: 'deletion_protection_enabled = var.environment == "prod"', to: 'deletion_protection_enabled = false', expect: 'dynamodb.deletion-protection' },
+  { name: '"s3:*" added to a policy', file: 'iam.tf', from: 'actions   = ["sqs:SendMessage"]', to: 'actions   = ["sqs:SendMessage", "s3:*"]', expect: 'iam.no-wildcard-actions' },
+  { name: 'a prefix wildcard action', file: 'iam.tf', from: '"dynamodb:Query"', to: '"dynamodb:*Item"', expect: 'iam.no-wildcard-actions' },
+  {
+    name: 'inline JSON policy with Action "*"',
+    file: 'iam.tf',
+    from: /$/,
+    to: '\nresource "aws_iam_role_policy" "sneaky" {\n  count  = local.count\n  role   = aws_iam_role.lambda[0].id\n  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = "*", Resource = "*" }] })\n}\n',
+    expect: 'iam.no-wildcard-actions',
+  },
+  { name: 'AWS-managed policy attached', file: 'iam.tf', from: /$/, to: '\nresource "aws_iam_role_policy_attachment" "admin" {\n  count      = local.count\n  role       = aws_iam_role.lambda[0].name\n  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n', expect: 'iam.documents-only' },
+  { name: 'Resource "*" on the queue statement', file: 'iam.tf', from: 'resources = [aws_sqs_queue.requests[0].arn]', to: 'resources = ["*"]', expect: 'iam.scoped-resources' },
+  { name: 'a wildcard table ARN', file: 'iam.tf', from: 'resources = [aws_dynamodb_table.audit_log[0].arn]', to: 'resources = ["arn:aws:dynamodb:*:*:table/*"]', expect: 'iam.scoped-resources' },
+  { name: 'statement without resources', file: 'iam.tf', from: /\n\s*resources = \[aws_secretsmanager_secret\.public_keys\[0\]\.arn\]/, to: '', expect: 'iam.scoped-resources' },
+  { name: 'the proxy can read a private key', file: 'iam.tf', from: 'resources = [aws_secretsmanager_secret.public_keys[0].arn]', to: 'resources = [aws_secretsmanager_secret.public_keys[0].arn, aws_secretsmanager_secret.private_key["ml_kem_768"].arn]', expect: 'iam.lambda-no-private-keys' },
+  { name: 'key use without kms:ViaService', file: 'iam.tf', from: /(sid\s+= "UseKeyThroughServices"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'iam.kms-via-service' },
+  { name: 'redrive policy removed', file: 'sqs.tf', from: /\n  redrive_policy = jsonencode\(\{[\s\S]*?\}\)\n/, to: '\n', expect: 'sqs.redrive' },
+  { name: 'maxReceiveCount 50', file: 'sqs.tf', from: /maxReceiveCount(\s*)= 5/, to: 'maxReceiveCount$1= 50', expect: 'sqs.redrive' },
+  { name: 'DLQ unencrypted', file: 'sqs.tf', from: /(requests_dlq" \{[\s\S]*?)\n\s*kms_master_key_id\s*= aws_kms_key\.main\[0\]\.arn/, to: '$1', expect: 'sqs.sse' },
+  { name: 'short polling', file: 'sqs.tf', from: /receive_wait_time_seconds(\s*)= 20/, to: 'receive_wait_time_seconds$1= 0', expect: 'sqs.long-polling' },
+  { name: 'retention removed', file: 'logs.tf', from: /^\s*retention_in_days = var\.log_retention_days\n/m, to: '', expect: 'logs.retention' },
+  { name: 'log group unencrypted', file: 'logs.tf', from: /^\s*kms_key_id\s*= aws_kms_key\.main\[0\]\.arn\n/m, to: '', expect: 'logs.kms' },
+  { name: 'old Lambda runtime', file: 'lambda.tf', from: '"nodejs22.x"', to: '"nodejs18.x"', expect: 'lambda.runtime' },
+  { name: 'x86 Lambda', file: 'lambda.tf', from: '["arm64"]', to: '["x86_64"]', expect: 'lambda.arm64' },
+  { name: 'writable root file system', file: 'ecs.tf', from: 'readonlyRootFilesystem = true', to: 'readonlyRootFilesystem = false', expect: 'ecs.hardening' },
+  { name: 'root user', file: 'variables.tf', from: 'default     = "1000:1000"', to: 'default     = "0:0"', expect: 'ecs.hardening' },
+  { name: 'silent audit anchor default', file: 'variables.tf', from: /(variable "audit_anchor" \{[\s\S]*?default\s*=\s*)null/, to: '$1"none-explicit"', expect: 'tpm.explicit' },
+  { name: 'FARGATE + tpm precondition removed', file: 'ecs.tf', from: /precondition \{\n\s*condition\s*= !\(var\.worker_launch_type == "FARGATE"[\s\S]*?\n    \}\n/, to: '', expect: 'tpm.explicit' },
+  { name: 'a resource not gated', file: 'ecs.tf', from: /(resource "aws_ecs_cluster" "main" \{\n)\s*count = local\.count\n/, to: '$1', expect: 'gating' },
+  { name: 'audit table renamed', file: 'locals.tf', from: '-tpm-audit-log"', to: '-audit"', expect: 'inventory' },
+  { name: 'a private-key secret dropped', file: 'locals.tf', from: /^\s*ecdh_p384\s*= "\$\{var\.secret_prefix\}\/ecdh-p384-private"\n/m, to: '', expect: 'inventory' },
+  { name: 'provider constraint excludes 5.100.0', file: 'versions.tf', from: '">= 5.60, < 6.0"', to: '">= 6.0"', expect: 'versions' },
+];
+
+let dir: string;
+let pristine: Map<string, string>;
+
+beforeAll(async () => {
+  dir = await copyInfra('ima-qs-infra-mutation-');
+  pristine = new Map();
+  for (const f of new Set(MUTATIONS.map((m) => m.file))) pristine.set(f, await readFile(join(dir, f), 'utf8'));
+});
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('each check fails when its property is removed (mutated copy of infra/)', () => {
+  it('the unmutated copy passes every check', async () => {
+    expect(checkInfra(await loadInfra(dir))).toEqual([]);
+  });
+
+  it.each(MUTATIONS)('$name -> $expect fails', async (m) => {
+    const original = pristine.get(m.file)!;
+    const mutated = original.replace(m.from, m.to);
+    expect(mutated, 'the mutation must change the file').not.toBe(original);
+    await writeFile(join(dir, m.file), mutated);
+    try {
+      const failed = checkInfra(await loadInfra(dir)).map((f) => f.check);
+      expect(failed).toContain(m.expect);
+    } finally {
+      await writeFile(join(dir, m.file), original);
+    }
+  });
+});
