@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { App } from '../cli.js';
 import { UsageError } from '../errors.js';
+import { registerTpm } from './tpm.js';
 
 /** A bare group (`ima-qs keys`) is a usage error that lists what it offers. */
 export function requireSubcommand(group: Command): void {
@@ -24,5 +25,5 @@ export function registerCommands(program: Command, app: App): void {
   // key files (generate, show):         registerKeyFiles(keys, app)      — src/commands/keys.ts
   // key custody (upload, status, ...):  registerKeyCustody(keys, app)    — src/commands/keys-custody.ts
   // file crypto (encrypt, decrypt, sign, verify): registerFileCrypto(program, app) — src/commands/file-crypto.ts
-  // tpm:                                registerTpm(program, app)        — src/commands/tpm.ts
+  registerTpm(program, app);
 }
