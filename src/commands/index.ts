@@ -6,6 +6,10 @@ import type { Command } from 'commander';
 import type { App } from '../cli.js';
 import { UsageError } from '../errors.js';
 import { registerTpm } from './tpm.js';
+import { registerKeyFiles } from './keys.js';
+import { registerFileCrypto } from './file-crypto.js';
+import { registerDemo } from './demo.js';
+import { registerKeyCustody } from './keys-custody.js';
 
 /** A bare group (`ima-qs keys`) is a usage error that lists what it offers. */
 export function requireSubcommand(group: Command): void {
@@ -22,8 +26,9 @@ export function registerCommands(program: Command, app: App): void {
     .command('keys')
     .description('generate, inspect and take custody of the service keys (ML-KEM-768, ML-DSA-87, ECDH P-384)');
   requireSubcommand(keys);
-  // key files (generate, show):         registerKeyFiles(keys, app)      — src/commands/keys.ts
-  // key custody (upload, status, ...):  registerKeyCustody(keys, app)    — src/commands/keys-custody.ts
-  // file crypto (encrypt, decrypt, sign, verify): registerFileCrypto(program, app) — src/commands/file-crypto.ts
+  registerKeyFiles(keys, app);
+  registerKeyCustody(keys, app);
+  registerFileCrypto(program, app);
+  registerDemo(program, app);
   registerTpm(program, app);
 }

@@ -1,0 +1,173 @@
+/**
+ * `ima-qs encrypt | decrypt | sign | verify` (SPEC §4, §5). Thin: parse flags, call the operation
+ * in file-ops.ts, render. When bytes go to stdout, people's text goes to stderr and --json is
+ * refused (stdout carries exactly one thing).
+ */
+import type { Command } from 'commander';
+import type { App } from '../cli.js';
+import type { CliDeps } from '../context.js';
+import { UsageError } from '../errors.js';
+import { type CommandResult, facts, table } from '../output.js';
+import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
+
+interface Common {
+  json?: boolean;
+  output?: string;
+  force?: boolean;
+}
+
+const isStdout = (o?: string) => o === undefined || o === '-';
+
+/** --json may be given before or after the subcommand (it is also a program option) */
+function withJson<T extends Common>(o: T, cmd: Command): T {
+  return { ...o, json: Boolean(cmd.optsWithGlobals().json) };
+}
+
+function checkStdout(deps: CliDeps, o: Common, binary: boolean): void {
+  if (!isStdout(o.output)) return;
+  if (o.json) {
+    throw new UsageError('JSON_NEEDS_OUTPUT', '--json prints a JSON document on stdout, so the output needs -o FILE', {
+      hint: 'add -o FILE, or drop --json',
+    });
+  }
+  if (binary && (deps.stdoutBytes as { isTTY?: boolean } | undefined)?.isTTY) {
+    throw new UsageError('BINARY_TO_TERMINAL', 'refusing to write binary ciphertext to a terminal', {
+      hint: 'pass -o FILE, redirect stdout, or use --armor',
+    });
+  }
+}
+
+/** Text for people: on stdout normally, on stderr when stdout carries the bytes. */
+function say(deps: CliDeps, o: Common, data: Record<string, unknown>, human: string): CommandResult {
+  if (isStdout(o.output)) {
+    deps.stderr.write(human.endsWith('\n') ? human : human + '\n');
+    return { data };
+  }
+  return { data, human };
+}
+
+export function registerFileCrypto(program: Command, app: App): void {
+  const { deps } = app;
+
+  app
+    .command(program, {
+      name: 'encrypt',
+      description: 'encrypt a file to a recipient key (ML-KEM-768 + ECDH P-384 composite KEM, AES-256-GCM, streaming)',
+      examples: [
+        'ima-qs encrypt --to quantum_keys -o report.pdf.ima report.pdf',
+        'ima-qs encrypt --to server_keys --armor -o note.txt.asc note.txt',
+        'tar c data | ima-qs encrypt --to recipient.pub > data.tar.ima',
+      ],
+      notes:
+        '--to takes a key folder (uses ml_kem_768_public.key and ecdh_p384_public.key) or a composite\n' +
+        'MLKEM768-P384 public key file. Without -o (or with -o -) the ciphertext goes to stdout.\n' +
+        'Inputs of any size are encrypted in constant memory, in 64 KiB chunks (SPEC §4).',
+    })
+    .argument('[input]', 'file to encrypt, - for stdin (default)')
+    .requiredOption('--to <dir|pubfile>', 'recipient: key folder or composite public key file')
+    .option('-o, --output <file>', 'write the encrypted file here (- for stdout, the default)')
+    .option('--armor', 'ASCII armor (PEM-like text) instead of binary')
+    .option('--force', 'overwrite an existing output file')
+    .action(
+      app.action(async (input: string | undefined, o: Common & { to: string; armor?: boolean }, cmd: Command) => {
+        checkStdout(deps, withJson(o, cmd), !o.armor);
+        const r = await encryptFile(deps, { input, output: o.output, to: o.to, armor: o.armor, force: o.force });
+        return say(deps, o, { ...r }, facts([
+          ['encrypted', `${r.input} (${r.plaintextBytes} bytes)`],
+          ['to', r.output + (r.armor ? ' (armored)' : '')],
+          ['recipient', r.recipient],
+          ['suite', r.suite],
+        ]));
+      }),
+    );
+
+  app
+    .command(program, {
+      name: 'decrypt',
+      description: 'decrypt an ima-qs encrypted file (binary or armored) with the identity keys',
+      examples: [
+        'ima-qs decrypt --identity quantum_keys -o report.pdf report.pdf.ima',
+        'ima-qs decrypt --identity quantum_keys < data.tar.ima | tar x',
+      ],
+      notes:
+        'To a file: the plaintext is written to a temporary file next to it (0600) and renamed only after\n' +
+        'the last chunk authenticated; on any failure nothing is left behind. To stdout: each 64 KiB\n' +
+        'chunk is written only after it authenticated, so a truncated or modified file can leave an\n' +
+        'authenticated but incomplete prefix on stdout: the exit code (1) says so (SPEC §4.6).\n' +
+        'Exit 1 when decryption says no (wrong key, modified, truncated); 3 for a malformed input.',
+    })
+    .argument('[input]', 'encrypted file, - for stdin (default)')
+    .requiredOption('--identity <dir|file>', 'key folder with ml_kem_768_private.key and ecdh_p384_private.key')
+    .option('-o, --output <file>', 'write the plaintext here (- for stdout, the default)')
+    .option('--force', 'overwrite an existing output file')
+    .action(
+      app.action(async (input: string | undefined, o: Common & { identity: string }, cmd: Command) => {
+        checkStdout(deps, withJson(o, cmd), false);
+        const r = await decryptFile(deps, { input, output: o.output, identity: o.identity, force: o.force });
+        return say(deps, o, { ...r }, facts([
+          ['decrypted', `${r.input}${r.armored ? ' (armored)' : ''}`],
+          ['to', `${r.output} (${r.plaintextBytes} bytes)`],
+          ['recipient', r.recipient],
+        ]));
+      }),
+    );
+
+  app
+    .command(program, {
+      name: 'sign',
+      description: 'sign a file with ML-DSA-87 (detached signature file, context ima-qs/v1/file)',
+      examples: [
+        'ima-qs sign --key quantum_keys report.pdf                # writes report.pdf.sig',
+        'ima-qs sign --key quantum_keys/ml_dsa_87_private.key -o report.sig report.pdf',
+      ],
+      notes: 'The signature covers the size and SHA3-512 digest of the file (SPEC §5); files of any size.',
+    })
+    .argument('<file>', 'file to sign (- for stdin)')
+    .requiredOption('--key <dir|privfile>', 'key folder or ML-DSA-87 private key file')
+    .option('-o, --output <sig>', 'signature file (default FILE.sig; - for stdout)')
+    .option('--force', 'overwrite an existing signature file')
+    .action(
+      app.action(async (file: string, o: Common & { key: string }, cmd: Command) => {
+        const output = o.output ?? (file === '-' ? '-' : `${file}.sig`);
+        checkStdout(deps, { ...withJson(o, cmd), output }, false);
+        const r = await signFile(deps, { file, key: o.key, output, force: o.force });
+        return say(deps, { ...o, output }, { ...r }, facts([
+          ['signed', `${r.file} (${r.size} bytes)`],
+          ['signature', r.signature],
+          ['signer', r.signer],
+          ['sha3-512', r.sha3_512],
+        ]));
+      }),
+    );
+
+  app
+    .command(program, {
+      name: 'verify',
+      description: 'verify a detached ML-DSA-87 file signature (one row per check)',
+      examples: ['ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys'],
+      notes: 'Exit 0 when every check passes, 1 naming the failed check, 3 for a malformed signature file.',
+    })
+    .argument('<file>', 'the signed file')
+    .option('--signature <sig>', 'the detached signature file')
+    .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer')
+    .action(app.action(async (file: string, o: { signature?: string; key?: string }) => verifyCommand(app, file, o)));
+}
+
+/**
+ * The file-signature path of `verify`. A later path (a service response.json) branches here on
+ * its own flags; this one needs --signature and --key.
+ */
+export async function verifyCommand(app: App, file: string, o: { signature?: string; key?: string }): Promise<CommandResult> {
+  if (!o.signature || !o.key) {
+    throw new UsageError('MISSING_OPTION', 'verify FILE needs --signature SIG and --key DIR|PUBFILE', {
+      hint: 'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
+    });
+  }
+  const r = await verifyFile(app.deps, { file, signature: o.signature, key: o.key });
+  const { ok, ...rest } = r;
+  const human = table(
+    ['check', 'result', 'detail'],
+    r.checks.map((c) => [c.check, c.ok ? 'ok' : 'FAILED', c.detail]),
+  );
+  return { data: { verified: ok, ...rest }, human, failure: verifyFailure(r) };
+}

@@ -1,0 +1,189 @@
+/**
+ * `ima-qs keys generate` and `ima-qs keys show` (SPEC §2): the service key folder — six PEM files,
+ * a report with algorithms, sizes and fingerprints (never secrets) and the upload script for the
+ * custody step (`ima-qs keys upload`). Nothing is written when any target exists without --force.
+ */
+import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import type { App } from '../cli.js';
+import type { CliDeps } from '../context.js';
+import { InputError } from '../errors.js';
+import { facts, table } from '../output.js';
+import { type KeyAlg, fingerprint } from '../crypto/key-codec.js';
+import { defaultProvider } from '../crypto/providers.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { exists, isDirectory, writeFileAtomic } from '../io/files.js';
+import {
+  KEY_FILES,
+  type ServiceFingerprints,
+  fingerprints,
+  generateServiceKeys,
+  keyFilesIn,
+  publicKeysOf,
+  readKeyFile,
+  recipientPublicKey,
+  writeKeyDir,
+} from '../keys/key-dir.js';
+
+export const REPORT_FILE = 'KEY_GENERATION_REPORT.md';
+export const UPLOAD_SCRIPT = 'upload_keys_to_aws.sh';
+
+/** FIPS 203 / FIPS 204 / SEC 1 sizes (DESIGN.md "Corrections to the seed"). */
+const SIZE_NOTES: Record<KeyAlg, string> = {
+  'ML-KEM-768': 'public key 1184 B, ciphertext 1088 B, seed 64 B (NIST category 3)',
+  'ML-DSA-87': 'public key 2592 B, signature 4627 B, seed 32 B (NIST category 5)',
+  'P-384': 'point 97 B (uncompressed), shared secret 48 B',
+  'MLKEM768-P384': 'public key 1281 B, ciphertext 1185 B, shared secret 32 B',
+};
+
+export interface GenerateResult {
+  dir: string;
+  files: string[];
+  fingerprints: ServiceFingerprints;
+  generated: string;
+}
+
+export async function generateKeyDir(
+  deps: CliDeps,
+  o: { out: string; force?: boolean },
+  p: CryptoProvider = defaultProvider(),
+): Promise<GenerateResult> {
+  const dir = resolve(deps.cwd, o.out);
+  if (!o.force) {
+    // all eight names checked before anything is written (writeKeyDir checks its six again)
+    const names = [...Object.values(KEY_FILES), REPORT_FILE, UPLOAD_SCRIPT];
+    const present: string[] = [];
+    for (const n of names) if (await exists(join(dir, n))) present.push(n);
+    if (present.length > 0) {
+      throw new InputError('FILE_EXISTS', `${o.out} already holds key files (${present.join(', ')})`, {
+        hint: 'choose another folder, or pass --force to replace the keys (the old private keys are lost)',
+        details: { existing: present },
+      });
+    }
+  } else if ((await exists(dir)) && !(await isDirectory(dir))) {
+    throw new InputError('NOT_A_DIRECTORY', `${o.out} is a file; a folder was expected`);
+  }
+  const keys = generateServiceKeys(p);
+  const written = await writeKeyDir(dir, keys, { force: o.force });
+  const fps = fingerprints(publicKeysOf(keys));
+  const generated = (deps.now?.() ?? new Date()).toISOString();
+  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, generated), { mode: 0o644, force: o.force });
+  await writeFileAtomic(join(dir, UPLOAD_SCRIPT), UPLOAD_SCRIPT_TEXT, { mode: 0o700, force: o.force });
+  return { dir: o.out, files: [...written, join(dir, REPORT_FILE), join(dir, UPLOAD_SCRIPT)], fingerprints: fps, generated };
+}
+
+function reportText(fp: ServiceFingerprints, date: string): string {
+  return `# ima-qs key generation report
+
+Generated: ${date}
+
+This report holds public facts only (algorithms, sizes, fingerprints): no secret material.
+A fingerprint is the SHA3-256 of the key's SubjectPublicKeyInfo DER (SPEC §2).
+
+| purpose | algorithm | files | sizes | fingerprint |
+|---|---|---|---|---|
+| encryption (KEM) | ML-KEM-768 (FIPS 203) | ${KEY_FILES.mlkemPublic}, ${KEY_FILES.mlkemPrivate} | ${SIZE_NOTES['ML-KEM-768']} | \`${fp.mlkem}\` |
+| encryption (ECDH) | ECDH P-384 | ${KEY_FILES.ecdhPublic}, ${KEY_FILES.ecdhPrivate} | ${SIZE_NOTES['P-384']} | \`${fp.ecdh}\` |
+| signatures | ML-DSA-87 (FIPS 204) | ${KEY_FILES.mldsaPublic}, ${KEY_FILES.mldsaPrivate} | ${SIZE_NOTES['ML-DSA-87']} | \`${fp.mldsa}\` |
+| recipient (what envelopes name) | id-MLKEM768-ECDH-P384-SHA3-256 | (ML-KEM-768 + P-384 public keys) | ${SIZE_NOTES['MLKEM768-P384']} | \`${fp.composite}\` |
+
+**Service fingerprint to pin (ML-DSA-87):** \`${fp.mldsa}\`
+
+- Private key files are PKCS#8 PEM in seed-only form, mode 0600, in a 0700 folder. Keep them off
+  shared disks; move them into custody with \`./${UPLOAD_SCRIPT}\` (AWS Secrets Manager under a KMS key).
+- Public key files are SPKI PEM and may be shared.
+`;
+}
+
+const UPLOAD_SCRIPT_TEXT = `#!/bin/sh
+# Uploads the private keys of this folder to AWS Secrets Manager, encrypted under a KMS key.
+# Usage: KMS_KEY_ID=alias/ima-qs ./${UPLOAD_SCRIPT} [--profile P] [--region R] [--yes]
+set -eu
+exec ima-qs keys upload --keys "$(dirname "$0")" --kms-key "\${KMS_KEY_ID:?set KMS_KEY_ID}" "$@"
+`;
+
+export interface KeyRow {
+  file: string;
+  algorithm: KeyAlg;
+  kind: 'public' | 'private';
+  /** bytes of the public key (for a private key file: of its public key) */
+  size: number;
+  fingerprint: string;
+}
+
+export async function showKeys(deps: CliDeps, target: string, p: CryptoProvider = defaultProvider()): Promise<KeyRow[]> {
+  const path = resolve(deps.cwd, target);
+  const rows: KeyRow[] = [];
+  const add = async (file: string, shown: string) => {
+    const d = await readKeyFile(p, file);
+    rows.push({ file: shown, algorithm: d.alg, kind: d.kind, size: d.publicKey.length, fingerprint: fingerprint(d.alg, d.publicKey) });
+  };
+  if (await isDirectory(path)) {
+    const names = await keyFilesIn(path);
+    if (names.length === 0) {
+      throw new InputError('NO_KEY_FILES', `${target} holds no ima-qs key files`, {
+        hint: `expected ${Object.values(KEY_FILES).join(', ')}`,
+      });
+    }
+    for (const n of names) await add(join(path, n), n);
+    const mlkem = rows.find((r) => r.algorithm === 'ML-KEM-768' && r.kind === 'public');
+    const ecdh = rows.find((r) => r.algorithm === 'P-384' && r.kind === 'public');
+    if (mlkem && ecdh) {
+      // the composite recipient key that envelopes name (not a file of its own)
+      const pub = {
+        mlkem: (await readKeyFile(p, join(path, KEY_FILES.mlkemPublic))).publicKey,
+        ecdh: (await readKeyFile(p, join(path, KEY_FILES.ecdhPublic))).publicKey,
+      };
+      const c = recipientPublicKey(pub);
+      rows.push({ file: '(recipient: ML-KEM-768 + P-384)', algorithm: 'MLKEM768-P384', kind: 'public', size: c.length, fingerprint: fingerprint('MLKEM768-P384', c) });
+    }
+  } else {
+    await add(path, target);
+  }
+  return rows;
+}
+
+export function registerKeyFiles(keys: Command, app: App): void {
+  app
+    .command(keys, {
+      name: 'generate',
+      description: 'generate the service key pairs (ML-KEM-768, ML-DSA-87, ECDH P-384) into a folder',
+      examples: ['ima-qs keys generate --out quantum_keys', 'ima-qs keys generate --out quantum_keys --force --json'],
+      notes: `Writes six PEM files (private ones 0600, folder 0700), ${REPORT_FILE} and ${UPLOAD_SCRIPT}.\nRefuses to overwrite anything without --force (and then writes nothing).`,
+    })
+    .requiredOption('--out <dir>', 'folder for the key files (created 0700)')
+    .option('--force', 'replace existing key files (the old private keys are lost)')
+    .action(
+      app.action(async (o: { out: string; force?: boolean }) => {
+        const r = await generateKeyDir(app.deps, o);
+        const human =
+          table(['file'], r.files.map((f) => [f])) +
+          '\n' +
+          facts([
+            ['ML-DSA-87 (pin this)', r.fingerprints.mldsa],
+            ['recipient (MLKEM768-P384)', r.fingerprints.composite],
+            ['ML-KEM-768', r.fingerprints.mlkem],
+            ['ECDH P-384', r.fingerprints.ecdh],
+          ]);
+        return { data: { ...r }, human };
+      }),
+    );
+
+  app
+    .command(keys, {
+      name: 'show',
+      description: 'show the algorithms, kinds, sizes and fingerprints of a key folder or key file',
+      examples: ['ima-qs keys show quantum_keys', 'ima-qs keys show quantum_keys/ml_dsa_87_public.key --json'],
+    })
+    .argument('<dir|file>', 'key folder or PEM key file')
+    .action(
+      app.action(async (target: string) => {
+        const rows = await showKeys(app.deps, target);
+        const human = table(
+          ['file', 'algorithm', 'kind', 'public key', 'fingerprint (SHA3-256 of SPKI)'],
+          rows.map((r) => [r.file, r.algorithm, r.kind, `${r.size} B`, r.fingerprint]),
+        );
+        return { data: { keys: rows }, human };
+      }),
+    );
+}
