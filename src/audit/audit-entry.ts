@@ -1,0 +1,121 @@
+/**
+ * The audit entry (SPEC §8.7; issue 7 §1). One per decision, in a per-worker hash chain:
+ *
+ *   core = {v:1, chain, seq, prev, time, route, request_digest, decision_digest, signer,
+ *           recipient, payload}
+ *     prev       hex SHA3-256 of the previous entry's core (64 zeros for seq 0)
+ *     signer     fingerprint of the worker's ML-DSA-87 key
+ *     recipient  fingerprint of the composite KEM key the payload is sealed to (the audit
+ *                recipient: by default the service's own key, so `--identity DIR` reads it)
+ *     payload    base64 envelope (SPEC §4) of the canonical JSON {decision, signature, votes}
+ *   digest    = hex SHA3-256(canonical core)                        (the entry digest)
+ *   signature = ML-DSA-87 over the canonical core, context "ima-qs/v1/audit"
+ *   anchor    = {pcr, bank, before, after, simulated, batch:{id, size, index}}: set once the
+ *               group-commit extend that covers the entry has happened; an entry without one is
+ *               "unanchored" (SPEC §8.7: the worker anchors it on its next commit).
+ *
+ * The stored core is the exact canonical JSON text, so verification is byte-exact.
+ */
+import { fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
+import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { verifyJson } from '../crypto/signature.js';
+import { InputError } from '../errors.js';
+
+export const GENESIS_PREV = '0'.repeat(64);
+export const MAX_CHAIN_ID = 128;
+export const CHAIN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+
+export interface AuditEntryCore {
+  v: 1;
+  chain: string;
+  seq: number;
+  prev: string;
+  time: string;
+  route: string;
+  request_digest: string;
+  decision_digest: string;
+  signer: string;
+  recipient: string;
+  payload: string;
+}
+
+export interface AuditAnchor {
+  pcr: number;
+  bank: 'sha256' | 'sha384';
+  before: string;
+  after: string;
+  simulated: boolean;
+  /** id = seq of the batch's first entry; index = this entry's place in it */
+  batch: { id: number; size: number; index: number };
+}
+
+export interface AuditRecord {
+  chain: string;
+  seq: number;
+  /** canonical JSON text of the core, exactly as signed */
+  core: string;
+  digest: string;
+  /** base64 ML-DSA-87 signature, context ima-qs/v1/audit */
+  signature: string;
+  anchor?: AuditAnchor;
+}
+
+export function checkChainId(chain: string): string {
+  if (typeof chain !== 'string' || !CHAIN_ID_RE.test(chain)) {
+    throw new InputError('BAD_CHAIN_ID', `audit chain id "${String(chain).slice(0, 40)}" is not 1-128 characters of A-Z a-z 0-9 . _ : / -`);
+  }
+  return chain;
+}
+
+export function entryDigest(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCore): string {
+  return toHex(p.sha3_256(canonicalBytes(core)));
+}
+
+/** Builds the stored record from a core and its signature. */
+export function toRecord(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCore, signature: Uint8Array): AuditRecord {
+  return { chain: core.chain, seq: core.seq, core: canonicalJson(core), digest: entryDigest(p, core), signature: toBase64(signature) };
+}
+
+export function parseCore(rec: AuditRecord): AuditEntryCore {
+  try {
+    return JSON.parse(rec.core) as AuditEntryCore;
+  } catch (err) {
+    throw new InputError('AUDIT_ENTRY_MALFORMED', `audit entry ${rec.chain}/${rec.seq} is not JSON`, { cause: err });
+  }
+}
+
+export type EntryProblem = 'malformed' | 'altered' | 'unsigned' | 'misplaced';
+
+/**
+ * Checks one record on its own: the core parses and is canonical, its digest and position match,
+ * and the signature verifies with the audit context. Links between entries: audit-chain.ts.
+ */
+export function checkRecord(p: CryptoProvider, rec: AuditRecord, signerPublicKey: Uint8Array): { ok: true } | { ok: false; problem: EntryProblem; detail: string } {
+  let core: AuditEntryCore;
+  try {
+    core = parseCore(rec);
+  } catch {
+    return { ok: false, problem: 'malformed', detail: 'the core is not JSON' };
+  }
+  if (canonicalJson(core) !== rec.core) return { ok: false, problem: 'malformed', detail: 'the core is not canonical JSON' };
+  if (core.chain !== rec.chain || core.seq !== rec.seq) return { ok: false, problem: 'misplaced', detail: `the core says ${core.chain}/${core.seq}` };
+  if (entryDigest(p, core) !== rec.digest) return { ok: false, problem: 'altered', detail: 'the digest does not match the core' };
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64(rec.signature, 'signature');
+  } catch {
+    return { ok: false, problem: 'unsigned', detail: 'the signature is not base64' };
+  }
+  if (!verifyJson(p, signerPublicKey, 'audit', core, sig)) return { ok: false, problem: 'unsigned', detail: 'the signature does not verify (context ima-qs/v1/audit)' };
+  return { ok: true };
+}
+
+/** The plaintext sealed into `payload`: canonical JSON bytes of the signed decision. */
+export function payloadPlaintext(signed: { decision: unknown; signature: string; votes: unknown[] }): Uint8Array {
+  return utf8(canonicalJson({ decision: signed.decision, signature: signed.signature, votes: signed.votes }));
+}
+
+export function payloadBytes(core: AuditEntryCore): Uint8Array {
+  return fromBase64(core.payload, 'audit payload');
+}

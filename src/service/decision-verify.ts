@@ -1,0 +1,179 @@
+/**
+ * `verifyResponse`: the offline checks of a decision response (SPEC §8.5), pure and synchronous
+ * (sigstore-js style: fetching happens elsewhere). `ima-qs verify response.json` and the request
+ * client are built on it. Each check is one row {name, ok, detail}; `ok` is true only when every
+ * check passed. A malformed document is a failed `format` check, never a throw.
+ */
+import { equalBytes, fromBase64, fromHex } from '../crypto/bytes.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
+import { BANK_SIZE, pcrBatchDigest, pcrExtend } from './anchor-math.js';
+import { outcome, tally } from './council/aggregate.js';
+import { councilFor } from './council/councils.js';
+import { VOTE_CHOICES } from './council/types.js';
+import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
+import { isRoute } from './request.js';
+
+export interface ResponseCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ResponseVerification {
+  ok: boolean;
+  checks: ResponseCheck[];
+}
+
+/** What the verifier trusts: the pinned fingerprint (64 hex) or the ML-DSA-87 public key itself. */
+export type TrustAnchor = string | Uint8Array;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Structural checks; returns the first problem, or undefined when the document has the SPEC §8.5 shape. */
+export function responseFormatProblem(r: unknown): string | undefined {
+  if (!isObj(r) || r.v !== 1) return 'not a version 1 response object';
+  const d = r.decision;
+  if (!isObj(d) || d.v !== 1) return 'decision is missing';
+  for (const k of ['request_digest', 'votes_digest', 'signer']) if (typeof d[k] !== 'string' || !HEX64.test(d[k] as string)) return `decision.${k} is not 64 hex digits`;
+  if (typeof d.route !== 'string' || !isRoute(d.route)) return 'decision.route is unknown';
+  if (typeof d.council !== 'string' || typeof d.model !== 'string' || typeof d.request_id !== 'string' || typeof d.issued_at !== 'string') {
+    return 'decision lacks council, model, request_id or issued_at';
+  }
+  if (!isObj(d.tally) || typeof d.outcome !== 'string') return 'decision lacks its tally or outcome';
+  if (typeof r.signature !== 'string') return 'signature is missing';
+  if (!Array.isArray(r.votes)) return 'votes is not an array';
+  for (const [i, v] of r.votes.entries()) {
+    if (!isObj(v) || !isObj(v.body) || typeof v.signature !== 'string') return `vote ${i} is not {body, signature}`;
+    const b = v.body;
+    if (typeof b.persona !== 'string' || !(VOTE_CHOICES as readonly string[]).includes(b.vote as string)) return `vote ${i} has no persona or an unknown choice`;
+    if (!Number.isInteger(b.confidence) || (b.confidence as number) < 0 || (b.confidence as number) > 1000) return `vote ${i} confidence is not 0..1000`;
+  }
+  const s = r.signer;
+  if (!isObj(s) || s.alg !== 'ML-DSA-87' || typeof s.public_key !== 'string' || typeof s.fingerprint !== 'string') return 'signer is not an ML-DSA-87 key';
+  if (!isObj(r.audit)) return 'audit anchor is missing';
+  return undefined;
+}
+
+export function verifyResponse(
+  p: CryptoProvider,
+  response: unknown,
+  trust: TrustAnchor,
+  opts: { requestDigest?: string } = {},
+): ResponseVerification {
+  const checks: ResponseCheck[] = [];
+  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const problem = responseFormatProblem(response);
+  add('format', !problem, problem ?? 'a version 1 decision response');
+  if (problem) return { ok: false, checks };
+  const r = response as DecisionResponse;
+
+  // 1. the signer key is the trusted one
+  let pk: Uint8Array | undefined;
+  try {
+    pk = fromBase64(r.signer.public_key, 'signer.public_key');
+  } catch {
+    pk = undefined;
+  }
+  let keyOk = false;
+  let keyDetail: string;
+  if (!pk || pk.length !== MLDSA87_SIZES.publicKey) {
+    keyDetail = `signer.public_key is ${pk?.length ?? 'not'} bytes; an ML-DSA-87 public key is ${MLDSA87_SIZES.publicKey}`;
+  } else {
+    const fp = fingerprint('ML-DSA-87', pk);
+    if (typeof trust === 'string') {
+      const pin = trust.trim().toLowerCase().replace(/^sha3-256:/, '');
+      keyOk = HEX64.test(pin) && equalBytes(fromHex(fp), fromHex(pin));
+      keyDetail = keyOk ? `fingerprint ${fp} matches the pin` : `fingerprint ${fp} is not the pinned ${pin.slice(0, 64)}`;
+    } else {
+      keyOk = equalBytes(pk, trust);
+      keyDetail = keyOk ? `the given public key (fingerprint ${fp})` : 'the response was signed by another key than the one given';
+    }
+    if (keyOk && (fp !== r.signer.fingerprint || fp !== r.decision.signer)) {
+      keyOk = false;
+      keyDetail = 'signer.fingerprint or decision.signer does not name the signing key';
+    }
+  }
+  add('signer key', keyOk, keyDetail);
+  const key = keyOk ? pk! : undefined;
+
+  // 2. signatures (context strings included: a vote signature never verifies as a decision)
+  const sigOk = (purpose: 'vote' | 'decision', value: unknown, sig: string) => {
+    if (!key) return false;
+    try {
+      return verifyJson(p, key, purpose, value, fromBase64(sig, 'signature'));
+    } catch {
+      return false;
+    }
+  };
+  add('decision signature', sigOk('decision', r.decision, r.signature), key ? 'ML-DSA-87, context ima-qs/v1/decision' : 'not checked: the signer key is not trusted');
+  const badVotes = r.votes.filter((v) => !sigOk('vote', v.body, v.signature)).map((v) => v.body.persona);
+  add(
+    'vote signatures',
+    key !== undefined && badVotes.length === 0,
+    badVotes.length === 0 ? `${r.votes.length} of ${r.votes.length} valid (context ima-qs/v1/vote)` : `${r.votes.length - badVotes.length} of ${r.votes.length} valid; bad: ${badVotes.slice(0, 5).join(', ')}`,
+  );
+
+  // 3. the votes are the ones the decision was made on, from the council of its route
+  const council = councilFor(r.decision.route);
+  const personas = council.personas.map((x) => x.id);
+  const votePersonas = r.votes.map((v) => v.body.persona);
+  let bindProblem: string | undefined;
+  if (votesDigest(p, r.votes) !== r.decision.votes_digest) bindProblem = 'votes_digest does not match the votes';
+  else if (r.decision.council !== council.id) bindProblem = `council ${r.decision.council} does not serve route ${r.decision.route}`;
+  else if (votePersonas.join() !== personas.join()) bindProblem = `the votes are not one per persona of ${council.id} in order`;
+  else {
+    const odd = r.votes.find((v) => v.body.request_digest !== r.decision.request_digest || v.body.council !== r.decision.council || v.body.model !== r.decision.model);
+    if (odd) bindProblem = `the vote of ${odd.body.persona} is for another request, council or model`;
+  }
+  add('votes bound to decision', !bindProblem, bindProblem ?? `${r.votes.length} votes of ${council.id}, digest matches`);
+
+  // 4. the tally and the aggregation rule (SPEC §8.3)
+  const t = tally(r.votes.map((v) => v.body));
+  const given = r.decision.tally as unknown as Record<string, unknown>;
+  const tallyOk = (Object.keys(t) as (keyof typeof t)[]).every((k) => given[k] === t[k]) && Object.keys(given).length === Object.keys(t).length;
+  add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}; the decision says otherwise`);
+  const expected = outcome(t);
+  add('aggregation rule', r.decision.outcome === expected, `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed: ${expected}${r.decision.outcome === expected ? '' : ` (the decision says ${r.decision.outcome})`}`);
+
+  // 5. the request it answers
+  if (opts.requestDigest !== undefined) {
+    const same = opts.requestDigest.toLowerCase() === r.decision.request_digest;
+    add('request digest', same, same ? `answers request ${r.decision.request_digest}` : `answers request ${r.decision.request_digest}, not ${opts.requestDigest.slice(0, 64)}`);
+  }
+
+  // 6. the audit anchor: its form, its link to this decision, and the PCR arithmetic of its batch
+  const a = anchorProblem(p, r);
+  add('audit anchor', !a, a ?? `chain ${r.audit.chain} seq ${r.audit.seq}, pcr ${r.audit.pcr.index} ${r.audit.pcr.bank}${r.audit.pcr.simulated ? ' (SIMULATED bank)' : ''}`);
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+function anchorProblem(p: CryptoProvider, r: DecisionResponse): string | undefined {
+  const a = r.audit as unknown as Record<string, unknown>;
+  if (typeof a.chain !== 'string' || a.chain.length === 0 || a.chain.length > 128) return 'chain is not a name of 1..128 characters';
+  if (!Number.isInteger(a.seq) || (a.seq as number) < 0) return 'seq is not a non-negative integer';
+  if (typeof a.entry_digest !== 'string' || !HEX64.test(a.entry_digest)) return 'entry_digest is not 64 hex digits';
+  if (a.decision_digest !== decisionDigest(p, r)) return 'decision_digest does not match the decision and its signature';
+  const pcr = a.pcr as Record<string, unknown> | undefined;
+  if (!isObj(pcr) || !Number.isInteger(pcr.index) || (pcr.index as number) < 0 || (pcr.index as number) > 23) return 'pcr.index is not 0..23';
+  if (pcr.bank !== 'sha256' && pcr.bank !== 'sha384') return 'pcr.bank is not sha256 or sha384';
+  const n = BANK_SIZE[pcr.bank] * 2;
+  const hexN = new RegExp(`^[0-9a-f]{${n}}$`);
+  if (typeof pcr.before !== 'string' || !hexN.test(pcr.before) || typeof pcr.after !== 'string' || !hexN.test(pcr.after)) return `pcr.before/after are not ${n} hex digits`;
+  if (typeof pcr.simulated !== 'boolean') return 'pcr.simulated is missing';
+  const b = a.batch as Record<string, unknown> | undefined;
+  if (!isObj(b) || !Array.isArray(b.entry_digests) || !Number.isInteger(b.size) || !Number.isInteger(b.index) || !Number.isInteger(b.id)) return 'batch is malformed';
+  const ds = b.entry_digests as unknown[];
+  if (ds.length !== b.size || (b.index as number) < 0 || (b.index as number) >= ds.length) return 'batch size or index does not fit its entries';
+  if (!ds.every((d) => typeof d === 'string' && HEX64.test(d))) return 'batch.entry_digests are not 64 hex digits each';
+  if (ds[b.index as number] !== a.entry_digest) return 'the entry is not at its index in the batch';
+  const B = pcrBatchDigest(pcr.bank, ds.map((d) => fromHex(d as string)));
+  const after = pcrExtend(pcr.bank, fromHex(pcr.before), B);
+  if (!equalBytes(after, fromHex(pcr.after))) return 'pcr.after is not H(before ‖ batch digest): the anchor does not add up';
+  return undefined;
+}

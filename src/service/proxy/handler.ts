@@ -1,0 +1,135 @@
+/**
+ * The Lambda proxy (issue 5 §1; SPEC §8.2): a handler for API Gateway HTTP API / function URL
+ * events, built by `createProxyHandler` over ports so the same code runs in Lambda and behind
+ * the loopback server of `local up`. It holds no private key.
+ *
+ *   GET  /api/keys              the signed public-keys document (SPEC §7), Cache-Control max-age=3600
+ *   POST /api/analyze|patents   sealed request → size/format checks (no crypto) → replay guard
+ *                               (conditional put of req#<handle> with a TTL; 409 on replay) →
+ *                               SQS → 202 {handle}
+ *   GET  /api/decisions/{handle}  200 sealed response (octet-stream) · 202 pending · 404 unknown
+ *                               · 422 when the worker refused the request (its code)
+ *
+ * Every refusal is JSON {"error":{"code","message"}} with no stack trace or internal detail.
+ */
+import { ImaError, InputError, toImaError } from '../../errors.js';
+import { fromBase64, toBase64 } from '../../crypto/bytes.js';
+import type { CryptoProvider } from '../../crypto/provider.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { Clock, Queue, Table } from '../ports.js';
+import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../records.js';
+import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../request.js';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
+
+export interface PublishedKeys {
+  /** the signed public-keys document, exactly as published (JSON text) */
+  document: string;
+  /** the fingerprint requests must be sealed to (envelope header), when known */
+  recipientFingerprint?: Uint8Array;
+}
+
+export interface ProxyDeps {
+  p: Pick<CryptoProvider, 'sha3_256'>;
+  requests: Table;
+  decisions: Table;
+  queue: Queue;
+  clock: Clock;
+  keys: () => Promise<PublishedKeys>;
+  log?: Logger;
+  ttlSeconds?: number;
+}
+
+export type ProxyHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = JSON_HEADERS): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers, body: JSON.stringify(body) };
+}
+
+function refuse(statusCode: number, code: string, message: string): APIGatewayProxyStructuredResultV2 {
+  return json(statusCode, { error: { code, message } });
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  REPLAYED_REQUEST: 409,
+};
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
+  const log = deps.log ?? silentLogger;
+  const ttlSeconds = deps.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+
+  async function submit(event: APIGatewayProxyEventV2, route: 'analyze' | 'patents'): Promise<APIGatewayProxyStructuredResultV2> {
+    const type = (header(event, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/octet-stream') {
+      throw new InputError('UNSUPPORTED_MEDIA_TYPE', `content-type is "${type.slice(0, 60)}"; a sealed request is application/octet-stream`);
+    }
+    const body = event.body ?? '';
+    // size first, on the encoded text, before decoding anything (base64: 4 chars per 3 bytes)
+    const limit = event.isBase64Encoded ? Math.ceil(MAX_SEALED_BYTES / 3) * 4 : MAX_SEALED_BYTES;
+    if (body.length > limit) {
+      throw new InputError('BODY_TOO_LARGE', `the request body is larger than ${MAX_SEALED_BYTES} bytes`);
+    }
+    if (!event.isBase64Encoded) throw new InputError('BODY_NOT_BINARY', 'the request body must be sent as binary (application/octet-stream)');
+    const sealed = fromBase64(body, 'request body');
+    const keys = await deps.keys();
+    checkSealedFormat(sealed, keys.recipientFingerprint);
+    const handle = requestHandle(deps.p, sealed);
+    const now = deps.clock.now();
+    const fresh = await deps.requests.put(
+      { id: requestKey(handle), route, received_at: now, ttl: Math.floor(now / 1000) + ttlSeconds },
+      { ifAbsent: true, ttl: { attribute: 'ttl', now: Math.floor(now / 1000) } },
+    );
+    if (!fresh) throw new InputError('REPLAYED_REQUEST', 'this sealed request was already received');
+    await deps.queue.send(encodeQueued(handle, route, now, sealed));
+    log.log('info', 'request queued', { handle, route, bytes: sealed.length });
+    return json(202, { handle, status: 'queued', poll: `/api/decisions/${handle}` });
+  }
+
+  async function decision(handle: string): Promise<APIGatewayProxyStructuredResultV2> {
+    if (!isHandle(handle)) throw new InputError('BAD_HANDLE', 'a decision handle is 64 lowercase hex digits');
+    const d = await deps.decisions.get({ id: handle });
+    if (d?.status === 'decided' && d.sealed instanceof Uint8Array) {
+      return { statusCode: 200, headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }, body: toBase64(d.sealed), isBase64Encoded: true };
+    }
+    if (d?.status === 'rejected') return refuse(422, String(d.code), String(d.message));
+    if (await deps.requests.get({ id: requestKey(handle) })) return json(202, { handle, status: 'pending' });
+    return refuse(404, 'UNKNOWN_HANDLE', 'no request with this handle');
+  }
+
+  return async (event) => {
+    const method = event.requestContext?.http?.method ?? 'GET';
+    const path = (event.rawPath ?? '/').replace(/\/+$/, '') || '/';
+    try {
+      if (path === '/api/keys') {
+        if (method !== 'GET') return refuse(405, 'METHOD_NOT_ALLOWED', 'use GET');
+        const keys = await deps.keys();
+        return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' }, body: keys.document };
+      }
+      const m = /^\/api\/(analyze|patents)$/.exec(path);
+      if (m && isRoute(m[1])) {
+        if (method !== 'POST') return refuse(405, 'METHOD_NOT_ALLOWED', 'use POST');
+        return await submit(event, m[1] as 'analyze' | 'patents');
+      }
+      const dm = /^\/api\/decisions\/([^/]+)$/.exec(path);
+      if (dm) {
+        if (method !== 'GET') return refuse(405, 'METHOD_NOT_ALLOWED', 'use GET');
+        return await decision(dm[1]);
+      }
+      return refuse(404, 'NOT_FOUND', 'no such endpoint');
+    } catch (err) {
+      const e: ImaError = toImaError(err);
+      if (e.errorClass === 'input' || e.errorClass === 'verify') return refuse(STATUS_BY_CODE[e.code] ?? 400, e.code, e.message);
+      log.log('error', 'request failed', { code: e.code, error: e.errorClass === 'internal' ? String((err as Error)?.message ?? err).slice(0, 200) : e.message });
+      if (e.errorClass === 'remote') return refuse(503, 'SERVICE_UNAVAILABLE', 'the service is temporarily unavailable; try again');
+      return refuse(500, 'INTERNAL', 'internal error');
+    }
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * The Lambda entry point of the proxy bundle (`ima-qs package lambda`): the handler built once
+ * per container from the function's environment (SPEC §8.8), logs as JSON to stdout
+ * (CloudWatch). Cold-start work is lazy so a configuration error is a 500 with a logged code.
+ */
+import { jsonLogger } from '../log.js';
+import { proxyFromEnv } from '../wiring.js';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
+import type { ProxyHandler } from './handler.js';
+
+let built: ProxyHandler | undefined;
+
+export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  built ??= proxyFromEnv(process.env, jsonLogger(process.stdout, { service: 'ima-qs-proxy' }));
+  return built(event);
+}

@@ -1,0 +1,37 @@
+/**
+ * The container entry point of the worker (`ima-qs package worker`): builds the worker from the
+ * task's environment (SPEC §8.8), runs the consumer, and on SIGTERM (ECS stops a task with
+ * SIGTERM, then SIGKILL after stopTimeout) finishes or releases the batch in hand and exits.
+ * Like bin/, this is an entry module: the one place in the worker that touches process.*.
+ */
+import { toImaError } from '../../errors.js';
+import { jsonLogger } from '../log.js';
+import { workerFromEnv } from '../wiring.js';
+import { SigningPool } from './signing-pool.js';
+
+export async function main(): Promise<void> {
+  const log = jsonLogger(process.stdout, { service: 'ima-qs-worker' });
+  try {
+    const threads = process.env.SIGNING_THREADS ? Number(process.env.SIGNING_THREADS) : undefined;
+    const parts = await workerFromEnv(process.env, log, { signer: (keys) => SigningPool.start(keys.mldsa, { threads }) });
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.log('info', 'stopping', { signal });
+      await parts.consumer.stop();
+      await parts.signer.close();
+      process.exitCode = 0;
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    parts.consumer.start();
+    log.log('info', 'worker started', { chain: parts.deps.audit.chain, signer: parts.deps.signerFingerprint, model: parts.deps.model.name });
+  } catch (err) {
+    const e = toImaError(err);
+    log.log('error', 'worker failed to start', { code: e.code, error: e.message, hint: e.hint });
+    process.exitCode = e.exitCode;
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''))) void main();

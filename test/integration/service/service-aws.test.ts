@@ -1,0 +1,245 @@
+/**
+ * The service against real emulators: moto_server (SQS + DynamoDB + Secrets Manager + KMS) and
+ * swtpm through tpm2-tools. The proxy and the worker are built by the same wiring as the Lambda
+ * and the container (src/service/wiring.ts), from environment variables.
+ */
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { awsClientConfig } from '../../../src/aws/config.js';
+import { dynamoAuditStore } from '../../../src/aws/audit-store-dynamo.js';
+import { DynamoTable } from '../../../src/aws/dynamo-table.js';
+import { fromHex, toHex } from '../../../src/crypto/bytes.js';
+import { verifyResponse } from '../../../src/service/decision.js';
+import { DECISIONS_KEY } from '../../../src/service/records.js';
+import { sealRequest, type SealedRequest } from '../../../src/service/request.js';
+import { proxyFromEnv, workerFromEnv } from '../../../src/service/wiring.js';
+import { checkRecord } from '../../../src/audit/audit-entry.js';
+import { batchDigest } from '../../../src/tpm/anchor.js';
+import { extendPcr } from '../../../src/tpm/pcr-math.js';
+import { Tpm2ToolsBank } from '../../../src/tpm/tpm2-tools.js';
+import { startMoto, type Moto } from '../../helpers/moto.js';
+import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
+import { BAD_CODE, CLEAN_CODE, event, memoryLogger, openDecision, p, serviceFixture } from '../../unit/service/fixtures.js';
+import { createAwsResources, PREFIX } from './setup.js';
+import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
+import type { AuditRecord } from '../../../src/audit/audit-entry.js';
+
+const PCR = 16;
+const VISIBILITY = 2;
+let moto: Moto;
+let tpm: Swtpm;
+let env: Record<string, string>;
+let res: Awaited<ReturnType<typeof createAwsResources>>;
+let proxy: ProxyHandler;
+const f = serviceFixture();
+
+beforeAll(async () => {
+  [moto, tpm] = await Promise.all([startMoto(), startSwtpm()]);
+});
+afterAll(async () => {
+  await Promise.all([moto?.stop(), tpm?.stop()]);
+});
+beforeEach(async () => {
+  await moto.reset();
+  res = await createAwsResources(moto.env, f.keys, { visibility: VISIBILITY, maxReceiveCount: 5 });
+  env = {
+    ...moto.env,
+    QUEUE_URL: res.queueUrl,
+    KEYS_SECRET_PREFIX: PREFIX,
+    TPM2TOOLS_TCTI: tpm.tcti,
+    PCR_INDEX: String(PCR),
+    AUDIT_CHAIN_ID: `worker-${Date.now()}`,
+    VISIBILITY_SECONDS: String(VISIBILITY),
+    WAIT_SECONDS: '1',
+  };
+  proxy = proxyFromEnv(env);
+});
+
+const tpmBank = () => new Tpm2ToolsBank({ env: {}, tcti: tpm.tcti });
+const readPcr = async () => (await tpmBank().read(PCR, ['sha256'])).sha256;
+
+async function post(route: 'analyze' | 'patents', content: string): Promise<SealedRequest> {
+  const r = sealRequest(p, f.recipient, route, { name: 'input.txt', content });
+  const out = await proxy(event('POST', `/api/${route}`, { body: r.sealed }));
+  expect(out.statusCode).toBe(202);
+  return r;
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 40_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function decided(handle: string) {
+  const out = await proxy(event('GET', `/api/decisions/${handle}`));
+  return out.statusCode === 200 ? out : undefined;
+}
+
+async function queueEmpty(url: string): Promise<boolean> {
+  const out = await res.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }));
+  return (out.Messages ?? []).length === 0;
+}
+
+/** The PCR after replaying the anchored entries' batches from `start`. */
+function replay(start: Uint8Array, recs: AuditRecord[]): Uint8Array {
+  const batches = new Map<number, AuditRecord[]>();
+  for (const r of recs) batches.set(r.anchor!.batch.id, [...(batches.get(r.anchor!.batch.id) ?? []), r]);
+  let v = start;
+  for (const b of [...batches.keys()].sort((a, c) => a - c)) v = extendPcr('sha256', v, batchDigest('sha256', batches.get(b)!.map((r) => fromHex(r.digest))));
+  return v;
+}
+
+describe('service on moto_server + swtpm', () => {
+  it('request in → decision out: signatures valid, PCR advanced by exactly the audit entries, message deleted', async () => {
+    const start = await readPcr();
+    const reqs = [await post('analyze', CLEAN_CODE), await post('analyze', BAD_CODE), await post('patents', 'Title: x\n')];
+    const log = memoryLogger();
+    const w = await workerFromEnv(env, log);
+    w.consumer.start();
+    try {
+      for (const r of reqs) {
+        const out = await waitFor(() => decided(r.handle), 'a decision');
+        const v = verifyResponse(p, openDecision(out.body!, r.replyKey), f.fp.mldsa, { requestDigest: r.handle });
+        expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+      }
+    } finally {
+      await w.consumer.stop();
+      if (process.env.DEBUG_SVC) console.error(log.lines.join('\n'));
+    }
+    const recs = await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID);
+    expect(recs).toHaveLength(3);
+    for (const r of recs) {
+      expect(checkRecord(p, r, f.keys.mldsa.publicKey)).toEqual({ ok: true });
+      expect(r.anchor?.simulated).toBe(false);
+    }
+    expect(toHex(await readPcr())).toBe(toHex(replay(start, recs)));
+    expect(await queueEmpty(res.queueUrl)).toBe(true);
+  });
+
+  it('a replayed request is refused with 409 (conditional write in DynamoDB)', async () => {
+    const r = await post('analyze', CLEAN_CODE);
+    const again = await proxy(event('POST', '/api/analyze', { body: r.sealed }));
+    expect(again.statusCode).toBe(409);
+    expect(JSON.parse(again.body!).error.code).toBe('REPLAYED_REQUEST');
+  });
+
+  it('oversized, malformed and wrongly typed bodies are refused before any crypto', async () => {
+    const big = await proxy(event('POST', '/api/analyze', { body: new Uint8Array(200 * 1024) }));
+    expect(big.statusCode).toBe(413);
+    const notEnvelope = await proxy(event('POST', '/api/analyze', { body: new Uint8Array(2000) }));
+    expect(JSON.parse(notEnvelope.body!).error.code).toBe('NOT_AN_ENVELOPE');
+    const json = await proxy(event('POST', '/api/analyze', { body: '{}', contentType: 'application/json' }));
+    expect(json.statusCode).toBe(415);
+    for (const r of [big, notEnvelope, json]) expect(r.body).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('a message delivered twice gives one decision', async () => {
+    const r = await post('analyze', CLEAN_CODE);
+    // the same queued body a second time (SQS at-least-once delivery)
+    const [m] = (await res.sqs.send(new ReceiveMessageCommand({ QueueUrl: res.queueUrl, MaxNumberOfMessages: 1 }))).Messages!;
+    await res.sqs.send(new SendMessageCommand({ QueueUrl: res.queueUrl, MessageBody: m.Body! }));
+    const w = await workerFromEnv(env, memoryLogger());
+    w.consumer.start();
+    try {
+      await waitFor(() => decided(r.handle), 'the decision');
+      await waitFor(async () => (w.consumer.stats.decided + w.consumer.stats.duplicate >= 2 ? true : undefined), 'both deliveries settled');
+    } finally {
+      await w.consumer.stop();
+    }
+    expect(await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID)).toHaveLength(1);
+    expect({ decided: w.consumer.stats.decided, duplicate: w.consumer.stats.duplicate }).toEqual({ decided: 1, duplicate: 1 });
+    expect(await queueEmpty(res.queueUrl)).toBe(true);
+  });
+
+  it('a worker killed mid-request: the message comes back after the visibility timeout and is processed once', async () => {
+    const r = await post('analyze', CLEAN_CODE);
+    // the dead worker: it received the message and never settled it
+    const got = await res.sqs.send(new ReceiveMessageCommand({ QueueUrl: res.queueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: VISIBILITY }));
+    expect(got.Messages).toHaveLength(1);
+    const w = await workerFromEnv(env, memoryLogger());
+    w.consumer.start();
+    try {
+      await waitFor(() => decided(r.handle), 'the decision after redelivery');
+    } finally {
+      await w.consumer.stop();
+    }
+    expect(w.consumer.stats.decided).toBe(1);
+    expect(await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID)).toHaveLength(1);
+    expect(await queueEmpty(res.queueUrl)).toBe(true);
+  });
+
+  it('TPM unreachable: no decision is released, the message comes back and is decided once the TPM is back', async () => {
+    const start = await readPcr();
+    const r = await post('analyze', CLEAN_CODE);
+    const dead = await workerFromEnv({ ...env, TPM2TOOLS_TCTI: `swtpm:path=${tpm.dir}/nothing.sock` }, memoryLogger());
+    dead.consumer.start();
+    await waitFor(async () => (dead.consumer.stats.retry > 0 ? true : undefined), 'a failed attempt');
+    await dead.consumer.stop();
+    expect((await proxy(event('GET', `/api/decisions/${r.handle}`))).statusCode).toBe(202);
+    const w = await workerFromEnv(env, memoryLogger());
+    w.consumer.start();
+    try {
+      await waitFor(() => decided(r.handle), 'the decision once the TPM is back');
+    } finally {
+      await w.consumer.stop();
+    }
+    // entries of the failed attempt are anchored by the later extend: the PCR still replays exactly
+    const recs = await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID);
+    expect(recs.length).toBeGreaterThanOrEqual(2);
+    expect(recs.every((x) => x.anchor)).toBe(true);
+    expect(toHex(await readPcr())).toBe(toHex(replay(start, recs)));
+  });
+
+  it('a poison message goes to the dead-letter queue after maxReceiveCount receives', async () => {
+    await res.sqs.send(new SendMessageCommand({ QueueUrl: res.queueUrl, MessageBody: 'not a request' }));
+    const w = await workerFromEnv(env, memoryLogger());
+    w.consumer.start();
+    try {
+      const dl = await waitFor(async () => {
+        const out = await res.sqs.send(new ReceiveMessageCommand({ QueueUrl: res.dlqUrl, MaxNumberOfMessages: 1 }));
+        return out.Messages?.[0];
+      }, 'the dead-letter queue');
+      expect(dl.Body).toBe('not a request');
+    } finally {
+      await w.consumer.stop();
+    }
+    expect(w.consumer.stats.poison).toBeGreaterThanOrEqual(5);
+  });
+
+  it('DynamoDB throttling is retried (ProvisionedThroughputExceededException injected in the SDK middleware stack)', async () => {
+    let injected = 0;
+    const dynamo = new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
+    // a deserialize-step middleware runs inside the SDK retry loop: every other attempt is throttled
+    dynamo.middlewareStack.add(
+      (next) => async (args) => {
+        if (injected < 40 && (injected + Date.now()) % 2 === 0) {
+          injected++;
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+            name: 'ProvisionedThroughputExceededException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'deserialize', name: 'injectThrottling' },
+    );
+    const r = await post('analyze', CLEAN_CODE);
+    const w = await workerFromEnv(env, memoryLogger(), { dynamo });
+    w.consumer.start();
+    try {
+      await waitFor(() => decided(r.handle), 'the decision despite throttling');
+    } finally {
+      await w.consumer.stop();
+    }
+    expect(injected).toBeGreaterThan(0);
+    const stored = await new DynamoTable(res.dynamo, 'ima-quantum-decisions', DECISIONS_KEY).get({ id: r.handle });
+    expect(stored?.status).toBe('decided');
+  });
+});

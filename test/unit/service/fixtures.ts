@@ -1,0 +1,171 @@
+/**
+ * Shared set-up of the service tests: real keys, real crypto, the signed keys document, and
+ * APIGatewayProxyEventV2 events shaped exactly as API Gateway HTTP API (payload 2.0) sends them.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditChain } from '../../../src/audit/audit-chain.js';
+import type { AuditStore } from '../../../src/audit/audit-store.js';
+import { fromBase64, toBase64 } from '../../../src/crypto/bytes.js';
+import type { CompositeKemPrivateKey } from '../../../src/crypto/composite-kem.js';
+import { openBytes } from '../../../src/crypto/envelope.js';
+import type { CryptoProvider } from '../../../src/crypto/provider.js';
+import { getProvider } from '../../../src/crypto/providers.js';
+import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../../../src/keys/key-dir.js';
+import { RulesModel } from '../../../src/service/council/councils.js';
+import type { PersonaModel } from '../../../src/service/council/types.js';
+import type { Logger } from '../../../src/service/log.js';
+import type { Clock, Table } from '../../../src/service/ports.js';
+import type { APIGatewayProxyEventV2 } from '../../../src/service/proxy/apigw.js';
+import type { PublishedKeys } from '../../../src/service/proxy/handler.js';
+import { InlineSigner, type Signer } from '../../../src/service/signer.js';
+import type { PipelineDeps } from '../../../src/service/worker/pipeline.js';
+import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
+import { fromHex } from '../../../src/crypto/bytes.js';
+
+export const p: CryptoProvider = getProvider('node');
+
+export interface ServiceFixture {
+  keys: ServiceKeys;
+  fp: ReturnType<typeof fingerprints>;
+  recipient: Uint8Array;
+  recipientKey: CompositeKemPrivateKey;
+  published: PublishedKeys;
+}
+
+let cached: ServiceFixture | undefined;
+export function serviceFixture(): ServiceFixture {
+  if (cached) return cached;
+  const keys = generateServiceKeys(p);
+  const pub = publicKeysOf(keys);
+  const fp = fingerprints(pub);
+  const doc = createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() });
+  cached = {
+    keys,
+    fp,
+    recipient: recipientPublicKey(pub),
+    recipientKey: recipientPrivateKey(keys),
+    published: { document: JSON.stringify(doc), recipientFingerprint: fromHex(fp.composite) },
+  };
+  return cached;
+}
+
+/** A log sink that keeps the lines (and lets tests check that no secret went in). */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log(level, msg, fields = {}) {
+      lines.push(JSON.stringify({ level, msg, ...fields }));
+    },
+  };
+}
+
+export function event(method: string, path: string, opts: { body?: Uint8Array | string; contentType?: string; base64?: boolean } = {}): APIGatewayProxyEventV2 {
+  const now = Date.now();
+  const isBin = opts.body instanceof Uint8Array;
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: {
+      accept: '*/*',
+      'content-length': String(opts.body ? (isBin ? (opts.body as Uint8Array).length : (opts.body as string).length) : 0),
+      ...(opts.contentType !== undefined ? { 'content-type': opts.contentType } : isBin ? { 'content-type': 'application/octet-stream' } : {}),
+      host: 'abcdef1234.execute-api.eu-central-1.amazonaws.com',
+      'user-agent': 'ima-qs-test',
+      'x-forwarded-for': '203.0.113.7',
+      'x-forwarded-port': '443',
+      'x-forwarded-proto': 'https',
+    },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abcdef1234',
+      domainName: 'abcdef1234.execute-api.eu-central-1.amazonaws.com',
+      domainPrefix: 'abcdef1234',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'ima-qs-test' },
+      requestId: `req-${now}`,
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    ...(opts.body !== undefined ? { body: isBin ? toBase64(opts.body as Uint8Array) : (opts.body as string) } : {}),
+    isBase64Encoded: opts.base64 ?? isBin,
+  };
+}
+
+export function pipelineDeps(opts: {
+  requests: Table;
+  decisions: Table;
+  auditStore: AuditStore;
+  pcrBank: PcrBank;
+  pcr?: number;
+  clock?: Clock;
+  log: Logger;
+  signer?: Signer;
+  model?: PersonaModel;
+  chain?: string;
+}): PipelineDeps {
+  const f = serviceFixture();
+  const clock = opts.clock ?? { now: () => Date.now() };
+  const signer = opts.signer ?? new InlineSigner(p, f.keys.mldsa);
+  return {
+    p,
+    recipientKey: f.recipientKey,
+    signer,
+    signerFingerprint: f.fp.mldsa,
+    model: opts.model ?? new RulesModel(),
+    requests: opts.requests,
+    decisions: opts.decisions,
+    clock,
+    log: opts.log,
+    audit: new AuditChain(p, {
+      chain: opts.chain ?? 'worker-1',
+      store: opts.auditStore,
+      pcrBank: opts.pcrBank,
+      pcr: opts.pcr ?? 16,
+      signer,
+      signerFingerprint: f.fp.mldsa,
+      recipient: f.recipient,
+      recipientFingerprint: f.fp.composite,
+      clock,
+    }),
+  };
+}
+
+export function tempDir(prefix = 'ima-svc-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Opens a 200 answer of GET /api/decisions/{h} with the client's reply key. */
+export function openDecision(body: string, replyKey: CompositeKemPrivateKey): unknown {
+  return JSON.parse(new TextDecoder().decode(openBytes(p, replyKey, fromBase64(body))));
+}
+
+export const CLEAN_CODE = `// adds two numbers
+export function add(a: number, b: number): number {
+  return a + b;
+}
+test('add', () => { expect(add(1, 2)).toBe(3); });
+`;
+
+export const BAD_CODE = `import pickle, os
+password = "hunter2hunter2"
+def run(cmd):
+    os.system(cmd)  # TODO sanitize
+    data = pickle.loads(open('/tmp/x','rb').read())
+    eval(cmd)
+    q = "SELECT * FROM users WHERE name = '" + cmd + "'"
+    try:
+        pass
+    except:
+        pass
+    url = "http://example.com/api"
+    print("token", password)
+    while True:
+        md5 = 1
+`;
