@@ -10,6 +10,7 @@ import { registerKeyFiles } from './keys.js';
 import { registerFileCrypto } from './file-crypto.js';
 import { registerDemo } from './demo.js';
 import { registerKeyCustody } from './keys-custody.js';
+import { registerRollout } from './rollout.js';
 
 /** A bare group (`ima-qs keys`) is a usage error that lists what it offers. */
 export function requireSubcommand(group: Command): void {
@@ -31,4 +32,5 @@ export function registerCommands(program: Command, app: App): void {
   registerFileCrypto(program, app);
   registerDemo(program, app);
   registerTpm(program, app);
+  registerRollout(program, app);
 }

@@ -1,0 +1,335 @@
+/**
+ * `ima-qs rollout day N | status | rollback`: the seed's 5-day checklist as a guided, checked
+ * rollout (src/rollout/checklist.ts). Automated items are checked against the account through the
+ * RolloutProbe port; manual items are confirmed on a TTY or with --yes / --confirm ITEM; progress
+ * persists in a state file. A failed check exits 5 (ROLLOUT_CHECK_FAILED naming the items).
+ */
+import type { Command } from 'commander';
+import type { App } from '../cli.js';
+import type { AwsOptions } from '../aws/config.js';
+import { defaultProvider } from '../crypto/providers.js';
+import { PreconditionError, RemoteError, UsageError } from '../errors.js';
+import { fingerprints, loadPublicKeys, requireAll } from '../keys/key-dir.js';
+import { type CommandResult, Progress, table } from '../output.js';
+import { type Capabilities, type ChecklistItem, DAY_TITLES, LAST_DAY, buildChecklist, itemsOfDay } from '../rollout/checklist.js';
+import type { CheckContext, KeyFingerprints } from '../rollout/checks.js';
+import { AwsRolloutProbe } from '../rollout/checks-aws.js';
+import type { RolloutProbe } from '../rollout/probe.js';
+import { type Resources, resolveResources } from '../rollout/resources.js';
+import { executeRollback, planRollback } from '../rollout/rollback.js';
+import { type ItemRecord, type RolloutState, isDone, loadState, saveState, statePath } from '../rollout/state.js';
+import { rolloutVerifiers } from '../rollout/verifiers.js';
+import { requireSubcommand } from './index.js';
+
+/** What this build can do (see checklist.ts): `ima-qs loadtest` is not part of it yet. */
+const CAPABILITIES: Capabilities = { loadtest: false, storedSignatures: true };
+
+interface CommonFlags {
+  json?: boolean;
+  state?: string;
+  tfOutputs?: string;
+  config?: string;
+  resource?: string[];
+  namePrefix?: string;
+  secretPrefix?: string;
+  profile?: string;
+  region?: string;
+  endpointUrl?: string;
+}
+
+interface DayFlags extends CommonFlags {
+  yes?: boolean;
+  confirm?: string[];
+  keys?: string;
+  pin?: string;
+  logHours?: string;
+  timeout?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function resourceFlags(c: Command): Command {
+  return c
+    .option('--tf-outputs <file>', 'names from `terraform output -json > outputs.json` of infra/')
+    .option('--config <file>', 'names from a JSON object of KEY: value (keys: see --resource)')
+    .option('--resource <key=value>', 'override one name, e.g. table.decisions=prod-decisions (repeatable)', collect)
+    .option('--name-prefix <p>', 'Terraform name_prefix the default names derive from', 'ima')
+    .option('--secret-prefix <p>', 'Terraform secret_prefix of the key secrets', 'ima/quantum')
+    .option('--profile <name>', 'AWS profile (default: AWS_PROFILE)')
+    .option('--region <region>', 'AWS region (default: the Terraform output, AWS_REGION or the profile region)')
+    .option('--endpoint-url <url>', 'AWS endpoint URL (default: AWS_ENDPOINT_URL[_SERVICE])');
+}
+
+const NOTES = `Names: defaults are the seed's (alias/ima-quantum, ima-quantum-decisions, ...); --tf-outputs,
+then --config, then --resource override them. Keys for --config / --resource: region, kms.alias,
+secret.mlkem, secret.mldsa, secret.ecdh, secret.public-keys, table.audit, table.decisions,
+table.requests, queue, dlq, lambda.function, lambda.alias, api.url, ecs.cluster, ecs.service,
+log.groups (comma-separated).
+Exit codes: 0 ok (manual items may still be pending) · 2 a manual item needs --yes/--confirm ·
+4 AWS failed (credentials, access, network) · 5 an automated check failed.`;
+
+async function resources(f: CommonFlags): Promise<Resources> {
+  return resolveResources({
+    namePrefix: f.namePrefix,
+    secretPrefix: f.secretPrefix,
+    tfOutputs: f.tfOutputs,
+    config: f.config,
+    resource: f.resource,
+  });
+}
+
+function awsOptions(f: CommonFlags, res: Resources): AwsOptions {
+  return { profile: f.profile, region: f.region ?? res.region, endpointUrl: f.endpointUrl };
+}
+
+function parseDay(s: string): number {
+  if (!/^[0-9]$/.test(s) || Number(s) > LAST_DAY) {
+    throw new UsageError('BAD_DAY', `day "${s.slice(0, 10)}" is not a rollout day`, { hint: `days are 0 (pre-deployment) to ${LAST_DAY} (go-live)` });
+  }
+  return Number(s);
+}
+
+function parsePin(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  const hex = s.replace(/[:\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new UsageError('BAD_PIN', `--pin is ${hex.length} characters; an ML-DSA-87 fingerprint is 64 hex digits (SHA3-256)`, {
+      hint: 'print it with: ima-qs keys show --keys DIR',
+    });
+  }
+  return hex;
+}
+
+function positive(s: string | undefined, def: number, flag: string, max: number): number {
+  if (s === undefined) return def;
+  if (!/^[1-9][0-9]{0,6}$/.test(s) || Number(s) > max) throw new UsageError('BAD_NUMBER', `${flag} must be a whole number from 1 to ${max}`);
+  return Number(s);
+}
+
+export interface RolloutDeps {
+  /** the probe for these AWS options (tests may point it elsewhere; default: the SDK) */
+  probe?: (opts: AwsOptions) => RolloutProbe;
+}
+
+export function registerRollout(program: Command, app: App, rdeps: RolloutDeps = {}): void {
+  const { deps } = app;
+  const makeProbe = rdeps.probe ?? ((opts: AwsOptions) => new AwsRolloutProbe(opts, deps.env));
+  const now = () => deps.now?.() ?? new Date();
+  const group = program.command('rollout').description('the guided 5-day rollout: checked against the AWS account, progress kept in a state file');
+  requireSubcommand(group);
+
+  const day = app.command(group, {
+    name: 'day',
+    description: "check one day's items: automated ones against the account, manual ones by confirmation",
+    examples: [
+      'ima-qs rollout day 0',
+      'ima-qs rollout day 1 --keys quantum_keys --tf-outputs outputs.json',
+      'ima-qs rollout day 2 --pin 3f2a…(64 hex) --confirm d2.lambda-bundle',
+      'ima-qs rollout day 4 --yes --json',
+    ],
+    notes: NOTES,
+  });
+  resourceFlags(day)
+    .argument('<N>', `day: 0 (pre-deployment) … ${LAST_DAY} (go-live)`)
+    .option('--yes', "confirm every manual item of the day (required with --json or without a terminal)")
+    .option('--confirm <item>', 'confirm one manual item, e.g. d1.iam-policies (repeatable)', collect)
+    .option('--state <file>', 'progress file (default .ima-qs/rollout.json)')
+    .option('--keys <dir>', 'the public key files to compare the deployed keys with')
+    .option('--pin <fingerprint>', 'the pinned ML-DSA-87 fingerprint (64 hex; default: from --keys)')
+    .option('--log-hours <n>', 'how far back the log scan reads (hours, default 24)')
+    .option('--timeout <ms>', 'timeout of the GET /api/keys request (default 10000)')
+    .action(app.action(async (n: string, f: DayFlags) => runDay(parseDay(n), f)));
+
+  async function runDay(dayN: number, f: DayFlags): Promise<CommandResult> {
+    const list = buildChecklist(CAPABILITIES);
+    const items = itemsOfDay(list, dayN);
+    const path = statePath(deps.cwd, f.state);
+    const state = await loadState(path);
+    const manualIds = new Set(list.filter((i) => i.kind === 'manual').map((i) => i.id));
+    for (const id of f.confirm ?? []) {
+      if (!manualIds.has(id)) {
+        throw new UsageError('UNKNOWN_ITEM', `--confirm ${id.slice(0, 60)}: not a manual checklist item`, {
+          hint: `manual items of day ${dayN}: ${items.filter((i) => i.kind === 'manual').map((i) => i.id).join(', ') || 'none'}`,
+        });
+      }
+    }
+    const confirmFlag = new Set(f.confirm ?? []);
+    const toAsk = items.filter((i) => i.kind === 'manual' && !isDone(state.items[i.id]) && !f.yes && !confirmFlag.has(i.id));
+    // Precondition: nobody to ask → fail before the slow checks, naming the flags (STYLE.md §6).
+    if (toAsk.length && (f.json || !deps.interactive || !deps.confirm)) {
+      await app.confirm(`confirm ${toAsk.map((i) => i.id).join(', ')}`, { json: f.json, flag: `--yes, or --confirm ${toAsk[0].id}` });
+    }
+
+    const at = now().toISOString();
+    const autos = items.filter((i) => i.kind === 'auto');
+    let account: string | undefined;
+    if (autos.length) {
+      const res = await resources(f);
+      const local = f.keys ? await localFingerprints(f.keys) : undefined;
+      const pin = parsePin(f.pin) ?? local?.mldsa;
+      const probe = makeProbe(awsOptions(f, res));
+      account = (await probe.callerIdentity()).account; // fail fast (exit 4) on credentials
+      const ctx: CheckContext = {
+        probe,
+        res,
+        local: local && { mlkem: local.mlkem, mldsa: local.mldsa, ecdh: local.ecdh },
+        pin,
+        verifiers: rolloutVerifiers(defaultProvider(), now(), local?.mldsaKey),
+        now: now(),
+        httpTimeoutMs: positive(f.timeout, 10_000, '--timeout', 120_000),
+        logWindowHours: positive(f.logHours, 24, '--log-hours', 24 * 90),
+        logEventCap: 20_000,
+        sampleSize: 20,
+      };
+      const progress = new Progress(deps.stderr, `day ${dayN}`, autos.length);
+      try {
+        for (const [k, item] of autos.entries()) {
+          progress.update(k, item.id);
+          const out = await item.check!(ctx);
+          state.items[item.id] = { status: out.status, at, detail: out.detail, account };
+        }
+      } finally {
+        progress.done();
+        await saveState(path, state, now()); // what was checked before a remote failure is kept
+      }
+    }
+
+    for (const item of items.filter((i) => i.kind === 'manual')) {
+      if (isDone(state.items[item.id])) continue;
+      let by: string | undefined;
+      if (f.yes) by = '--yes';
+      else if (confirmFlag.has(item.id)) by = '--confirm';
+      else if (await app.confirm(`${item.id}: ${item.title}?`, { json: f.json })) by = 'prompt';
+      state.items[item.id] = by ? { status: 'confirmed', at, by } : { status: 'pending', at, detail: 'not confirmed' };
+    }
+    await saveState(path, state, now());
+    return dayResult(dayN, items, state, path, account);
+  }
+
+  async function localFingerprints(dir: string): Promise<KeyFingerprints & { mldsaKey: Uint8Array }> {
+    const pub = requireAll(await loadPublicKeys(defaultProvider(), dir), dir);
+    const fps = fingerprints(pub);
+    return { mlkem: fps.mlkem, mldsa: fps.mldsa, ecdh: fps.ecdh, mldsaKey: pub.mldsa };
+  }
+
+  const status = app.command(group, {
+    name: 'status',
+    description: "every day's progress from the state file (nothing is checked)",
+    examples: ['ima-qs rollout status', 'ima-qs rollout status --state prod-rollout.json --json'],
+  });
+  status.option('--state <file>', 'progress file (default .ima-qs/rollout.json)').action(
+    app.action(async (f: { state?: string }) => {
+      const path = statePath(deps.cwd, f.state);
+      const state = await loadState(path);
+      return statusResult(buildChecklist(CAPABILITIES), state, path);
+    }),
+  );
+
+  const rollback = app.command(group, {
+    name: 'rollback',
+    description: 'print (and with --execute run) the rollback: proxy alias to the previous version, worker scaled to 0',
+    examples: ['ima-qs rollout rollback', 'ima-qs rollout rollback --execute', 'ima-qs rollout rollback --execute --yes --json'],
+    notes: NOTES,
+  });
+  resourceFlags(rollback)
+    .option('--execute', 'run the plan (after confirmation)')
+    .option('--yes', 'do not ask for confirmation (required with --json or without a terminal)')
+    .action(
+      app.action(async (f: CommonFlags & { execute?: boolean; yes?: boolean }) => {
+        const res = await resources(f);
+        const probe = makeProbe(awsOptions(f, res));
+        const plan = await planRollback(probe, res);
+        const runnable = plan.filter((s) => s.kind === 'run');
+        if (!f.execute || runnable.length === 0) {
+          const blocked = plan.filter((s) => s.kind === 'blocked');
+          const human = table(['step', 'plan'], plan.map((s) => [s.id, `${s.kind === 'run' ? '' : `[${s.kind}] `}${s.action}`])) +
+            (f.execute ? '\nnothing to run' : '\nthis is the plan; run it with --execute');
+          return {
+            data: { executed: false, steps: plan },
+            human,
+            failure: f.execute && blocked.length
+              ? new PreconditionError('ROLLBACK_BLOCKED', `rollback cannot run: ${blocked.map((s) => s.id).join(', ')}`, { hint: blocked[0].action })
+              : undefined,
+          };
+        }
+        if (!(await app.confirm(`roll back: ${runnable.map((s) => s.action).join('; ')}?`, { yes: f.yes, json: f.json }))) {
+          return { data: { executed: false, steps: plan }, human: 'rollback not confirmed: nothing changed' };
+        }
+        const done = await executeRollback(probe, res, plan);
+        const failed = done.filter((s) => s.result === 'failed');
+        const blocked = done.filter((s) => s.kind === 'blocked');
+        const human = table(['step', 'result', 'action'], done.map((s) => [s.id, s.result ?? s.kind, s.error ? `${s.action}: ${s.error.message}` : s.action]));
+        return {
+          data: { executed: true, steps: done },
+          human,
+          failure: failed.length
+            ? new RemoteError('ROLLBACK_STEP_FAILED', `rollback step failed: ${failed.map((s) => s.id).join(', ')}`, { hint: failed[0].error!.message })
+            : blocked.length
+              ? new PreconditionError('ROLLBACK_INCOMPLETE', `rollback incomplete: ${blocked.map((s) => s.id).join(', ')} could not run`, { hint: blocked[0].action })
+              : undefined,
+        };
+      }),
+    );
+}
+
+function row(item: ChecklistItem, r: ItemRecord | undefined) {
+  const status = r?.status ?? 'pending';
+  const detail =
+    status === 'confirmed' ? `confirmed (${r?.by ?? 'prompt'}) ${r?.at ?? ''}`.trim()
+    : r?.detail && status !== 'pending' ? r.detail
+    : item.kind === 'manual' && status === 'pending' ? `to do: ${item.hint}`
+    : (r?.detail ?? '');
+  return { id: item.id, title: item.title, kind: item.kind, status, detail, ...(r?.by ? { by: r.by } : {}), ...(r?.at ? { at: r.at } : {}), hint: item.hint };
+}
+
+function dayResult(dayN: number, items: ChecklistItem[], state: RolloutState, path: string, account?: string): CommandResult {
+  const rows = items.map((i) => row(i, state.items[i.id]));
+  const failed = rows.filter((r) => r.status === 'fail');
+  const pending = rows.filter((r) => r.status === 'pending');
+  const done = rows.filter((r) => r.status === 'pass' || r.status === 'confirmed').length;
+  const summary = `day ${dayN} (${DAY_TITLES[dayN]}): ${done}/${rows.length} done, ${failed.length} failed, ${pending.length} pending`;
+  const human =
+    table(['item', 'kind', 'status', 'detail'], rows.map((r) => [`${r.id}\n${r.title}`, r.kind, r.status, wrap(r.detail)])) +
+    `\n${summary}${account ? ` · account ${account}` : ''} · state ${path}`;
+  const failure = failed.length
+    ? new PreconditionError('ROLLOUT_CHECK_FAILED', `day ${dayN}: ${failed.map((r) => r.id).join(', ')} failed`, {
+        hint: failed.map((r) => `${r.id}: ${r.hint}`).join(' | '),
+        details: { items: failed.map((r) => r.id) },
+      })
+    : undefined;
+  return {
+    data: { day: dayN, title: DAY_TITLES[dayN], complete: done === rows.length, summary, account, state: path, items: rows },
+    human,
+    failure,
+  };
+}
+
+function statusResult(list: ChecklistItem[], state: RolloutState, path: string): CommandResult {
+  const days = DAY_TITLES.map((title, d) => {
+    const rows = itemsOfDay(list, d).map((i) => row(i, state.items[i.id]));
+    const done = rows.filter((r) => r.status === 'pass' || r.status === 'confirmed').length;
+    const failed = rows.filter((r) => r.status === 'fail').map((r) => r.id);
+    return { day: d, title, done, total: rows.length, complete: done === rows.length, failed, items: rows };
+  });
+  const next = days.find((d) => !d.complete);
+  const completeDays = days.filter((d) => d.complete).length;
+  const summary = `${completeDays}/${days.length} days complete` + (next ? `; next: day ${next.day} (${next.total - next.done} item(s) left)` : '; rollout complete');
+  const human =
+    table(['day', 'title', 'done', 'failed', 'left'], days.map((d) => [d.day, d.title, `${d.done}/${d.total}`, d.failed.join(', ') || '—', d.items.filter((r) => r.status !== 'pass' && r.status !== 'confirmed').map((r) => r.id).join(', ') || '—'])) +
+    `\n${summary} · state ${path}${state.updated ? ` (updated ${state.updated})` : ''}`;
+  return { data: { summary, complete: !next, state: path, updated: state.updated, days }, human };
+}
+
+/** Keeps table cells readable: long details wrap at about 60 columns. */
+function wrap(s: string, width = 60): string {
+  const out: string[] = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out.join('\n');
+}

@@ -1,0 +1,277 @@
+/**
+ * The automated checks behind the rollout checklist. Each reads facts through the `RolloutProbe`
+ * port and decides pass or fail with a detail that says exactly what was checked. A missing
+ * resource is a fail (exit 5 with the item's hint); a remote failure propagates as a RemoteError
+ * (exit 4). Signature verification is delegated to the verifiers the command wires in (key custody's
+ * public-keys document check, the service's decision / audit verification).
+ */
+import type { RolloutProbe, TableFacts } from './probe.js';
+import type { Resources } from './resources.js';
+import { LOG_SCAN_PATTERNS, type LogFinding, scanLogMessage } from './log-scan.js';
+
+export interface KeyFingerprints {
+  mlkem: string;
+  mldsa: string;
+  ecdh: string;
+}
+
+export type DocumentVerdict = { ok: true; fingerprints: KeyFingerprints } | { ok: false; reason: string };
+
+/** What the rollout can verify with the other parts' code; absent = that item is manual. */
+export interface RolloutVerifiers {
+  /** a signed public-keys document (SPEC §7) against a pinned ML-DSA-87 fingerprint (hex) */
+  publicKeysDocument?(text: string, pin: string): Promise<DocumentVerdict>;
+  /** stored items' ML-DSA-87 signatures; `what` says precisely what was verified */
+  storedSignatures?(
+    probe: RolloutProbe,
+    res: Resources,
+    pin: string,
+    limit: number,
+  ): Promise<{ verified: number; failures: string[]; what: string }>;
+}
+
+export interface CheckContext {
+  probe: RolloutProbe;
+  res: Resources;
+  /** fingerprints of the local public key files (--keys), hex */
+  local?: KeyFingerprints;
+  /** pinned ML-DSA-87 fingerprint (--pin, else the local key's), hex */
+  pin?: string;
+  verifiers: RolloutVerifiers;
+  now: Date;
+  httpTimeoutMs: number;
+  logWindowHours: number;
+  logEventCap: number;
+  sampleSize: number;
+}
+
+export interface CheckOutcome {
+  status: 'pass' | 'fail';
+  detail: string;
+}
+
+const pass = (detail: string): CheckOutcome => ({ status: 'pass', detail });
+const fail = (detail: string): CheckOutcome => ({ status: 'fail', detail });
+const short = (fp: string | undefined) => (fp ? fp.slice(0, 16) : '—');
+
+function verdict(problems: string[], ok: string): CheckOutcome {
+  return problems.length ? fail(problems.join('; ')) : pass(ok);
+}
+
+export async function checkCallerIdentity(ctx: CheckContext): Promise<CheckOutcome> {
+  const id = await ctx.probe.callerIdentity();
+  if (!/^\d{12}$/.test(id.account)) return fail(`STS answered with account "${id.account.slice(0, 20)}", not a 12-digit account id`);
+  return pass(`account ${id.account} as ${id.arn}`);
+}
+
+/** KMS key: exists, Enabled, customer managed, symmetric, automatic rotation on. */
+export async function checkKmsKey(ctx: CheckContext): Promise<CheckOutcome> {
+  const k = await ctx.probe.kmsKey(ctx.res.kmsAlias);
+  if (!k) return fail(`KMS key ${ctx.res.kmsAlias} not found`);
+  const problems: string[] = [];
+  if (k.state !== 'Enabled') problems.push(`key ${ctx.res.kmsAlias} is ${k.state}`);
+  if (k.manager && k.manager !== 'CUSTOMER') problems.push(`key is ${k.manager}-managed, a customer-managed key is required`);
+  if (k.keySpec && k.keySpec !== 'SYMMETRIC_DEFAULT') problems.push(`key spec is ${k.keySpec}, SYMMETRIC_DEFAULT is required`);
+  if (k.rotation !== true) problems.push(`automatic rotation is ${k.rotation === false ? 'off' : 'unknown'}`);
+  return verdict(problems, `${ctx.res.kmsAlias} → ${k.keyId}: Enabled, customer managed, rotation on`);
+}
+
+/** Resolves the ARN of the rollout KMS key (undefined when it does not exist). */
+async function kmsArn(ctx: CheckContext): Promise<string | undefined> {
+  return (await ctx.probe.kmsKey(ctx.res.kmsAlias))?.arn;
+}
+
+/**
+ * The 3 private-key secrets: present, not scheduled for deletion, with an AWSCURRENT version,
+ * encrypted under the rollout KMS key, and their `fingerprint` tag (SPEC §7) equal to the local key
+ * files' fingerprints (--keys) or, with only --pin, the ML-DSA-87 one equal to the pin and the
+ * other two equal to those in the public-keys document verified under the pin. The private values
+ * are never read.
+ */
+export async function checkSecrets(ctx: CheckContext): Promise<CheckOutcome> {
+  const { res } = ctx;
+  let expected: Partial<KeyFingerprints> | undefined = ctx.local;
+  let source = 'local key files';
+  const problems: string[] = [];
+  if (!expected) {
+    if (!ctx.pin) return fail('no --keys DIR or --pin FINGERPRINT to compare the secrets with');
+    if (!ctx.verifiers.publicKeysDocument) {
+      expected = { mldsa: ctx.pin };
+      source = 'the pin (ML-DSA-87 only)';
+    } else {
+      const doc = await ctx.probe.publicSecretValue(res.secretPublicKeys);
+      if (doc === undefined) return fail(`public-keys document secret ${res.secretPublicKeys} not found`);
+      const v = await ctx.verifiers.publicKeysDocument(doc, ctx.pin);
+      if (!v.ok) return fail(`public-keys document in ${res.secretPublicKeys} does not verify under the pin: ${v.reason}`);
+      expected = v.fingerprints;
+      source = 'the pinned public-keys document';
+    }
+  }
+  const arn = await kmsArn(ctx);
+  const keyArns = new Map<string, string | undefined>();
+  const specs: [keyof KeyFingerprints, string][] = [
+    ['mlkem', res.secretMlkem],
+    ['mldsa', res.secretMldsa],
+    ['ecdh', res.secretEcdh],
+  ];
+  for (const [role, name] of specs) {
+    const s = await ctx.probe.secret(name);
+    if (!s) {
+      problems.push(`${name} not found`);
+      continue;
+    }
+    if (s.deleted) problems.push(`${name} is scheduled for deletion`);
+    if (!s.stages.includes('AWSCURRENT')) problems.push(`${name} has no AWSCURRENT version`);
+    if (!s.kmsKeyId) problems.push(`${name} is encrypted with the AWS-managed key, not ${res.kmsAlias}`);
+    else {
+      if (!keyArns.has(s.kmsKeyId)) keyArns.set(s.kmsKeyId, (await ctx.probe.kmsKey(s.kmsKeyId))?.arn);
+      if (!arn || keyArns.get(s.kmsKeyId) !== arn) problems.push(`${name} is encrypted under ${s.kmsKeyId}, not ${res.kmsAlias}`);
+    }
+    const want = expected[role];
+    const have = s.tags.fingerprint;
+    if (want && have !== want) problems.push(`${name} fingerprint ${short(have)} ≠ ${short(want)} (${source})`);
+  }
+  return verdict(problems, `3 secrets present under ${res.kmsAlias}, fingerprints match ${source}`);
+}
+
+function tableProblems(t: TableFacts | undefined, name: string, keyArn: string | undefined): string[] {
+  if (!t) return [`table ${name} not found`];
+  const p: string[] = [];
+  if (t.status !== 'ACTIVE') p.push(`${name} is ${t.status}`);
+  if (!t.pitr) p.push(`${name} has no point-in-time recovery`);
+  if (t.sseStatus !== 'ENABLED' || t.sseType !== 'KMS') p.push(`${name} is not encrypted with a KMS key (SSE ${t.sseType ?? 'AWS owned'})`);
+  else if (keyArn && t.sseKmsKeyArn !== keyArn) p.push(`${name} is encrypted under ${t.sseKmsKeyArn}, not the rollout key`);
+  return p;
+}
+
+/** The 3 tables: ACTIVE, PITR on, SSE with the rollout KMS key; TTL enabled on the requests table. */
+export async function checkTables(ctx: CheckContext): Promise<CheckOutcome> {
+  const { res } = ctx;
+  const keyArn = await kmsArn(ctx);
+  const problems: string[] = [];
+  let ttlAttribute: string | undefined;
+  for (const name of [res.tableAudit, res.tableDecisions, res.tableRequests]) {
+    const t = await ctx.probe.table(name);
+    problems.push(...tableProblems(t, name, keyArn));
+    if (t && name === res.tableRequests) {
+      if (t.ttlStatus !== 'ENABLED') problems.push(`${name} has no TTL (replay-guard entries would never expire)`);
+      ttlAttribute = t.ttlAttribute;
+    }
+  }
+  // the attribute is reported, not judged: it must be the one the proxy writes (SPEC §8.2)
+  return verdict(problems, `3 tables ACTIVE with PITR and SSE-KMS (${res.kmsAlias}); TTL on ${res.tableRequests} (attribute ${ttlAttribute})`);
+}
+
+/** Request queue with a redrive policy to the DLQ (maxReceiveCount set); both encrypted at rest. */
+export async function checkQueue(ctx: CheckContext): Promise<CheckOutcome> {
+  const { res } = ctx;
+  const [q, dlq] = [await ctx.probe.queue(res.queue), await ctx.probe.queue(res.dlq)];
+  const problems: string[] = [];
+  if (!q) problems.push(`queue ${res.queue} not found`);
+  if (!dlq) problems.push(`dead-letter queue ${res.dlq} not found`);
+  if (q && dlq) {
+    if (q.deadLetterTargetArn !== dlq.arn) problems.push(`${res.queue} does not redrive to ${res.dlq}`);
+    else if (!q.maxReceiveCount || q.maxReceiveCount < 1) problems.push(`${res.queue} redrive has no maxReceiveCount`);
+  }
+  for (const x of [q, dlq]) if (x && !x.kmsMasterKeyId && !x.sqsManagedSse) problems.push(`${x.name} is not encrypted at rest`);
+  return verdict(problems, `${res.queue} → ${res.dlq} after ${q?.maxReceiveCount} receives; both encrypted`);
+}
+
+/** Log groups exist and have a retention (never-expiring logs are a cost and a leak surface). */
+export async function checkLogGroups(ctx: CheckContext): Promise<CheckOutcome> {
+  const problems: string[] = [];
+  for (const name of ctx.res.logGroups) {
+    const g = await ctx.probe.logGroup(name);
+    if (!g) problems.push(`log group ${name} not found`);
+    else if (!g.retentionDays) problems.push(`log group ${name} never expires (no retention)`);
+  }
+  return verdict(problems, `${ctx.res.logGroups.length} log groups with retention: ${ctx.res.logGroups.join(', ')}`);
+}
+
+/** Lambda: Active, last update Successful, a Node runtime, alias → a published version. */
+export async function checkLambda(ctx: CheckContext): Promise<CheckOutcome> {
+  const { res } = ctx;
+  const f = await ctx.probe.lambda(res.lambdaFunction, res.lambdaAlias);
+  if (!f) return fail(`Lambda function ${res.lambdaFunction} not found`);
+  const problems: string[] = [];
+  if (f.state && f.state !== 'Active') problems.push(`state is ${f.state}`);
+  if (f.lastUpdateStatus && f.lastUpdateStatus !== 'Successful') problems.push(`last update ${f.lastUpdateStatus}`);
+  if (!f.runtime || !/^nodejs(2[2-9]|[3-9]\d)\.x$/.test(f.runtime)) problems.push(`runtime ${f.runtime ?? 'none'} is not a current Node.js runtime (nodejs22.x or later)`);
+  if (!f.alias) problems.push(`no alias ${res.lambdaAlias} (rollback moves an alias between published versions)`);
+  return verdict(problems, `${res.lambdaFunction} ${f.runtime} Active; alias ${res.lambdaAlias} → version ${f.alias?.version} of ${f.versions.length}`);
+}
+
+/** GET {url}/api/keys answers 200 with a public-keys document signed by the pinned key. */
+export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
+  const { res } = ctx;
+  if (!ctx.pin) return fail('no --pin FINGERPRINT (or --keys DIR) to verify the served document with');
+  if (!ctx.verifiers.publicKeysDocument) return fail('this build has no public-keys document verifier');
+  let base = res.apiUrl;
+  if (!base) base = (await ctx.probe.lambda(res.lambdaFunction, res.lambdaAlias))?.url;
+  if (!base) return fail(`no URL for the proxy: ${res.lambdaFunction} has no function URL and no api.url is configured`);
+  const url = `${base.replace(/\/+$/, '')}/api/keys`;
+  const answer = await ctx.probe.httpGet(url, ctx.httpTimeoutMs);
+  if (answer.status !== 200) return fail(`GET ${url}: ${answer.status === 0 ? answer.body : `HTTP ${answer.status}`}`);
+  const v = await ctx.verifiers.publicKeysDocument(answer.body, ctx.pin);
+  if (!v.ok) return fail(`GET ${url}: the document does not verify under the pinned key ${short(ctx.pin)}: ${v.reason}`);
+  const problems: string[] = [];
+  if (ctx.local) {
+    if (v.fingerprints.mlkem !== ctx.local.mlkem) problems.push(`served ML-KEM-768 key ${short(v.fingerprints.mlkem)} ≠ local ${short(ctx.local.mlkem)}`);
+    if (v.fingerprints.ecdh !== ctx.local.ecdh) problems.push(`served P-384 key ${short(v.fingerprints.ecdh)} ≠ local ${short(ctx.local.ecdh)}`);
+  }
+  return verdict(problems, `GET ${url}: 200, signed by the pinned ML-DSA-87 key ${short(ctx.pin)}; ML-KEM-768 ${short(v.fingerprints.mlkem)}, P-384 ${short(v.fingerprints.ecdh)}`);
+}
+
+/** Worker service ACTIVE with desired > 0 and running > 0; says where its TPM is (DESIGN.md). */
+export async function checkWorker(ctx: CheckContext): Promise<CheckOutcome> {
+  const { res } = ctx;
+  const s = await ctx.probe.service(res.ecsCluster, res.ecsService);
+  if (!s) return fail(`ECS service ${res.ecsService} not found in cluster ${res.ecsCluster}`);
+  const problems: string[] = [];
+  if (s.status !== 'ACTIVE') problems.push(`service is ${s.status}`);
+  if (s.desired < 1) problems.push('desiredCount is 0 (scaled down, e.g. by a rollback)');
+  else if (s.running < 1) problems.push(`no task running (desired ${s.desired}, pending ${s.pending})`);
+  const launch = s.launchType ?? res.workerLaunchType;
+  const tpm = launch === 'FARGATE' ? ' (Fargate: no TPM; audit anchor must be none-explicit)' : '';
+  return verdict(problems, `${res.ecsCluster}/${res.ecsService}: ${s.running}/${s.desired} running, ${launch ?? 'launch type unknown'}${tpm}`);
+}
+
+/** Recent stored items carry valid ML-DSA-87 signatures (what exactly: see the verifier). */
+export async function checkStoredSignatures(ctx: CheckContext): Promise<CheckOutcome> {
+  if (!ctx.pin) return fail('no --pin FINGERPRINT (or --keys DIR) to verify the signatures with');
+  const v = ctx.verifiers.storedSignatures;
+  if (!v) return fail('this build has no stored-signature verifier');
+  const r = await v(ctx.probe, ctx.res, ctx.pin, ctx.sampleSize);
+  if (r.failures.length) return fail(`${r.failures.length} invalid: ${r.failures.slice(0, 3).join('; ')} (${r.what})`);
+  if (r.verified === 0) return fail(`nothing to verify yet (${r.what}): send a request first`);
+  return pass(`${r.verified} valid: ${r.what}`);
+}
+
+/** CloudWatch log groups: no PEM armor, no "PRIVATE KEY", no long non-hex base64 runs. */
+export async function checkLogsClean(ctx: CheckContext): Promise<CheckOutcome> {
+  const since = ctx.now.getTime() - ctx.logWindowHours * 3600_000;
+  const findings: LogFinding[] = [];
+  const scanned: string[] = [];
+  const problems: string[] = [];
+  for (const group of ctx.res.logGroups) {
+    const batch = await ctx.probe.logEvents(group, since, ctx.logEventCap);
+    if (!batch) {
+      problems.push(`log group ${group} not found (nothing could be scanned)`);
+      continue;
+    }
+    for (const e of batch.events) findings.push(...scanLogMessage(group, e.timestamp, e.message));
+    scanned.push(`${group}: ${batch.events.length} events${batch.truncated ? ` (first ${ctx.logEventCap} of the window)` : ''}`);
+  }
+  for (const f of findings.slice(0, 5)) problems.push(`${f.kind} in ${f.group} at ${new Date(f.timestamp).toISOString()}`);
+  if (findings.length > 5) problems.push(`${findings.length - 5} more`);
+  const what = `scanned the last ${ctx.logWindowHours} h for ${LOG_SCAN_PATTERNS.join(', ')} — ${scanned.join('; ') || 'no group'}`;
+  return problems.length ? fail(`${problems.join('; ')} (${what})`) : pass(what);
+}
+
+/** The DLQ is empty: no request has failed processing N times. */
+export async function checkDlqEmpty(ctx: CheckContext): Promise<CheckOutcome> {
+  const q = await ctx.probe.queue(ctx.res.dlq);
+  if (!q) return fail(`dead-letter queue ${ctx.res.dlq} not found`);
+  if (q.approxMessages > 0) return fail(`${q.approxMessages} message(s) in ${ctx.res.dlq}: requests the worker could not process`);
+  return pass(`${ctx.res.dlq} is empty (approximate count)`);
+}

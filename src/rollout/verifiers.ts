@@ -1,0 +1,75 @@
+/**
+ * The signature checks the rollout delegates to the other parts' code:
+ *  - the signed public-keys document (SPEC §7.3) against the pinned ML-DSA-87 fingerprint:
+ *    key custody's `verifyPublicKeysDocument`;
+ *  - stored signatures: the decisions in the decisions table are sealed to each client's ephemeral
+ *    keys (SPEC §8.2), so the operator cannot read or verify them. What the operator CAN verify is
+ *    the audit log: every decision has an audit entry whose core (with the decision digest) is
+ *    signed with ML-DSA-87, context "ima-qs/v1/audit" (SPEC §8.7). So this check verifies the
+ *    newest audit entries of each chain under the pinned key (`checkRecord`: canonical core, entry
+ *    digest, signature), and only counts the decisions.
+ */
+import { checkRecord, type AuditRecord } from '../audit/audit-entry.js';
+import { verifyPublicKeysDocument } from '../aws/public-keys-document.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { RolloutVerifiers } from './checks.js';
+
+/** Chains (workers) whose newest entries are verified; each worker appends to its own chain. */
+const MAX_CHAINS = 20;
+
+export function rolloutVerifiers(p: CryptoProvider, now: Date, localMldsa?: Uint8Array): RolloutVerifiers {
+  const documentVerdict = (text: string, pin: string) => verifyPublicKeysDocument(p, text, { pin, now });
+  return {
+    async publicKeysDocument(text, pin) {
+      const v = documentVerdict(text, pin);
+      if (!v.valid) return { ok: false, reason: `${v.code}: ${v.reason}` };
+      return { ok: true, fingerprints: { mlkem: v.fingerprints.mlkem, mldsa: v.fingerprints.mldsa, ecdh: v.fingerprints.ecdh } };
+    },
+
+    async storedSignatures(probe, res, pin, limit) {
+      // The ML-DSA-87 public key for the pin: the local file, else the pinned public-keys document.
+      let signer: Uint8Array | undefined;
+      if (localMldsa && fingerprint('ML-DSA-87', localMldsa) === pin) signer = localMldsa;
+      else {
+        const text = await probe.publicSecretValue(res.secretPublicKeys);
+        const v = text === undefined ? undefined : documentVerdict(text, pin);
+        if (!v?.valid) {
+          return {
+            verified: 0,
+            failures: [`no ML-DSA-87 public key for the pin: ${v ? v.reason : `${res.secretPublicKeys} not found`}`],
+            what: 'pass --keys DIR with the public key files, or publish the public-keys document',
+          };
+        }
+        signer = v.keys.mldsa;
+      }
+      const items = await probe.newestItems(res.tableAudit, { partition: 'chain', sort: 'seq' }, limit, MAX_CHAINS);
+      if (!items) return { verified: 0, failures: [`table ${res.tableAudit} not found`], what: 'audit entries' };
+      const failures: string[] = [];
+      let verified = 0;
+      for (const it of items) {
+        const rec: AuditRecord = {
+          chain: String(it.chain),
+          seq: Number(it.seq),
+          core: String(it.core ?? ''),
+          digest: String(it.digest ?? ''),
+          signature: String(it.signature ?? ''),
+        };
+        const r = checkRecord(p, rec, signer);
+        if (r.ok) verified++;
+        else failures.push(`audit entry ${rec.chain}/${rec.seq}: ${r.problem} (${r.detail})`);
+      }
+      const decisions = await probe.sampleItems(res.tableDecisions, limit);
+      const decided = (decisions ?? []).filter((d) => d.status === 'decided').length;
+      const chains = new Set(items.map((i) => String(i.chain))).size;
+      const what =
+        `newest ≤ ${limit} audit entries of ${chains} chain(s) in ${res.tableAudit}: canonical core, entry digest and ` +
+        `ML-DSA-87 signature (context ima-qs/v1/audit) under the pinned key; ` +
+        (decisions
+          ? `${decided} sealed decision(s) sampled in ${res.tableDecisions} are encrypted to their clients and not verifiable by the operator`
+          : `table ${res.tableDecisions} not found`);
+      if (!decisions) failures.push(`table ${res.tableDecisions} not found`);
+      return { verified, failures, what };
+    },
+  };
+}
