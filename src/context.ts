@@ -27,4 +27,9 @@ export interface CliDeps {
   /** asks a person; only called when `interactive` and neither --json nor --yes */
   confirm?: Confirm;
   now?: () => Date;
+  /**
+   * For long-running commands (`local up`): a signal that aborts when the user asks to stop
+   * (SIGINT/SIGTERM in the process; tests abort it themselves). Called only by such commands.
+   */
+  stopSignal?: () => AbortSignal;
 }

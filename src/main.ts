@@ -16,6 +16,14 @@ export function processDeps(): CliDeps {
       const { confirm } = await import('@inquirer/prompts');
       return confirm({ message, default: false }, { output: process.stderr });
     },
+    // only a command that asks for it (local up) installs the handlers: others keep the default
+    stopSignal: () => {
+      const c = new AbortController();
+      const stop = (signal: NodeJS.Signals) => c.abort(signal);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return c.signal;
+    },
   };
 }
 

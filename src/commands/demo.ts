@@ -99,9 +99,9 @@ export async function runDemo(deps: CliDeps, o: { keep?: boolean; bytes?: number
 export function registerDemo(program: Command, app: App): void {
   app
     .command(program, {
-      name: 'demo',
-      description: 'run keys generate → encrypt → decrypt → sign → verify in a temporary folder',
-      examples: ['ima-qs demo', 'ima-qs demo --json', 'ima-qs demo --keep'],
+      name: 'demo-files',
+      description: 'the file commands in a temporary folder: keys generate → encrypt → decrypt → sign → verify',
+      examples: ['ima-qs demo-files', 'ima-qs demo-files --json', 'ima-qs demo-files --keep'],
       notes: 'Exit 0 when every step gave the expected answer (including the two expected refusals).',
     })
     .option('--keep', 'keep the temporary folder (its path is printed)')

@@ -8,6 +8,9 @@ import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type CommandResult, facts, table } from '../output.js';
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { verifyResponseAction } from './verify-response.js';
 import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
 
 interface Common {
@@ -143,23 +146,52 @@ export function registerFileCrypto(program: Command, app: App): void {
   app
     .command(program, {
       name: 'verify',
-      description: 'verify a detached ML-DSA-87 file signature (one row per check)',
-      examples: ['ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys'],
-      notes: 'Exit 0 when every check passes, 1 naming the failed check, 3 for a malformed signature file.',
+      description: 'verify a detached ML-DSA-87 file signature, or a service response.json (one row per check)',
+      examples: [
+        'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
+        'ima-qs verify response.json --pin 3f9a…(the service ML-DSA-87 fingerprint)',
+        'ima-qs verify response.json --key quantum_keys/ml_dsa_87_public.key --json',
+      ],
+      notes: `With --signature: a file signature (SPEC §5). Without it: FILE is a decision response
+(SPEC §8.5) written by 'ima-qs request -o', checked offline against --pin or --key: the decision
+and every vote signature with their contexts, the tally, the aggregation rule, the request digest
+and the audit anchor.
+Exit 0 when every check passes, 1 naming the failed checks, 3 for a malformed input.`,
     })
-    .argument('<file>', 'the signed file')
+    .argument('<file>', 'the signed file, or a response.json')
     .option('--signature <sig>', 'the detached signature file')
     .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer')
-    .action(app.action(async (file: string, o: { signature?: string; key?: string }) => verifyCommand(app, file, o)));
+    .option('--pin <fingerprint>', 'response.json: the pinned ML-DSA-87 fingerprint of the service')
+    .option('--request-digest <hex>', 'response.json: the handle of the request it must answer')
+    .action(app.action(async (file: string, o: VerifyFlags) => verifyCommand(app, file, o)));
 }
 
 /**
  * The file-signature path of `verify`. A later path (a service response.json) branches here on
  * its own flags; this one needs --signature and --key.
  */
-export async function verifyCommand(app: App, file: string, o: { signature?: string; key?: string }): Promise<CommandResult> {
-  if (!o.signature || !o.key) {
-    throw new UsageError('MISSING_OPTION', 'verify FILE needs --signature SIG and --key DIR|PUBFILE', {
+interface VerifyFlags {
+  signature?: string;
+  key?: string;
+  pin?: string;
+  requestDigest?: string;
+}
+
+export async function verifyCommand(app: App, file: string, o: VerifyFlags): Promise<CommandResult> {
+  if (!o.signature) {
+    // a response.json is a JSON object; any other file with --key alone lacks its --signature
+    if (o.pin || (o.key && (await startsWithBrace(resolve(app.deps.cwd, file))))) {
+      return verifyResponseAction(file, { pin: o.pin, key: o.key, requestDigest: o.requestDigest }, app);
+    }
+    throw new UsageError('MISSING_OPTION', 'verify needs --signature SIG --key KEY (a file signature) or --pin FP | --key KEY (a response.json)', {
+      hint: 'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
+    });
+  }
+  if (o.pin || o.requestDigest) {
+    throw new UsageError('CONFLICTING_OPTIONS', '--pin and --request-digest are for a response.json, not with --signature');
+  }
+  if (!o.key) {
+    throw new UsageError('MISSING_OPTION', 'verify FILE --signature SIG needs --key DIR|PUBFILE', {
       hint: 'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
     });
   }
@@ -170,4 +202,18 @@ export async function verifyCommand(app: App, file: string, o: { signature?: str
     r.checks.map((c) => [c.check, c.ok ? 'ok' : 'FAILED', c.detail]),
   );
   return { data: { verified: ok, ...rest }, human, failure: verifyFailure(r) };
+}
+
+/** True when the file's first non-blank byte is `{` (it may be a response document). */
+async function startsWithBrace(path: string): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(64), 0, 64, 0);
+    return buffer.subarray(0, bytesRead).toString('latin1').trimStart().startsWith('{');
+  } catch {
+    return false; // the chosen path reports the missing file
+  } finally {
+    await fh?.close();
+  }
 }

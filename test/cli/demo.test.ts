@@ -4,7 +4,7 @@ import { runCli } from '../helpers/cli.js';
 
 describe('ima-qs demo', () => {
   it('runs keys generate → encrypt → decrypt → sign → verify and both refusals, exit 0', async () => {
-    const r = await runCli(['demo', '--json']);
+    const r = await runCli(['demo-files', '--json']);
     expect(r.code).toBe(0);
     const doc = r.json();
     expect(doc).toMatchObject({ ok: true, passed: true, kept: false });
@@ -21,7 +21,7 @@ describe('ima-qs demo', () => {
   });
 
   it('prints a table for people', async () => {
-    const r = await runCli(['demo']);
+    const r = await runCli(['demo-files']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('refused as it must be: DECRYPT_FAILED');
     expect(r.stdout).toContain('refused as it must be: DIGEST_MISMATCH');

@@ -1,0 +1,129 @@
+/**
+ * `ima-qs local up`: the whole service on this machine (issue 6 §1; src/local/local-stack.ts),
+ * until SIGINT/SIGTERM. The start banner (endpoint, the fingerprint to pin, the anchor — labelled
+ * SIMULATED when it is) is printed as soon as the stack answers; with --json it goes to stderr as
+ * one JSON line and the single stdout document is the summary printed at stop.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { App } from '../cli.js';
+import { UsageError } from '../errors.js';
+import { facts, type CommandResult } from '../output.js';
+import { startLocalStack, type AnchorChoice, type LocalStack } from '../local/local-stack.js';
+import { requireSubcommand } from './index.js';
+
+export const DEFAULT_LOCAL_PORT = 8787;
+export const DEFAULT_STATE_DIR = '.ima-qs-local';
+
+export interface LocalUpFlags {
+  port?: string;
+  state?: string;
+  tcti?: string;
+  simulated?: boolean;
+  threads?: string;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+export function parsePort(v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\d{1,5}$/.test(v) || n > 65535) throw new UsageError('BAD_PORT', `--port ${v.slice(0, 20)} is not a port number (0 to 65535; 0 picks a free one)`);
+  return n;
+}
+
+export function anchorChoice(o: { tcti?: string; simulated?: boolean }, env: Record<string, string | undefined>): AnchorChoice {
+  if (o.tcti && o.simulated) throw new UsageError('CONFLICTING_OPTIONS', '--tcti and --simulated exclude each other', { hint: 'a TPM (--tcti) or the simulated bank (--simulated), not both' });
+  if (o.simulated) return { kind: 'simulated' };
+  const tcti = o.tcti ?? env.TPM2TOOLS_TCTI;
+  if (tcti) return { kind: 'tpm', tcti };
+  // DESIGN.md: never fall back to a software anchor silently
+  throw new UsageError('NO_PCR_ANCHOR', 'local up needs a pcr anchor: --tcti for a TPM, or --simulated', {
+    hint: 'ima-qs local up --simulated   (a software bank in STATE/tpm-sim.json, labelled SIMULATED)   or   --tcti swtpm:path=/tmp/tpm.sock',
+  });
+}
+
+export function startBanner(s: LocalStack): [string, string | number][] {
+  return [
+    ['endpoint', s.endpoint],
+    ['pin (ML-DSA-87 fingerprint)', s.fingerprint],
+    ['state', s.stateDir],
+    ['keys', s.keysCreated ? 'generated now (STATE/keys)' : 'loaded (STATE/keys)'],
+    ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}) — not a TPM` : `TPM via tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
+    ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
+  ];
+}
+
+export function registerLocal(program: Command, app: App): void {
+  const local = program.command('local').description('run the whole black-box service on this machine');
+  requireSubcommand(local);
+  app
+    .command(local, {
+      name: 'up',
+      description: 'start the proxy, worker, tables and audit anchor on loopback; runs until Ctrl-C',
+      examples: [
+        'ima-qs local up --simulated',
+        'ima-qs local up --port 8787 --state ./blackbox --tcti swtpm:path=/tmp/tpm/tpm.sock',
+        'ima-qs request analyze app.py --endpoint http://127.0.0.1:8787 --pin <fingerprint printed by local up>',
+      ],
+      notes: `The same proxy handler as the Lambda, the same worker pipeline as the Fargate task, DynamoDB
+tables on dynalite (LevelDB under STATE/db), keys in STATE/keys (generated on first start, the
+layout of 'keys generate'). State survives a restart: same keys, same fingerprint, earlier decisions.
+The audit chain is anchored in a TPM (--tcti) or in a simulated bank (--simulated), which every
+output labels as such. Layout of STATE: SPEC §9.`,
+    })
+    .option('--port <port>', `loopback port (0 picks a free one)`, String(DEFAULT_LOCAL_PORT))
+    .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
+    .option('--tcti <tcti>', 'anchor in a TPM through tpm2-tools (e.g. swtpm:path=/tmp/tpm.sock); default TPM2TOOLS_TCTI')
+    .option('--simulated', 'anchor in the simulated pcr bank STATE/tpm-sim.json (no hardware anchor)')
+    .option('--threads <n>', 'signing threads (0 signs on the main thread; default one per core)')
+    .option('--verbose', 'also print the service log lines (JSON) on stderr')
+    // --json may be parsed by the program (global option): read it with the globals
+    .action(app.action(async (o: LocalUpFlags, cmd: Command) => localUp(app, { ...o, json: Boolean(cmd.optsWithGlobals().json) })));
+}
+
+async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
+  const deps = app.deps;
+  const anchor = anchorChoice(o, deps.env);
+  const port = parsePort(o.port, DEFAULT_LOCAL_PORT);
+  let threads: number | undefined;
+  if (o.threads !== undefined) {
+    threads = Number(o.threads);
+    if (!/^\d{1,3}$/.test(o.threads) || threads > 256) throw new UsageError('BAD_THREADS', `--threads ${o.threads.slice(0, 20)} is not 0 to 256`);
+  }
+  if (!deps.stopSignal) throw new UsageError('NOT_INTERACTIVE', 'local up runs until stopped, and this runner cannot stop it');
+  const signal = deps.stopSignal();
+  const stack = await startLocalStack({
+    stateDir: resolve(deps.cwd, o.state ?? DEFAULT_STATE_DIR),
+    anchor,
+    port,
+    signingThreads: threads,
+    env: deps.env,
+    logSink: o.verbose ? deps.stderr : undefined,
+  });
+  const started = Date.now();
+  const banner = startBanner(stack);
+  if (o.json) {
+    deps.stderr.write(JSON.stringify({ event: 'ready', endpoint: stack.endpoint, fingerprint: stack.fingerprint, state: stack.stateDir, anchor: stack.anchor }) + '\n');
+  } else {
+    deps.stdout.write(facts(banner) + '\n');
+    deps.stderr.write(`ima-qs: serving on ${stack.endpoint}; Ctrl-C stops\n`);
+  }
+  if (!signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+  deps.stderr.write('ima-qs: stopping (finishing queued requests)\n');
+  await stack.stop();
+  const stats = { ...stack.consumer.stats };
+  return {
+    data: {
+      endpoint: stack.endpoint,
+      fingerprint: stack.fingerprint,
+      state: stack.stateDir,
+      anchor: stack.anchor,
+      keysCreated: stack.keysCreated,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      http: stack.http,
+      worker: stats,
+    },
+    human: `stopped after ${Math.round((Date.now() - started) / 1000)} s: ${stack.http.total} http requests, ${stats.decided} decisions, ${stats.rejected} refused`,
+  };
+}

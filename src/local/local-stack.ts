@@ -1,0 +1,309 @@
+/**
+ * The whole black box on one machine (issue 6 §1, DESIGN.md "Real components"): the SAME proxy
+ * handler (src/service/proxy/handler.ts) behind a loopback HTTP server, the SAME worker pipeline
+ * and consumer (src/service/worker/) fed by an in-process queue, the SAME DynamoDB adapter
+ * (src/aws/dynamo-table.ts) talking to dynalite with its LevelDB under STATE/db, and the audit
+ * chain anchored in a TPM through tpm2-tools (--tcti, e.g. swtpm) or a labelled simulated bank.
+ *
+ * State directory layout: SPEC §9. Keys are generated on first start (the `keys generate` layout)
+ * and reused after; decisions and the audit chain survive a restart. `stop()` stops accepting
+ * requests, lets the worker drain what is queued (bounded), then stops the worker, the tables
+ * and the log in that order.
+ */
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { AuditChain } from '../audit/audit-chain.js';
+import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
+import { createPublicKeysDocument } from '../aws/public-keys-document.js';
+import { DynamoTable } from '../aws/dynamo-table.js';
+import { fromHex } from '../crypto/bytes.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { defaultProvider } from '../crypto/providers.js';
+import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
+import { ensurePrivateDir, exists, writeFileAtomic } from '../io/files.js';
+import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
+import { RulesModel } from '../service/council/councils.js';
+import { jsonLogger, type Logger } from '../service/log.js';
+import { MemoryQueue } from '../service/memory/memory-queue.js';
+import { systemClock } from '../service/ports.js';
+import { createProxyHandler } from '../service/proxy/handler.js';
+import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../service/records.js';
+import { InlineSigner, type Signer } from '../service/signer.js';
+import { Consumer } from '../service/worker/consumer.js';
+import type { PipelineDeps } from '../service/worker/pipeline.js';
+import { SigningPool } from '../service/worker/signing-pool.js';
+import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
+import { SimulatedBank } from '../tpm/simulated-bank.js';
+import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
+import { startLoopbackServer, type LoopbackServer } from './http-server.js';
+
+/** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
+export const STATE_LAYOUT = {
+  keys: 'keys',
+  db: 'db',
+  simulatedBank: 'tpm-sim.json',
+  log: 'service.log',
+  keysDocument: 'public-keys.json',
+  stack: 'stack.json',
+  lock: 'local.lock',
+} as const;
+
+/** The audit chain the local worker appends to (SPEC §9). */
+export const LOCAL_CHAIN = 'local';
+export const LOCAL_PCR = 11;
+
+export type AnchorChoice = { kind: 'tpm'; tcti: string } | { kind: 'simulated' };
+
+export interface LocalStackOptions {
+  stateDir: string;
+  anchor: AnchorChoice;
+  port?: number;
+  host?: string;
+  pcr?: number;
+  /** signing threads; 0 signs on the main thread (default: one per core) */
+  signingThreads?: number;
+  provider?: CryptoProvider;
+  env?: Record<string, string | undefined>;
+  /** an extra sink for the service's JSON log lines (they always go to STATE/service.log) */
+  logSink?: { write(s: string): unknown };
+  /** how long stop() lets the worker drain queued requests (default 10 s) */
+  drainMs?: number;
+}
+
+export interface LocalStack {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly stateDir: string;
+  /** THE fingerprint to pin: SHA3-256 of the ML-DSA-87 SPKI (what `keys show STATE/keys` prints) */
+  readonly fingerprint: string;
+  readonly keysCreated: boolean;
+  readonly anchor: BankDescription & { pcr: number };
+  readonly signer: { threads: number; native?: boolean };
+  readonly http: LoopbackServer['stats'];
+  readonly consumer: Consumer;
+  readonly audit: TableAuditStore;
+  readonly chain: string;
+  stop(): Promise<void>;
+}
+
+const DYNAMO_TABLES = [
+  { name: DEFAULT_TABLES.requests, key: REQUESTS_KEY },
+  { name: DEFAULT_TABLES.decisions, key: DECISIONS_KEY },
+  { name: DEFAULT_TABLES.audit, key: AUDIT_KEY },
+] as const;
+
+async function createTables(client: DynamoDBClient): Promise<void> {
+  for (const t of DYNAMO_TABLES) {
+    const sort = 'sort' in t.key ? t.key.sort : undefined;
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: t.name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [{ AttributeName: t.key.partition, AttributeType: 'S' }, ...(sort ? [{ AttributeName: sort, AttributeType: 'N' as const }] : [])],
+          KeySchema: [{ AttributeName: t.key.partition, KeyType: 'HASH' }, ...(sort ? [{ AttributeName: sort, KeyType: 'RANGE' as const }] : [])],
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ResourceInUseException || (err as { name?: string }).name === 'ResourceInUseException') continue; // a restart: the table is there
+      throw new RemoteError('LOCAL_TABLES_FAILED', `creating the local table ${t.name} failed`, { cause: err });
+    }
+  }
+}
+
+/** One `local up` per state directory: a lock file with the owner's pid (a stale one is taken over). */
+async function takeLock(path: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx', 0o600);
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toImaError(err);
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      let alive = false;
+      if (Number.isInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch (e) {
+          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive) {
+        throw new PreconditionError('STATE_IN_USE', `the state directory is in use by another local stack (pid ${pid})`, {
+          hint: 'stop that one first, or pass another --state directory',
+        });
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new PreconditionError('STATE_IN_USE', 'could not lock the state directory');
+}
+
+async function startDynalite(dbPath: string): Promise<{ url: string; close(): Promise<void> }> {
+  let dynalite: (opts: Record<string, unknown>) => Server;
+  try {
+    dynalite = (await import('dynalite')).default as unknown as typeof dynalite;
+  } catch (err) {
+    throw new PreconditionError('DYNALITE_MISSING', 'the local tables need the dynalite package, which is not installed', {
+      hint: 'npm install dynalite (it is a development dependency of ima-qs)',
+      cause: err,
+    });
+  }
+  const server = dynalite({ path: dbPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+}
+
+function bankFor(choice: AnchorChoice, stateDir: string, env: Record<string, string | undefined>): PcrBank {
+  if (choice.kind === 'tpm') return new Tpm2ToolsBank({ env, tcti: choice.tcti });
+  return new SimulatedBank(join(stateDir, STATE_LAYOUT.simulatedBank));
+}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const stateDir = resolve(opts.stateDir);
+  const p = opts.provider ?? defaultProvider();
+  const env = opts.env ?? {};
+  const pcr = opts.pcr ?? LOCAL_PCR;
+  await ensurePrivateDir(stateDir);
+  const unlock = await takeLock(join(stateDir, STATE_LAYOUT.lock));
+  const cleanups: (() => Promise<unknown>)[] = [unlock];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    // keys: the `keys generate` layout, generated once, then loaded (and checked pair by pair)
+    const keysDir = join(stateDir, STATE_LAYOUT.keys);
+    const keysCreated = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
+    if (keysCreated) await writeKeyDir(keysDir, generateServiceKeys(p));
+    const keys = await loadPrivateKeys(p, keysDir);
+    const pub = publicKeysOf(keys);
+    const fp = fingerprints(pub);
+
+    const logStream: WriteStream = createWriteStream(join(stateDir, STATE_LAYOUT.log), { flags: 'a', mode: 0o600 });
+    cleanups.push(() => new Promise<void>((ok) => logStream.end(() => ok())));
+    const sink = { write: (s: string) => (logStream.write(s), opts.logSink?.write(s)) };
+    const log: Logger = jsonLogger(sink, { service: 'ima-qs-local' });
+
+    // the TPM (or the labelled simulated bank) must answer before we accept anything
+    const bank = bankFor(opts.anchor, stateDir, env);
+    try {
+      await bank.read(pcr, ['sha256']);
+    } catch (err) {
+      const e = toImaError(err);
+      throw new RemoteError(e.code, `the pcr anchor does not answer: ${e.message}`, { hint: e.hint ?? 'check --tcti (is swtpm running?), or use --simulated', cause: err });
+    }
+
+    const db = await startDynalite(join(stateDir, STATE_LAYOUT.db));
+    cleanups.push(() => db.close());
+    const dynamo = new DynamoDBClient({ endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 4 });
+    cleanups.push(async () => dynamo.destroy());
+    await createTables(dynamo);
+    const requests = new DynamoTable(dynamo, DEFAULT_TABLES.requests, REQUESTS_KEY);
+    const decisions = new DynamoTable(dynamo, DEFAULT_TABLES.decisions, DECISIONS_KEY);
+    const auditStore = new TableAuditStore(new DynamoTable(dynamo, DEFAULT_TABLES.audit, AUDIT_KEY));
+
+    const threads = opts.signingThreads ?? undefined;
+    let signer: Signer;
+    let signerInfo: { threads: number; native?: boolean };
+    if (threads === 0) {
+      signer = new InlineSigner(p, keys.mldsa);
+      signerInfo = { threads: 0 };
+    } else {
+      const pool = await SigningPool.start(keys.mldsa, { threads });
+      signer = pool;
+      signerInfo = { threads: pool.size, native: pool.native };
+    }
+    cleanups.push(() => signer.close());
+
+    const deadLetter = new MemoryQueue();
+    const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
+    const deps: PipelineDeps = {
+      p,
+      recipientKey: recipientPrivateKey(keys),
+      signer,
+      signerFingerprint: fp.mldsa,
+      model: new RulesModel(),
+      requests,
+      decisions,
+      clock: systemClock,
+      log,
+      audit: new AuditChain(p, {
+        chain: LOCAL_CHAIN,
+        store: auditStore,
+        pcrBank: bank,
+        pcr,
+        bank: 'sha256',
+        signer,
+        signerFingerprint: fp.mldsa,
+        recipient: recipientPublicKey(pub),
+        recipientFingerprint: fp.composite,
+        clock: systemClock,
+      }),
+    };
+    const consumer = new Consumer(queue, deps, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 });
+
+    // the keys document is signed at each start (same keys, fresh validity) and kept for reading
+    const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
+    await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
+    const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log });
+
+    consumer.start();
+    cleanups.push(() => consumer.stop());
+    let http: LoopbackServer;
+    try {
+      http = await startLoopbackServer(handler, { host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new UsageError('PORT_IN_USE', `port ${opts.port} is already in use`, { hint: 'pick another --port, or 0 for any free one' });
+      if (code === 'EACCES') throw new UsageError('PORT_DENIED', `port ${opts.port} needs privileges`, { hint: 'use a port above 1023' });
+      throw err;
+    }
+    const anchor = { ...bank.describe(), pcr };
+    await writeFileAtomic(
+      join(stateDir, STATE_LAYOUT.stack),
+      // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
+      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      { force: true },
+    );
+    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+
+    let stopped: Promise<void> | undefined;
+    const stop = () =>
+      (stopped ??= (async () => {
+        await http.close(); // no new requests
+        const deadline = Date.now() + (opts.drainMs ?? 10_000);
+        while (queue.depth > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        log.log('info', 'local stack stopping', { undrained: queue.depth, ...consumer.stats });
+        await undo();
+      })());
+    return {
+      endpoint: http.url,
+      port: http.port,
+      stateDir,
+      fingerprint: fp.mldsa,
+      keysCreated,
+      anchor,
+      signer: signerInfo,
+      http: http.stats,
+      consumer,
+      audit: auditStore,
+      chain: LOCAL_CHAIN,
+      stop,
+    };
+  } catch (err) {
+    await undo();
+    throw err instanceof ImaError ? err : toImaError(err);
+  }
+}

@@ -1,0 +1,71 @@
+// BlackBoxClient refusals that need no running service, with a scripted fetch serving a real
+// signed keys document: a wrong pin stops before any POST; a 202 naming another handle is
+// refused; a service refusal carries its code; malformed endpoint/pin are usage errors.
+// And the loadtest's nearest-rank percentiles.
+import { describe, expect, it } from 'vitest';
+import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { BlackBoxClient, type FetchLike } from '../../../src/client/black-box-client.js';
+import { getProvider } from '../../../src/crypto/providers.js';
+import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
+import { latencyStats } from '../../../src/commands/loadtest.js';
+
+const p = getProvider('node');
+const keys = generateServiceKeys(p);
+const pub = publicKeysOf(keys);
+const pin = fingerprints(pub).mldsa;
+const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() }));
+
+function scripted(answers: Record<string, (body?: Uint8Array) => { status: number; body: string }>) {
+  const seen: string[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    const key = `${init?.method ?? 'GET'} ${new URL(url).pathname.replace(/[0-9a-f]{64}$/, 'H')}`;
+    seen.push(key);
+    const a = answers[key]?.(init?.body) ?? { status: 404, body: '{"error":{"code":"NOT_FOUND","message":"no"}}' };
+    return { status: a.status, headers: { get: () => null }, text: async () => a.body, arrayBuffer: async () => new TextEncoder().encode(a.body).buffer };
+  };
+  return { fetch, seen };
+}
+
+describe('BlackBoxClient', () => {
+  it('refuses a keys document signed by another key before sending anything', async () => {
+    const s = scripted({ 'GET /api/keys': () => ({ status: 200, body: doc }) });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin: 'ab'.repeat(32), fetch: s.fetch, provider: p });
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'KEYS_DOC_PIN_MISMATCH', errorClass: 'verify' });
+    expect(s.seen).toEqual(['GET /api/keys']);
+  });
+
+  it('refuses a 202 that names another handle than the digest of what was sent', async () => {
+    const s = scripted({
+      'GET /api/keys': () => ({ status: 200, body: doc }),
+      'POST /api/analyze': () => ({ status: 202, body: JSON.stringify({ handle: 'cd'.repeat(32), status: 'queued' }) }),
+    });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test/', pin, fetch: s.fetch, provider: p });
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'HANDLE_MISMATCH' });
+    expect(s.seen).toEqual(['GET /api/keys', 'POST /api/analyze']);
+  });
+
+  it("carries the service's refusal code (e.g. a replay, 409)", async () => {
+    const s = scripted({
+      'GET /api/keys': () => ({ status: 200, body: doc }),
+      'POST /api/patents': () => ({ status: 409, body: '{"error":{"code":"REPLAYED_REQUEST","message":"this sealed request was already received"}}' }),
+    });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p });
+    await expect(c.request('patents', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED', errorClass: 'remote', details: { status: 409, serviceCode: 'REPLAYED_REQUEST' } });
+  });
+
+  it('rejects a malformed endpoint or pin up front', () => {
+    expect(() => new BlackBoxClient({ endpoint: 'not a url', pin })).toThrow(expect.objectContaining({ code: 'BAD_ENDPOINT' }));
+    expect(() => new BlackBoxClient({ endpoint: 'ftp://x', pin })).toThrow(expect.objectContaining({ code: 'BAD_ENDPOINT' }));
+    expect(() => new BlackBoxClient({ endpoint: 'http://x', pin: pin.slice(1) })).toThrow(expect.objectContaining({ code: 'BAD_PIN' }));
+  });
+});
+
+describe('latencyStats (nearest rank)', () => {
+  it('computes p50/p95/p99 of 1..100 ms', () => {
+    const s = latencyStats(Array.from({ length: 100 }, (_, i) => 100 - i));
+    expect(s).toEqual({ count: 100, p50: 50, p95: 95, p99: 99, max: 100, mean: 50.5 });
+  });
+  it('is all zero for no samples', () => {
+    expect(latencyStats([])).toEqual({ count: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0 });
+  });
+});
