@@ -34,7 +34,14 @@ function fromItem(it: Item): AuditRecord {
     digest: String(it.digest),
     signature: String(it.signature),
   };
-  if (typeof it.anchor === 'string') rec.anchor = JSON.parse(it.anchor) as AuditAnchor;
+  if (typeof it.anchor === 'string') {
+    try {
+      rec.anchor = JSON.parse(it.anchor) as AuditAnchor;
+    } catch {
+      // a stored anchor that is not JSON was tampered with: keep it for `audit verify` to report
+      rec.anchor = { malformed: it.anchor } as unknown as AuditAnchor;
+    }
+  }
   return rec;
 }
 

@@ -12,6 +12,7 @@ import { registerDemo } from './demo.js';
 import { registerServiceDemo } from '../local/demo.js';
 import { registerKeyCustody } from './keys-custody.js';
 import { registerRollout } from './rollout.js';
+import { registerAudit } from './audit.js';
 import { registerLocal } from './local.js';
 import { registerRequest } from './request.js';
 import { registerLoadtest } from './loadtest.js';
@@ -42,6 +43,7 @@ export function registerCommands(program: Command, app: App): void {
   // tpm:                                registerTpm(program, app)        — src/commands/tpm.ts
   registerTpm(program, app);
   registerRollout(program, app);
+  registerAudit(program, app);
   // local up, request, loadtest:     src/commands/{local,request,loadtest}.ts
   registerLocal(program, app);
   registerRequest(program, app);

@@ -1,0 +1,127 @@
+/**
+ * What the audit commands show: one row per entry for `tail`, one summary row per chain for
+ * `verify`, the full entry for `show`. Rows are built once and rendered either as a table for
+ * people or as JSON; nothing of a sealed payload appears unless it was opened with --identity.
+ */
+import { facts, table } from '../output.js';
+import type { AuditEntryCore, AuditRecord } from './audit-entry.js';
+import type { OpenedPayload } from './audit-payload.js';
+import type { ChainResult } from './audit-verify-run.js';
+
+export interface EntryRow {
+  chain: string;
+  seq: number;
+  time: string;
+  /** from the opened payload only; "sealed" otherwise */
+  route: string;
+  decision: string;
+  /** ok | BAD | unchecked (no trusted key) */
+  signature: 'ok' | 'BAD' | 'unchecked';
+  anchored: boolean;
+  simulated: boolean;
+  digest: string;
+}
+
+export const SEALED = 'sealed';
+
+export function decisionText(o: OpenedPayload | undefined): { route: string; decision: string } {
+  if (!o) return { route: SEALED, decision: SEALED };
+  if (o.status === 'other-recipient') return { route: SEALED, decision: 'sealed (other recipient)' };
+  if (o.status === 'unreadable') return { route: SEALED, decision: 'UNREADABLE' };
+  const d = o.signed.decision;
+  const t = d.tally;
+  return { route: String(d.route), decision: `${d.outcome} ${t.approve}/${t.reject}/${t.abstain}${o.digestOk ? '' : ' (DIGEST MISMATCH)'}` };
+}
+
+export function entryRow(rec: AuditRecord, core: AuditEntryCore | undefined, sig: EntryRow['signature'], opened?: OpenedPayload): EntryRow {
+  const { route, decision } = decisionText(opened);
+  return {
+    chain: rec.chain,
+    seq: rec.seq,
+    time: core?.time ?? '?',
+    route,
+    decision,
+    signature: sig,
+    anchored: Boolean(rec.anchor),
+    simulated: Boolean(rec.anchor?.simulated),
+    digest: rec.digest,
+  };
+}
+
+function anchoredText(r: EntryRow): string {
+  if (!r.anchored) return 'NO';
+  return r.simulated ? 'yes (SIMULATED)' : 'yes';
+}
+
+export const TAIL_HEAD = ['chain', 'seq', 'time', 'route', 'decision (tally a/r/abs)', 'signature', 'anchored'];
+
+export function tailCells(r: EntryRow): (string | number)[] {
+  return [r.chain, r.seq, r.time, r.route, r.decision, r.signature, anchoredText(r)];
+}
+
+export function tailTable(rows: EntryRow[]): string {
+  return rows.length ? table(TAIL_HEAD, rows.map(tailCells)) : 'no audit entries';
+}
+
+/** One line per entry for `tail --follow` (the table head was printed once). */
+export function followLine(r: EntryRow): string {
+  return tailCells(r).join('  ');
+}
+
+export function verifyTable(results: ChainResult[]): string {
+  if (!results.length) return 'no audit chains';
+  return table(
+    ['chain', 'entries', 'seq', 'batches', 'pcr', 'pcr now', 'result'],
+    results.map(({ verdict: v, pcr }) => [
+      v.chain,
+      v.entries,
+      v.first === undefined ? '-' : `${v.first}..${v.last}`,
+      v.batches,
+      v.pcr ? `${v.pcr.index} ${v.pcr.bank}${v.pcr.simulated ? ' SIMULATED' : ''}` : '-',
+      pcr.status === 'not-compared' ? `not compared (${pcr.reason})` : pcr.status === 'match' ? `matches ${pcr.source}` : `DIFFERS (${pcr.source})`,
+      v.problem ? `FAIL seq ${v.problem.seq}: ${v.problem.kind}` : 'ok',
+    ]),
+  );
+}
+
+export function showText(rec: AuditRecord, core: AuditEntryCore | undefined, sig: EntryRow['signature'], opened?: OpenedPayload): string {
+  const rows: [string, string | number | boolean][] = [
+    ['chain', rec.chain],
+    ['seq', rec.seq],
+    ['digest', rec.digest],
+  ];
+  if (core) {
+    rows.push(['time', core.time], ['prev', core.prev], ['request digest', core.request_digest], ['decision digest', core.decision_digest]);
+    rows.push(['signer', core.signer], ['recipient', core.recipient], ['payload', `${core.payload.length} base64 chars, sealed`]);
+  } else {
+    rows.push(['core', 'NOT JSON']);
+  }
+  rows.push(['signature', sig]);
+  const a = rec.anchor;
+  rows.push(['anchor', a ? `pcr ${a.pcr} ${a.bank}, batch ${a.batch?.id} (${(a.batch?.index ?? 0) + 1} of ${a.batch?.size})${a.simulated ? ', SIMULATED' : ''}` : 'NONE (unanchored)']);
+  if (a) rows.push(['pcr before', a.before], ['pcr after', a.after]);
+  let out = facts(rows);
+  if (!opened) return out + '\npayload: sealed (pass --decrypt --identity DIR to read the decision)';
+  const { route, decision } = decisionText(opened);
+  if (opened.status !== 'opened') return out + `\npayload: ${decision}`;
+  const d = opened.signed.decision;
+  out +=
+    '\n' +
+    facts([
+      ['route', route],
+      ['council', String(d.council)],
+      ['request id', String(d.request_id)],
+      ['issued at', String(d.issued_at)],
+      ['outcome', decision],
+      ['decision digest', opened.digestOk ? 'matches the entry' : 'DOES NOT MATCH the entry'],
+      ['decision signature', opened.decisionSignatureOk === undefined ? 'unchecked (no --key)' : opened.decisionSignatureOk ? 'ok' : 'BAD'],
+      ['vote signatures', opened.votesOk === undefined ? 'unchecked (no --key)' : `${opened.votesOk} of ${opened.signed.votes.length} ok`],
+    ]);
+  out +=
+    '\n' +
+    table(
+      ['persona', 'vote', 'confidence', 'rationale'],
+      opened.signed.votes.map((v) => [v.body.persona, v.body.vote, `${(v.body.confidence / 10).toFixed(1)}%`, v.body.rationale]),
+    );
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * `audit verify` end to end: reads every chain a page at a time through the `AuditStore` port,
+ * feeds the pure `ChainVerifier`, then settles the PCR questions that need all chains at once
+ * (gaps between batches explained by other chains or the event log, and the chain's end against
+ * the TPM / simulated bank / quote). Reading the evidence is the caller's (a callback), so this
+ * file stays free of TPM and AWS code.
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { AnchorBank } from '../service/anchor-math.js';
+import { entryDigest, parseCore } from './audit-entry.js';
+import type { AuditStore } from './audit-store.js';
+import { pages } from './audit-source.js';
+import {
+  ChainVerifier,
+  type ChainVerdict,
+  type PcrComparison,
+  type PcrEvidence,
+  type PcrTransition,
+  type TrustedSigners,
+  compareWithPcr,
+  resolveGaps,
+} from './audit-verify.js';
+
+export interface VerifyRunOptions {
+  chains: string[];
+  from?: number;
+  to?: number;
+  trusted: TrustedSigners;
+  /** transitions from a tpm event log */
+  extraTransitions?: PcrTransition[];
+  /** reads the PCR values the chains end in (undefined: no evidence given) */
+  evidence: (wanted: { pcr: number; bank: AnchorBank }[]) => Promise<PcrEvidence | undefined>;
+  /** progress: entries done of total (total may grow chain by chain) */
+  onProgress?: (done: number, total: number) => void;
+  pageSize?: number;
+}
+
+export interface ChainResult {
+  verdict: ChainVerdict;
+  pcr: PcrComparison;
+  /** the newest seq in the store (undefined: empty chain) */
+  head?: number;
+}
+
+export interface VerifyRunResult {
+  results: ChainResult[];
+  evidence?: PcrEvidence;
+}
+
+export async function verifyStore(p: CryptoProvider, store: AuditStore, o: VerifyRunOptions): Promise<VerifyRunResult> {
+  const from = o.from ?? 0;
+  const heads = new Map<string, number | undefined>();
+  let total = 0;
+  for (const chain of o.chains) {
+    const [newest] = await store.range(chain, { descending: true, limit: 1 });
+    heads.set(chain, newest?.seq);
+    if (newest) total += Math.max(0, Math.min(o.to ?? newest.seq, newest.seq) - from + 1);
+  }
+  let done = 0;
+  const verdicts: { verdict: ChainVerdict; throughHead: boolean; head?: number }[] = [];
+  for (const chain of o.chains) {
+    let prevDigest: string | undefined;
+    if (from > 0) {
+      const before = await store.get(chain, from - 1);
+      if (before) {
+        try {
+          prevDigest = entryDigest(p, parseCore(before));
+        } catch {
+          prevDigest = undefined; // a malformed predecessor is outside the range: the link is not checked
+        }
+      }
+    }
+    const v = new ChainVerifier(p, chain, o.trusted, { from, prevDigest });
+    outer: for await (const page of pages(store, chain, from, o.to, o.pageSize)) {
+      for (const rec of page) {
+        if (!v.push(rec)) break outer;
+        done += 1;
+      }
+      o.onProgress?.(done, total);
+    }
+    o.onProgress?.(done, total);
+    const head = heads.get(chain);
+    const throughHead = o.to === undefined || head === undefined || o.to >= head;
+    verdicts.push({ verdict: v.finish(throughHead), throughHead, head });
+  }
+
+  const transitions = [...verdicts.flatMap((x) => x.verdict.transitions), ...(o.extraTransitions ?? [])];
+  for (const x of verdicts) resolveGaps(x.verdict, transitions);
+  const wanted = verdicts.filter((x) => x.verdict.pcr && !x.verdict.problem).map((x) => ({ pcr: x.verdict.pcr!.index, bank: x.verdict.pcr!.bank }));
+  const evidence = await o.evidence(wanted);
+  const results = verdicts.map((x) => ({
+    verdict: x.verdict,
+    pcr: compareWithPcr(x.verdict, evidence, transitions, x.throughHead),
+    ...(x.head !== undefined ? { head: x.head } : {}),
+  }));
+  return { results, ...(evidence ? { evidence } : {}) };
+}

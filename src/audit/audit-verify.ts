@@ -1,0 +1,397 @@
+/**
+ * Verification of an audit chain (SPEC §8.7; issue 7 §4): every entry, every link, every
+ * signature, every group-commit anchor. Pure (bytes and records in, a verdict out) and streaming:
+ * `ChainVerifier.push` takes the records of one chain in ascending seq order, a page at a time, so
+ * a long chain never has to sit in memory; it stops at the first bad entry and names it.
+ *
+ * Kinds of problem, checked in this order for each stored position `seq`:
+ *   missing       a sequence number is absent (a deleted entry), or, against the PCR, the chain
+ *                 ends before the PCR does (a truncated tail; reported at last seq + 1)
+ *   altered       the core is not canonical JSON, its digest does not match, or the signature does
+ *                 not verify (the entry or its signature was changed)
+ *   unsigned      no ML-DSA-87 signature at all (absent, not base64, not 4627 bytes)
+ *   inserted      signed by a key that is not trusted, an entry of another chain, or an entry the
+ *                 chain links around (its successor's `prev` is its predecessor's digest)
+ *   reordered     a genuine entry stored at another position than the one it was signed for, or
+ *                 whose `prev` is not the digest of the entry stored before it
+ *   unanchored    no PCR anchor: the group commit that covers it did not happen (yet)
+ *   pcr-mismatch  an anchor that does not replay: after ≠ H(before ‖ batch digest) (SPEC §6.3),
+ *                 a malformed or inconsistent batch, or the PCR changed between two batches by
+ *                 extends no verified chain or event log explains
+ */
+import { fromBase64, toHex } from '../crypto/bytes.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
+import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
+import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, entryDigest } from './audit-entry.js';
+
+export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unanchored', 'pcr-mismatch'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface AuditProblem {
+  chain: string;
+  seq: number;
+  kind: ProblemKind;
+  detail: string;
+}
+
+/** ML-DSA-87 public keys the verifier trusts, by fingerprint (SPEC §1.4). */
+export type TrustedSigners = ReadonlyMap<string, Uint8Array>;
+
+/** A PCR value change one complete batch (or an event-log extend) explains. */
+export interface PcrTransition {
+  pcr: number;
+  bank: AnchorBank;
+  from: string;
+  to: string;
+}
+
+interface Gap {
+  seq: number;
+  pcr: number;
+  bank: AnchorBank;
+  from: string;
+  to: string;
+}
+
+export interface ChainVerdict {
+  chain: string;
+  /** entries checked and found good (before the first problem) */
+  entries: number;
+  first?: number;
+  last?: number;
+  batches: number;
+  signers: string[];
+  /** where the chain's anchors start and end in the PCR (of the last pcr/bank it used) */
+  pcr?: { index: number; bank: AnchorBank; start: string; end: string; simulated: boolean };
+  problem?: AuditProblem;
+  /** PCR gaps between batches, resolved against every transition by `resolveGaps` */
+  gaps: Gap[];
+  transitions: PcrTransition[];
+}
+
+interface OpenBatch {
+  id: number;
+  size: number;
+  pcr: number;
+  bank: AnchorBank;
+  before: string;
+  after: string;
+  digests: Uint8Array[];
+  /** the range began inside this batch: its earlier digests are not at hand */
+  partial: boolean;
+}
+
+const HEX = /^[0-9a-f]+$/;
+
+export interface ChainVerifierOptions {
+  /** the range's first seq (default 0) */
+  from?: number;
+  /** the digest of entry from−1 when from > 0 (undefined: the link into the range is not checked) */
+  prevDigest?: string;
+}
+
+export class ChainVerifier {
+  private expected: number;
+  private prev: string | undefined;
+  private problem?: AuditProblem;
+  /** a signature failure whose kind (altered or inserted) the next record decides */
+  private pendingBadSig?: { seq: number; prevBefore: string | undefined; detail: string };
+  private readonly verdict: ChainVerdict;
+  private batch?: OpenBatch;
+  private lastAnchor?: { pcr: number; bank: AnchorBank; after: string };
+  private readonly signers = new Set<string>();
+  private simulated = false;
+
+  constructor(
+    private readonly p: CryptoProvider,
+    readonly chain: string,
+    private readonly trusted: TrustedSigners,
+    opts: ChainVerifierOptions = {},
+  ) {
+    this.expected = opts.from ?? 0;
+    this.prev = this.expected === 0 ? GENESIS_PREV : opts.prevDigest;
+    this.verdict = { chain, entries: 0, batches: 0, signers: [], gaps: [], transitions: [] };
+  }
+
+  get failed(): boolean {
+    return this.problem !== undefined;
+  }
+
+  /** Checks the next record (ascending seq). Returns false once a problem is found: stop reading. */
+  push(rec: AuditRecord): boolean {
+    if (this.problem) return false;
+    if (this.pendingBadSig) {
+      const next = tryCore(rec.core);
+      const bad = this.pendingBadSig;
+      if (next && bad.prevBefore !== undefined && next.prev === bad.prevBefore) {
+        return this.fail(bad.seq, 'inserted', 'its signature does not verify and the next entry links to the entry before it: a forged entry was inserted');
+      }
+      return this.fail(bad.seq, 'altered', bad.detail);
+    }
+    if (rec.seq > this.expected) {
+      const n = rec.seq - this.expected;
+      return this.fail(this.expected, 'missing', n === 1 ? `entry ${this.expected} is missing (deleted)` : `entries ${this.expected} to ${rec.seq - 1} are missing (deleted)`);
+    }
+    if (rec.seq < this.expected) return this.fail(rec.seq, 'reordered', `the store returned entry ${rec.seq} after entry ${this.expected - 1}`);
+    const seq = rec.seq;
+
+    const core = tryCore(rec.core);
+    if (!core) return this.fail(seq, 'altered', 'the stored core is not JSON');
+    const shape = coreShapeProblem(core);
+    if (shape) return this.fail(seq, 'altered', `the core is malformed: ${shape}`);
+    if (canonicalJson(core) !== rec.core) return this.fail(seq, 'altered', 'the core is not in canonical form (RFC 8785): it was edited');
+
+    let sig: Uint8Array | undefined;
+    try {
+      sig = rec.signature ? fromBase64(rec.signature, 'signature') : undefined;
+    } catch {
+      sig = undefined;
+    }
+    if (!sig || sig.length !== MLDSA87_SIZES.signature) {
+      return this.fail(seq, 'unsigned', sig ? `the signature is ${sig.length} bytes; an ML-DSA-87 signature is ${MLDSA87_SIZES.signature}` : 'the entry has no signature');
+    }
+    const digest = entryDigest(this.p, core);
+    if (digest !== rec.digest) return this.fail(seq, 'altered', 'the core does not match its recorded digest: it was changed after signing');
+    if (core.chain !== this.chain) return this.fail(seq, 'inserted', `the entry belongs to chain ${core.chain}: it was copied into this chain`);
+    const key = this.trusted.get(core.signer);
+    if (!key) return this.fail(seq, 'inserted', `signed by an untrusted key ${core.signer.slice(0, 16)}…: not written by the service`);
+    if (!verifyJson(this.p, key, 'audit', core, sig)) {
+      this.pendingBadSig = { seq, prevBefore: this.prev, detail: 'the signature does not verify (context ima-qs/v1/audit): the entry or its signature was changed' };
+      return true;
+    }
+    if (core.seq !== seq) return this.fail(seq, 'reordered', `entry signed as seq ${core.seq} is stored at seq ${seq}`);
+    if (this.prev !== undefined && core.prev !== this.prev) {
+      return this.fail(seq, 'reordered', `its previous-entry digest is not that of entry ${seq - 1}: entries were reordered or a fork was stored`);
+    }
+    this.signers.add(core.signer);
+
+    const anchorProblem = this.checkAnchor(seq, rec.anchor, digest);
+    if (anchorProblem) return this.fail(anchorProblem.seq, anchorProblem.kind, anchorProblem.detail);
+
+    if (this.verdict.first === undefined) this.verdict.first = seq;
+    this.verdict.last = seq;
+    this.verdict.entries += 1;
+    this.prev = digest;
+    this.expected = seq + 1;
+    return true;
+  }
+
+  /**
+   * Ends the chain. `throughHead`: the range reaches the chain's newest entry, so an incomplete
+   * last batch means entries are missing (a truncated tail).
+   */
+  finish(throughHead: boolean): ChainVerdict {
+    if (this.pendingBadSig && !this.problem) {
+      const bad = this.pendingBadSig;
+      this.fail(bad.seq, 'altered', bad.detail);
+    }
+    if (!this.problem && this.batch) {
+      const b = this.batch;
+      const have = this.expected - b.id;
+      if (throughHead) this.fail(this.expected, 'missing', `batch ${b.id} has ${have} of its ${b.size} entries: entries ${this.expected} to ${b.id + b.size - 1} are missing (truncated)`);
+    }
+    this.verdict.signers = [...this.signers].sort();
+    if (this.lastAnchor && this.verdict.pcr) this.verdict.pcr.end = this.lastAnchor.after;
+    if (this.verdict.pcr) this.verdict.pcr.simulated = this.simulated;
+    if (this.problem) this.verdict.problem = this.problem;
+    return this.verdict;
+  }
+
+  private fail(seq: number, kind: ProblemKind, detail: string): false {
+    this.problem = { chain: this.chain, seq, kind, detail };
+    this.pendingBadSig = undefined;
+    return false;
+  }
+
+  private checkAnchor(seq: number, a: AuditAnchor | undefined, digest: string): { seq: number; kind: ProblemKind; detail: string } | undefined {
+    if (!a) return { seq, kind: 'unanchored', detail: 'no pcr anchor: the group commit covering it never happened (or is happening right now)' };
+    const shape = anchorShapeProblem(a);
+    if (shape) return { seq, kind: 'pcr-mismatch', detail: `the anchor is malformed: ${shape}` };
+    const bad = (detail: string) => ({ seq, kind: 'pcr-mismatch' as const, detail });
+    if (a.batch.id !== seq - a.batch.index) return bad(`the anchor puts it at index ${a.batch.index} of batch ${a.batch.id}, which does not start at seq ${seq - a.batch.index}`);
+    this.simulated ||= a.simulated;
+
+    let b = this.batch;
+    if (b && a.batch.id !== b.id) {
+      // the previous batch must be complete before another starts
+      return { seq: b.id, kind: 'pcr-mismatch', detail: `batch ${b.id} claims ${b.size} entries but only ${seq - b.id} carry its anchor` };
+    }
+    if (!b) {
+      const partial = a.batch.index !== 0;
+      if (partial && this.verdict.entries > 0) return bad(`batch ${a.batch.id} does not start at its index 0`);
+      b = { id: a.batch.id, size: a.batch.size, pcr: a.pcr, bank: a.bank, before: a.before, after: a.after, digests: [], partial };
+      this.batch = b;
+      if (!this.verdict.pcr) this.verdict.pcr = { index: a.pcr, bank: a.bank, start: a.before, end: a.after, simulated: a.simulated };
+      if (this.lastAnchor && this.lastAnchor.pcr === a.pcr && this.lastAnchor.bank === a.bank && this.lastAnchor.after !== a.before) {
+        this.verdict.gaps.push({ seq, pcr: a.pcr, bank: a.bank, from: this.lastAnchor.after, to: a.before });
+      }
+      if (this.lastAnchor && (this.lastAnchor.pcr !== a.pcr || this.lastAnchor.bank !== a.bank)) {
+        this.verdict.pcr = { index: a.pcr, bank: a.bank, start: a.before, end: a.after, simulated: a.simulated };
+      }
+    } else if (a.pcr !== b.pcr || a.bank !== b.bank || a.before !== b.before || a.after !== b.after || a.batch.size !== b.size) {
+      return bad(`its anchor differs from the rest of batch ${b.id}`);
+    }
+    b.digests.push(fromHexFast(digest));
+    if (seq - b.id + 1 < b.size) return undefined;
+
+    // the batch is complete: one extend with its batch digest (SPEC §6.3)
+    this.batch = undefined;
+    if (!b.partial) {
+      const after = toHex(pcrExtend(b.bank, fromHexFast(b.before), pcrBatchDigest(b.bank, b.digests)));
+      if (after !== b.after) {
+        return { seq: b.id, kind: 'pcr-mismatch', detail: `replaying batch ${b.id} (${b.size} entries) from its before value does not give its recorded after value` };
+      }
+      this.verdict.transitions.push({ pcr: b.pcr, bank: b.bank, from: b.before, to: b.after });
+    }
+    this.verdict.batches += 1;
+    this.lastAnchor = { pcr: b.pcr, bank: b.bank, after: b.after };
+    return undefined;
+  }
+}
+
+function tryCore(text: string): AuditEntryCore | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuditEntryCore) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function coreShapeProblem(c: AuditEntryCore): string | undefined {
+  if (c.v !== 1) return 'version is not 1';
+  if (!Number.isSafeInteger(c.seq) || c.seq < 0) return 'seq is not a whole number';
+  for (const f of ['chain', 'prev', 'time', 'route', 'request_digest', 'decision_digest', 'signer', 'recipient', 'payload'] as const) {
+    if (typeof c[f] !== 'string') return `${f} is not a string`;
+  }
+  if (!/^[0-9a-f]{64}$/.test(c.prev)) return 'prev is not 64 hex digits';
+  if (!/^[0-9a-f]{64}$/.test(c.signer)) return 'signer is not a 64-hex-digit fingerprint';
+  return undefined;
+}
+
+function anchorShapeProblem(a: AuditAnchor): string | undefined {
+  if (!a || typeof a !== 'object') return 'not an object';
+  if (!Number.isInteger(a.pcr) || a.pcr < 0 || a.pcr > 23) return 'pcr is not 0-23';
+  if (a.bank !== 'sha256' && a.bank !== 'sha384') return 'bank is not sha256 or sha384';
+  const n = BANK_SIZE[a.bank] * 2;
+  if (typeof a.before !== 'string' || a.before.length !== n || !HEX.test(a.before)) return `before is not ${n} hex digits`;
+  if (typeof a.after !== 'string' || a.after.length !== n || !HEX.test(a.after)) return `after is not ${n} hex digits`;
+  const b = a.batch;
+  if (!b || !Number.isSafeInteger(b.id) || !Number.isInteger(b.size) || !Number.isInteger(b.index) || b.size < 1 || b.index < 0 || b.index >= b.size) {
+    return 'batch is not {id, size, index} with 0 ≤ index < size';
+  }
+  if (typeof a.simulated !== 'boolean') return 'simulated is not a boolean';
+  return undefined;
+}
+
+function fromHexFast(hex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** Follows transitions from `from`; true when `to` is reachable (the PCR moved by explained extends only). */
+export function reachable(transitions: readonly PcrTransition[], pcr: number, bank: AnchorBank, from: string, to: string): boolean {
+  if (from === to) return true;
+  const next = new Map<string, string[]>();
+  for (const t of transitions) {
+    if (t.pcr !== pcr || t.bank !== bank) continue;
+    const l = next.get(t.from);
+    if (l) l.push(t.to);
+    else next.set(t.from, [t.to]);
+  }
+  const seen = new Set<string>([from]);
+  const todo = [from];
+  while (todo.length) {
+    for (const v of next.get(todo.pop()!) ?? []) {
+      if (v === to) return true;
+      if (!seen.has(v)) {
+        seen.add(v);
+        todo.push(v);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Resolves the PCR gaps between batches against every transition known (all chains verified
+ * together — several workers on one host share its PCR — and the tpm event log). An unexplained
+ * gap at a seq before the chain's own first problem becomes its problem.
+ */
+export function resolveGaps(verdict: ChainVerdict, transitions: readonly PcrTransition[]): void {
+  for (const g of verdict.gaps) {
+    if (verdict.problem && verdict.problem.seq <= g.seq) break;
+    if (!reachable(transitions, g.pcr, g.bank, g.from, g.to)) {
+      verdict.problem = {
+        chain: verdict.chain,
+        seq: g.seq,
+        kind: 'pcr-mismatch',
+        detail: `pcr ${g.pcr} (${g.bank}) changed before this batch by extends no audit entry or event log explains`,
+      };
+      return;
+    }
+  }
+}
+
+/** The PCR value the evidence (TPM, simulated bank or quote) shows. */
+export interface PcrEvidence {
+  source: string;
+  values: { pcr: number; bank: AnchorBank; value: string }[];
+}
+
+export type PcrComparison =
+  | { status: 'match'; source: string; value: string }
+  | { status: 'mismatch'; source: string; value: string }
+  | { status: 'not-compared'; reason: string };
+
+/**
+ * Compares the chain's end with the PCR's current value. The chain must explain the PCR: its last
+ * `after`, moved on only by known transitions, must reach the value. Otherwise the tail is gone
+ * (or the PCR was extended outside ima-qs): reported as `missing` at last + 1.
+ */
+export function compareWithPcr(
+  verdict: ChainVerdict,
+  evidence: PcrEvidence | undefined,
+  transitions: readonly PcrTransition[],
+  throughHead: boolean,
+): PcrComparison {
+  if (!evidence) return { status: 'not-compared', reason: 'no --tcti, --simulated or --quote given' };
+  if (verdict.problem) return { status: 'not-compared', reason: 'the chain already failed' };
+  if (!throughHead) return { status: 'not-compared', reason: '--to ends before the newest entry' };
+  if (!verdict.pcr || verdict.last === undefined) return { status: 'not-compared', reason: 'no anchored entries' };
+  const { index, bank, end } = verdict.pcr;
+  const v = evidence.values.find((x) => x.pcr === index && x.bank === bank);
+  if (!v) return { status: 'not-compared', reason: `${evidence.source} has no value for pcr ${index} ${bank}` };
+  if (reachable(transitions, index, bank, end, v.value)) return { status: 'match', source: evidence.source, value: v.value };
+  verdict.problem = {
+    chain: verdict.chain,
+    seq: verdict.last + 1,
+    kind: 'missing',
+    detail: `pcr ${index} (${bank}) from ${evidence.source} is past the chain's last anchor: entries after seq ${verdict.last} are missing (truncated tail), or the pcr was extended outside ima-qs`,
+  };
+  return { status: 'mismatch', source: evidence.source, value: v.value };
+}
+
+/** One entry on its own (for `tail` and `show`): digest, canonical form and signature under a trusted key. */
+export function entrySignatureStatus(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined): 'ok' | 'BAD' | 'unchecked' {
+  const core = tryCore(rec.core);
+  if (!core || coreShapeProblem(core) || canonicalJson(core) !== rec.core || entryDigest(p, core) !== rec.digest) return 'BAD';
+  if (core.chain !== rec.chain || core.seq !== rec.seq) return 'BAD';
+  if (!trusted) return 'unchecked';
+  const key = trusted.get(core.signer);
+  if (!key) return 'BAD';
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64(rec.signature, 'signature');
+  } catch {
+    return 'BAD';
+  }
+  return verifyJson(p, key, 'audit', core, sig) ? 'ok' : 'BAD';
+}
+
+/** The parsed core when it is a JSON object (else undefined); not a verification. */
+export function readCore(rec: AuditRecord): AuditEntryCore | undefined {
+  const c = tryCore(rec.core);
+  return c && !coreShapeProblem(c) ? c : undefined;
+}

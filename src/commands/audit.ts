@@ -1,0 +1,357 @@
+/**
+ * `ima-qs audit tail | verify | show` (issue 7; SPEC §8.7): inspect and verify the audit chains
+ * the workers write, from the local stack (`--state DIR`) or DynamoDB (`--table NAME`). Thin:
+ * flags → src/audit (source, verify, payload) → tables or one JSON document.
+ */
+import type { Command } from 'commander';
+import type { App } from '../cli.js';
+import type { CliDeps } from '../context.js';
+import { defaultProvider } from '../crypto/providers.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { InputError, UsageError, VerificationError } from '../errors.js';
+import { type CommandResult, Progress } from '../output.js';
+import type { AuditRecord } from '../audit/audit-entry.js';
+import { PayloadOpener } from '../audit/audit-payload.js';
+import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable } from '../audit/audit-render.js';
+import {
+  type AuditSource,
+  type EvidenceFlags,
+  type SourceFlags,
+  auditIdentity,
+  defaultEvidence,
+  eventLogTransitions,
+  loadEvidence,
+  openAuditSource,
+  optionalSigners,
+  selectChains,
+  trustedSigners,
+} from '../audit/audit-source.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import { type TrustedSigners, entrySignatureStatus, readCore } from '../audit/audit-verify.js';
+import { verifyStore } from '../audit/audit-verify-run.js';
+import { DEFAULT_TABLES } from '../service/records.js';
+import { requireSubcommand } from './index.js';
+
+interface CommonFlags extends SourceFlags {
+  chain?: string;
+  key?: string[];
+  json?: boolean;
+}
+
+interface DecryptFlags {
+  decrypt?: boolean;
+  identity?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function sourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--state <dir>', 'read the local stack’s audit store (the folder given to `local up --state`)')
+    .option('--table <name>', `read the DynamoDB audit table (e.g. ${DEFAULT_TABLES.audit})`)
+    .option('--profile <name>', 'with --table: AWS profile')
+    .option('--region <region>', 'with --table: AWS region')
+    .option('--endpoint-url <url>', 'with --table: DynamoDB endpoint (default: AWS_ENDPOINT_URL[_DYNAMODB])')
+    .option('--chain <id>', 'only this chain (default: every chain)')
+    .option('--key <dir|file>', 'trusted ML-DSA-87 public key (key folder or ml_dsa_87_public.key); repeat for rotated keys (default with --state: STATE/keys)', collect);
+}
+
+function decryptOptions(cmd: Command): Command {
+  return cmd
+    .option('--decrypt', 'open the sealed payloads (needs the audit recipient private key)')
+    .option('--identity <dir|file>', 'with --decrypt: the audit recipient private key (default with --state: STATE/keys)');
+}
+
+export function registerAudit(program: Command, app: App): void {
+  const audit = program.command('audit').description('inspect and verify the tamper-evident audit log: tail, verify, show');
+  requireSubcommand(audit);
+  registerTail(audit, app);
+  registerVerify(audit, app);
+  registerShow(audit, app);
+}
+
+async function withSource<T>(flags: SourceFlags, deps: CliDeps, fn: (s: AuditSource) => Promise<T>): Promise<T> {
+  const source = await openAuditSource(flags, deps);
+  try {
+    return await fn(source);
+  } finally {
+    source.close();
+  }
+}
+
+function wholeNumber(v: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(v) || Number(v) > max) throw new InputError('BAD_NUMBER', `${flag} ${v.slice(0, 20)} is not a whole number from 0 to ${max}`);
+  return Number(v);
+}
+
+function seconds(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const s = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(s > 0) || s > 86_400) throw new InputError('BAD_SECONDS', `${flag} ${v.slice(0, 20)} is not a number of seconds between 0 and 86400`);
+  return s;
+}
+
+async function openerFor(p: CryptoProvider, o: DecryptFlags, source: AuditSource, deps: CliDeps, trusted?: TrustedSigners): Promise<PayloadOpener | undefined> {
+  if (o.identity && !o.decrypt) throw new UsageError('USAGE', '--identity goes with --decrypt');
+  if (!o.decrypt) return undefined;
+  return new PayloadOpener(p, await auditIdentity(p, o.identity, source, deps), trusted);
+}
+
+function rowOf(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined): EntryRow {
+  const core = readCore(rec);
+  return entryRow(rec, core, entrySignatureStatus(p, rec, trusted), core && opener ? opener.open(core) : undefined);
+}
+
+/** Newest `n` entries over the chains, oldest first. */
+async function newest(store: AuditStore, chains: string[], n: number): Promise<AuditRecord[]> {
+  const all: AuditRecord[] = [];
+  for (const c of chains) all.push(...(await store.range(c, { descending: true, limit: n })));
+  const time = (r: AuditRecord) => readCore(r)?.time ?? '';
+  all.sort((a, b) => (time(a) === time(b) ? a.seq - b.seq : time(a) < time(b) ? -1 : 1));
+  return all.slice(Math.max(0, all.length - n));
+}
+
+function registerTail(audit: Command, app: App): void {
+  const cmd = decryptOptions(
+    sourceOptions(
+      app.command(audit, {
+        name: 'tail',
+        description: 'show the newest audit entries (route and decision only with --decrypt)',
+        examples: [
+          'ima-qs audit tail --state .ima-qs/local',
+          'ima-qs audit tail --state .ima-qs/local -n 5 --decrypt',
+          'ima-qs audit tail --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys --json',
+          'ima-qs audit tail --state .ima-qs/local --follow --interval 1',
+          'ima-qs audit tail --table ima-tpm-audit-log --decrypt --identity auditor_keys --follow --for 600',
+        ],
+        notes: `Payloads are sealed: without --decrypt the route and decision columns say "sealed".
+--follow keeps polling for new entries and prints one line per entry until Ctrl-C (or --for
+SECONDS). --follow cannot be combined with --json (which prints exactly one document): poll
+\`audit tail --json\` instead. A signature column of "unchecked" means no trusted key was given.`,
+      }),
+    ),
+  )
+    .option('-n, --lines <n>', 'how many entries', '20')
+    .option('--follow', 'keep printing new entries as they are appended')
+    .option('--interval <seconds>', 'with --follow: how often to poll', '2')
+    .option('--for <seconds>', 'with --follow: stop after this long');
+  cmd.action(
+    app.action(async (o: CommonFlags & DecryptFlags & { lines: string; follow?: boolean; interval: string; for?: string }, self: Command) => {
+      const n = wholeNumber(o.lines, '--lines', 10_000)!;
+      const interval = seconds(o.interval, '--interval')!;
+      const forSeconds = seconds(o.for, '--for');
+      // --json may be taken by the program's global option: ask the command with its globals
+      if (o.follow && (o.json || self.optsWithGlobals().json)) {
+        throw new UsageError('USAGE', '--follow and --json exclude each other (--json prints exactly one document)', { hint: 'run `audit tail --json` repeatedly, or --follow without --json' });
+      }
+      if (!o.follow && o.for !== undefined) throw new UsageError('USAGE', '--for goes with --follow');
+      const p = defaultProvider();
+      const deps = app.deps;
+      return withSource(o, deps, async (source) => {
+        const trusted = await optionalSigners(p, o.key, source, deps);
+        const opener = await openerFor(p, o, source, deps, trusted);
+        const chains = await selectChains(source.store, o.chain);
+        const rows = (await newest(source.store, chains, n)).map((r) => rowOf(p, r, trusted, opener));
+        if (!o.follow) {
+          return { data: { source: source.label, entries: rows, decrypted: Boolean(opener) }, human: tailTable(rows) };
+        }
+        // --follow: the table so far, then one line per new entry until --for runs out (or Ctrl-C)
+        deps.stdout.write((rows.length ? tailTable(rows) : TAIL_HEAD.join('  ')) + '\n');
+        const last = new Map<string, number>();
+        for (const c of chains) last.set(c, (await source.store.range(c, { descending: true, limit: 1 }))[0]?.seq ?? -1);
+        const until = forSeconds === undefined ? Infinity : Date.now() + forSeconds * 1000;
+        let streamed = 0;
+        while (Date.now() < until) {
+          await sleep(Math.min(interval * 1000, Math.max(0, until - Date.now())));
+          const now = o.chain === undefined ? await source.store.chains() : chains;
+          for (const c of now) {
+            const fresh = await source.store.range(c, { from: (last.get(c) ?? -1) + 1 });
+            for (const rec of fresh) {
+              deps.stdout.write(followLine(rowOf(p, rec, trusted, opener)) + '\n');
+              last.set(c, rec.seq);
+              streamed += 1;
+            }
+          }
+        }
+        return { data: {}, human: `(${streamed} new entr${streamed === 1 ? 'y' : 'ies'} while following)` };
+      });
+    }),
+  );
+}
+
+function registerVerify(audit: Command, app: App): void {
+  sourceOptions(
+    app.command(audit, {
+      name: 'verify',
+      description: 'verify every link, signature and PCR anchor of the audit chains; exit 1 naming the first bad entry',
+      examples: [
+        'ima-qs audit verify --state .ima-qs/local',
+        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys --chain worker-1 --tcti device:/dev/tpmrm0',
+        'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --quote quote.json --nonce 0011223344556677 --ak ak.pem --json',
+        'ima-qs audit verify --state .ima-qs/local --from 1000 --to 2000',
+      ],
+      notes: `Problems (the "kind" in --json): missing, altered, unsigned, inserted, reordered,
+unanchored, pcr-mismatch. Without --tcti, --simulated or --quote the anchors are replayed
+against each other only, and a truncated tail cannot be seen: give the TPM (or a quote of it)
+to compare the chain's end with the PCR (with --state, a stack on the simulated bank is compared with
+STATE/tpm-sim.json by default). Chains written on different hosts are anchored in
+different TPMs: compare one host's chain at a time (--chain ID). An entry being committed right
+now shows as unanchored: run again. --event-log names extends of the same PCR made outside the
+audit chain (\`ima-qs tpm extend --event-log\`).`,
+    }),
+  )
+    .option('--from <n>', 'first sequence number to verify', '0')
+    .option('--to <n>', 'last sequence number to verify (default: the newest)')
+    .option('--tcti <tcti>', 'compare with this TPM’s PCR (tpm2-tools TCTI)')
+    .option('--simulated <statefile>', 'compare with a SIMULATED pcr bank state file')
+    .option('--quote <file>', 'compare with the values of this quote (QUOTE.json, verified first)')
+    .option('--nonce <hex>', 'with --quote: the nonce it must carry (default: the one inside it)')
+    .option('--ak <pem>', 'with --quote: the attestation key to pin')
+    .option('--event-log <file>', 'tpm event log of extends made outside the audit chain (SPEC §6.2)')
+    .option('--timeout <seconds>', 'per tpm2-tools call')
+    .action(
+      app.action(async (o: CommonFlags & EvidenceFlags & { from: string; to?: string }) => {
+        const from = wholeNumber(o.from, '--from')!;
+        const to = wholeNumber(o.to, '--to');
+        if (to !== undefined && to < from) throw new UsageError('USAGE', `--to ${to} is before --from ${from}`);
+        const p = defaultProvider();
+        const deps = app.deps;
+        return withSource(o, deps, async (source) => {
+          const trusted = await trustedSigners(p, o.key, source, deps);
+          const chains = await selectChains(source.store, o.chain);
+          if (o.chain !== undefined && !(await source.store.range(o.chain, { limit: 1 })).length) {
+            throw new InputError('AUDIT_CHAIN_NOT_FOUND', `${source.label} has no audit chain ${o.chain}`);
+          }
+          const extraTransitions = await eventLogTransitions(o.eventLog, deps);
+          const given = Boolean(o.tcti || o.simulated || o.quote);
+          const fallback = given ? {} : await defaultEvidence(source);
+          const progress = new Progress(deps.stderr, 'verifying audit entries');
+          const run = await verifyStore(p, source.store, {
+            chains,
+            from,
+            to,
+            trusted,
+            extraTransitions,
+            evidence: (wanted) => loadEvidence(given ? o : { ...o, ...fallback }, wanted, deps),
+            onProgress: (done, total) => progressUpdate(progress, done, total),
+          });
+          progress.done();
+          const chainsJson = run.results.map(({ verdict: v, pcr, head }) => ({
+            chain: v.chain,
+            ok: !v.problem,
+            entries: v.entries,
+            first: v.first ?? null,
+            last: v.last ?? null,
+            head: head ?? null,
+            batches: v.batches,
+            signers: v.signers,
+            pcr: v.pcr ?? null,
+            compared: pcr,
+            problem: v.problem ?? null,
+          }));
+          const bad = run.results.find((r) => r.verdict.problem)?.verdict.problem;
+          const simulated = run.results.some((r) => r.verdict.pcr?.simulated);
+          let human = verifyTable(run.results);
+          if (!run.evidence) human += '\npcr: not compared with a tpm (pass --tcti, --simulated or --quote to detect a truncated tail)';
+          if (simulated) human += '\nSIMULATED: some anchors are in a simulated pcr bank, which anchors nothing';
+          for (const r of run.results) if (r.verdict.problem) human += `\n${r.verdict.chain} seq ${r.verdict.problem.seq}: ${r.verdict.problem.kind}: ${r.verdict.problem.detail}`;
+          return {
+            data: { source: source.label, from, to: to ?? null, chains: chainsJson, evidence: run.evidence ?? null, simulated, problem: bad ?? null },
+            human,
+            failure: bad
+              ? new VerificationError('AUDIT_CHAIN_INVALID', `audit chain ${bad.chain}, entry ${bad.seq}: ${bad.kind}: ${bad.detail}`, {
+                  details: { chain: bad.chain, seq: bad.seq, kind: bad.kind },
+                })
+              : undefined,
+          };
+        });
+      }),
+    );
+}
+
+function progressUpdate(progress: Progress, done: number, total: number): void {
+  progress.update(done, total > 0 ? `of ${total}` : '');
+}
+
+function registerShow(audit: Command, app: App): void {
+  decryptOptions(
+    sourceOptions(
+      app.command(audit, {
+        name: 'show',
+        description: 'show one audit entry in full (and its decision with votes when decrypted)',
+        examples: [
+          'ima-qs audit show 42 --state .ima-qs/local',
+          'ima-qs audit show 42 --chain worker-1 --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys',
+          'ima-qs audit show 3f9a0c1d --state .ima-qs/local --decrypt --json',
+        ],
+        notes: `SEQ is a sequence number (with --chain when the store has several chains). A DECISION_ID is
+the decision digest or the request digest of the entry (hex, at least 8 leading digits), as in
+a response's audit anchor.`,
+      }),
+    ),
+  )
+    .argument('<seq|decision-id>', 'sequence number, or decision/request digest (hex prefix of at least 8 digits)')
+    .action(
+      app.action(async (id: string, o: CommonFlags & DecryptFlags) => {
+        const p = defaultProvider();
+        const deps = app.deps;
+        return withSource(o, deps, async (source) => {
+          const trusted = await optionalSigners(p, o.key, source, deps);
+          const opener = await openerFor(p, o, source, deps, trusted);
+          const rec = await findEntry(source, id, o.chain);
+          const core = readCore(rec);
+          const sig = entrySignatureStatus(p, rec, trusted);
+          const opened = core && opener ? opener.open(core) : undefined;
+          const data: Record<string, unknown> = {
+            source: source.label,
+            entry: { chain: rec.chain, seq: rec.seq, digest: rec.digest, core: core ? { ...core, payload: undefined, payload_chars: core.payload.length } : null, anchor: rec.anchor ?? null },
+            signature: sig,
+            decrypted: Boolean(opened && opened.status === 'opened'),
+          };
+          if (opened?.status === 'opened') {
+            data.payload = { ...opened.signed, digestOk: opened.digestOk, decisionSignatureOk: opened.decisionSignatureOk ?? null, votesOk: opened.votesOk ?? null };
+          } else if (opened) {
+            data.payload = { status: opened.status };
+          }
+          return { data, human: showText(rec, core, sig, opened) };
+        });
+      }),
+    );
+}
+
+async function findEntry(source: AuditSource, id: string, chain: string | undefined): Promise<AuditRecord> {
+  const chains = await selectChains(source.store, chain);
+  if (/^\d{1,15}$/.test(id)) {
+    if (chains.length > 1) {
+      throw new UsageError('AUDIT_CHAIN_REQUIRED', `${source.label} has ${chains.length} chains: say which with --chain`, { hint: `chains: ${chains.slice(0, 5).join(', ')}` });
+    }
+    const rec = chains.length ? await source.store.get(chains[0], Number(id)) : undefined;
+    if (!rec) throw new InputError('AUDIT_ENTRY_NOT_FOUND', `no audit entry ${id}${chains[0] ? ` in chain ${chains[0]}` : ''}`);
+    return rec;
+  }
+  const prefix = id.toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
+    throw new InputError('BAD_AUDIT_ID', `"${id.slice(0, 70)}" is neither a sequence number nor a hex decision id (8 to 64 hex digits)`);
+  }
+  const hits: AuditRecord[] = [];
+  for (const c of chains) {
+    let next = 0;
+    for (;;) {
+      const page = await source.store.range(c, { from: next, limit: 256 });
+      for (const r of page) {
+        const core = readCore(r);
+        if (core && (core.decision_digest.startsWith(prefix) || core.request_digest.startsWith(prefix))) hits.push(r);
+      }
+      if (page.length < 256) break;
+      next = page[page.length - 1].seq + 1;
+    }
+  }
+  if (!hits.length) throw new InputError('AUDIT_ENTRY_NOT_FOUND', `no audit entry has decision or request digest ${prefix}…`);
+  if (hits.length > 1) throw new InputError('AUDIT_ID_AMBIGUOUS', `${hits.length} entries match ${prefix}…`, { hint: 'give more hex digits' });
+  return hits[0];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
