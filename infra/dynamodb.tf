@@ -34,21 +34,23 @@ resource "aws_dynamodb_table" "audit_log" {
 resource "aws_dynamodb_table" "decisions" {
   count = local.count
 
-  # Sealed decisions (each with 22 ML-DSA-87 signatures, ~100 KB), fetched by request id.
+  # Sealed decisions (each with 22 ML-DSA-87 signatures, ~100 KB), one item per request:
+  # `id` = the request handle (SHA3-256 of the sealed body), SPEC §8.2. The worker writes `ttl`
+  # (epoch seconds, decided_at + 24 h); DynamoDB honours it only with decisions_ttl_enabled.
   name                        = local.decisions_table_name
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "request_id"
+  hash_key                    = "id"
   deletion_protection_enabled = var.environment == "prod"
 
   attribute {
-    name = "request_id"
+    name = "id"
     type = "S"
   }
 
   dynamic "ttl" {
     for_each = var.decisions_ttl_enabled ? [1] : []
     content {
-      attribute_name = "expires_at"
+      attribute_name = "ttl"
       enabled        = true
     }
   }
@@ -66,20 +68,21 @@ resource "aws_dynamodb_table" "decisions" {
 resource "aws_dynamodb_table" "requests" {
   count = local.count
 
-  # Replay guard: the proxy writes the request digest with attribute_not_exists; the entry
-  # expires (TTL) after the acceptance window, so the table stays small.
+  # Replay guard (SPEC §8.2): `id` = "req#<handle>" written by the proxy with attribute_not_exists,
+  # and "rid#<request_id>" claimed by the worker; both carry `ttl` (epoch seconds) and expire, so
+  # the table stays small (the proxy also treats an expired item as absent).
   name                        = local.requests_table_name
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "request_digest"
+  hash_key                    = "id"
   deletion_protection_enabled = var.environment == "prod"
 
   attribute {
-    name = "request_digest"
+    name = "id"
     type = "S"
   }
 
   ttl {
-    attribute_name = "expires_at"
+    attribute_name = "ttl"
     enabled        = true
   }
 

@@ -2,11 +2,15 @@
 #
 # Where the TPM comes from (DESIGN.md, "Facts that change the design"): Fargate has NO TPM.
 # NitroTPM exists only on EC2 instances (UEFI boot, an AMI registered with TpmSupport = v2.0).
-#   worker_launch_type = "FARGATE" -> audit_anchor must be "none-explicit": the audit chain is a
-#     hash chain in DynamoDB with no hardware anchor, and the worker is told so (env below).
+#   worker_launch_type = "FARGATE" -> audit_anchor must be "none-explicit": no hardware anchor.
+#     The worker refuses to start without an anchor (NO_PCR_ANCHOR, never a silent fallback), so
+#     "none-explicit" hands it the labelled software anchor, IMA_QS_PCR_ANCHOR=simulated:<file in
+#     /tmp>: the audit chain is still hash-chained and ML-DSA-87-signed in DynamoDB, but the "PCR"
+#     is a file in the task, lost when the task stops, and every anchor says simulated: true.
 #   worker_launch_type = "EC2"     -> tasks are placed on ec2_capacity_provider_name (an Auto
 #     Scaling group of NitroTPM instances, managed outside this module), and with
-#     audit_anchor = "tpm" the host's /dev/tpmrm0 is mapped into the container.
+#     audit_anchor = "tpm" the host's /dev/tpmrm0 is mapped into the container and the worker
+#     extends a real PCR through tpm2-tools (TPM2TOOLS_TCTI=device:/dev/tpmrm0).
 # The combination FARGATE + "tpm" is refused at plan time; audit_anchor has no default.
 
 resource "aws_ecs_cluster" "main" {
@@ -19,21 +23,25 @@ resource "aws_ecs_cluster" "main" {
 locals {
   worker_tpm = var.audit_anchor == "tpm"
 
-  worker_environment = [
-    for k, v in {
-      AWS_REGION                = local.region
-      IMA_QS_REQUESTS_QUEUE_URL = one(aws_sqs_queue.requests[*].url)
-      IMA_QS_AUDIT_TABLE        = local.audit_table_name
-      IMA_QS_DECISIONS_TABLE    = local.decisions_table_name
-      IMA_QS_REQUESTS_TABLE     = local.requests_table_name
-      IMA_QS_SECRET_ML_KEM_768  = local.private_key_secret_names.ml_kem_768
-      IMA_QS_SECRET_ML_DSA_87   = local.private_key_secret_names.ml_dsa_87
-      IMA_QS_SECRET_ECDH_P384   = local.private_key_secret_names.ecdh_p384
-      IMA_QS_AUDIT_ANCHOR       = coalesce(var.audit_anchor, "unset")
-      IMA_QS_TPM_DEVICE         = local.worker_tpm ? local.tpm_device : ""
-      IMA_QS_PCR_INDEX          = tostring(var.audit_pcr_index)
-    } : { name = k, value = v }
-  ]
+  # Exactly the variables the worker reads (SPEC §8.8, src/service/wiring.ts workerFromEnv); an
+  # empty value is left out. The three key secrets are found under KEYS_SECRET_PREFIX.
+  worker_env = {
+    AWS_REGION         = local.region
+    QUEUE_URL          = one(aws_sqs_queue.requests[*].url)
+    REQUESTS_TABLE     = local.requests_table_name
+    DECISIONS_TABLE    = local.decisions_table_name
+    AUDIT_TABLE        = local.audit_table_name
+    KEYS_SECRET_PREFIX = var.secret_prefix
+    IMA_QS_PCR_ANCHOR  = local.worker_tpm ? "tpm" : "simulated:${local.simulated_pcr_file}"
+    TPM2TOOLS_TCTI     = local.worker_tpm ? "device:${local.tpm_device}" : ""
+    PCR_INDEX          = tostring(var.audit_pcr_index)
+    # the consumer renews a message's visibility at half of this while it works on it
+    VISIBILITY_SECONDS = tostring(var.queue_visibility_timeout_seconds)
+  }
+  worker_environment = [for k, v in local.worker_env : { name = k, value = v } if v != ""]
+
+  # audit_anchor = "none-explicit": the labelled software PCR bank, in the task's writable /tmp
+  simulated_pcr_file = "/tmp/ima-qs-pcr-simulated.json"
 
   # linuxParameters: drop every capability; on EC2 with a TPM, pass the kernel's resource manager
   # device (never /dev/tpm0: tpmrm0 lets several clients share the TPM safely).
@@ -81,6 +89,15 @@ resource "aws_ecs_task_definition" "worker" {
       linuxParameters        = local.worker_linux_parameters
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
       stopTimeout            = 30
+      # ECS ignores the image's HEALTHCHECK: the same check (health.mjs reads the heartbeat file
+      # the poll loop keeps fresh in /tmp; `ima-qs package worker`)
+      healthCheck = {
+        command     = ["CMD", "node", "/app/health.mjs"]
+        interval    = 30
+        timeout     = 5
+        retries     = 3
+        startPeriod = 60
+      }
       logConfiguration = {
         logDriver = "awslogs"
         options = {

@@ -133,10 +133,11 @@ data "aws_iam_policy_document" "worker_task" {
   }
 
   # Audit chain: read the head (Query), append with a conditional put.
+  # append = conditional PutItem, the anchor is set once with UpdateItem (SPEC §8.7)
   statement {
     sid       = "AppendAuditChain"
     effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.audit_log[0].arn]
   }
 
@@ -148,10 +149,11 @@ data "aws_iam_policy_document" "worker_task" {
   }
 
   # Mark a request as processed (idempotency when SQS delivers twice).
+  # the request-id claim: a conditional PutItem of rid#<request_id>, read back on a conflict
   statement {
-    sid       = "MarkRequests"
+    sid       = "ClaimRequestIds"
     effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [aws_dynamodb_table.requests[0].arn]
   }
 

@@ -1,6 +1,13 @@
 # The proxy: a Node.js Lambda (arm64) built by `ima-qs package lambda`, reachable through a
-# function URL. It checks size and format, records the request digest (replay guard), enqueues
-# the sealed request and serves the signed public-keys document. It holds no private key.
+# function URL on the alias "live". It checks size and format, records the request digest (replay
+# guard), enqueues the sealed request and serves the signed public-keys document. It holds no
+# private key.
+#
+# Versions: every apply that changes the code or configuration publishes a new version and moves
+# the alias to it; the URL and its permissions are on the alias, so `ima-qs rollout rollback`
+# reverts the proxy by pointing the alias at the previous version (UpdateAlias, instantaneous).
+# After such a rollback, the next `terraform apply` moves the alias forward again: fix or revert
+# the code first.
 
 resource "aws_lambda_function" "proxy" {
   count = local.count
@@ -15,17 +22,20 @@ resource "aws_lambda_function" "proxy" {
   handler          = var.lambda_handler
   filename         = var.lambda_zip_path
   source_code_hash = var.lambda_zip_path == null ? null : filebase64sha256(var.lambda_zip_path)
+  publish          = true
   memory_size      = var.lambda_memory_mb
   timeout          = var.lambda_timeout_seconds
 
-  # Names only, no secret: the function reads the public-keys document at run time.
+  # Names only, no secret: the function reads the public-keys document at run time. Exactly the
+  # variables the proxy reads (SPEC §8.8, src/service/wiring.ts proxyFromEnv).
   environment {
     variables = {
-      IMA_QS_REQUESTS_QUEUE_URL = aws_sqs_queue.requests[0].url
-      IMA_QS_REQUESTS_TABLE     = aws_dynamodb_table.requests[0].name
-      IMA_QS_DECISIONS_TABLE    = aws_dynamodb_table.decisions[0].name
-      IMA_QS_PUBLIC_KEYS_SECRET = aws_secretsmanager_secret.public_keys[0].name
-      NODE_OPTIONS              = "--enable-source-maps"
+      QUEUE_URL          = aws_sqs_queue.requests[0].url
+      REQUESTS_TABLE     = aws_dynamodb_table.requests[0].name
+      DECISIONS_TABLE    = aws_dynamodb_table.decisions[0].name
+      PUBLIC_KEYS_SECRET = aws_secretsmanager_secret.public_keys[0].name
+      # stack traces through index.mjs.map when the zip has one (`ima-qs package lambda --sourcemap`)
+      NODE_OPTIONS = "--enable-source-maps"
     }
   }
 
@@ -47,10 +57,22 @@ resource "aws_lambda_function" "proxy" {
   }
 }
 
+# The alias clients reach (through the URL below) and rollback moves: always the version this
+# apply published.
+resource "aws_lambda_alias" "live" {
+  count = local.count
+
+  name             = local.lambda_alias_name
+  description      = "ima-qs proxy: the version the function URL serves"
+  function_name    = aws_lambda_function.proxy[0].function_name
+  function_version = aws_lambda_function.proxy[0].version
+}
+
 resource "aws_lambda_function_url" "proxy" {
   count = local.count
 
   function_name      = aws_lambda_function.proxy[0].function_name
+  qualifier          = aws_lambda_alias.live[0].name
   authorization_type = var.lambda_url_auth_type
 
   dynamic "cors" {
@@ -74,6 +96,7 @@ resource "aws_lambda_permission" "url_public" {
   statement_id           = "FunctionURLAllowPublicAccess"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.proxy[0].function_name
+  qualifier              = aws_lambda_alias.live[0].name
   principal              = "*"
   function_url_auth_type = "NONE"
 }
@@ -90,5 +113,6 @@ resource "aws_lambda_permission" "url_public_invoke" {
   statement_id  = "FunctionURLAllowInvokeAction"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.proxy[0].function_name
+  qualifier     = aws_lambda_alias.live[0].name
   principal     = "*"
 }

@@ -55,6 +55,9 @@ locals {
 
   tpm_device = "/dev/tpmrm0"
 
+  # the alias the function URL serves and `ima-qs rollout rollback` moves (src/rollout/resources.ts)
+  lambda_alias_name = "live"
+
   tags = merge(var.tags, {
     "app"         = "ima-qs"
     "environment" = var.environment

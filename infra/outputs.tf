@@ -95,8 +95,23 @@ output "lambda_function_arn" {
 }
 
 output "lambda_function_url" {
-  description = "Function URL of the proxy (the --endpoint of `ima-qs request`)."
+  description = "Function URL of the proxy, on the alias (the --endpoint of `ima-qs request`)."
   value       = one(aws_lambda_function_url.proxy[*].function_url)
+}
+
+output "lambda_alias_name" {
+  description = "Alias the function URL serves; `ima-qs rollout rollback` points it at the previous version."
+  value       = one(aws_lambda_alias.live[*].name)
+}
+
+output "lambda_alias_arn" {
+  description = "ARN of the alias (the qualified function ARN clients invoke)."
+  value       = one(aws_lambda_alias.live[*].arn)
+}
+
+output "lambda_published_version" {
+  description = "The version this apply published and the alias points at."
+  value       = one(aws_lambda_function.proxy[*].version)
 }
 
 output "ecs_cluster_name" {

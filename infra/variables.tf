@@ -64,7 +64,7 @@ variable "log_retention_days" {
 }
 
 variable "decisions_ttl_enabled" {
-  description = "Expire decisions through the DynamoDB TTL attribute `expires_at` (the worker sets it)."
+  description = "Expire decisions through the DynamoDB TTL attribute `ttl`, which the worker sets to decided_at + 24 h (SPEC §8.2). false keeps them."
   type        = bool
   default     = false
 }
@@ -184,7 +184,7 @@ variable "worker_launch_type" {
 }
 
 variable "audit_anchor" {
-  description = "How the audit chain is anchored: \"tpm\" (extend a NitroTPM PCR; needs worker_launch_type = EC2) or \"none-explicit\" (hash chain in DynamoDB only, no hardware anchor). No default: the operator must choose."
+  description = "How the audit chain is anchored: \"tpm\" (extend a NitroTPM PCR; needs worker_launch_type = EC2) or \"none-explicit\" (no hardware anchor: the worker runs the labelled simulated PCR bank in /tmp, every anchor says simulated: true). No default: the operator must choose."
   type        = string
   default     = null
 

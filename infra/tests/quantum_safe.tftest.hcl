@@ -41,7 +41,11 @@ mock_provider "aws" {
     defaults = {
       arn        = "arn:aws:lambda:eu-west-1:123456789012:function:mocked"
       invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mocked/invocations"
+      version    = "7"
     }
+  }
+  mock_resource "aws_lambda_alias" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mocked:live" }
   }
   mock_resource "aws_ecs_cluster" {
     defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked", id = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked" }
@@ -94,8 +98,12 @@ run "enabled_creates_the_stack" {
     error_message = "table names must be the seed's"
   }
   assert {
-    condition     = aws_dynamodb_table.requests[0].ttl[0].enabled && aws_dynamodb_table.requests[0].ttl[0].attribute_name == "expires_at"
-    error_message = "requests table needs TTL on expires_at"
+    condition     = aws_dynamodb_table.requests[0].ttl[0].enabled && aws_dynamodb_table.requests[0].ttl[0].attribute_name == "ttl"
+    error_message = "requests table needs TTL on ttl (the attribute the service writes)"
+  }
+  assert {
+    condition     = aws_dynamodb_table.requests[0].hash_key == "id" && aws_dynamodb_table.decisions[0].hash_key == "id"
+    error_message = "requests and decisions tables are keyed by id (SPEC 8.2)"
   }
   assert {
     condition     = aws_dynamodb_table.audit_log[0].deletion_protection_enabled == false
@@ -122,8 +130,45 @@ run "enabled_creates_the_stack" {
     error_message = "proxy: current Node runtime on arm64"
   }
   assert {
-    condition     = aws_lambda_function.proxy[0].environment[0].variables.IMA_QS_PUBLIC_KEYS_SECRET == "ima/quantum/public-keys"
+    condition     = aws_lambda_function.proxy[0].environment[0].variables.PUBLIC_KEYS_SECRET == "ima/quantum/public-keys"
     error_message = "proxy must be told the public-keys secret"
+  }
+  assert {
+    condition = keys(aws_lambda_function.proxy[0].environment[0].variables) == tolist(["DECISIONS_TABLE", "NODE_OPTIONS", "PUBLIC_KEYS_SECRET", "QUEUE_URL", "REQUESTS_TABLE"]) && (
+      aws_lambda_function.proxy[0].environment[0].variables.QUEUE_URL == aws_sqs_queue.requests[0].url
+      && aws_lambda_function.proxy[0].environment[0].variables.REQUESTS_TABLE == "ima-quantum-requests"
+    && aws_lambda_function.proxy[0].environment[0].variables.DECISIONS_TABLE == "ima-quantum-decisions")
+    error_message = "proxy environment: exactly the names the service reads (SPEC 8.8)"
+  }
+  assert {
+    condition     = aws_lambda_function.proxy[0].publish == true && aws_lambda_alias.live[0].name == "live" && aws_lambda_alias.live[0].function_version == "7"
+    error_message = "the alias live points at the version this apply published"
+  }
+  assert {
+    condition     = aws_lambda_function_url.proxy[0].qualifier == "live" && aws_lambda_permission.url_public[0].qualifier == "live" && aws_lambda_permission.url_public_invoke[0].qualifier == "live"
+    error_message = "the function URL and its permissions are on the alias (rollback moves the alias)"
+  }
+  assert {
+    condition     = output.lambda_alias_name == "live" && output.lambda_function_name == "ima-quantum-proxy" && output.lambda_published_version == "7"
+    error_message = "outputs ima-qs rollout reads: lambda_alias_name, lambda_function_name"
+  }
+  assert {
+    condition = { for e in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment : e.name => e.value } == {
+      AWS_REGION         = "eu-west-1"
+      QUEUE_URL          = aws_sqs_queue.requests[0].url
+      REQUESTS_TABLE     = "ima-quantum-requests"
+      DECISIONS_TABLE    = "ima-quantum-decisions"
+      AUDIT_TABLE        = "ima-tpm-audit-log"
+      KEYS_SECRET_PREFIX = "ima/quantum"
+      IMA_QS_PCR_ANCHOR  = "simulated:/tmp/ima-qs-pcr-simulated.json"
+      PCR_INDEX          = "11"
+      VISIBILITY_SECONDS = "60"
+    }
+    error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI"
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].healthCheck.command == ["CMD", "node", "/app/health.mjs"]
+    error_message = "worker health check runs health.mjs (ECS ignores the image's HEALTHCHECK)"
   }
   assert {
     condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].readonlyRootFilesystem == true && jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].user == "1000:1000"
@@ -165,6 +210,12 @@ run "ec2_with_nitrotpm_maps_the_tpm_device" {
   assert {
     condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].linuxParameters.devices[0].hostPath == "/dev/tpmrm0"
     error_message = "EC2 + tpm maps /dev/tpmrm0"
+  }
+  assert {
+    condition = [for e in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment : e.value if contains(["IMA_QS_PCR_ANCHOR", "TPM2TOOLS_TCTI", "PCR_INDEX"], e.name)] == [
+      "tpm", "11", "device:/dev/tpmrm0",
+    ]
+    error_message = "EC2 + tpm: IMA_QS_PCR_ANCHOR=tpm, TPM2TOOLS_TCTI=device:/dev/tpmrm0 (tpm2-tools), PCR_INDEX"
   }
   assert {
     condition     = one(aws_ecs_service.worker[0].capacity_provider_strategy).capacity_provider == "ima-nitrotpm"

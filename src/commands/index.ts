@@ -16,6 +16,7 @@ import { registerAudit } from './audit.js';
 import { registerLocal } from './local.js';
 import { registerRequest } from './request.js';
 import { registerLoadtest } from './loadtest.js';
+import { registerPackage } from './package.js';
 
 /** A bare group (`ima-qs keys`) is a usage error that lists what it offers. */
 export function requireSubcommand(group: Command): void {
@@ -48,4 +49,5 @@ export function registerCommands(program: Command, app: App): void {
   registerLocal(program, app);
   registerRequest(program, app);
   registerLoadtest(program, app);
+  registerPackage(program, app);
 }

@@ -80,7 +80,7 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
     [
       manual('d3.worker-image', 'Worker image built (ima-qs package worker, no liboqs) and pushed to ECR', 'run: ima-qs package worker -o dist/worker; docker build/push; terraform apply -var worker_image=…'),
       auto('d3.worker-running', 'Worker ECS service running (desired > 0, running > 0)', checkWorker, 'check the service events: aws ecs describe-services --cluster … --services …'),
-      manual('d3.worker-logs', 'Worker logs show requests opened, votes signed and the audit anchor it uses', 'read the worker log group; on Fargate the anchor must say none-explicit (no TPM)'),
+      manual('d3.worker-logs', 'Worker logs show requests opened, votes signed and the audit anchor it uses', 'read the worker log group; on Fargate (audit_anchor = none-explicit) every anchor must be labelled simulated: true (no TPM)'),
       caps.storedSignatures
         ? auto('d3.decisions-signed', 'Recent stored entries carry valid ML-DSA-87 signatures', checkStoredSignatures, 'send a request (ima-qs request analyze), then run this day again; an invalid signature means the worker signs with another key than the pinned one')
         : manual('d3.decisions-signed', 'Recent decisions carry valid ML-DSA-87 signatures (MANUAL: no stored-signature verifier in this build)', 'fetch a response and run: ima-qs verify response.json --pin FINGERPRINT'),

@@ -232,7 +232,7 @@ export async function checkWorker(ctx: CheckContext): Promise<CheckOutcome> {
   if (s.desired < 1) problems.push('desiredCount is 0 (scaled down, e.g. by a rollback)');
   else if (s.running < 1) problems.push(`no task running (desired ${s.desired}, pending ${s.pending})`);
   const launch = s.launchType ?? res.workerLaunchType;
-  const tpm = launch === 'FARGATE' ? ' (Fargate: no TPM; audit anchor must be none-explicit)' : '';
+  const tpm = launch === 'FARGATE' ? ' (Fargate: no TPM; audit_anchor must be none-explicit and its anchors are labelled simulated)' : '';
   return verdict(problems, `${res.ecsCluster}/${res.ecsService}: ${s.running}/${s.desired} running, ${launch ?? 'launch type unknown'}${tpm}`);
 }
 

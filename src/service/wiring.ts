@@ -88,6 +88,9 @@ export interface WorkerParts {
 /** The worker: keys (Secrets Manager, or KEYS_DIR for local runs), tables, queue, TPM, signer. */
 export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys) => Signer | Promise<Signer>; dynamo?: DynamoDBClient } = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
+  // the configuration first (SPEC §8.8): a missing variable fails before any network call
+  const queueUrl = need(env, 'QUEUE_URL');
+  const pcrBank = pcrBankFromEnv(env);
   const keys = env.KEYS_DIR
     ? await loadPrivateKeys(p, env.KEYS_DIR)
     : await loadServiceKeysFromSecrets(new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env))), {
@@ -97,7 +100,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
   const { dynamo, requests, decisions } = tables(env, opts.dynamo);
-  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), need(env, 'QUEUE_URL'));
+  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), queueUrl);
   const signer = opts.signer ? await opts.signer(keys) : new InlineSigner(p, keys.mldsa);
   const pcr = checkPcrIndex(Number(env.PCR_INDEX ?? '11'), 'PCR_INDEX');
   const bank = env.PCR_BANK === 'sha384' ? 'sha384' : 'sha256';
@@ -115,7 +118,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
     audit: new AuditChain(p, {
       chain: env.AUDIT_CHAIN_ID ?? hostname(),
       store: dynamoAuditStore(dynamo, env.AUDIT_TABLE ?? DEFAULT_TABLES.audit),
-      pcrBank: pcrBankFromEnv(env),
+      pcrBank,
       pcr,
       bank,
       signer,

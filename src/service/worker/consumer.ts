@@ -25,6 +25,8 @@ export class Consumer {
   private loop?: Promise<void>;
   private inFlight = new Map<string, QueueMessage>();
   readonly stats = { batches: 0, decided: 0, rejected: 0, duplicate: 0, poison: 0, retry: 0 };
+  /** when a receive last succeeded (clock ms; 0 = never): the worker's liveness (heartbeat.ts) */
+  lastPollAt = 0;
 
   constructor(
     private readonly queue: Queue,
@@ -67,6 +69,7 @@ export class Consumer {
           visibilitySeconds: vis,
           signal: this.abort.signal,
         });
+        this.lastPollAt = this.deps.clock.now();
       } catch (err) {
         if (this.stopping) break;
         const e = toImaError(err);

@@ -7,6 +7,7 @@
 import { toImaError } from '../../errors.js';
 import { jsonLogger } from '../log.js';
 import { workerFromEnv } from '../wiring.js';
+import { DEFAULT_HEARTBEAT_FILE, startHeartbeat } from './heartbeat.js';
 import { SigningPool } from './signing-pool.js';
 
 export async function main(): Promise<void> {
@@ -15,9 +16,11 @@ export async function main(): Promise<void> {
     const threads = process.env.SIGNING_THREADS ? Number(process.env.SIGNING_THREADS) : undefined;
     const parts = await workerFromEnv(process.env, log, { signer: (keys) => SigningPool.start(keys.mldsa, { threads }) });
     let stopping = false;
+    let heartbeat: { stop(): void } | undefined;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
+      heartbeat?.stop();
       log.log('info', 'stopping', { signal });
       await parts.consumer.stop();
       await parts.signer.close();
@@ -26,6 +29,8 @@ export async function main(): Promise<void> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
+    // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
+    heartbeat = startHeartbeat(process.env.HEARTBEAT_FILE || DEFAULT_HEARTBEAT_FILE, () => parts.consumer.lastPollAt);
     log.log('info', 'worker started', { chain: parts.deps.audit.chain, signer: parts.deps.signerFingerprint, model: parts.deps.model.name });
   } catch (err) {
     const e = toImaError(err);

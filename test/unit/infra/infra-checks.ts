@@ -80,15 +80,23 @@ function dynamodb(m: InfraModel, f: Finding[]): void {
       f.push({ check: 'dynamodb.deletion-protection', where: at(t), message: 'deletion_protection_enabled is not tied to environment == "prod"' });
     }
   }
+  // SPEC §8.2 (src/service/records.ts): the service writes its expiry in the attribute `ttl`
   const requests = resourcesOf(m, 'aws_dynamodb_table').find((t) => resolvedNames(m, t).includes('ima-quantum-requests'));
   const ttl = block(requests?.body, 'ttl');
-  if (!requests || ttl?.enabled !== true || ttl.attribute_name !== 'expires_at') {
-    f.push({ check: 'dynamodb.ttl', where: 'ima-quantum-requests', message: 'requests table has no enabled TTL on expires_at' });
+  if (!requests || ttl?.enabled !== true || ttl.attribute_name !== 'ttl') {
+    f.push({ check: 'dynamodb.ttl', where: 'ima-quantum-requests', message: 'requests table has no enabled TTL on ttl (the attribute the service writes)' });
+  }
+  const decisions = resourcesOf(m, 'aws_dynamodb_table').find((t) => resolvedNames(m, t).includes('ima-quantum-decisions'));
+  // `dynamic "ttl" { content { … } }` parses as {dynamic: {ttl: [{content: [{…}]}]}}
+  const dynamicTtl = (decisions?.body.dynamic as Block | undefined)?.ttl as Block[] | undefined;
+  const decisionsTtl = block(decisions?.body, 'ttl') ?? block(dynamicTtl?.[0], 'content');
+  if (decisionsTtl && decisionsTtl.attribute_name !== 'ttl') {
+    f.push({ check: 'dynamodb.ttl', where: 'ima-quantum-decisions', message: `decisions TTL is on ${String(decisionsTtl.attribute_name)}, not ttl (the attribute the worker writes)` });
   }
   const keys: Record<string, [string, string, string?, string?]> = {
     'ima-tpm-audit-log': ['chain', 'S', 'seq', 'N'],
-    'ima-quantum-decisions': ['request_id', 'S'],
-    'ima-quantum-requests': ['request_digest', 'S'],
+    'ima-quantum-decisions': ['id', 'S'],
+    'ima-quantum-requests': ['id', 'S'],
   };
   for (const [name, [hash, hashType, range, rangeType]] of Object.entries(keys)) {
     const t = resourcesOf(m, 'aws_dynamodb_table').find((x) => resolvedNames(m, x).includes(name));
@@ -217,6 +225,19 @@ function lambda(m: InfraModel, f: Finding[]): void {
     const rt = resolveString(m, fn.body.runtime);
     if (rt !== 'nodejs22.x' && rt !== 'nodejs24.x') f.push({ check: 'lambda.runtime', where: at(fn), message: `runtime ${String(rt)} is not nodejs22.x/nodejs24.x` });
     if (JSON.stringify(fn.body.architectures) !== '["arm64"]') f.push({ check: 'lambda.arm64', where: at(fn), message: 'architectures is not ["arm64"]' });
+    if (fn.body.publish !== true) f.push({ check: 'lambda.versions', where: at(fn), message: 'publish is not true: no versions to roll back to' });
+  }
+  // rollback (src/rollout/rollback.ts) moves an alias between published versions; the URL and its
+  // permissions must be on that alias, and the rollout reads its name from the outputs
+  const aliases = resourcesOf(m, 'aws_lambda_alias');
+  const alias = aliases.find((a) => /aws_lambda_function\.[a-z_]+\[0\]\.version/.test(String(a.body.function_version)));
+  if (!alias) f.push({ check: 'lambda.alias', where: 'lambda.tf', message: 'no aws_lambda_alias on the published version' });
+  const onAlias = (v: unknown) => alias !== undefined && new RegExp(`^\\$\\{aws_lambda_alias\\.${alias.name}\\[0\\]\\.name\\}$`).test(String(v));
+  for (const r of [...resourcesOf(m, 'aws_lambda_function_url'), ...resourcesOf(m, 'aws_lambda_permission')]) {
+    if (!onAlias(r.body.qualifier)) f.push({ check: 'lambda.alias', where: at(r), message: 'not qualified with the alias' });
+  }
+  if (!alias || !String(m.outputs.lambda_alias_name?.value ?? '').includes(`aws_lambda_alias.${alias.name}`)) {
+    f.push({ check: 'lambda.alias', where: 'outputs.tf', message: 'no output lambda_alias_name (read by ima-qs rollout)' });
   }
 }
 

@@ -29,7 +29,7 @@ describe('infra/ parsed file by file with @cdktn/hcl2json', () => {
     'inventory', 'gating', 'kms.rotation', 'kms.policy', 'dynamodb.billing', 'dynamodb.pitr', 'dynamodb.sse', 'dynamodb.ttl',
     'dynamodb.schema', 'dynamodb.deletion-protection', 'sqs.sse', 'sqs.redrive', 'sqs.long-polling', 'sqs.dlq-retention',
     'logs.retention', 'logs.kms', 'iam.documents-only', 'iam.no-wildcard-actions', 'iam.scoped-resources', 'iam.kms-via-service',
-    'iam.lambda-no-private-keys', 'lambda.runtime', 'lambda.arm64', 'ecs.hardening', 'tpm.explicit', 'versions',
+    'iam.lambda-no-private-keys', 'lambda.runtime', 'lambda.arm64', 'lambda.versions', 'lambda.alias', 'ecs.hardening', 'tpm.explicit', 'versions',
   ])('property %s holds', (check) => {
     expect(findingsOf(check)).toEqual([]);
   });

@@ -1,0 +1,93 @@
+/**
+ * `ima-qs package lambda | worker`: the deployable artifacts of infra/ (issue 8 §3), bundled
+ * with esbuild from this installation's sources (src/package/artifacts.ts).
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { App } from '../cli.js';
+import { UsageError } from '../errors.js';
+import { facts, table } from '../output.js';
+import { displayPath, packageLambda, packageWorker } from '../package/artifacts.js';
+import { checkBaseImage, DEFAULT_WORKER_BASE_IMAGE } from '../package/dockerfile.js';
+import { requireSubcommand } from './index.js';
+
+const kib = (n: number) => `${n} B (${(n / 1024).toFixed(1)} KiB)`;
+
+export function registerPackage(program: Command, app: App): void {
+  const group = program.command('package').description('build the deployable artifacts: the Lambda proxy zip and the worker image context');
+  requireSubcommand(group);
+
+  app
+    .command(group, {
+      name: 'lambda',
+      description: 'bundle the proxy into a reproducible Lambda zip (index.mjs, handler index.handler, nodejs22.x)',
+      examples: ['ima-qs package lambda', 'ima-qs package lambda -o dist/lambda.zip --json', 'ima-qs package lambda --minify --sourcemap'],
+      notes: `The zip is byte-for-byte reproducible for one ima-qs, esbuild and Node version: entries sorted,
+timestamps fixed at 1980-01-01, permissions 0644. Its base64 SHA-256 is what Terraform's
+filebase64sha256() and Lambda's CodeSha256 show. Point infra/ at it: -var lambda_zip_path=dist/lambda.zip`,
+    })
+    .option('-o, --output <file>', 'the zip to write (replaced if it exists)', 'dist/lambda.zip')
+    .option('--sourcemap', 'add index.mjs.map (infra sets NODE_OPTIONS=--enable-source-maps)')
+    .option('--minify', 'minified output (zip about 30% smaller; stack traces then need --sourcemap)')
+    .action(
+      app.action(async (o: { output: string; sourcemap?: boolean; minify?: boolean }) => {
+        const out = resolve(app.deps.cwd, o.output);
+        if (!out.endsWith('.zip')) throw new UsageError('BAD_OUTPUT', `--output ${o.output} does not end in .zip`, { hint: 'e.g. -o dist/lambda.zip' });
+        if (app.deps.stderr.isTTY) app.deps.stderr.write('bundling the proxy with esbuild…\n');
+        const a = await packageLambda(out, { minify: Boolean(o.minify), sourcemap: Boolean(o.sourcemap) });
+        const file = displayPath(app.deps.cwd, a.file);
+        return {
+          data: { artifact: 'lambda', ...a, file },
+          human: [
+            facts([
+              ['zip', file],
+              ['size', kib(a.bytes)],
+              ['sha256', a.sha256],
+              ['CodeSha256 (base64)', a.codeSha256],
+              ['handler', `${a.handler} (runtime nodejs22.x, bundle target ${a.target})`],
+              ['built from', `${a.source}/ with esbuild ${a.esbuild}${a.minified ? ', minified' : ''}`],
+            ]),
+            table(['entry', 'bytes', 'sha256'], a.entries.map((e) => [e.name, e.bytes, e.sha256])),
+          ].join('\n'),
+        };
+      }),
+    );
+
+  app
+    .command(group, {
+      name: 'worker',
+      description: 'bundle the worker and write its Docker build context (Dockerfile, non-root user, healthcheck)',
+      examples: ['ima-qs package worker', 'ima-qs package worker -o dist/worker --json', 'ima-qs package worker --base-image node:24.22.3-bookworm-slim'],
+      notes: `Then: docker build -t ima-qs-worker:TAG dist/worker, push it, and set infra's worker_image.
+The folder holds worker.mjs (ENTRYPOINT), sign-thread.js (the signing threads), health.mjs
+(HEALTHCHECK), package.json, Dockerfile and .dockerignore; other files in it are left alone.`,
+    })
+    .option('-o, --output <dir>', 'the folder to write (created; our files in it are replaced)', 'dist/worker')
+    .option('--base-image <ref>', 'base image with an explicit tag or digest (a current Node LTS)', DEFAULT_WORKER_BASE_IMAGE)
+    .option('--minify', 'minified bundles')
+    .action(
+      app.action(async (o: { output: string; baseImage: string; minify?: boolean }) => {
+        if (!checkBaseImage(o.baseImage)) {
+          throw new UsageError('BAD_BASE_IMAGE', `--base-image ${o.baseImage.slice(0, 120)} is not an image reference with a pinned tag or digest`, {
+            hint: `e.g. ${DEFAULT_WORKER_BASE_IMAGE} (not :latest, not untagged)`,
+          });
+        }
+        if (app.deps.stderr.isTTY) app.deps.stderr.write('bundling the worker with esbuild…\n');
+        const a = await packageWorker(resolve(app.deps.cwd, o.output), { minify: Boolean(o.minify), baseImage: o.baseImage });
+        const dir = displayPath(app.deps.cwd, a.dir);
+        return {
+          data: { artifact: 'worker', ...a, dir },
+          human: [
+            facts([
+              ['build context', dir],
+              ['base image', a.baseImage],
+              ['runtime files', `${kib(a.runtimeBytes)} on top of the base image`],
+              ['built from', `${a.source}/ with esbuild ${a.esbuild}, target ${a.target}${a.minified ? ', minified' : ''}`],
+              ['next', `docker build -t ima-qs-worker:TAG ${dir}`],
+            ]),
+            table(['file', 'bytes', 'sha256'], a.files.map((f) => [f.name, f.bytes, f.sha256])),
+          ].join('\n'),
+        };
+      }),
+    );
+}

@@ -1,0 +1,139 @@
+/**
+ * The two deployable artifacts (issue 8 §3), built from this installation's own sources:
+ *
+ *   packageLambda → a zip with index.mjs (+ index.mjs.map): Lambda handler `index.handler`,
+ *                   runtime nodejs22.x (infra/lambda.tf), reproducible byte for byte;
+ *   packageWorker → a Docker build context: worker.mjs + sign-thread.js (the signing pool loads
+ *                   it as a sibling, `new URL('./sign-thread.js', import.meta.url)`), health.mjs,
+ *                   package.json, Dockerfile, .dockerignore.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { writeFileAtomic } from '../io/files.js';
+import { HEALTH_SCRIPT } from '../service/worker/heartbeat.js';
+import { bundleEntry, ENTRIES, loadEsbuild, projectRoot, resolveEntry } from './bundle.js';
+import { WORKER_FILES, workerDockerfile, workerDockerignore, workerPackageJson } from './dockerfile.js';
+import { reproducibleZip, sha256Base64, sha256Hex, type ZipEntry } from './zip.js';
+
+/** The Lambda runtime of infra/lambda.tf (nodejs22.x) and the worker image's Node (24 LTS). */
+export const LAMBDA_TARGET = 'node22';
+export const WORKER_TARGET = 'node24';
+export const LAMBDA_HANDLER = 'index.handler';
+
+export interface FileFact {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+interface Common {
+  /** where the bundles come from: src (TypeScript) or dist (compiled) */
+  source: 'src' | 'dist';
+  esbuild: string;
+  target: string;
+  minified: boolean;
+}
+
+export interface LambdaArtifact extends Common {
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** base64 SHA-256: Lambda's CodeSha256 and Terraform's filebase64sha256() */
+  codeSha256: string;
+  handler: string;
+  entries: FileFact[];
+}
+
+export interface WorkerArtifact extends Common {
+  dir: string;
+  baseImage: string;
+  files: FileFact[];
+  /** the bytes the image adds on top of its base: the four runtime files */
+  runtimeBytes: number;
+}
+
+export interface BundleFlags {
+  minify?: boolean;
+  sourcemap?: boolean;
+  /** project root override (tests); default: this installation */
+  root?: string;
+}
+
+async function readVersion(root: string): Promise<string> {
+  try {
+    const v = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' && /^[0-9A-Za-z.+-]{1,64}$/.test(v) ? v : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const fact = (name: string, data: Uint8Array): FileFact => ({ name, bytes: data.length, sha256: sha256Hex(data) });
+
+export async function packageLambda(out: string, flags: BundleFlags = {}): Promise<LambdaArtifact> {
+  const esbuild = await loadEsbuild();
+  const root = flags.root ?? projectRoot();
+  const entry = resolveEntry(root, ENTRIES.lambda);
+  const minify = flags.minify ?? false;
+  const b = await bundleEntry(esbuild, { root, entry, outName: 'index.mjs', target: LAMBDA_TARGET, minify, sourcemap: flags.sourcemap ?? false });
+  // index.mjs: the .mjs suffix makes it an ES module without a package.json beside it
+  const entries: ZipEntry[] = [{ name: 'index.mjs', data: b.code }];
+  if (b.map) entries.push({ name: 'index.mjs.map', data: b.map });
+  const zip = await reproducibleZip(entries);
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFileAtomic(out, zip, { force: true, mode: 0o644 });
+  return {
+    file: out,
+    bytes: zip.length,
+    sha256: sha256Hex(zip),
+    codeSha256: sha256Base64(zip),
+    handler: LAMBDA_HANDLER,
+    entries: entries.map((e) => fact(e.name, e.data)).sort((x, y) => (x.name < y.name ? -1 : 1)),
+    source: entry.from,
+    esbuild: esbuild.version,
+    target: LAMBDA_TARGET,
+    minified: minify,
+  };
+}
+
+export async function packageWorker(outDir: string, flags: Omit<BundleFlags, 'sourcemap'> & { baseImage: string }): Promise<WorkerArtifact> {
+  const esbuild = await loadEsbuild();
+  const root = flags.root ?? projectRoot();
+  const main = resolveEntry(root, ENTRIES.worker);
+  const thread = resolveEntry(root, ENTRIES.signThread);
+  const minify = flags.minify ?? false;
+  const sourcemap = false; // the image has no use for maps; debug with the Lambda's --sourcemap or from src/
+  const [w, t] = await Promise.all([
+    bundleEntry(esbuild, { root, entry: main, outName: WORKER_FILES.worker, target: WORKER_TARGET, minify, sourcemap }),
+    bundleEntry(esbuild, { root, entry: thread, outName: WORKER_FILES.signThread, target: WORKER_TARGET, minify, sourcemap }),
+  ]);
+  const version = await readVersion(root);
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const files: [string, Uint8Array][] = [
+    [WORKER_FILES.worker, w.code],
+    [WORKER_FILES.signThread, t.code],
+    [WORKER_FILES.health, enc(HEALTH_SCRIPT)],
+    [WORKER_FILES.packageJson, enc(workerPackageJson(version))],
+    [WORKER_FILES.dockerfile, enc(workerDockerfile({ baseImage: flags.baseImage, version }))],
+    [WORKER_FILES.dockerignore, enc(workerDockerignore())],
+  ];
+  await mkdir(outDir, { recursive: true });
+  for (const [name, data] of files) await writeFileAtomic(join(outDir, name), data, { force: true, mode: 0o644 });
+  const runtime = new Set<string>([WORKER_FILES.worker, WORKER_FILES.signThread, WORKER_FILES.health, WORKER_FILES.packageJson]);
+  return {
+    dir: outDir,
+    baseImage: flags.baseImage,
+    files: files.map(([n, d]) => fact(n, d)),
+    runtimeBytes: files.filter(([n]) => runtime.has(n)).reduce((s, [, d]) => s + d.length, 0),
+    source: main.from,
+    esbuild: esbuild.version,
+    target: WORKER_TARGET,
+    minified: minify,
+  };
+}
+
+/** For reports: a path relative to the working folder when it is inside it. */
+export function displayPath(cwd: string, path: string): string {
+  const r = relative(cwd, path);
+  return r && !r.startsWith('..') ? r : path;
+}
