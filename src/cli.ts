@@ -38,7 +38,8 @@ interface RunState {
   json: boolean;
 }
 
-export function buildProgram(deps: CliDeps): { program: Command; state: RunState } {
+/** The program, with the commands `argv` needs registered (all of them when argv is empty). */
+export async function buildProgram(deps: CliDeps, argv: readonly string[] = []): Promise<{ program: Command; state: RunState }> {
   const state: RunState = { exitCode: ExitCode.OK, json: false };
   const program = new Command('ima-qs');
 
@@ -101,7 +102,7 @@ Exit codes: 0 ok · 1 verification or decryption said no · 2 usage · 3 bad inp
             4 remote/device failure (AWS, TPM) · 5 rollout precondition · 70 internal bug`,
     );
   configure(program, deps);
-  registerCommands(program, app);
+  await registerCommands(program, app, argv);
   return { program, state };
 }
 
@@ -139,9 +140,9 @@ function reportError(deps: CliDeps, e: ImaError, json: boolean): void {
 
 /** Runs the program on argv (without node and script) and returns the exit code. */
 export async function run(argv: string[], deps: CliDeps): Promise<number> {
-  const { program, state } = buildProgram(deps);
   const json = argv.includes('--json');
   try {
+    const { program, state } = await buildProgram(deps, argv);
     await program.parseAsync(argv, { from: 'user' });
     return state.exitCode;
   } catch (err) {

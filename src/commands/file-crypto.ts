@@ -10,7 +10,6 @@ import { UsageError } from '../errors.js';
 import { type CommandResult, facts, table } from '../output.js';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { verifyResponseAction } from './verify-response.js';
 import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
 
 interface Common {
@@ -181,6 +180,8 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
   if (!o.signature) {
     // a response.json is a JSON object; any other file with --key alone lacks its --signature
     if (o.pin || (o.key && (await startsWithBrace(resolve(app.deps.cwd, file))))) {
+      // loaded here: the response checks pull in the service's council rules, which encrypt/decrypt do not need
+      const { verifyResponseAction } = await import('./verify-response.js');
       return verifyResponseAction(file, { pin: o.pin, key: o.key, requestDigest: o.requestDigest }, app);
     }
     throw new UsageError('MISSING_OPTION', 'verify needs --signature SIG --key KEY (a file signature) or --pin FP | --key KEY (a response.json)', {
