@@ -28,6 +28,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { sealRequest } from '../../../src/service/request.js';
 import { expectNoStack, repoRoot, runCli } from '../../helpers/cli.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
+import { exited, waitFor } from '../../helpers/wait.js';
 import { CLEAN_CODE, event, openDecision, p, serviceFixture } from '../../unit/service/fixtures.js';
 import { readZip } from '../../unit/package/zip-reader.js';
 import { createAwsResources, PREFIX } from '../service/setup.js';
@@ -96,20 +97,6 @@ class LambdaDriver {
 
   stop(): void {
     this.child.stdin!.end();
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -283,7 +270,7 @@ describe('ima-qs package worker', () => {
         if (worker.exitCode !== null) throw new Error(`worker exited ${worker.exitCode}:\n${out}`);
         const d = await lambda.call(event('GET', `/api/decisions/${r.handle}`));
         return d.statusCode === 200 ? d : undefined;
-      }, 'the decision');
+      }, 'the decision', 60_000);
       const response = openDecision(decided.body!, r.replyKey) as { audit: { pcr: { simulated: boolean; index: number } } };
       const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);

@@ -20,6 +20,7 @@ import { extendPcr } from '../../../src/tpm/pcr-math.js';
 import { Tpm2ToolsBank } from '../../../src/tpm/tpm2-tools.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
 import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
+import { waitFor } from '../../helpers/wait.js';
 import { BAD_CODE, CLEAN_CODE, event, memoryLogger, openDecision, p, serviceFixture } from '../../unit/service/fixtures.js';
 import { createAwsResources, PREFIX } from './setup.js';
 import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
@@ -64,16 +65,6 @@ async function post(route: 'analyze' | 'patents', content: string): Promise<Seal
   const out = await proxy(event('POST', `/api/${route}`, { body: r.sealed }));
   expect(out.statusCode).toBe(202);
   return r;
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 40_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function decided(handle: string) {
@@ -157,9 +148,10 @@ describe('service on moto_server + swtpm', () => {
     expect(await queueEmpty(res.queueUrl)).toBe(true);
   });
 
-  it('a worker killed mid-request: the message comes back after the visibility timeout and is processed once', async () => {
+  it('a receiver that never settles (a dead worker, in-process): the message comes back after the visibility timeout and is processed once', async () => {
     const r = await post('analyze', CLEAN_CODE);
-    // the dead worker: it received the message and never settled it
+    // the dead worker: it received the message and never settled it (a real kill -9 of the worker
+    // process mid-request: worker-kill.test.ts)
     const got = await res.sqs.send(new ReceiveMessageCommand({ QueueUrl: res.queueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: VISIBILITY }));
     expect(got.Messages).toHaveLength(1);
     const w = await workerFromEnv(env, memoryLogger());

@@ -56,3 +56,11 @@ export async function createAwsResources(env: Record<string, string>, keys: Serv
   await store.create(secretName(PREFIX, PUBLIC_KEYS_SUFFIX), { value: JSON.stringify(doc), kmsKeyId: kmsKey, tags: {} });
   return { queueUrl: q.QueueUrl!, dlqUrl: dlq.QueueUrl!, sqs, dynamo };
 }
+
+/** Messages in a queue without receiving them (a receive would change what it counts). */
+export async function queueCounts(sqs: SQSClient, url: string): Promise<{ visible: number; inFlight: number }> {
+  const a = (
+    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))
+  ).Attributes!;
+  return { visible: Number(a.ApproximateNumberOfMessages), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible) };
+}
