@@ -19,12 +19,13 @@
 import { fromHex, toBase64, toHex } from '../crypto/bytes.js';
 import { sealBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { RemoteError } from '../errors.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import { InputError, RemoteError } from '../errors.js';
 import type { Clock } from '../service/ports.js';
 import type { Signer } from '../service/signer.js';
 import { pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
-import { GENESIS_PREV, checkChainId, entryDigest, parseCore, toRecord, type AuditAnchor, type AuditEntryCore, type AuditRecord } from './audit-entry.js';
+import { CORE_VERSION, GENESIS_PREV, checkChainId, entryDigest, parseCore, toRecord, type AuditAnchor, type AuditEntryCore, type AuditRecord } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
 
 export interface AuditChainOptions {
@@ -42,10 +43,9 @@ export interface AuditChainOptions {
 }
 
 export interface AuditItem {
-  route: string;
   request_digest: string;
   decision_digest: string;
-  /** sealed into the payload */
+  /** sealed into the payload (the decision, with its route: nothing of it is in the core) */
   plaintext: Uint8Array;
 }
 
@@ -75,6 +75,15 @@ export class AuditChain {
   ) {
     this.chain = checkChainId(opts.chain);
     this.bank = opts.bank ?? 'sha256';
+    // the core names the recipient: a fingerprint that is not the key's would mislead every reader
+    if (fingerprint('MLKEM768-P384', opts.recipient) !== opts.recipientFingerprint) {
+      throw new InputError('AUDIT_RECIPIENT_MISMATCH', 'the audit recipient fingerprint is not that of the audit recipient key');
+    }
+  }
+
+  /** Fingerprint of the composite key the payloads are sealed to (the audit recipient). */
+  get recipientFingerprint(): string {
+    return this.opts.recipientFingerprint;
   }
 
   /** Appends one entry per item and anchors them; resolves once every entry is anchored. Serialised. */
@@ -110,12 +119,11 @@ export class AuditChain {
       let prev = this.head ? this.head.digest : GENESIS_PREV;
       for (const it of items) {
         const core: AuditEntryCore = {
-          v: 1,
+          v: CORE_VERSION,
           chain: this.chain,
           seq,
           prev,
           time,
-          route: it.route,
           request_digest: it.request_digest,
           decision_digest: it.decision_digest,
           signer: this.opts.signerFingerprint,

@@ -1,8 +1,8 @@
 /**
  * The audit entry (SPEC §8.7; issue 7 §1). One per decision, in a per-worker hash chain:
  *
- *   core = {v:1, chain, seq, prev, time, route, request_digest, decision_digest, signer,
- *           recipient, payload}
+ *   core = {v:2, chain, seq, prev, time, request_digest, decision_digest, signer, recipient,
+ *           payload}
  *     prev       hex SHA3-256 of the previous entry's core (64 zeros for seq 0)
  *     signer     fingerprint of the worker's ML-DSA-87 key
  *     recipient  fingerprint of the composite KEM key the payload is sealed to (the audit
@@ -15,6 +15,11 @@
  *               "unanchored" (SPEC §8.7: the worker anchors it on its next commit).
  *
  * The stored core is the exact canonical JSON text, so verification is byte-exact.
+ *
+ * Versions: v:2 (written now) holds nothing of the decision in clear — the route (which council a
+ * request went to) is only inside the sealed payload. v:1 entries (written before) also carried
+ * `route` in clear; they are still read and verified (their signature covers the field) but never
+ * written. Any other `v` is refused by the verifier as `unsupported` (SPEC §8.7).
  */
 import { fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
 import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.js';
@@ -26,13 +31,24 @@ export const GENESIS_PREV = '0'.repeat(64);
 export const MAX_CHAIN_ID = 128;
 export const CHAIN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 
+/** The version of the core this code writes (SPEC §8.7). */
+export const CORE_VERSION = 2;
+/** Versions this code reads and verifies: 1 (with `route` in clear) and 2. */
+export const READABLE_CORE_VERSIONS: readonly number[] = [1, 2];
+
+export function isReadableVersion(v: unknown): boolean {
+  return typeof v === 'number' && READABLE_CORE_VERSIONS.includes(v);
+}
+
 export interface AuditEntryCore {
-  v: 1;
+  /** 2 when written by this code; 1 for entries written before the route left the core */
+  v: 1 | 2;
   chain: string;
   seq: number;
   prev: string;
   time: string;
-  route: string;
+  /** v:1 only: the route in clear (v:2 keeps it inside the sealed payload) */
+  route?: string;
   request_digest: string;
   decision_digest: string;
   signer: string;
@@ -85,6 +101,12 @@ export function parseCore(rec: AuditRecord): AuditEntryCore {
   }
 }
 
+/** What a reader says about a core whose `v` it does not know (SPEC §8.7). */
+export function unsupportedVersionDetail(v: unknown): string {
+  const shown = typeof v === 'number' || typeof v === 'string' ? JSON.stringify(v).slice(0, 20) : v === undefined ? 'none' : typeof v;
+  return `entry format version ${shown} is not one this ima-qs reads (${READABLE_CORE_VERSIONS.join(', ')}): a newer writer, or the entry was altered`;
+}
+
 export type EntryProblem = 'malformed' | 'altered' | 'unsigned' | 'misplaced';
 
 /**
@@ -98,6 +120,7 @@ export function checkRecord(p: CryptoProvider, rec: AuditRecord, signerPublicKey
   } catch {
     return { ok: false, problem: 'malformed', detail: 'the core is not JSON' };
   }
+  if (!isReadableVersion(core?.v)) return { ok: false, problem: 'malformed', detail: unsupportedVersionDetail(core?.v) };
   if (canonicalJson(core) !== rec.core) return { ok: false, problem: 'malformed', detail: 'the core is not canonical JSON' };
   if (core.chain !== rec.chain || core.seq !== rec.seq) return { ok: false, problem: 'misplaced', detail: `the core says ${core.chain}/${core.seq}` };
   if (entryDigest(p, core) !== rec.digest) return { ok: false, problem: 'altered', detail: 'the digest does not match the core' };

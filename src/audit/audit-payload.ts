@@ -38,6 +38,11 @@ export class PayloadOpener {
     this.fp = fingerprint('MLKEM768-P384', key.publicKey);
   }
 
+  /** Fingerprint of the identity's composite public key: the `recipient` it can open. */
+  get fingerprint(): string {
+    return this.fp;
+  }
+
   open(core: AuditEntryCore): OpenedPayload {
     if (core.recipient !== this.fp) return { status: 'other-recipient', recipient: core.recipient };
     let signed: SignedDecision;

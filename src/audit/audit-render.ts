@@ -3,6 +3,7 @@
  * `verify`, the full entry for `show`. Rows are built once and rendered either as a table for
  * people or as JSON; nothing of a sealed payload appears unless it was opened with --identity.
  */
+import { VerificationError } from '../errors.js';
 import { facts, table } from '../output.js';
 import type { AuditEntryCore, AuditRecord } from './audit-entry.js';
 import type { OpenedPayload } from './audit-payload.js';
@@ -12,9 +13,11 @@ export interface EntryRow {
   chain: string;
   seq: number;
   time: string;
-  /** from the opened payload only; "sealed" otherwise */
+  /** from the opened payload only (the core holds no route since v:2); "sealed" otherwise */
   route: string;
   decision: string;
+  /** what became of the sealed payload: not tried, opened, sealed to another key, or not openable */
+  payload: 'sealed' | OpenedPayload['status'];
   /** ok | BAD | unchecked (no trusted key) */
   signature: 'ok' | 'BAD' | 'unchecked';
   anchored: boolean;
@@ -41,6 +44,7 @@ export function entryRow(rec: AuditRecord, core: AuditEntryCore | undefined, sig
     time: core?.time ?? '?',
     route,
     decision,
+    payload: opened ? opened.status : 'sealed',
     signature: sig,
     anchored: Boolean(rec.anchor),
     simulated: Boolean(rec.anchor?.simulated),
@@ -61,6 +65,25 @@ export function tailCells(r: EntryRow): (string | number)[] {
 
 export function tailTable(rows: EntryRow[]): string {
   return rows.length ? table(TAIL_HEAD, rows.map(tailCells)) : 'no audit entries';
+}
+
+/**
+ * With --decrypt: the entries whose payload is sealed to another key than the identity given
+ * (a separate auditor key, or a rotated one). Decryption said no for them: the command fails.
+ */
+export function wrongRecipient(opened: (OpenedPayload | undefined)[], identityFingerprint: string, identityLabel: string): VerificationError | undefined {
+  const others = opened.filter((o): o is Extract<OpenedPayload, { status: 'other-recipient' }> => o?.status === 'other-recipient');
+  if (!others.length) return undefined;
+  const recipients = [...new Set(others.map((o) => o.recipient))].sort();
+  const n = opened.filter(Boolean).length;
+  return new VerificationError(
+    'AUDIT_WRONG_RECIPIENT',
+    `${others.length === 1 && n === 1 ? 'the entry is' : `${others.length} of ${n} entries are`} sealed to another audit recipient (${recipients.map((r) => r.slice(0, 16) + '…').join(', ')}) than ${identityLabel} (${identityFingerprint.slice(0, 16)}…)`,
+    {
+      hint: 'pass --identity with the audit recipient’s key folder: the auditor key the worker seals to (its fingerprint is in STATE/stack.json auditRecipient, or the worker’s "worker started" log line)',
+      details: { identity: identityFingerprint, recipients },
+    },
+  );
 }
 
 /** One line per entry for `tail --follow` (the table head was printed once). */

@@ -14,6 +14,8 @@
  *                 chain links around (its successor's `prev` is its predecessor's digest)
  *   reordered     a genuine entry stored at another position than the one it was signed for, or
  *                 whose `prev` is not the digest of the entry stored before it
+ *   unsupported   the core's format version `v` is not one this code reads (SPEC §8.7: 1 and 2)
+ *                 — written by a newer ima-qs, or altered; nothing after it is trusted
  *   unanchored    no PCR anchor: the group commit that covers it did not happen (yet)
  *   pcr-mismatch  an anchor that does not replay: after ≠ H(before ‖ batch digest) (SPEC §6.3),
  *                 a malformed or inconsistent batch, or the PCR changed between two batches by
@@ -24,9 +26,9 @@ import { canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
 import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
-import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, entryDigest } from './audit-entry.js';
+import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
 
-export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unanchored', 'pcr-mismatch'] as const;
+export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface AuditProblem {
@@ -139,6 +141,7 @@ export class ChainVerifier {
 
     const core = tryCore(rec.core);
     if (!core) return this.fail(seq, 'altered', 'the stored core is not JSON');
+    if (!isReadableVersion(core.v)) return this.fail(seq, 'unsupported', unsupportedVersionDetail(core.v));
     const shape = coreShapeProblem(core);
     if (shape) return this.fail(seq, 'altered', `the core is malformed: ${shape}`);
     if (canonicalJson(core) !== rec.core) return this.fail(seq, 'altered', 'the core is not in canonical form (RFC 8785): it was edited');
@@ -260,11 +263,21 @@ function tryCore(text: string): AuditEntryCore | undefined {
   }
 }
 
+/** The members of each readable core version (SPEC §8.7); v:2 took `route` out of the clear. */
+const CORE_FIELDS: Record<number, readonly string[]> = {
+  1: ['v', 'chain', 'seq', 'prev', 'time', 'route', 'request_digest', 'decision_digest', 'signer', 'recipient', 'payload'],
+  2: ['v', 'chain', 'seq', 'prev', 'time', 'request_digest', 'decision_digest', 'signer', 'recipient', 'payload'],
+};
+
 function coreShapeProblem(c: AuditEntryCore): string | undefined {
-  if (c.v !== 1) return 'version is not 1';
+  const fields = isReadableVersion(c.v) ? CORE_FIELDS[c.v] : undefined;
+  if (!fields) return unsupportedVersionDetail(c.v);
+  const extra = Object.keys(c).filter((k) => !fields.includes(k));
+  if (extra.length) return `version ${c.v} has no member ${extra.slice(0, 3).join(', ')}`;
   if (!Number.isSafeInteger(c.seq) || c.seq < 0) return 'seq is not a whole number';
-  for (const f of ['chain', 'prev', 'time', 'route', 'request_digest', 'decision_digest', 'signer', 'recipient', 'payload'] as const) {
-    if (typeof c[f] !== 'string') return `${f} is not a string`;
+  for (const f of fields) {
+    if (f === 'v' || f === 'seq') continue;
+    if (typeof (c as unknown as Record<string, unknown>)[f] !== 'string') return `${f} is not a string`;
   }
   if (!/^[0-9a-f]{64}$/.test(c.prev)) return 'prev is not 64 hex digits';
   if (!/^[0-9a-f]{64}$/.test(c.signer)) return 'signer is not a 64-hex-digit fingerprint';

@@ -11,8 +11,8 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { InputError, UsageError, VerificationError } from '../errors.js';
 import { type CommandResult, Progress } from '../output.js';
 import type { AuditRecord } from '../audit/audit-entry.js';
-import { PayloadOpener } from '../audit/audit-payload.js';
-import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable } from '../audit/audit-render.js';
+import { type OpenedPayload, PayloadOpener } from '../audit/audit-payload.js';
+import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable, wrongRecipient } from '../audit/audit-render.js';
 import {
   type AuditSource,
   type EvidenceFlags,
@@ -98,9 +98,19 @@ async function openerFor(p: CryptoProvider, o: DecryptFlags, source: AuditSource
   return new PayloadOpener(p, await auditIdentity(p, o.identity, source, deps), trusted);
 }
 
-function rowOf(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined): EntryRow {
+function openRow(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined): { row: EntryRow; opened?: OpenedPayload } {
   const core = readCore(rec);
-  return entryRow(rec, core, entrySignatureStatus(p, rec, trusted), core && opener ? opener.open(core) : undefined);
+  const opened = core && opener ? opener.open(core) : undefined;
+  return { row: entryRow(rec, core, entrySignatureStatus(p, rec, trusted), opened), opened };
+}
+
+function rowOf(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined): EntryRow {
+  return openRow(p, rec, trusted, opener).row;
+}
+
+/** How the --identity given (or defaulted) is named in messages. */
+function identityLabel(o: DecryptFlags): string {
+  return o.identity ? `--identity ${o.identity}` : 'STATE/keys (the default --identity)';
 }
 
 /** Newest `n` entries over the chains, oldest first. */
@@ -125,7 +135,10 @@ function registerTail(audit: Command, app: App): void {
           'ima-qs audit tail --state .ima-qs/local --follow --interval 1',
           'ima-qs audit tail --table ima-tpm-audit-log --decrypt --identity auditor_keys --follow --for 600',
         ],
-        notes: `Payloads are sealed: without --decrypt the route and decision columns say "sealed".
+        notes: `Payloads are sealed: without --decrypt the route and decision columns say "sealed" (the
+entry itself holds neither). With --decrypt, an entry sealed to another key than --identity (a
+separate auditor key: AUDIT_RECIPIENT, local up --audit-recipient) fails with
+AUDIT_WRONG_RECIPIENT (exit 1).
 --follow keeps polling for new entries and prints one line per entry until Ctrl-C (or --for
 SECONDS). --follow cannot be combined with --json (which prints exactly one document): poll
 \`audit tail --json\` instead. A signature column of "unchecked" means no trusted key was given.`,
@@ -152,9 +165,11 @@ SECONDS). --follow cannot be combined with --json (which prints exactly one docu
         const trusted = await optionalSigners(p, o.key, source, deps);
         const opener = await openerFor(p, o, source, deps, trusted);
         const chains = await selectChains(source.store, o.chain);
-        const rows = (await newest(source.store, chains, n)).map((r) => rowOf(p, r, trusted, opener));
+        const opened = (await newest(source.store, chains, n)).map((r) => openRow(p, r, trusted, opener));
+        const rows = opened.map((r) => r.row);
         if (!o.follow) {
-          return { data: { source: source.label, entries: rows, decrypted: Boolean(opener) }, human: tailTable(rows) };
+          const failure = opener ? wrongRecipient(opened.map((r) => r.opened), opener.fingerprint, identityLabel(o)) : undefined;
+          return { data: { source: source.label, entries: rows, decrypted: Boolean(opener) }, human: tailTable(rows), failure };
         }
         // --follow: the table so far, then one line per new entry until --for runs out (or Ctrl-C)
         deps.stdout.write((rows.length ? tailTable(rows) : TAIL_HEAD.join('  ')) + '\n');
@@ -192,7 +207,8 @@ function registerVerify(audit: Command, app: App): void {
         'ima-qs audit verify --state .ima-qs/local --from 1000 --to 2000',
       ],
       notes: `Problems (the "kind" in --json): missing, altered, unsigned, inserted, reordered,
-unanchored, pcr-mismatch. Without --tcti, --simulated or --quote the anchors are replayed
+unsupported (an entry format version this ima-qs does not read), unanchored, pcr-mismatch. No
+private key is needed: the sealed payloads are not opened. Without --tcti, --simulated or --quote the anchors are replayed
 against each other only, and a truncated tail cannot be seen: give the TPM (or a quote of it)
 to compare the chain's end with the PCR (with --state, a stack on the simulated bank is compared with
 STATE/tpm-sim.json by default). Chains written on different hosts are anchored in
@@ -314,7 +330,8 @@ a response's audit anchor.`,
           } else if (opened) {
             data.payload = { status: opened.status };
           }
-          return { data, human: showText(rec, core, sig, opened) };
+          const failure = opener && opened ? wrongRecipient([opened], opener.fingerprint, identityLabel(o)) : undefined;
+          return { data, human: showText(rec, core, sig, opened), failure };
         });
       }),
     );

@@ -22,6 +22,7 @@ export interface LocalUpFlags {
   simulated?: boolean;
   threads?: string;
   verbose?: boolean;
+  auditRecipient?: string;
   json?: boolean;
 }
 
@@ -49,6 +50,10 @@ export function startBanner(s: LocalStack): [string, string | number][] {
     ['pin (ML-DSA-87 fingerprint)', s.fingerprint],
     ['state', s.stateDir],
     ['keys', s.keysCreated ? 'generated now (STATE/keys)' : 'loaded (STATE/keys)'],
+    [
+      'audit recipient',
+      s.auditRecipient.auditor ? `${s.auditRecipient.fingerprint} (auditor key ${s.auditRecipient.source})` : `${s.auditRecipient.fingerprint} (the service key, ${s.auditRecipient.source})`,
+    ],
     ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}) — not a TPM` : `TPM via tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
   ];
@@ -64,19 +69,23 @@ export function registerLocal(program: Command, app: App): void {
       examples: [
         'ima-qs local up --simulated',
         'ima-qs local up --port 8787 --state ./blackbox --tcti swtpm:path=/tmp/tpm/tpm.sock',
+        'ima-qs local up --simulated --audit-recipient ./auditor_keys',
         'ima-qs request analyze app.py --endpoint http://127.0.0.1:8787 --pin <fingerprint printed by local up>',
       ],
       notes: `The same proxy handler as the Lambda, the same worker pipeline as the Fargate task, DynamoDB
 tables on dynalite (LevelDB under STATE/db), keys in STATE/keys (generated on first start, the
 layout of 'keys generate'). State survives a restart: same keys, same fingerprint, earlier decisions.
 The audit chain is anchored in a TPM (--tcti) or in a simulated bank (--simulated), which every
-output labels as such. Layout of STATE: SPEC §9.`,
+output labels as such. The audit payloads are sealed to STATE/keys unless --audit-recipient
+names a separate auditor key (then only \`audit tail --decrypt --identity AUDITOR_DIR\` reads
+them). Layout of STATE: SPEC §9.`,
     })
     .option('--port <port>', `loopback port (0 picks a free one)`, String(DEFAULT_LOCAL_PORT))
     .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
     .option('--tcti <tcti>', 'anchor in a TPM through tpm2-tools (e.g. swtpm:path=/tmp/tpm.sock); default TPM2TOOLS_TCTI')
     .option('--simulated', 'anchor in the simulated pcr bank STATE/tpm-sim.json (no hardware anchor)')
     .option('--threads <n>', 'signing threads (0 signs on the main thread; default one per core)')
+    .option('--audit-recipient <dir|pubfile>', 'seal the audit payloads to this auditor key (key folder or composite public key file) instead of STATE/keys')
     .option('--verbose', 'also print the service log lines (JSON) on stderr')
     // --json may be parsed by the program (global option): read it with the globals
     .action(app.action(async (o: LocalUpFlags, cmd: Command) => localUp(app, { ...o, json: Boolean(cmd.optsWithGlobals().json) })));
@@ -100,11 +109,12 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
     signingThreads: threads,
     env: deps.env,
     logSink: o.verbose ? deps.stderr : undefined,
+    auditRecipient: o.auditRecipient === undefined ? undefined : resolve(deps.cwd, o.auditRecipient),
   });
   const started = Date.now();
   const banner = startBanner(stack);
   if (o.json) {
-    deps.stderr.write(JSON.stringify({ event: 'ready', endpoint: stack.endpoint, fingerprint: stack.fingerprint, state: stack.stateDir, anchor: stack.anchor }) + '\n');
+    deps.stderr.write(JSON.stringify({ event: 'ready', endpoint: stack.endpoint, fingerprint: stack.fingerprint, state: stack.stateDir, anchor: stack.anchor, auditRecipient: stack.auditRecipient }) + '\n');
   } else {
     deps.stdout.write(facts(banner) + '\n');
     deps.stderr.write(`ima-qs: serving on ${stack.endpoint}; Ctrl-C stops\n`);
@@ -119,6 +129,7 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
       fingerprint: stack.fingerprint,
       state: stack.stateDir,
       anchor: stack.anchor,
+      auditRecipient: stack.auditRecipient,
       keysCreated: stack.keysCreated,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       http: stack.http,

@@ -16,10 +16,12 @@ import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, VerificationError, toImaError } from '../errors.js';
 import { facts, table, type CommandResult } from '../output.js';
 import { parseCore } from '../audit/audit-chain.js';
+import { PayloadOpener } from '../audit/audit-payload.js';
+import { loadPrivateKeys, recipientPrivateKey } from '../keys/key-dir.js';
 import { verifyResponse } from '../service/decision-verify.js';
 import type { DecisionResponse } from '../service/decision.js';
 import type { RequestPayload, Route } from '../service/request.js';
-import { startLocalStack, type LocalStack } from './local-stack.js';
+import { STATE_LAYOUT, startLocalStack, type LocalStack } from './local-stack.js';
 
 export const DEMO_REQUESTS: { route: Route; payload: RequestPayload }[] = [
   {
@@ -150,12 +152,16 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
     }
     await step('last audit entries', async () => {
       const recs = await stack!.audit.range(stack!.chain, { descending: true, limit: 5 });
+      // the entry holds no route in clear (SPEC §8.7): open each payload with the audit recipient
+      // key, here the stack's own (what `audit tail --decrypt --state STATE` does)
+      const opener = new PayloadOpener(p, recipientPrivateKey(await loadPrivateKeys(p, join(stack!.stateDir, STATE_LAYOUT.keys))));
       for (const rec of recs) {
         const core = parseCore(rec);
+        const opened = opener.open(core);
         report.audit.push({
           seq: rec.seq,
           time: core.time,
-          route: core.route,
+          route: opened.status === 'opened' ? String(opened.signed.decision.route) : opened.status,
           request_digest: core.request_digest,
           pcr: rec.anchor?.pcr ?? null,
           after: rec.anchor?.after ?? null,
@@ -163,7 +169,7 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
         });
       }
       const anchored = recs.filter((r) => r.anchor).length;
-      return [null, `${recs.length} entries of chain ${stack!.chain}, ${anchored} anchored in pcr ${stack!.anchor.pcr}`];
+      return [null, `${recs.length} entries of chain ${stack!.chain}, ${anchored} anchored in pcr ${stack!.anchor.pcr}, payloads opened with STATE/keys`];
     });
   } finally {
     if (stack) await stack.stop();

@@ -17,6 +17,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { AuditChain } from '../audit/audit-chain.js';
+import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
 import { createPublicKeysDocument } from '../aws/public-keys-document.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
@@ -72,6 +73,11 @@ export interface LocalStackOptions {
   logSink?: { write(s: string): unknown };
   /** how long stop() lets the worker drain queued requests (default 10 s) */
   drainMs?: number;
+  /**
+   * a separate auditor key the audit payloads are sealed to (key folder or composite public key
+   * file, absolute or relative to the process); default: the stack's own key (STATE/keys)
+   */
+  auditRecipient?: string;
 }
 
 export interface LocalStack {
@@ -87,6 +93,8 @@ export interface LocalStack {
   readonly consumer: Consumer;
   readonly audit: TableAuditStore;
   readonly chain: string;
+  /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
+  readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
   stop(): Promise<void>;
 }
 
@@ -182,6 +190,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
+    // a separate auditor key first: a bad one stops the start before anything is created
+    const auditor = opts.auditRecipient === undefined ? undefined : await loadAuditRecipient(p, resolve(opts.auditRecipient), '--audit-recipient');
     // keys: the `keys generate` layout, generated once, then loaded (and checked pair by pair)
     const keysDir = join(stateDir, STATE_LAYOUT.keys);
     const keysCreated = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
@@ -189,6 +199,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const keys = await loadPrivateKeys(p, keysDir);
     const pub = publicKeysOf(keys);
     const fp = fingerprints(pub);
+    const recipient = auditor ?? serviceRecipient(recipientPublicKey(pub), `STATE/${STATE_LAYOUT.keys}`);
+    const auditRecipient = { fingerprint: recipient.fingerprint, source: recipient.source, auditor: auditor !== undefined };
 
     const logStream: WriteStream = createWriteStream(join(stateDir, STATE_LAYOUT.log), { flags: 'a', mode: 0o600 });
     cleanups.push(() => new Promise<void>((ok) => logStream.end(() => ok())));
@@ -246,8 +258,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         bank: 'sha256',
         signer,
         signerFingerprint: fp.mldsa,
-        recipient: recipientPublicKey(pub),
-        recipientFingerprint: fp.composite,
+        recipient: recipient.publicKey,
+        recipientFingerprint: recipient.fingerprint,
         clock: systemClock,
       }),
     };
@@ -274,10 +286,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -300,6 +312,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       consumer,
       audit: auditStore,
       chain: LOCAL_CHAIN,
+      auditRecipient,
       stop,
     };
   } catch (err) {

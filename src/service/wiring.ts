@@ -8,6 +8,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { hostname } from 'node:os';
 import { AuditChain } from '../audit/audit-chain.js';
+import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { awsClientConfig, type Env } from '../aws/config.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
@@ -83,14 +84,18 @@ export interface WorkerParts {
   deps: PipelineDeps;
   consumer: Consumer;
   signer: Signer;
+  /** who can read the audit payloads: the service key, or the AUDIT_RECIPIENT auditor key */
+  auditRecipient: { fingerprint: string; source: string; auditor: boolean };
 }
 
-/** The worker: keys (Secrets Manager, or KEYS_DIR for local runs), tables, queue, TPM, signer. */
+/** The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue, TPM, signer. */
 export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys) => Signer | Promise<Signer>; dynamo?: DynamoDBClient } = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
   // the configuration first (SPEC §8.8): a missing variable fails before any network call
   const queueUrl = need(env, 'QUEUE_URL');
   const pcrBank = pcrBankFromEnv(env);
+  // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
+  const auditor = env.AUDIT_RECIPIENT ? await loadAuditRecipient(p, env.AUDIT_RECIPIENT, 'AUDIT_RECIPIENT') : undefined;
   const keys = env.KEYS_DIR
     ? await loadPrivateKeys(p, env.KEYS_DIR)
     : await loadServiceKeysFromSecrets(new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env))), {
@@ -99,6 +104,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
       });
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
+  const auditRecipient = auditor ?? serviceRecipient(recipientPublicKey(pub));
   const { dynamo, requests, decisions } = tables(env, opts.dynamo);
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), queueUrl);
   const signer = opts.signer ? await opts.signer(keys) : new InlineSigner(p, keys.mldsa);
@@ -123,8 +129,8 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
       bank,
       signer,
       signerFingerprint: fp.mldsa,
-      recipient: recipientPublicKey(pub),
-      recipientFingerprint: fp.composite,
+      recipient: auditRecipient.publicKey,
+      recipientFingerprint: auditRecipient.fingerprint,
       clock: systemClock,
     }),
   };
@@ -132,5 +138,5 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
     visibilitySeconds: env.VISIBILITY_SECONDS ? Number(env.VISIBILITY_SECONDS) : undefined,
     waitSeconds: env.WAIT_SECONDS ? Number(env.WAIT_SECONDS) : undefined,
   });
-  return { deps, consumer, signer };
+  return { deps, consumer, signer, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
 }

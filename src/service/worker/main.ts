@@ -31,7 +31,14 @@ export async function main(): Promise<void> {
     parts.consumer.start();
     // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
     heartbeat = startHeartbeat(process.env.HEARTBEAT_FILE || DEFAULT_HEARTBEAT_FILE, () => parts.consumer.lastPollAt);
-    log.log('info', 'worker started', { chain: parts.deps.audit.chain, signer: parts.deps.signerFingerprint, model: parts.deps.model.name });
+    log.log('info', 'worker started', {
+      chain: parts.deps.audit.chain,
+      signer: parts.deps.signerFingerprint,
+      // who can read the audit payloads (SPEC §8.8 AUDIT_RECIPIENT): operators check it here
+      audit_recipient: parts.auditRecipient.fingerprint,
+      audit_recipient_source: parts.auditRecipient.source,
+      model: parts.deps.model.name,
+    });
   } catch (err) {
     const e = toImaError(err);
     log.log('error', 'worker failed to start', { code: e.code, error: e.message, hint: e.hint });

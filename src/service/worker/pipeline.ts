@@ -129,7 +129,6 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
     try {
       anchored = await d.audit.commit(
         decide.map(({ x }) => ({
-          route: x.inner.route,
           request_digest: x.handle,
           decision_digest: decisionDigest(d.p, x.signed),
           plaintext: payloadPlaintext(x.signed),

@@ -65,10 +65,13 @@ describe.each(['file', 'dynamo'] as const)('audit tail and show (%s store)', (ki
     const want = [decisions[kind][3], decisions[kind][4]].map(({ decision: d }) => [d.route, `${d.outcome} ${d.tally.approve}/${d.tally.reject}/${d.tally.abstain}`]);
     expect(want.map((w) => w[0])).toEqual(['patents', 'analyze']);
     expect(doc.entries.map((e: { route: string; decision: string }) => [e.route, e.decision])).toEqual(want);
-    // another key folder cannot read them
+    expect(doc.entries.map((e: { payload: string }) => e.payload)).toEqual(['opened', 'opened']);
+    // another key folder cannot read them: decryption says no (exit 1), nothing of the payload shows
     const wrong = await runCli(['audit', 'tail', ...s.flags, '-n', '1', '--key', k.dir, '--decrypt', '--identity', other.dir, '--json'], env());
-    expect(wrong.code).toBe(0);
-    expect(wrong.json().entries[0].decision).toBe('sealed (other recipient)');
+    expect(wrong.code).toBe(1);
+    expect(wrong.json().error).toMatchObject({ code: 'AUDIT_WRONG_RECIPIENT', details: { identity: other.fp.composite, recipients: [k.fp.composite] } });
+    expect(wrong.json().entries[0]).toMatchObject({ route: 'sealed', decision: 'sealed (other recipient)', payload: 'other-recipient' });
+    for (const w of SECRET_WORDS) expect(wrong.stdout).not.toContain(w);
   });
 
   it('show SEQ --decrypt gives the decision with its votes, signatures checked; by decision id too', async () => {

@@ -96,7 +96,7 @@ export async function buildChain(k: KeyFixture, store: AuditStore, bank: PcrBank
     for (let j = 0; j < size; j++, i++) {
       const d = await signedDecision(k, i, i % 2 ? 'patents' : 'analyze');
       decisions.push(d);
-      items.push({ route: d.decision.route, request_digest: d.decision.request_digest, decision_digest: decisionDigest(p, d), plaintext: payloadPlaintext(d) });
+      items.push({ request_digest: d.decision.request_digest, decision_digest: decisionDigest(p, d), plaintext: payloadPlaintext(d) });
     }
     await ac.commit(items);
   }

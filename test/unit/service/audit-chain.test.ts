@@ -19,7 +19,7 @@ import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { p, serviceFixture, tempDir } from './fixtures.js';
 
 const f = serviceFixture();
-const item = (i: number) => ({ route: 'analyze', request_digest: toHex(new Uint8Array(32).fill(i)), decision_digest: toHex(new Uint8Array(32).fill(100 + i)), plaintext: utf8(`{"n":${i}}`) });
+const item = (i: number) => ({ request_digest: toHex(new Uint8Array(32).fill(i)), decision_digest: toHex(new Uint8Array(32).fill(100 + i)), plaintext: utf8(`{"n":${i}}`) });
 
 /** a bank that fails on demand: before the extend (unreachable) or after it (outcome lost) */
 function flaky(inner: PcrBank) {
