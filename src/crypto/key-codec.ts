@@ -192,6 +192,21 @@ function readAlgorithm(r: DerReader, source: string, kind: 'public' | 'private')
   return alg;
 }
 
+/**
+ * FIPS 203 §7.2 encapsulation key check at the boundary, so a bad key file is refused when it is
+ * read rather than at the first encapsulation: the 1152 bytes before ρ are 768 12-bit coefficients
+ * (ByteDecode12), each of which MUST be < q = 3329 (equivalently ByteEncode12(ByteDecode12(t)) = t).
+ */
+function checkMlKemModulus(source: string, ek: Uint8Array): void {
+  for (let i = 0; i < 1152; i += 3) {
+    const a = ek[i] | ((ek[i + 1] & 0x0f) << 8);
+    const b = (ek[i + 1] >> 4) | (ek[i + 2] << 4);
+    if (a >= 3329 || b >= 3329) {
+      throw new InputError('KEY_MALFORMED', `${source} is not a valid ML-KEM-768 public key (a coefficient is not below q = 3329, FIPS 203 §7.2)`);
+    }
+  }
+}
+
 function checkPoint(source: string, point: Uint8Array): void {
   if (point[0] !== 4 || !p384.utils.isValidPublicKey(point, false)) {
     throw new InputError('KEY_MALFORMED', `${source} does not hold a valid uncompressed P-384 point`);
@@ -208,6 +223,7 @@ function decodeSpki(der: Uint8Array, source: string): DecodedKey {
   const want = PUBLIC_KEY_BYTES[alg];
   if (publicKey.length !== want) throw wrongSize(source, alg, 'public key', publicKey.length, want);
   if (alg === 'P-384') checkPoint(source, publicKey);
+  if (alg === 'ML-KEM-768' || alg === 'MLKEM768-P384') checkMlKemModulus(source, publicKey.subarray(0, 1184));
   if (alg === 'MLKEM768-P384') checkPoint(source, publicKey.subarray(1184));
   return { kind: 'public', alg, publicKey: Uint8Array.from(publicKey) };
 }

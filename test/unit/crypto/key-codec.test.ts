@@ -222,3 +222,25 @@ describe('expectPublic / expectPrivate', () => {
     expect(JSON.stringify(e.toJSON())).not.toContain(seedHex);
   });
 });
+
+describe('ML-KEM-768 public keys: the FIPS 203 §7.2 modulus check at decode', () => {
+  // coefficient 0 of t̂ set to 0xFFF (≥ q = 3329): a key that ByteEncode12(ByteDecode12(·)) changes
+  const bad = (pk: Uint8Array) => {
+    const b = Uint8Array.from(pk);
+    b[0] = 0xff;
+    b[1] |= 0x0f;
+    return b;
+  };
+  it('a valid key decodes; one out-of-range coefficient is KEY_MALFORMED', () => {
+    expect(decodeKeyPem(p, encodePublicKeyPem('ML-KEM-768', kem.publicKey), 'ok.pub').kind).toBe('public');
+    expectCode(() => decodeKeyPem(p, encodePublicKeyPem('ML-KEM-768', bad(kem.publicKey)), 'bad.pub'), 'KEY_MALFORMED');
+  });
+  it('the same for the ML-KEM half of a composite public key', () => {
+    expectCode(() => decodeKeyPem(p, encodePublicKeyPem('MLKEM768-P384', bad(composite.publicKey)), 'bad.pub'), 'KEY_MALFORMED');
+  });
+  it('the last coefficient (bytes 1149–1151) is checked too', () => {
+    const b = Uint8Array.from(kem.publicKey);
+    b[1151] = 0xff; // high byte of coefficient 767 → 0xFFx ≥ q
+    expectCode(() => decodeKeyPem(p, encodePublicKeyPem('ML-KEM-768', b), 'bad.pub'), 'KEY_MALFORMED');
+  });
+});
