@@ -35,6 +35,15 @@ import { InlineSigner, type Signer } from './signer.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
 
+/** A whole number of seconds from the environment, within [min, max]. */
+function seconds(env: Env, name: string, min: number, max: number): number {
+  const v = Number(env[name]);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new UsageError('BAD_ENV', `environment variable ${name} must be a whole number of seconds from ${min} to ${max}`);
+  }
+  return v;
+}
+
 function need(env: Env, name: string): string {
   const v = env[name];
   if (!v) throw new UsageError('MISSING_ENV', `environment variable ${name} is not set`, { hint: 'see SPEC §8.8 for the service configuration' });
@@ -137,6 +146,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
   const consumer = new Consumer(queue, deps, log, {
     visibilitySeconds: env.VISIBILITY_SECONDS ? Number(env.VISIBILITY_SECONDS) : undefined,
     waitSeconds: env.WAIT_SECONDS ? Number(env.WAIT_SECONDS) : undefined,
+    graceMs: env.STOP_GRACE_SECONDS ? seconds(env, 'STOP_GRACE_SECONDS', 0, 3600) * 1000 : undefined,
   });
   return { deps, consumer, signer, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
 }

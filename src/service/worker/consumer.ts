@@ -39,8 +39,12 @@ export class Consumer {
     this.loop ??= this.run();
   }
 
-  /** Graceful stop (SIGTERM): finish the batch in hand or release it after graceMs. */
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop (SIGTERM): finish the batch in hand or release it after graceMs. Returns how many
+   * messages were released: their pipelines may still be running, and the caller should end the
+   * process rather than let them finish after another worker has taken the messages over.
+   */
+  async stop(): Promise<{ released: number }> {
     this.stopping = true;
     this.abort.abort();
     const grace = this.opts.graceMs ?? 20_000;
@@ -50,8 +54,10 @@ export class Consumer {
       new Promise<boolean>((r) => (timer = setTimeout(() => r(true), grace))),
     ]);
     clearTimeout(timer);
-    if (timedOut) await this.release([...this.inFlight.values()]);
-    this.log.log('info', 'worker stopped', { ...this.stats, released: timedOut ? this.inFlight.size : 0 });
+    const released = timedOut ? [...this.inFlight.values()] : [];
+    if (released.length) await this.release(released);
+    this.log.log('info', 'worker stopped', { ...this.stats, released: released.length });
+    return { released: released.length };
   }
 
   private async release(msgs: QueueMessage[]): Promise<void> {

@@ -22,9 +22,12 @@ export async function main(): Promise<void> {
       stopping = true;
       heartbeat?.stop();
       log.log('info', 'stopping', { signal });
-      await parts.consumer.stop();
+      const { released } = await parts.consumer.stop();
       await parts.signer.close();
       process.exitCode = 0;
+      // released messages are visible again for another worker: end now, so their abandoned
+      // pipelines (e.g. a consultation still waiting on the persona model) cannot finish later
+      if (released > 0) process.exit(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));

@@ -63,7 +63,7 @@ interface Worker {
   text(): string;
 }
 
-function startWorker(chain: string): Worker {
+function startWorker(chain: string, extraEnv: Record<string, string> = {}): Worker {
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: tmp,
@@ -83,6 +83,7 @@ function startWorker(chain: string): Worker {
     SIGNING_THREADS: '1',
     PERSONA_MODEL_URL: model.url,
     HEARTBEAT_FILE: join(tmp, `${chain}.heartbeat`),
+    ...extraEnv,
   };
   const child = spawn(process.execPath, [WORKER_MAIN], { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
@@ -277,6 +278,34 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     const audit = await auditVerify();
     expect(audit.code, audit.stderr).toBe(0);
     expect(audit.doc.chains).toMatchObject([{ chain: 'task-3', ok: true, entries: 1, compared: { status: 'match' } }]);
+    expectNoStack(w.text());
+  });
+  it('SIGTERM past the grace period: the request in hand is released, the worker exits 0, another decides it once', async () => {
+    const r = await post(CLEAN_CODE);
+    model.mode = 'hold';
+    const w = startWorker('task-4', { STOP_GRACE_SECONDS: '1' });
+    await waitFor(async () => {
+      if (w.child.exitCode !== null) throw new Error(`worker exited ${w.child.exitCode}:\n${w.text()}`);
+      return model.held() === 1 ? true : undefined;
+    }, 'the worker to consult the persona model', 30_000);
+
+    w.child.kill('SIGTERM');
+    // the consultation never answers: after 1 s the message is released, and the process ends
+    // at once instead of finishing a pipeline another worker will now run
+    expect(await exitOf(w.child)).toEqual({ code: 0, signal: null });
+    expect(w.lines.find((l) => l.msg === 'worker stopped')).toMatchObject({ decided: 0, released: 1 });
+    expect(await allDecisions()).toEqual([]);
+    // released means visible again now, not after the 3 s visibility timeout
+    expect(await queueCounts(res.sqs, res.queueUrl)).toMatchObject({ visible: 1, inFlight: 0 });
+
+    model.mode = 'answer';
+    model.release();
+    const w2 = startWorker('task-5');
+    const response = await decision(w2, r);
+    expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+    expect(await allDecisions()).toHaveLength(1);
+    expect(await terminate(w2)).toEqual({ code: 0, signal: null });
+    await drained();
     expectNoStack(w.text());
   });
 });
