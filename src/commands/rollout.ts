@@ -12,8 +12,9 @@ import { PreconditionError, RemoteError, UsageError } from '../errors.js';
 import { fingerprints, loadPublicKeys, requireAll } from '../keys/key-dir.js';
 import { type CommandResult, Progress, table } from '../output.js';
 import { type Capabilities, type ChecklistItem, DAY_TITLES, LAST_DAY, buildChecklist, itemsOfDay } from '../rollout/checklist.js';
-import type { CheckContext, KeyFingerprints } from '../rollout/checks.js';
+import type { CheckContext, KeyFingerprints, LoadBounds } from '../rollout/checks.js';
 import { AwsRolloutProbe } from '../rollout/checks-aws.js';
+import { DEFAULT_LOAD_BOUNDS as LOAD, loadRunner } from '../rollout/load-runner.js';
 import type { RolloutProbe } from '../rollout/probe.js';
 import { type Resources, resolveResources } from '../rollout/resources.js';
 import { executeRollback, planRollback } from '../rollout/rollback.js';
@@ -21,8 +22,8 @@ import { type ItemRecord, type RolloutState, isDone, loadState, saveState, state
 import { rolloutVerifiers } from '../rollout/verifiers.js';
 import { requireSubcommand } from './index.js';
 
-/** What this build can do (see checklist.ts): `ima-qs loadtest` is not part of it yet. */
-const CAPABILITIES: Capabilities = { loadtest: false, storedSignatures: true };
+/** What this build can do (see checklist.ts). */
+const CAPABILITIES: Capabilities = { storedSignatures: true };
 
 interface CommonFlags {
   json?: boolean;
@@ -44,6 +45,11 @@ interface DayFlags extends CommonFlags {
   pin?: string;
   logHours?: string;
   timeout?: string;
+  loadUsers?: string;
+  loadDuration?: string;
+  loadThink?: string;
+  loadMaxRequests?: string;
+  loadP99?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -100,10 +106,21 @@ function parsePin(s: string | undefined): string | undefined {
   return hex;
 }
 
-function positive(s: string | undefined, def: number, flag: string, max: number): number {
+function positive(s: string | undefined, def: number, flag: string, max: number, min = 1): number {
   if (s === undefined) return def;
-  if (!/^[1-9][0-9]{0,6}$/.test(s) || Number(s) > max) throw new UsageError('BAD_NUMBER', `${flag} must be a whole number from 1 to ${max}`);
+  if (!/^[0-9]{1,7}$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError('BAD_NUMBER', `${flag} must be a whole number from ${min} to ${max}`);
   return Number(s);
+}
+
+/** d4.load-test's bounds (defaults and why: src/rollout/load-runner.ts). */
+function loadBounds(f: DayFlags): LoadBounds {
+  return {
+    users: positive(f.loadUsers, LOAD.users, '--load-users', 1000),
+    durationS: positive(f.loadDuration, LOAD.durationS, '--load-duration', 600),
+    thinkMs: positive(f.loadThink, LOAD.thinkMs, '--load-think', 60_000, 0),
+    maxRequests: positive(f.loadMaxRequests, LOAD.maxRequests, '--load-max-requests', 1_000_000),
+    p99Ms: positive(f.loadP99, LOAD.p99Ms, '--load-p99', 600_000),
+  };
 }
 
 export interface RolloutDeps {
@@ -138,6 +155,11 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     .option('--pin <fingerprint>', 'the pinned ML-DSA-87 fingerprint (64 hex; default: from --keys)')
     .option('--log-hours <n>', 'how far back the log scan reads (hours, default 24)')
     .option('--timeout <ms>', 'timeout of the GET /api/keys request (default 10000)')
+    .option('--load-users <n>', 'd4.load-test: concurrent users (default 100, the seed\'s; up to 1000)')
+    .option('--load-duration <s>', 'd4.load-test: seconds to start requests for (default 60, up to 600)')
+    .option('--load-think <ms>', "d4.load-test: each user's pause between requests (default 1000, like locust's wait_time)")
+    .option('--load-max-requests <n>', 'd4.load-test: hard cap on requests sent (default 10000)')
+    .option('--load-p99 <ms>', "d4.load-test: the service p99 budget (default 550, the seed's acceptance test)")
     .action(app.action(async (n: string, f: DayFlags) => runDay(parseDay(n), f)));
 
   async function runDay(dayN: number, f: DayFlags): Promise<CommandResult> {
@@ -162,6 +184,7 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
 
     const at = now().toISOString();
     const autos = items.filter((i) => i.kind === 'auto');
+    const bounds = autos.some((i) => i.id === 'd4.load-test') ? loadBounds(f) : undefined; // usage errors first
     let account: string | undefined;
     if (autos.length) {
       const res = await resources(f);
@@ -182,11 +205,17 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
         sampleSize: 20,
       };
       const progress = new Progress(deps.stderr, `day ${dayN}`, autos.length);
+      let k = 0;
+      if (bounds) {
+        const run = loadRunner(defaultProvider(), (p, b) => progress.update(k, `d4.load-test ${Math.floor(p.elapsedMs / 1000)}/${b.durationS} s, ${p.ok} ok, ${p.errors} errors`));
+        ctx.load = { bounds, run };
+      }
       try {
-        for (const [k, item] of autos.entries()) {
+        for (const item of autos) {
           progress.update(k, item.id);
           const out = await item.check!(ctx);
           state.items[item.id] = { status: out.status, at, detail: out.detail, account };
+          k++;
         }
       } finally {
         progress.done();

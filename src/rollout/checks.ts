@@ -5,6 +5,8 @@
  * (exit 4). Signature verification is delegated to the verifiers the command wires in (key custody's
  * public-keys document check, the service's decision / audit verification).
  */
+import type { LoadReport } from '../client/load-measure.js';
+import { ImaError } from '../errors.js';
 import type { RolloutProbe, TableFacts } from './probe.js';
 import type { Resources } from './resources.js';
 import { LOG_SCAN_PATTERNS, type LogFinding, scanLogMessage } from './log-scan.js';
@@ -30,6 +32,24 @@ export interface RolloutVerifiers {
   ): Promise<{ verified: number; failures: string[]; what: string }>;
 }
 
+/** The bounds of d4.load-test's load (rollout day 4 --load-users / -duration / -think / -max-requests). */
+export interface LoadBounds {
+  users: number;
+  durationS: number;
+  /** each user's pause between requests, ms (locust's wait_time) */
+  thinkMs: number;
+  /** hard cap: no request is started after this many */
+  maxRequests: number;
+  /** the service p99 (POST → sealed decision) must be below this, ms (the seed's: 550) */
+  p99Ms: number;
+}
+
+/** Runs a bounded load against `endpoint` with the pin (src/client/load-measure.ts in the command). */
+export type LoadRunner = (endpoint: string, pin: string, bounds: LoadBounds) => Promise<LoadReport>;
+
+/** The seed's Day 4 acceptance budget: service p99 below 550 ms (at 100 users). */
+export const LOAD_BUDGET_P99_MS = 550;
+
 export interface CheckContext {
   probe: RolloutProbe;
   res: Resources;
@@ -43,6 +63,8 @@ export interface CheckContext {
   logWindowHours: number;
   logEventCap: number;
   sampleSize: number;
+  /** d4.load-test; absent = that item fails saying this build cannot run it */
+  load?: { bounds: LoadBounds; run: LoadRunner };
 }
 
 export interface CheckOutcome {
@@ -201,15 +223,22 @@ export async function checkLambda(ctx: CheckContext): Promise<CheckOutcome> {
   return verdict(problems, `${res.lambdaFunction} ${f.runtime} Active; alias ${res.lambdaAlias} → version ${f.alias?.version} of ${f.versions.length}`);
 }
 
+/** The deployed proxy's base URL: api.url when configured, else the function URL (of the alias). */
+async function proxyBase(ctx: CheckContext): Promise<string | undefined> {
+  const { res } = ctx;
+  const base = res.apiUrl ?? (await ctx.probe.lambda(res.lambdaFunction, res.lambdaAlias))?.url;
+  return base?.replace(/\/+$/, '');
+}
+
+const noProxyUrl = (ctx: CheckContext) => fail(`no URL for the proxy: ${ctx.res.lambdaFunction} has no function URL and no api.url is configured`);
+
 /** GET {url}/api/keys answers 200 with a public-keys document signed by the pinned key. */
 export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
-  const { res } = ctx;
   if (!ctx.pin) return fail('no --pin FINGERPRINT (or --keys DIR) to verify the served document with');
   if (!ctx.verifiers.publicKeysDocument) return fail('this build has no public-keys document verifier');
-  let base = res.apiUrl;
-  if (!base) base = (await ctx.probe.lambda(res.lambdaFunction, res.lambdaAlias))?.url;
-  if (!base) return fail(`no URL for the proxy: ${res.lambdaFunction} has no function URL and no api.url is configured`);
-  const url = `${base.replace(/\/+$/, '')}/api/keys`;
+  const base = await proxyBase(ctx);
+  if (!base) return noProxyUrl(ctx);
+  const url = `${base}/api/keys`;
   const answer = await ctx.probe.httpGet(url, ctx.httpTimeoutMs);
   if (answer.status !== 200) return fail(`GET ${url}: ${answer.status === 0 ? answer.body : `HTTP ${answer.status}`}`);
   const v = await ctx.verifiers.publicKeysDocument(answer.body, ctx.pin);
@@ -220,6 +249,46 @@ export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
     if (v.fingerprints.ecdh !== ctx.local.ecdh) problems.push(`served P-384 key ${short(v.fingerprints.ecdh)} ≠ local ${short(ctx.local.ecdh)}`);
   }
   return verdict(problems, `GET ${url}: 200, signed by the pinned ML-DSA-87 key ${short(ctx.pin)}; ML-KEM-768 ${short(v.fingerprints.mlkem)}, P-384 ${short(v.fingerprints.ecdh)}`);
+}
+
+/**
+ * A bounded load against the deployed proxy through the full client (keys verified under the pin
+ * first: on a "no" nothing is sent), like a locust run: N users, each pausing the think time
+ * between requests, for the duration, never more than the request cap. Passes when no request
+ * failed and the service p99 (POST → sealed decision) is below the budget (the seed's 550 ms unless the
+operator sets another service-level objective). Fewer users than the seed's
+ * 100 are allowed (a smoke run) and the detail says so.
+ */
+export async function checkLoadTest(ctx: CheckContext): Promise<CheckOutcome> {
+  if (!ctx.pin) return fail('no --pin FINGERPRINT (or --keys DIR) to pin the service key with: no load was sent');
+  if (!ctx.load) return fail('this build has no load runner');
+  const base = await proxyBase(ctx);
+  if (!base) return noProxyUrl(ctx);
+  const b = ctx.load.bounds;
+  let r: LoadReport;
+  try {
+    r = await ctx.load.run(base, ctx.pin, b);
+  } catch (err) {
+    // only the keys step throws (per-request failures are counted): a pin or network "no"
+    if (!(err instanceof ImaError)) throw err;
+    return fail(`${base}/api/keys: ${err.message} (${err.code}); no load was sent`);
+  }
+  const s = r.latencyMs.service;
+  const load = `${b.users} users × ${b.durationS} s, think ${b.thinkMs} ms on ${base}`;
+  const measured = `${r.requests.ok} ok of ${r.requests.started} started in ${r.elapsedSeconds} s, ${r.throughputPerSecond} decisions/s, service p50 ${s.p50} ms, p99 ${s.p99} ms`;
+  const notes: string[] = [];
+  if (r.requests.started >= b.maxRequests) notes.push(`stopped at the cap of ${b.maxRequests} requests`);
+  if (b.users < 100) notes.push(`${b.users} users is below the seed's 100: a smoke run, not the acceptance load`);
+  const problems: string[] = [];
+  if (r.requests.errors > 0) {
+    const byCode = Object.entries(r.errors).map(([c, n]) => `${c} ×${n}`).join(', ');
+    problems.push(`${r.requests.errors} of ${r.requests.started} requests failed (${byCode})`);
+  }
+  if (r.requests.ok === 0) problems.push('no request completed');
+  else if (s.p99 >= b.p99Ms) problems.push(`service p99 ${s.p99} ms is not below the ${b.p99Ms} ms budget`);
+  if (b.p99Ms !== LOAD_BUDGET_P99_MS) notes.push(`budget ${b.p99Ms} ms set by --load-p99, not the seed's ${LOAD_BUDGET_P99_MS} ms`);
+  const tail = [measured, ...notes].join('; ');
+  return problems.length ? fail(`${problems.join('; ')} — ${load}: ${tail}`) : pass(`${load}: ${tail}; p99 < ${b.p99Ms} ms, 0 errors`);
 }
 
 /** Worker service ACTIVE with desired > 0 and running > 0; says where its TPM is (DESIGN.md). */

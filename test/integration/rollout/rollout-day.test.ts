@@ -252,21 +252,26 @@ describe('rollout days 2-5', () => {
     expect(bad.json().error.details.items).toEqual(['d3.worker-running', 'd3.decisions-signed']);
   });
 
-  it('day 4: PEM armor in a log group fails d4.no-key-material-in-logs; clean logs pass', async () => {
+  it('day 4: PEM armor in a log group fails d4.no-key-material-in-logs; clean logs pass; d4.load-test without a URL or a pin fails', async () => {
+    // the load test itself against a running service: rollout-load.test.ts
     await createLogGroups(moto);
-    const ok = await cli(['rollout', 'day', '4', '--yes', '--state', stateFile, '--json']);
-    expect(ok.code, ok.stdout).toBe(0);
+    const ok = await cli(['rollout', 'day', '4', '--pin', pin, '--yes', '--state', stateFile, '--json']);
+    expect(ok.code, ok.stdout).toBe(5);
+    expect(ok.json().error.details.items).toEqual(['d4.load-test']);
     const item = ok.json().items.find((i: any) => i.id === 'd4.no-key-material-in-logs');
     expect(item.status).toBe('pass');
     expect(item.detail).toContain('/ecs/ima-quantum-worker: 1 events');
-    expect(ok.json().items.find((i: any) => i.id === 'd4.load-test').kind).toBe('manual');
+    const lt = ok.json().items.find((i: any) => i.id === 'd4.load-test');
+    expect(lt.kind).toBe('auto');
+    expect(lt.detail).toContain(`no URL for the proxy: ${NAMES.fn} has no function URL and no api.url is configured`);
 
     await moto.reset();
     await createLogGroups(moto, ['starting', 'loaded key -----BEGIN PRIVATE KEY----- MC4CAQAwBQYDK2VwBCIEIA']);
-    const bad = await cli(['rollout', 'day', '4', '--yes', '--state', stateFile, '--json']);
+    const bad = await cli(['rollout', 'day', '4', '--resource', 'api.url=http://127.0.0.1:9', '--yes', '--state', stateFile, '--json']);
     expect(bad.code).toBe(5);
     const d = bad.json();
-    expect(d.error.details.items).toEqual(['d4.no-key-material-in-logs']);
+    expect(d.error.details.items).toEqual(['d4.load-test', 'd4.no-key-material-in-logs']);
+    expect(d.items.find((i: any) => i.id === 'd4.load-test').detail).toContain('no --pin FINGERPRINT');
     expect(d.items.find((i: any) => i.id === 'd4.no-key-material-in-logs').detail).toContain('pem-armor in /aws/lambda/ima-quantum-proxy');
     expect(bad.stdout).not.toContain('MC4CAQAwBQYDK2VwBCIEIA'); // the finding never repeats the text
   });

@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('checklist', () => {
-  for (const caps of [{ loadtest: false, storedSignatures: false }, { loadtest: true, storedSignatures: true }]) {
+  for (const caps of [{ storedSignatures: false }, { storedSignatures: true }]) {
     it(`has unique ids d<day>.<slug>, every day, a check on every auto item (${JSON.stringify(caps)})`, () => {
       const list = buildChecklist(caps);
       expect(new Set(list.map((i) => i.id)).size).toBe(list.length);
@@ -28,11 +28,12 @@ describe('checklist', () => {
     });
   }
 
-  it('keeps the load test manual and labelled while ima-qs loadtest is absent; never mentions liboqs as a step', () => {
-    const list = buildChecklist({ loadtest: false, storedSignatures: false });
+  it('checks the load test automatically; keeps d3.decisions-signed manual without a verifier; never mentions liboqs as a step', () => {
+    const list = buildChecklist({ storedSignatures: false });
     const lt = list.find((i) => i.id === 'd4.load-test')!;
-    expect(lt.kind).toBe('manual');
-    expect(lt.title).toContain('MANUAL');
+    expect(lt.kind).toBe('auto');
+    expect(lt.title).toContain('p99 < 550 ms');
+    expect(lt.hint).toContain('scale the worker');
     expect(list.find((i) => i.id === 'd3.decisions-signed')!.kind).toBe('manual');
     expect(list.filter((i) => /add liboqs|with liboqs\)/i.test(i.title))).toEqual([]);
   });
