@@ -137,15 +137,26 @@ async function pcr11Row(input: DoctorInput, reachable: boolean): Promise<DoctorR
     await Promise.all(['/usr/lib/systemd/systemd-pcrphase', '/lib/systemd/systemd-pcrphase'].map((p) => input.probe.exists(p)))
   ).some(Boolean);
   const reasons: string[] = [];
+  let read = false;
   if (reachable) {
     try {
       const v = await (input.bank as Tpm2ToolsBank).read(11, ['sha256']);
+      read = true;
       if (v.sha256.some((x) => x !== 0)) reasons.push(`pcr 11 is not all-zero (sha256 ${toHex(v.sha256).slice(0, 16)}…): something already measured into it`);
     } catch {
       // the reachability row already reports tpm errors
     }
   }
   if (efi && pcrphase) reasons.push('UEFI boot with systemd-pcrphase installed: systemd measures boot phases into pcr 11');
+  if (reasons.length === 0 && !read) {
+    // never claim the PCR is unused when it could not be read
+    return {
+      check,
+      status: 'warn',
+      detail: 'pcr 11 was not read (the tpm is not reachable); no systemd/UKI measurement setup found on this host',
+      hint: 'run tpm doctor again once the tpm is reachable',
+    };
+  }
   if (reasons.length === 0) return { check, status: 'pass', detail: 'pcr 11 is all-zero and no systemd/UKI measurements were found' };
   return {
     check,

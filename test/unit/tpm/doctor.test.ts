@@ -52,4 +52,16 @@ describe('tpm doctor rows', () => {
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/SIMULATED/);
   });
+  it('an unreachable tpm: exit 4, and pcr 11 is not claimed to be all-zero (it was not read)', async () => {
+    const r = await runCli(['tpm', 'doctor', '--tcti', `swtpm:path=${join(dir, 'no-such.sock')}`, '--timeout', '5', '--json'], {
+      env: { PATH: process.env.PATH },
+    });
+    expect(r.code).toBe(4);
+    const rows = r.json().rows as { check: string; status: string; detail: string }[];
+    expect(rows.find((x) => x.check === 'tpm reachable')).toMatchObject({ status: 'fail' });
+    const pcr = rows.find((x) => x.check === 'pcr 11 and systemd');
+    expect(pcr).toMatchObject({ status: 'warn' });
+    expect(pcr!.detail).toContain('not read');
+    expect(pcr!.detail).not.toContain('all-zero');
+  });
 });
