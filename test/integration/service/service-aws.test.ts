@@ -206,11 +206,13 @@ describe('service on moto_server + swtpm', () => {
 
   it('DynamoDB throttling is retried (ProvisionedThroughputExceededException injected in the SDK middleware stack)', async () => {
     let injected = 0;
+    let attempts = 0;
     const dynamo = new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
-    // a deserialize-step middleware runs inside the SDK retry loop: every other attempt is throttled
+    // a deserialize-step middleware runs inside the SDK retry loop: every other attempt (the 1st,
+    // 3rd, …) is throttled, so every call is throttled once and must succeed on its retry
     dynamo.middlewareStack.add(
       (next) => async (args) => {
-        if (injected < 40 && (injected + Date.now()) % 2 === 0) {
+        if (attempts++ % 2 === 0 && injected < 40) {
           injected++;
           throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
             name: 'ProvisionedThroughputExceededException',
