@@ -121,7 +121,13 @@ export function checkRecord(p: CryptoProvider, rec: AuditRecord, signerPublicKey
     return { ok: false, problem: 'malformed', detail: 'the core is not JSON' };
   }
   if (!isReadableVersion(core?.v)) return { ok: false, problem: 'malformed', detail: unsupportedVersionDetail(core?.v) };
-  if (canonicalJson(core) !== rec.core) return { ok: false, problem: 'malformed', detail: 'the core is not canonical JSON' };
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalJson(core);
+  } catch {
+    canonical = undefined; // e.g. a lone surrogate (RFC 8785 §3.2.2.2): never what a writer produced
+  }
+  if (canonical !== rec.core) return { ok: false, problem: 'malformed', detail: 'the core is not canonical JSON' };
   if (core.chain !== rec.chain || core.seq !== rec.seq) return { ok: false, problem: 'misplaced', detail: `the core says ${core.chain}/${core.seq}` };
   if (entryDigest(p, core) !== rec.digest) return { ok: false, problem: 'altered', detail: 'the digest does not match the core' };
   let sig: Uint8Array;

@@ -144,7 +144,7 @@ export class ChainVerifier {
     if (!isReadableVersion(core.v)) return this.fail(seq, 'unsupported', unsupportedVersionDetail(core.v));
     const shape = coreShapeProblem(core);
     if (shape) return this.fail(seq, 'altered', `the core is malformed: ${shape}`);
-    if (canonicalJson(core) !== rec.core) return this.fail(seq, 'altered', 'the core is not in canonical form (RFC 8785): it was edited');
+    if (canonicalOrUndefined(core) !== rec.core) return this.fail(seq, 'altered', 'the core is not in canonical form (RFC 8785): it was edited');
 
     let sig: Uint8Array | undefined;
     try {
@@ -209,7 +209,7 @@ export class ChainVerifier {
   }
 
   private checkAnchor(seq: number, a: AuditAnchor | undefined, digest: string): { seq: number; kind: ProblemKind; detail: string } | undefined {
-    if (!a) return { seq, kind: 'unanchored', detail: 'no pcr anchor: the group commit covering it never happened (or is happening right now)' };
+    if (a === undefined) return { seq, kind: 'unanchored', detail: 'no pcr anchor: the group commit covering it never happened (or is happening right now)' };
     const shape = anchorShapeProblem(a);
     if (shape) return { seq, kind: 'pcr-mismatch', detail: `the anchor is malformed: ${shape}` };
     const bad = (detail: string) => ({ seq, kind: 'pcr-mismatch' as const, detail });
@@ -250,6 +250,15 @@ export class ChainVerifier {
     }
     this.verdict.batches += 1;
     this.lastAnchor = { pcr: b.pcr, bank: b.bank, after: b.after };
+    return undefined;
+  }
+}
+
+/** The canonical text, or undefined for a value RFC 8785 cannot carry (a lone surrogate, §3.2.2.2): an edited core, not a crash. */
+function canonicalOrUndefined(core: AuditEntryCore): string | undefined {
+  try {
+    return canonicalJson(core);
+  } catch {
     return undefined;
   }
 }
@@ -389,7 +398,7 @@ export function compareWithPcr(
 /** One entry on its own (for `tail` and `show`): digest, canonical form and signature under a trusted key. */
 export function entrySignatureStatus(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined): 'ok' | 'BAD' | 'unchecked' {
   const core = tryCore(rec.core);
-  if (!core || coreShapeProblem(core) || canonicalJson(core) !== rec.core || entryDigest(p, core) !== rec.digest) return 'BAD';
+  if (!core || coreShapeProblem(core) || canonicalOrUndefined(core) !== rec.core || entryDigest(p, core) !== rec.digest) return 'BAD';
   if (core.chain !== rec.chain || core.seq !== rec.seq) return 'BAD';
   if (!trusted) return 'unchecked';
   const key = trusted.get(core.signer);

@@ -173,7 +173,7 @@ function parseDocument(input: unknown): { doc: PublicKeysDocument; keys: Documen
   if (v.format !== KEYS_DOCUMENT_FORMAT) return `format is not ${KEYS_DOCUMENT_FORMAT}`;
   if (typeof v.service !== 'string' || v.service.length === 0 || v.service.length > 128) return 'service is not a name';
   for (const f of ['notBefore', 'notAfter', 'created'] as const) {
-    if (typeof v[f] !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v[f] as string)) return `${f} is not a UTC date-time`;
+    if (!isUtcDateTime(v[f])) return `${f} is not a UTC date-time`;
   }
   const sig = v.signature;
   if (!isObject(sig) || sig.algorithm !== 'ML-DSA-87' || sig.context !== SIGNATURE_CONTEXTS.keys || typeof sig.value !== 'string') {
@@ -202,6 +202,16 @@ function parseDocument(input: unknown): { doc: PublicKeysDocument; keys: Documen
     doc: v as unknown as PublicKeysDocument,
     keys: { mlkem: raw.mlkem768!, ecdh: raw.p384!, composite: raw.composite!, mldsa: raw.mldsa87! },
   };
+}
+
+/**
+ * RFC 3339 UTC date-time (`Z`) naming a real instant: a month 13 or a Feb 30 would parse as NaN or
+ * roll over, and a NaN bound compares false both ways, which would make the validity check pass.
+ */
+function isUtcDateTime(s: unknown): s is string {
+  if (typeof s !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(s)) return false;
+  const t = Date.parse(s);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 19) === s.slice(0, 19);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -7,7 +7,7 @@
  * PEM: a secret edited by hand or mixed up between algorithms fails loudly at start-up instead of
  * producing undecryptable answers later.
  */
-import { RemoteError } from '../errors.js';
+import { InputError, RemoteError } from '../errors.js';
 import { type PrivateKeyOf, decodeKeyPem, fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
@@ -52,7 +52,17 @@ export async function readKeySecret<A extends KeyAlgorithm>(
       hint: 'see SPEC §7.1 for the format; upload the keys again with ima-qs keys upload',
     });
   }
-  const key = decodePrivateKey(p, parsed.secret.pem, spec.algorithm, `secret ${name}`);
+  let key: PrivateKeyOf[A];
+  try {
+    key = decodePrivateKey(p, parsed.secret.pem, spec.algorithm, `secret ${name}`);
+  } catch (err) {
+    // SPEC §7.1: a PEM that does not decode is a malformed secret (remote state, exit 4), not bad local input
+    if (!(err instanceof InputError)) throw err;
+    throw new RemoteError('SECRET_MALFORMED', `secret ${name} is not an ima-qs key secret: its pem does not decode (${err.code})`, {
+      hint: 'see SPEC §7.1 for the format; upload the keys again with ima-qs keys upload',
+      cause: err,
+    });
+  }
   const actual = fingerprint(spec.algorithm, key.publicKey);
   if (actual !== parsed.secret.fingerprint) {
     throw new RemoteError('SECRET_FINGERPRINT_MISMATCH', `secret ${name} states fingerprint ${parsed.secret.fingerprint.slice(0, 16)}… but holds the key ${actual.slice(0, 16)}…`, {

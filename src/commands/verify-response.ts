@@ -71,6 +71,20 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
   return {
     data: { file: path, valid: v.ok, checks: v.checks, failed, ...summary },
     human: table(['', 'check', 'detail'], rows) + (v.ok ? `\nthe response is valid: ${summary.outcome} by ${summary.signer}` : ''),
-    failure: v.ok ? undefined : new VerificationError('RESPONSE_INVALID', `the response fails: ${failed.join(', ')}`, { details: { failed } }),
+    failure: v.ok ? undefined : responseFailure(file, failed),
   };
+}
+
+/**
+ * A document that fails the `format` check is not a response at all: bad input (exit 3), as a
+ * malformed signature file is; a well-formed response that fails any other check is a "no" (exit 1).
+ */
+function responseFailure(file: string, failed: string[]): InputError | VerificationError {
+  if (failed.includes('format')) {
+    return new InputError('RESPONSE_MALFORMED', `${file} is not a well-formed response document (SPEC §8.5)`, {
+      hint: "a response document is the JSON 'ima-qs request -o' writes",
+      details: { failed },
+    });
+  }
+  return new VerificationError('RESPONSE_INVALID', `the response fails: ${failed.join(', ')}`, { details: { failed } });
 }

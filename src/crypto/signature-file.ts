@@ -11,7 +11,7 @@
  * hashes the file first (I/O in the command, sigstore-style), then this decides.
  */
 import { InputError } from '../errors.js';
-import { fromBase64, toBase64, toHex } from './bytes.js';
+import { equalBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
 import { canonicalBytes } from './canonical-json.js';
 import { fingerprint } from './key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from './provider.js';
@@ -143,7 +143,12 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
     throw bad('"file.sha3_512" must be 128 lowercase hex digits');
   }
   if (typeof doc.signature !== 'string') throw bad('"signature" must be base64 text');
-  const signature = fromBase64(doc.signature, `${source} "signature"`);
+  let signature: Uint8Array;
+  try {
+    signature = fromBase64(doc.signature, '"signature"');
+  } catch (err) {
+    throw bad(err instanceof Error ? err.message : '"signature" is not valid base64'); // SPEC §5.2: BAD_SIGNATURE_FILE
+  }
   if (signature.length !== ML_DSA_87_SIGNATURE_BYTES) {
     throw bad(`"signature" is ${signature.length} bytes; an ML-DSA-87 signature is ${ML_DSA_87_SIGNATURE_BYTES}`);
   }
@@ -177,7 +182,7 @@ export function verifySignatureFile(
   );
   const keyFp = fingerprint('ML-DSA-87', publicKey);
   checks.push(
-    sf.signer === keyFp
+    equalBytes(utf8(sf.signer), utf8(keyFp)) // constant time, as every fingerprint comparison
       ? { check: 'signer', ok: true, detail: `signed by ${keyFp}` }
       : { check: 'signer', ok: false, detail: `signed by ${sf.signer}, not by the given key ${keyFp}` },
   );

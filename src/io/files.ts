@@ -4,7 +4,7 @@
  * that say what was expected and what to do (STYLE.md §4).
  */
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError } from '../errors.js';
@@ -86,13 +86,31 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await fh.close();
     fh = undefined;
     await chmod(tmp, mode); // umask may have narrowed or the platform widened it
-    if (!opts.force && (await exists(path))) throw Object.assign(new Error(), { code: 'EEXIST' });
-    await rename(tmp, path);
+    if (opts.force) await rename(tmp, path);
+    else await linkNoClobber(tmp, path);
   } catch (err) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw err instanceof InputError ? err : fsError(err, path, 'write');
   }
+}
+
+/**
+ * Moves `tmp` onto `target` unless something (even a dangling symlink) is already there:
+ * link(2) fails with EEXIST instead of replacing, so a file that appeared after the up-front check
+ * is never clobbered. File systems without hard links fall back to check-then-rename (a small race).
+ */
+export async function linkNoClobber(tmp: string, target: string): Promise<void> {
+  try {
+    await link(tmp, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EOPNOTSUPP') throw err;
+    if (await exists(target)) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+    await rename(tmp, target);
+    return;
+  }
+  await unlink(tmp);
 }
 
 /** A private file: 0600, never silently overwritten. */

@@ -4,13 +4,13 @@
  * to the target that becomes the target only on commit (SPEC §4.6). Constant memory throughout.
  */
 import { constants } from 'node:fs';
-import { chmod, link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CliDeps } from '../context.js';
 import { InputError, UsageError } from '../errors.js';
-import { exists, fsError } from './files.js';
+import { exists, fsError, linkNoClobber } from './files.js';
 
 const PIECE = 64 * 1024;
 
@@ -137,21 +137,6 @@ export async function openOutput(path: string | undefined, deps: CliDeps, opts: 
     },
     abort,
   };
-}
-
-/** link(2) fails with EEXIST instead of replacing: the no-clobber final step. */
-async function linkNoClobber(tmp: string, target: string): Promise<void> {
-  try {
-    await link(tmp, target);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EOPNOTSUPP') throw err;
-    // file systems without hard links: check, then rename (a small race, as writeFileAtomic)
-    if (await exists(target)) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-    await rename(tmp, target);
-    return;
-  }
-  await unlink(tmp);
 }
 
 function stdoutOutput(deps: CliDeps): Output {

@@ -72,6 +72,9 @@ export interface CheckOutcome {
   detail: string;
 }
 
+/** The TTL attribute the proxy and the worker write on the requests table (SPEC §8.2). */
+export const TTL_ATTRIBUTE = 'ttl';
+
 const pass = (detail: string): CheckOutcome => ({ status: 'pass', detail });
 const fail = (detail: string): CheckOutcome => ({ status: 'fail', detail });
 const short = (fp: string | undefined) => (fp ? fp.slice(0, 16) : '—');
@@ -92,8 +95,9 @@ export async function checkKmsKey(ctx: CheckContext): Promise<CheckOutcome> {
   if (!k) return fail(`KMS key ${ctx.res.kmsAlias} not found`);
   const problems: string[] = [];
   if (k.state !== 'Enabled') problems.push(`key ${ctx.res.kmsAlias} is ${k.state}`);
-  if (k.manager && k.manager !== 'CUSTOMER') problems.push(`key is ${k.manager}-managed, a customer-managed key is required`);
-  if (k.keySpec && k.keySpec !== 'SYMMETRIC_DEFAULT') problems.push(`key spec is ${k.keySpec}, SYMMETRIC_DEFAULT is required`);
+  // absent facts fail: KMS always reports them, so "unknown" is never a pass
+  if (k.manager !== 'CUSTOMER') problems.push(`key is ${k.manager ? `${k.manager}-managed` : 'of an unknown manager'}, a customer-managed key is required`);
+  if (k.keySpec !== 'SYMMETRIC_DEFAULT') problems.push(`key spec is ${k.keySpec || 'unknown'}, SYMMETRIC_DEFAULT is required`);
   if (k.rotation !== true) problems.push(`automatic rotation is ${k.rotation === false ? 'off' : 'unknown'}`);
   return verdict(problems, `${ctx.res.kmsAlias} → ${k.keyId}: Enabled, customer managed, rotation on`);
 }
@@ -177,10 +181,11 @@ export async function checkTables(ctx: CheckContext): Promise<CheckOutcome> {
     problems.push(...tableProblems(t, name, keyArn));
     if (t && name === res.tableRequests) {
       if (t.ttlStatus !== 'ENABLED') problems.push(`${name} has no TTL (replay-guard entries would never expire)`);
+      // TTL on another attribute than the one the proxy and worker write (SPEC §8.2) expires nothing
+      else if (t.ttlAttribute !== TTL_ATTRIBUTE) problems.push(`${name} TTL is on attribute ${t.ttlAttribute ?? 'none'}, not ${TTL_ATTRIBUTE} (entries would never expire)`);
       ttlAttribute = t.ttlAttribute;
     }
   }
-  // the attribute is reported, not judged: it must be the one the proxy writes (SPEC §8.2)
   return verdict(problems, `3 tables ACTIVE with PITR and SSE-KMS (${res.kmsAlias}); TTL on ${res.tableRequests} (attribute ${ttlAttribute})`);
 }
 
@@ -216,7 +221,7 @@ export async function checkLambda(ctx: CheckContext): Promise<CheckOutcome> {
   const f = await ctx.probe.lambda(res.lambdaFunction, res.lambdaAlias);
   if (!f) return fail(`Lambda function ${res.lambdaFunction} not found`);
   const problems: string[] = [];
-  if (f.state && f.state !== 'Active') problems.push(`state is ${f.state}`);
+  if (f.state !== 'Active') problems.push(`state is ${f.state ?? 'unknown'}`);
   if (f.lastUpdateStatus && f.lastUpdateStatus !== 'Successful') problems.push(`last update ${f.lastUpdateStatus}`);
   if (!f.runtime || !/^nodejs(2[2-9]|[3-9]\d)\.x$/.test(f.runtime)) problems.push(`runtime ${f.runtime ?? 'none'} is not a current Node.js runtime (nodejs22.x or later)`);
   if (!f.alias) problems.push(`no alias ${res.lambdaAlias} (rollback moves an alias between published versions)`);

@@ -35,28 +35,62 @@ function isObj(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** True when `o` has exactly these members: SPEC §8.4/§8.5 list every member, and an unsigned extra
+ *  one (a top-level "outcome", say) must not ride along in a document that verifies. */
+function hasExactly(o: Record<string, unknown>, keys: readonly string[]): boolean {
+  const own = Object.keys(o);
+  return own.length === keys.length && keys.every((k) => Object.hasOwn(o, k));
+}
+
+const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;
+const DECISION_KEYS = ['v', 'request_digest', 'request_id', 'route', 'council', 'model', 'issued_at', 'votes_digest', 'tally', 'outcome', 'signer'] as const;
+const TALLY_KEYS = ['approve', 'reject', 'abstain', 'cast', 'quorum', 'needed'] as const;
+const VOTE_KEYS = ['v', 'request_digest', 'council', 'model', 'persona', 'vote', 'confidence', 'rationale'] as const;
+const SIGNER_KEYS = ['alg', 'public_key', 'fingerprint'] as const;
+const AUDIT_KEYS = ['chain', 'seq', 'entry_digest', 'decision_digest', 'pcr', 'batch'] as const;
+const PCR_KEYS = ['index', 'bank', 'before', 'after', 'simulated'] as const;
+const BATCH_KEYS = ['id', 'size', 'index', 'entry_digests'] as const;
+/** SPEC §6.3: a group commit holds at most 65536 entries */
+const MAX_BATCH = 65536;
+
 /** Structural checks; returns the first problem, or undefined when the document has the SPEC §8.5 shape. */
 export function responseFormatProblem(r: unknown): string | undefined {
   if (!isObj(r) || r.v !== 1) return 'not a version 1 response object';
+  if (!hasExactly(r, RESPONSE_KEYS)) return `the response is not exactly {${RESPONSE_KEYS.join(', ')}}`;
   const d = r.decision;
   if (!isObj(d) || d.v !== 1) return 'decision is missing';
+  if (!hasExactly(d, DECISION_KEYS)) return `decision is not exactly {${DECISION_KEYS.join(', ')}}`;
   for (const k of ['request_digest', 'votes_digest', 'signer']) if (typeof d[k] !== 'string' || !HEX64.test(d[k] as string)) return `decision.${k} is not 64 hex digits`;
   if (typeof d.route !== 'string' || !isRoute(d.route)) return 'decision.route is unknown';
   if (typeof d.council !== 'string' || typeof d.model !== 'string' || typeof d.request_id !== 'string' || typeof d.issued_at !== 'string') {
     return 'decision lacks council, model, request_id or issued_at';
   }
-  if (!isObj(d.tally) || typeof d.outcome !== 'string') return 'decision lacks its tally or outcome';
+  if (!isObj(d.tally) || !hasExactly(d.tally, TALLY_KEYS) || !TALLY_KEYS.every((k) => Number.isSafeInteger((d.tally as Record<string, unknown>)[k]))) {
+    return `decision.tally is not {${TALLY_KEYS.join(', ')}} of integers`;
+  }
+  if (typeof d.outcome !== 'string') return 'decision lacks its outcome';
   if (typeof r.signature !== 'string') return 'signature is missing';
   if (!Array.isArray(r.votes)) return 'votes is not an array';
+  // one vote per persona: more than the council has is malformed (and bounds the work below)
+  const size = councilFor(d.route).personas.length;
+  if (r.votes.length > size) return `${r.votes.length} votes; the council of ${d.route} has ${size} personas`;
   for (const [i, v] of r.votes.entries()) {
-    if (!isObj(v) || !isObj(v.body) || typeof v.signature !== 'string') return `vote ${i} is not {body, signature}`;
+    if (!isObj(v) || !hasExactly(v, ['body', 'signature']) || !isObj(v.body) || typeof v.signature !== 'string') return `vote ${i} is not {body, signature}`;
     const b = v.body;
+    if (!hasExactly(b, VOTE_KEYS) || b.v !== 1) return `vote ${i} body is not {${VOTE_KEYS.join(', ')}} with v 1`;
     if (typeof b.persona !== 'string' || !(VOTE_CHOICES as readonly string[]).includes(b.vote as string)) return `vote ${i} has no persona or an unknown choice`;
     if (!Number.isInteger(b.confidence) || (b.confidence as number) < 0 || (b.confidence as number) > 1000) return `vote ${i} confidence is not 0..1000`;
+    if (typeof b.request_digest !== 'string' || typeof b.council !== 'string' || typeof b.model !== 'string' || typeof b.rationale !== 'string') {
+      return `vote ${i} lacks request_digest, council, model or rationale`;
+    }
   }
   const s = r.signer;
-  if (!isObj(s) || s.alg !== 'ML-DSA-87' || typeof s.public_key !== 'string' || typeof s.fingerprint !== 'string') return 'signer is not an ML-DSA-87 key';
-  if (!isObj(r.audit)) return 'audit anchor is missing';
+  if (!isObj(s) || !hasExactly(s, SIGNER_KEYS) || s.alg !== 'ML-DSA-87' || typeof s.public_key !== 'string' || typeof s.fingerprint !== 'string') return 'signer is not {alg: ML-DSA-87, public_key, fingerprint}';
+  const a = r.audit;
+  if (!isObj(a) || !hasExactly(a, AUDIT_KEYS)) return `audit is not {${AUDIT_KEYS.join(', ')}}`;
+  if (!isObj(a.pcr) || !hasExactly(a.pcr, PCR_KEYS)) return `audit.pcr is not {${PCR_KEYS.join(', ')}}`;
+  if (!isObj(a.batch) || !hasExactly(a.batch, BATCH_KEYS)) return `audit.batch is not {${BATCH_KEYS.join(', ')}}`;
+  if (!Array.isArray(a.batch.entry_digests) || a.batch.entry_digests.length > MAX_BATCH) return `audit.batch.entry_digests is not an array of at most ${MAX_BATCH}`;
   return undefined;
 }
 
@@ -124,9 +158,9 @@ export function verifyResponse(
   const personas = council.personas.map((x) => x.id);
   const votePersonas = r.votes.map((v) => v.body.persona);
   let bindProblem: string | undefined;
-  if (votesDigest(p, r.votes) !== r.decision.votes_digest) bindProblem = 'votes_digest does not match the votes';
+  if (orUndefined(() => votesDigest(p, r.votes)) !== r.decision.votes_digest) bindProblem = 'votes_digest does not match the votes';
   else if (r.decision.council !== council.id) bindProblem = `council ${r.decision.council} does not serve route ${r.decision.route}`;
-  else if (votePersonas.join() !== personas.join()) bindProblem = `the votes are not one per persona of ${council.id} in order`;
+  else if (votePersonas.length !== personas.length || votePersonas.some((x, i) => x !== personas[i])) bindProblem = `the votes are not one per persona of ${council.id} in order`;
   else {
     const odd = r.votes.find((v) => v.body.request_digest !== r.decision.request_digest || v.body.council !== r.decision.council || v.body.model !== r.decision.model);
     if (odd) bindProblem = `the vote of ${odd.body.persona} is for another request, council or model`;
@@ -135,8 +169,7 @@ export function verifyResponse(
 
   // 4. the tally and the aggregation rule (SPEC §8.3)
   const t = tally(r.votes.map((v) => v.body));
-  const given = r.decision.tally as unknown as Record<string, unknown>;
-  const tallyOk = (Object.keys(t) as (keyof typeof t)[]).every((k) => given[k] === t[k]) && Object.keys(given).length === Object.keys(t).length;
+  const tallyOk = TALLY_KEYS.every((k) => r.decision.tally[k] === t[k]); // format: exactly these six members
   add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}; the decision says otherwise`);
   const expected = outcome(t);
   add('aggregation rule', r.decision.outcome === expected, `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed: ${expected}${r.decision.outcome === expected ? '' : ` (the decision says ${r.decision.outcome})`}`);
@@ -153,12 +186,21 @@ export function verifyResponse(
   return { ok: checks.every((c) => c.ok), checks };
 }
 
+/** A digest over hostile JSON (a lone surrogate cannot be canonicalized, RFC 8785 §3.2.2.2) is no digest: a "no", not a throw. */
+function orUndefined(f: () => string): string | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
 function anchorProblem(p: CryptoProvider, r: DecisionResponse): string | undefined {
   const a = r.audit as unknown as Record<string, unknown>;
   if (typeof a.chain !== 'string' || a.chain.length === 0 || a.chain.length > 128) return 'chain is not a name of 1..128 characters';
   if (!Number.isInteger(a.seq) || (a.seq as number) < 0) return 'seq is not a non-negative integer';
   if (typeof a.entry_digest !== 'string' || !HEX64.test(a.entry_digest)) return 'entry_digest is not 64 hex digits';
-  if (a.decision_digest !== decisionDigest(p, r)) return 'decision_digest does not match the decision and its signature';
+  if (a.decision_digest !== orUndefined(() => decisionDigest(p, r))) return 'decision_digest does not match the decision and its signature';
   const pcr = a.pcr as Record<string, unknown> | undefined;
   if (!isObj(pcr) || !Number.isInteger(pcr.index) || (pcr.index as number) < 0 || (pcr.index as number) > 23) return 'pcr.index is not 0..23';
   if (pcr.bank !== 'sha256' && pcr.bank !== 'sha384') return 'pcr.bank is not sha256 or sha384';

@@ -2,7 +2,7 @@
 // state dir and the simulated bank; `request` through the program for both routes; response.json
 // verified, then tampered with (each tamper → exit 1 naming the check); a wrong pin refused
 // before anything is POSTed; a restart on the same state dir keeps keys and decisions.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../../src/local/local-stack.js';
@@ -144,6 +144,27 @@ describe('local stack: request → response.json → verify', () => {
     expect(j.throughputPerSecond).toBeGreaterThan(0);
     expect(j.budget).toMatchObject({ users: 100, p99Ms: 550, met: null });
   }, 60_000);
+
+  it('service.log (0600) has the per-stage timings and no secret: no PEM, no private key bytes, no payload text', () => {
+    const path = join(state, 'service.log');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const log = readFileSync(path, 'utf8');
+    const lines = log.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.msg === 'decision stored' && typeof l.ms?.total === 'number')).toBe(true);
+    expect(log).not.toMatch(/-----BEGIN|PRIVATE KEY/);
+    for (const name of readdirSync(join(state, 'keys')).filter((n) => n.includes('private'))) {
+      const b64 = readFileSync(join(state, 'keys', name), 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+      const der = Buffer.from(b64, 'base64');
+      // any 24-byte window of the private key, as base64 or hex, would be a leak
+      for (let i = 0; i + 24 <= der.length; i += 8) {
+        const w = der.subarray(i, i + 24);
+        expect(log).not.toContain(w.toString('hex'));
+        expect(log).not.toContain(w.toString('base64').slice(4, 28));
+      }
+    }
+    expect(log).not.toContain('Add two numbers');
+    expect(log).not.toContain('What is claimed');
+  });
 
   it('a restart on the same state dir keeps the keys and the earlier decisions', async () => {
     const fp = stack.fingerprint;

@@ -96,6 +96,9 @@ describe('public-keys document (SPEC §7.3)', () => {
       return { input: d };
     }, 'KEYS_DOC_MALFORMED'],
     ['a date that is not UTC', () => ({ input: { ...clone(), notAfter: '2026-12-28T12:00:00+01:00' } }), 'KEYS_DOC_MALFORMED'],
+    // signed, so only the structure check can refuse them: a NaN bound would pass the validity check
+    ['a signed notAfter in month 13', () => ({ input: resign({ ...clone(), notAfter: '2026-13-01T00:00:00Z' }) }), 'KEYS_DOC_MALFORMED'],
+    ['a signed notBefore of February 30', () => ({ input: resign({ ...clone(), notBefore: '2026-02-30T00:00:00Z' }) }), 'KEYS_DOC_MALFORMED'],
     ['another signature context', () => {
       const d = clone();
       d.signature.context = 'ima-qs/v1/file';

@@ -13,6 +13,7 @@ import {
 import { errorOf } from './helpers.js';
 
 const noble = getProvider('noble');
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const node = getProvider('node');
 
 function statementOf(data: Uint8Array): FileStatement {
@@ -71,8 +72,11 @@ describe('signature files', () => {
     ['base64 with whitespace', () => JSON.stringify({ ...doc(), signature: ' ' + doc().signature })],
     ['a 4626-byte signature', () => JSON.stringify({ ...doc(), signature: Buffer.alloc(4626).toString('base64') })],
     ['an empty context', () => JSON.stringify({ ...doc(), context: '' })],
-  ])('rejects %s (exit 3)', (_n, make) => {
-    expect(errorOf(() => parseSignatureFile(make(), 'x.sig'))).toMatchObject({ exitCode: 3 });
+    ['URL-safe base64', () => JSON.stringify({ ...doc(), signature: Buffer.from(sf.signature).toString('base64url') })],
+    // 4627 bytes = 1542 groups + 1 byte: the last group is XY== and Y's low 4 bits must be zero
+    ['non-zero base64 padding bits', () => JSON.stringify({ ...doc(), signature: doc().signature.replace(/(.)==$/, (_m: string, c: string) => B64[B64.indexOf(c) | 1] + '==') })],
+  ])('rejects %s (exit 3, BAD_SIGNATURE_FILE: SPEC §5.2)', (_n, make) => {
+    expect(errorOf(() => parseSignatureFile(make(), 'x.sig'))).toMatchObject({ code: 'BAD_SIGNATURE_FILE', exitCode: 3 });
   });
 
   it.each([
