@@ -28,7 +28,59 @@ export type FetchLike = (url: string, init?: { method?: string; headers?: Record
   headers: { get(name: string): string | null };
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** the body as a stream (WHATWG fetch, browsers and Node): lets the client stop reading at a cap */
+  body?: ReadableStream<Uint8Array> | null;
 }>;
+
+type Answer = Awaited<ReturnType<FetchLike>>;
+
+/** Caps on what a (possibly hostile) server can make the client read. */
+const MAX_KEYS_DOC_BYTES = 64 * 1024;
+const MAX_ERROR_BYTES = 16 * 1024;
+
+/**
+ * Reads at most `max` bytes of an answer: refused from Content-Length when it says more, and
+ * while streaming when the body runs past it (a server may lie about or omit the length).
+ */
+export async function readCapped(res: Answer, max: number, what: string): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooLarge = (n: number | string) => new RemoteError('ANSWER_TOO_LARGE', `${what}: the service answered ${n} bytes; at most ${max} are expected`);
+  if (Number.isFinite(declared) && declared > max) throw tooLarge(declared);
+  if (!res.body) {
+    const buf = new Uint8Array(await res.arrayBuffer());
+    if (buf.length > max) throw tooLarge(buf.length);
+    return buf;
+  }
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`more than ${max}`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function readCappedText(res: Answer, max: number, what: string): Promise<string> {
+  return new TextDecoder('utf-8').decode(await readCapped(res, max, what));
+}
+
+/** A server's words on a terminal: no control or bidirectional-override characters, bounded. */
+export function printable(s: string, max = 300): string {
+  return s.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+}
 
 export type ClientPhase = 'keys' | 'seal' | 'post' | 'poll' | 'open' | 'verify' | 'done';
 
@@ -117,7 +169,7 @@ export class BlackBoxClient {
     if (this.cachedKeys && this.now() - this.cachedKeys.at < ttl) return this.cachedKeys.keys;
     const res = await this.call('/api/keys', { method: 'GET' }, 'fetching the keys document');
     if (res.status !== 200) throw await refusal(res, 'GET /api/keys');
-    const text = await res.text();
+    const text = await readCappedText(res, MAX_KEYS_DOC_BYTES, 'GET /api/keys');
     const v = verifyPublicKeysDocument(this.p, text, { pin: this.opts.pin, now: new Date(this.now()) });
     // Precondition: nothing is sealed or sent to a service whose keys do not verify against the pin
     if (!v.valid) throw new VerificationError(v.code, `the service keys document is refused: ${v.reason}`, {
@@ -170,13 +222,11 @@ export class BlackBoxClient {
       progress('poll');
       const r = await this.call(`/api/decisions/${sealed.handle}`, { method: 'GET', signal }, 'polling for the decision');
       if (r.status === 200) {
-        const buf = new Uint8Array(await r.arrayBuffer());
-        if (buf.length > MAX_RESPONSE_BYTES) throw new InputError('RESPONSE_TOO_LARGE', `the sealed response is ${buf.length} bytes; at most ${MAX_RESPONSE_BYTES} are expected`);
-        body = buf;
+        body = await readCapped(r, MAX_RESPONSE_BYTES, 'GET /api/decisions');
         break;
       }
       if (r.status !== 202) throw await refusal(r, 'GET /api/decisions');
-      await r.text().catch(() => '');
+      await readCapped(r, MAX_ERROR_BYTES, 'GET /api/decisions').catch(() => undefined);
       await sleep(Math.min(delay, Math.max(0, timeout - (this.now() - t0))));
       delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
     }
@@ -206,8 +256,8 @@ export class BlackBoxClient {
   }
 }
 
-async function readJson(res: { text(): Promise<string> }, what: string): Promise<Record<string, unknown>> {
-  const text = await res.text();
+async function readJson(res: Answer, what: string): Promise<Record<string, unknown>> {
+  const text = await readCappedText(res, MAX_ERROR_BYTES, what);
   try {
     const v = JSON.parse(text) as unknown;
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
@@ -218,13 +268,13 @@ async function readJson(res: { text(): Promise<string> }, what: string): Promise
 }
 
 /** A non-success answer as an error carrying the service's own code (SPEC §8.2 errors). */
-async function refusal(res: { status: number; text(): Promise<string> }, what: string): Promise<RemoteError> {
+async function refusal(res: Answer, what: string): Promise<RemoteError> {
   let code = 'HTTP_' + res.status;
   let message = '';
   try {
-    const e = (JSON.parse(await res.text()) as { error?: { code?: unknown; message?: unknown } }).error;
+    const e = (JSON.parse(await readCappedText(res, MAX_ERROR_BYTES, what)) as { error?: { code?: unknown; message?: unknown } }).error;
     if (typeof e?.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(e.code)) code = e.code;
-    if (typeof e?.message === 'string') message = e.message.slice(0, 300);
+    if (typeof e?.message === 'string') message = printable(e.message);
   } catch {
     // not our JSON error shape: keep the status
   }

@@ -4,7 +4,7 @@
 // And the loadtest's nearest-rank percentiles.
 import { describe, expect, it } from 'vitest';
 import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
-import { BlackBoxClient, type FetchLike } from '../../../src/client/black-box-client.js';
+import { BlackBoxClient, readCapped, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
 import { latencyStats } from '../../../src/commands/loadtest.js';
@@ -51,6 +51,42 @@ describe('BlackBoxClient', () => {
     });
     const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p });
     await expect(c.request('patents', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED', errorClass: 'remote', details: { status: 409, serviceCode: 'REPLAYED_REQUEST' } });
+  });
+
+  it("a hostile server's error message reaches the terminal without control or bidi characters", async () => {
+    const evil = '\u001b[2J\u001b]0;pwned\u0007 owned\u202e txt.exe \r\n fake prompt $ ';
+    const s = scripted({
+      'GET /api/keys': () => ({ status: 200, body: doc }),
+      'POST /api/analyze': () => ({ status: 400, body: JSON.stringify({ error: { code: 'NOT_AN_ENVELOPE', message: evil } }) }),
+    });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p });
+    const err = await c.request('analyze', { name: 'a', content: 'x' }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'SERVICE_REFUSED' });
+    expect((err as Error).message).toContain('owned');
+    expect((err as Error).message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+  });
+
+  it('stops reading an answer at its cap, whether or not Content-Length says so', async () => {
+    let pulled = 0;
+    const endless = () =>
+      new ReadableStream<Uint8Array>({
+        pull(ctl) {
+          pulled++;
+          ctl.enqueue(new Uint8Array(64 * 1024));
+        },
+      });
+    const answer = (len: string | null) => ({
+      status: 200,
+      headers: { get: (h: string) => (h === 'content-length' ? len : null) },
+      text: async () => '',
+      arrayBuffer: async () => new ArrayBuffer(0),
+      body: endless(),
+    });
+    await expect(readCapped(answer(null), 1 << 20, 'GET /x')).rejects.toMatchObject({ code: 'ANSWER_TOO_LARGE' });
+    expect(pulled).toBeLessThan(40); // stopped just past 1 MiB of an endless body
+    pulled = 0;
+    await expect(readCapped(answer(String(5 << 20)), 1 << 20, 'GET /x')).rejects.toMatchObject({ code: 'ANSWER_TOO_LARGE' });
+    expect(pulled).toBeLessThanOrEqual(1); // refused from the header, before reading (a stream may prefetch one chunk)
   });
 
   it('rejects a malformed endpoint or pin up front', () => {
