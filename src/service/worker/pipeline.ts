@@ -170,10 +170,12 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
         });
         const sealed = sealBytes(d.p, fromBase64(x.inner.reply_key, 'reply_key'), canonicalBytes(response));
         x.timer.lap('seal');
-        await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });
+        const stored = await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });
         x.timer.lap('store');
         out[i] = { status: 'decided', handle: x.handle, outcome: x.signed.decision.outcome };
-        d.log.log('info', 'decision stored', {
+        // a concurrent worker (a redelivery racing this one) stored its decision first: that one is
+        // the answer; ours stays only in the audit chain
+        d.log.log('info', stored ? 'decision stored' : 'decision already stored by another worker', {
           handle: x.handle,
           route: x.inner.route,
           outcome: x.signed.decision.outcome,
