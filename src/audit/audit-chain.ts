@@ -25,7 +25,7 @@ import type { Clock } from '../service/ports.js';
 import type { Signer } from '../service/signer.js';
 import { pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
-import { CORE_VERSION, GENESIS_PREV, checkChainId, entryDigest, parseCore, toRecord, type AuditAnchor, type AuditEntryCore, type AuditRecord } from './audit-entry.js';
+import { CORE_VERSION, GENESIS_PREV, canonicalCore, checkChainId, parseCore, toRecord, type AuditAnchor, type AuditEntryCore, type AuditRecord, type CanonicalCore } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
 
 export interface AuditChainOptions {
@@ -115,6 +115,7 @@ export class AuditChain {
     if (items.length > 0) {
       const time = new Date(this.opts.clock.now()).toISOString();
       const cores: AuditEntryCore[] = [];
+      const canon: CanonicalCore[] = []; // each core serialized once: hashed, signed and stored as these bytes
       let seq = this.head ? this.head.seq + 1 : 0;
       let prev = this.head ? this.head.digest : GENESIS_PREV;
       for (const it of items) {
@@ -130,13 +131,15 @@ export class AuditChain {
           recipient: this.opts.recipientFingerprint,
           payload: toBase64(sealBytes(this.p, this.opts.recipient, it.plaintext)),
         };
+        const c = canonicalCore(this.p, core);
         cores.push(core);
-        prev = entryDigest(this.p, core);
+        canon.push(c);
+        prev = c.digest;
         seq++;
       }
-      const sigs = await this.opts.signer.signAll(cores.map((value) => ({ purpose: 'audit' as const, value })));
+      const sigs = await this.opts.signer.signAll(canon.map((c) => ({ purpose: 'audit' as const, bytes: c.bytes })));
       for (let i = 0; i < cores.length; i++) {
-        const rec = toRecord(this.p, cores[i], sigs[i]);
+        const rec = toRecord(this.p, cores[i], sigs[i], canon[i]);
         try {
           await this.opts.store.append(rec);
         } catch (err) {

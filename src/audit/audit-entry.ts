@@ -88,9 +88,22 @@ export function entryDigest(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntr
   return toHex(p.sha3_256(canonicalBytes(core)));
 }
 
-/** Builds the stored record from a core and its signature. */
-export function toRecord(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCore, signature: Uint8Array): AuditRecord {
-  return { chain: core.chain, seq: core.seq, core: canonicalJson(core), digest: entryDigest(p, core), signature: toBase64(signature) };
+/** A core's canonical text, its UTF-8 bytes (what is signed) and its digest, computed once. */
+export interface CanonicalCore {
+  text: string;
+  bytes: Uint8Array;
+  digest: string;
+}
+
+export function canonicalCore(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCore): CanonicalCore {
+  const text = canonicalJson(core);
+  const bytes = utf8(text);
+  return { text, bytes, digest: toHex(p.sha3_256(bytes)) };
+}
+
+/** Builds the stored record from a core and its signature (`canon`: the core's canonicalCore, if already made). */
+export function toRecord(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCore, signature: Uint8Array, canon: CanonicalCore = canonicalCore(p, core)): AuditRecord {
+  return { chain: core.chain, seq: core.seq, core: canon.text, digest: canon.digest, signature: toBase64(signature) };
 }
 
 export function parseCore(rec: AuditRecord): AuditEntryCore {

@@ -216,6 +216,10 @@ export class BlackBoxClient {
     let delay = this.opts.pollMs ?? 50;
     const maxDelay = this.opts.maxPollMs ?? 1000;
     let body: Uint8Array | undefined;
+    // no poll right after the 202: the worker cannot have decided within one round trip (a
+    // decision is ≥ 23 ML-DSA-87 signatures), so the first poll waits the first delay
+    await sleep(Math.min(delay, Math.max(0, timeout - (this.now() - t0))));
+    delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
     for (;;) {
       checkTime();
       polls++;

@@ -4,11 +4,19 @@
  * spreads the same calls over worker threads. Both produce signatures any verifier accepts.
  */
 import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
-import { signJson, type SignaturePurpose } from '../crypto/signature.js';
+import { canonicalBytes } from '../crypto/canonical-json.js';
+import { signBytes, type SignaturePurpose } from '../crypto/signature.js';
 
-export interface SignRequest {
-  purpose: SignaturePurpose;
-  value: unknown;
+/**
+ * What to sign: a JSON value (signed over its RFC 8785 bytes), or those canonical bytes when the
+ * caller already made them (the audit chain hashes the same bytes: computing them once spares
+ * re-serializing a 180 KB core per use).
+ */
+export type SignRequest = { purpose: SignaturePurpose; value: unknown; bytes?: undefined } | { purpose: SignaturePurpose; bytes: Uint8Array; value?: undefined };
+
+/** The bytes a request is signed over (SPEC §3.2). */
+export function signedBytes(it: SignRequest): Uint8Array {
+  return it.bytes ?? canonicalBytes(it.value);
 }
 
 export interface Signer {
@@ -30,7 +38,7 @@ export class InlineSigner implements Signer {
   }
 
   async signAll(items: readonly SignRequest[]): Promise<Uint8Array[]> {
-    return items.map((it) => signJson(this.p, this.key, it.purpose, it.value));
+    return items.map((it) => signBytes(this.p, this.key, it.purpose, signedBytes(it)));
   }
 
   async close(): Promise<void> {}

@@ -62,9 +62,22 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   return undefined;
 }
 
+/** How many queued handles a proxy instance remembers (oldest forgotten first). */
+const KNOWN_HANDLES_MAX = 10_000;
+
 export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
   const log = deps.log ?? silentLogger;
   const ttlSeconds = deps.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  // Handles this instance knows were queued → when their replay-guard item expires (epoch s).
+  // A poll of a pending request then costs one table read instead of two: the req#<handle> item
+  // it would read is the one this instance wrote (or read) itself, and it is trusted only until
+  // its TTL, so the answer (202 vs 404) is the same as reading it again.
+  const known = new Map<string, number>();
+  const remember = (handle: string, ttl: number) => {
+    known.delete(handle);
+    known.set(handle, ttl);
+    if (known.size > KNOWN_HANDLES_MAX) known.delete(known.keys().next().value!);
+  };
 
   async function submit(event: APIGatewayProxyEventV2, route: 'analyze' | 'patents'): Promise<APIGatewayProxyStructuredResultV2> {
     const type = (header(event, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
@@ -89,6 +102,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     );
     if (!fresh) throw new InputError('REPLAYED_REQUEST', 'this sealed request was already received');
     await deps.queue.send(encodeQueued(handle, route, now, sealed));
+    remember(handle, Math.floor(now / 1000) + ttlSeconds);
     log.log('info', 'request queued', { handle, route, bytes: sealed.length });
     return json(202, { handle, status: 'queued', poll: `/api/decisions/${handle}` });
   }
@@ -97,10 +111,21 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     if (!isHandle(handle)) throw new InputError('BAD_HANDLE', 'a decision handle is 64 lowercase hex digits');
     const d = await deps.decisions.get({ id: handle });
     if (d?.status === 'decided' && d.sealed instanceof Uint8Array) {
+      known.delete(handle);
       return { statusCode: 200, headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }, body: toBase64(d.sealed), isBase64Encoded: true };
     }
-    if (d?.status === 'rejected') return refuse(422, String(d.code), String(d.message));
-    if (await deps.requests.get({ id: requestKey(handle) })) return json(202, { handle, status: 'pending' });
+    if (d?.status === 'rejected') {
+      known.delete(handle);
+      return refuse(422, String(d.code), String(d.message));
+    }
+    const until = known.get(handle);
+    if (until !== undefined && until > Math.floor(deps.clock.now() / 1000)) return json(202, { handle, status: 'pending' });
+    const r = await deps.requests.get({ id: requestKey(handle) });
+    if (r) {
+      if (typeof r.ttl === 'number') remember(handle, r.ttl);
+      return json(202, { handle, status: 'pending' });
+    }
+    known.delete(handle);
     return refuse(404, 'UNKNOWN_HANDLE', 'no request with this handle');
   }
 

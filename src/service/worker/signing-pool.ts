@@ -1,16 +1,15 @@
 /**
  * `SigningPool`: a `Signer` on worker threads, one per core by default (DESIGN.md: 21 vote
  * signatures + 1 decision ≈ 175 ms of pure-JS CPU; native ML-DSA and parallelism bring it down).
- * The canonical bytes (RFC 8785) are computed on the calling thread; each thread holds its own
- * copy of the key. Signatures come back in input order.
+ * The canonical bytes (RFC 8785) are computed on the calling thread (or given by it) and copied to
+ * the thread (a few KB per vote); each thread holds its own copy of the key. Signatures come back in input order.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { canonicalBytes } from '../../crypto/canonical-json.js';
 import type { MlDsaPrivateKey } from '../../crypto/provider.js';
 import { ImaError } from '../../errors.js';
-import type { SignRequest, Signer } from '../signer.js';
+import { signedBytes, type SignRequest, type Signer } from '../signer.js';
 
 interface Pending {
   resolve(sig: Uint8Array): void;
@@ -89,7 +88,7 @@ export class SigningPool implements Signer {
             const id = this.seq++;
             this.pending.set(id, { resolve, reject });
             const w = this.workers[this.next++ % this.workers.length];
-            w.postMessage({ id, purpose: it.purpose, bytes: canonicalBytes(it.value) });
+            w.postMessage({ id, purpose: it.purpose, bytes: signedBytes(it) });
           }),
       ),
     );

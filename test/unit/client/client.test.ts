@@ -8,6 +8,7 @@ import { BlackBoxClient, readCapped, type FetchLike } from '../../../src/client/
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
 import { latencyStats } from '../../../src/commands/loadtest.js';
+import { requestHandle } from '../../../src/service/request.js';
 
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
@@ -42,6 +43,19 @@ describe('BlackBoxClient', () => {
     const c = new BlackBoxClient({ endpoint: 'http://svc.test/', pin, fetch: s.fetch, provider: p });
     await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'HANDLE_MISMATCH' });
     expect(s.seen).toEqual(['GET /api/keys', 'POST /api/analyze']);
+  });
+
+  it('waits the first poll delay after the 202 before its first poll (the decision cannot be ready sooner)', async () => {
+    const times: Record<string, number> = {};
+    const s = scripted({
+      'GET /api/keys': () => ({ status: 200, body: doc }),
+      'POST /api/analyze': (body) => ((times.post = performance.now()), { status: 202, body: JSON.stringify({ handle: requestHandle(p, body!), status: 'queued' }) }),
+      'GET /api/decisions/H': () => ((times.poll ??= performance.now()), { status: 404, body: '{"error":{"code":"UNKNOWN_HANDLE","message":"no"}}' }),
+    });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p, pollMs: 80 });
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED' });
+    expect(s.seen).toEqual(['GET /api/keys', 'POST /api/analyze', 'GET /api/decisions/H']);
+    expect(times.poll - times.post).toBeGreaterThanOrEqual(75);
   });
 
   it("carries the service's refusal code (e.g. a replay, 409)", async () => {
