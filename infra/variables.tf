@@ -99,9 +99,9 @@ variable "lambda_memory_mb" {
 }
 
 variable "lambda_timeout_seconds" {
-  description = "Proxy timeout (seconds). The proxy only checks, records and enqueues."
+  description = "Proxy timeout (seconds). The proxy checks, records and enqueues; a long poll (GET /api/decisions/{handle}?wait=S, S <= 20, SPEC 8.2) is held up to S s, so keep this above 20 (the handler also stops a wait 1 s before the timeout). API Gateway HTTP APIs cut integrations at 30 s."
   type        = number
-  default     = 10
+  default     = 25
 }
 
 variable "lambda_url_auth_type" {

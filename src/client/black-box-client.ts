@@ -6,7 +6,9 @@
  *      (SPEC §7.3) — on any "no" it stops here: nothing is sealed or sent
  *   2. make an ephemeral composite reply key, seal the request to the service key (SPEC §8.1)
  *   3. POST it; the 202 answer must name the handle the client computed itself
- *   4. poll GET /api/decisions/{handle} with backoff (a progress callback sees each poll)
+ *   4. long-poll GET /api/decisions/{handle}?wait=S (SPEC §8.2): the service holds the request
+ *      until the decision is stored; a service that answers 202 at once (an older proxy that
+ *      ignores `wait`) is polled with backoff instead (a progress callback sees each poll)
  *   5. open the sealed response with the reply key, verify every check of SPEC §8.5 against the
  *      pin and the request digest, and return the response document (what `-o response.json` keeps)
  *
@@ -107,6 +109,11 @@ export interface BlackBoxClientOptions {
   /** first poll delay; doubles by half each poll up to maxPollMs (defaults 50 ms / 1000 ms) */
   pollMs?: number;
   maxPollMs?: number;
+  /**
+   * seconds each poll asks the service to hold it while the decision is pending (`?wait=`,
+   * 0..20, default 10; clamped by what is left of timeoutMs). 0 polls with backoff only.
+   */
+  waitSeconds?: number;
   onProgress?: (p: ClientProgress) => void;
   /** reuse a verified keys document for this long (default 5 min; 0 re-fetches per request) */
   keysCacheMs?: number;
@@ -124,6 +131,10 @@ export interface ClientResult {
 
 /** The largest response the client will read: 21 votes with signatures are ~250 KiB as JSON. */
 export const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
+
+/** SPEC §8.2: the longest `wait` a poll may ask for; the default asked. */
+const MAX_WAIT_SECONDS = 20;
+const DEFAULT_WAIT_SECONDS = 10;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -215,24 +226,31 @@ export class BlackBoxClient {
 
     let delay = this.opts.pollMs ?? 50;
     const maxDelay = this.opts.maxPollMs ?? 1000;
+    const waitSeconds = Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(this.opts.waitSeconds ?? DEFAULT_WAIT_SECONDS)));
+    const backoff = async () => {
+      await sleep(Math.min(delay, Math.max(0, timeout - (this.now() - t0))));
+      delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
+    };
     let body: Uint8Array | undefined;
-    // no poll right after the 202: the worker cannot have decided within one round trip (a
-    // decision is ≥ 23 ML-DSA-87 signatures), so the first poll waits the first delay
-    await sleep(Math.min(delay, Math.max(0, timeout - (this.now() - t0))));
-    delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
+    // without long polling, no poll right after the 202: the worker cannot have decided within
+    // one round trip (a decision is ≥ 23 ML-DSA-87 signatures), so the first poll waits a delay
+    if (waitSeconds === 0) await backoff();
     for (;;) {
       checkTime();
       polls++;
       progress('poll');
-      const r = await this.call(`/api/decisions/${sealed.handle}`, { method: 'GET', signal }, 'polling for the decision');
+      const wait = Math.min(waitSeconds, Math.floor((timeout - (this.now() - t0)) / 1000));
+      const asked = this.now();
+      const r = await this.call(`/api/decisions/${sealed.handle}${wait > 0 ? `?wait=${wait}` : ''}`, { method: 'GET', signal }, 'polling for the decision');
       if (r.status === 200) {
         body = await readCapped(r, MAX_RESPONSE_BYTES, 'GET /api/decisions');
         break;
       }
       if (r.status !== 202) throw await refusal(r, 'GET /api/decisions');
       await readCapped(r, MAX_ERROR_BYTES, 'GET /api/decisions').catch(() => undefined);
-      await sleep(Math.min(delay, Math.max(0, timeout - (this.now() - t0))));
-      delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
+      // a 202 well before the wait asked for: the service did not hold the poll (an older proxy
+      // ignoring `wait`, or one that clamps it): space the next poll with the backoff
+      if (wait === 0 || this.now() - asked < wait * 500) await backoff();
     }
     const serviceMs = this.now() - tPost;
 

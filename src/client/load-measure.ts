@@ -72,6 +72,8 @@ export interface LoadOptions {
   /** the client's poll schedule: the first delay grows by half per poll up to maxPollMs */
   pollMs?: number;
   maxPollMs?: number;
+  /** the client's long-poll wait (`?wait=`, SPEC §8.2; default the client's) */
+  waitSeconds?: number;
   fetch?: FetchLike;
 }
 
@@ -111,6 +113,7 @@ export async function measureLoad(o: LoadOptions, hooks: { progress?: (s: LoadSn
     timeoutMs: o.timeoutMs,
     pollMs: o.pollMs ?? 20,
     maxPollMs: o.maxPollMs ?? 500,
+    waitSeconds: o.waitSeconds,
     keysCacheMs: 3600_000,
   });
   await client.keys(); // the pin is checked once, before any load is sent

@@ -4,6 +4,9 @@
  * proxy handler the Lambda runs, and writes its structured result back. Bodies are passed to
  * the handler base64-encoded (isBase64Encoded: true), exactly as a function URL does for binary
  * content types. Bodies above the proxy's limit are cut off early (413) without buffering them.
+ * Requests are handled concurrently: a long poll (`?wait=S`, SPEC §8.2) held by the handler blocks
+ * nothing else; it is released (answering as it stands) when its client goes away or the server
+ * closes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -89,10 +92,17 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 export async function startLoopbackServer(handler: ProxyHandler, opts: { host?: string; port?: number; onError?: (err: unknown) => void } = {}): Promise<LoopbackServer> {
   const host = opts.host ?? '127.0.0.1';
   const stats: RequestStats = { byRoute: {}, total: 0 };
+  const holds = new Set<AbortController>();
   const server: Server = createServer((req, res) => {
     const key = routeKey((req.method ?? 'GET').toUpperCase(), req.url ?? '/');
     stats.byRoute[key] = (stats.byRoute[key] ?? 0) + 1;
     stats.total++;
+    const hold = new AbortController();
+    holds.add(hold);
+    res.on('close', () => {
+      holds.delete(hold);
+      hold.abort();
+    });
     void (async () => {
       try {
         const body = await readBody(req);
@@ -100,7 +110,7 @@ export async function startLoopbackServer(handler: ProxyHandler, opts: { host?: 
           send(res, 413, { 'content-type': 'application/json', connection: 'close' }, Buffer.from(JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: `the request body is larger than ${MAX_SEALED_BYTES} bytes` } })));
           return;
         }
-        const out = await handler(toEvent(req, body, Date.now()));
+        const out = await handler(toEvent(req, body, Date.now()), { signal: hold.signal });
         const payload = out.body === undefined ? Buffer.alloc(0) : Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8');
         send(res, out.statusCode, out.headers ?? {}, payload);
       } catch (err) {
@@ -125,6 +135,7 @@ export async function startLoopbackServer(handler: ProxyHandler, opts: { host?: 
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        for (const h of holds) h.abort(); // held long polls answer now
         server.closeIdleConnections?.();
         setTimeout(() => server.closeAllConnections?.(), 2000).unref();
       }),

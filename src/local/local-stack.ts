@@ -31,6 +31,7 @@ import { RulesModel } from '../service/council/councils.js';
 import { jsonLogger, type Logger } from '../service/log.js';
 import { MemoryQueue } from '../service/memory/memory-queue.js';
 import { systemClock } from '../service/ports.js';
+import { InProcessDecisionWaiter, notifyingTable } from '../service/proxy/decision-waiter.js';
 import { createProxyHandler } from '../service/proxy/handler.js';
 import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../service/records.js';
 import { InlineSigner, type Signer } from '../service/signer.js';
@@ -238,6 +239,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     cleanups.push(() => signer.close());
 
+    // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, through
+    // the decisions table the worker writes to: no polling of the table while a request waits
+    const waiter = new InProcessDecisionWaiter();
     const deadLetter = new MemoryQueue();
     const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
     const deps: PipelineDeps = {
@@ -247,7 +251,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       signerFingerprint: fp.mldsa,
       model: new RulesModel(),
       requests,
-      decisions,
+      decisions: notifyingTable(decisions, waiter),
       clock: systemClock,
       log,
       audit: new AuditChain(p, {
@@ -269,7 +273,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
     await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
     const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log });
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter });
 
     consumer.start();
     cleanups.push(() => consumer.stop());

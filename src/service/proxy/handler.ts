@@ -9,6 +9,8 @@
  *                               SQS → 202 {handle}
  *   GET  /api/decisions/{handle}  200 sealed response (octet-stream) · 202 pending · 404 unknown
  *                               · 422 when the worker refused the request (its code)
+ *        ?wait=S (0..20)        long poll: held while pending, until the decision is stored or S
+ *                               seconds pass (a DecisionWaiter wakes it), then the same answers
  *
  * Every refusal is JSON {"error":{"code","message"}} with no stack trace or internal detail.
  */
@@ -20,6 +22,7 @@ import type { Clock, Queue, Table } from '../ports.js';
 import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../records.js';
 import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../request.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
+import { abortableSleep, intervalWaiter, type DecisionWaiter, type Sleep } from './decision-waiter.js';
 
 export interface PublishedKeys {
   /** the signed public-keys document, exactly as published (JSON text) */
@@ -37,9 +40,45 @@ export interface ProxyDeps {
   keys: () => Promise<PublishedKeys>;
   log?: Logger;
   ttlSeconds?: number;
+  /**
+   * Wakes a held `?wait=S` poll when its decision is stored (the in-process one of `local up`).
+   * Default: re-read the decisions table every `pollIntervalMs` until the deadline.
+   */
+  waiter?: DecisionWaiter;
+  /** spacing of the default waiter's re-reads (default 250 ms) */
+  pollIntervalMs?: number;
+  /** how the default waiter sleeps (tests inject one that advances their clock) */
+  sleep?: Sleep;
 }
 
-export type ProxyHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+/** Per invocation: the Lambda context (its remaining time bounds a wait) or the local server's signal. */
+export interface ProxyContext {
+  /** aborted when the caller went away or the server is closing: a held poll answers at once */
+  signal?: AbortSignal;
+  getRemainingTimeInMillis?: () => number;
+}
+
+export type ProxyHandler = (event: APIGatewayProxyEventV2, ctx?: ProxyContext) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** SPEC §8.2: the longest `wait` a poll may ask for, in seconds. */
+export const MAX_WAIT_SECONDS = 20;
+/** Time kept back from a Lambda's remaining time so a held poll answers before the timeout. */
+const LAMBDA_MARGIN_MS = 1000;
+
+/** `wait` from the query string: absent = 0; else one integer 0..MAX_WAIT_SECONDS (400 BAD_WAIT). */
+export function parseWait(event: APIGatewayProxyEventV2): number {
+  const values = event.rawQueryString
+    ? new URLSearchParams(event.rawQueryString).getAll('wait')
+    : event.queryStringParameters?.wait !== undefined
+      ? [event.queryStringParameters.wait]
+      : [];
+  if (values.length === 0) return 0;
+  const v = values[0]!;
+  if (values.length > 1 || !/^[0-9]{1,2}$/.test(v) || Number(v) > MAX_WAIT_SECONDS) {
+    throw new InputError('BAD_WAIT', `wait is "${String(v).slice(0, 20)}${values.length > 1 ? ', …' : ''}"; it is one whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  }
+  return Number(v);
+}
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
@@ -68,6 +107,8 @@ const KNOWN_HANDLES_MAX = 10_000;
 export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
   const log = deps.log ?? silentLogger;
   const ttlSeconds = deps.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  const pollIntervalMs = deps.pollIntervalMs ?? 250;
+  const waiter = deps.waiter ?? intervalWaiter(pollIntervalMs, deps.sleep ?? abortableSleep);
   // Handles this instance knows were queued → when their replay-guard item expires (epoch s).
   // A poll of a pending request then costs one table read instead of two: the req#<handle> item
   // it would read is the one this instance wrote (or read) itself, and it is trusted only until
@@ -107,8 +148,24 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     return json(202, { handle, status: 'queued', poll: `/api/decisions/${handle}` });
   }
 
-  async function decision(handle: string): Promise<APIGatewayProxyStructuredResultV2> {
+  /**
+   * A long poll: today's answer, re-read after each wake while it is 202 and the deadline is
+   * ahead. Reads are bounded (a spurious wake cannot spin): at most one per poll interval of the
+   * wait, plus the first and the last.
+   */
+  async function decision(handle: string, waitMs: number, signal?: AbortSignal): Promise<APIGatewayProxyStructuredResultV2> {
     if (!isHandle(handle)) throw new InputError('BAD_HANDLE', 'a decision handle is 64 lowercase hex digits');
+    const deadline = deps.clock.now() + waitMs;
+    const maxReads = Math.ceil(waitMs / pollIntervalMs) + 2;
+    for (let reads = 1; ; reads++) {
+      const answer = await lookup(handle);
+      const left = deadline - deps.clock.now();
+      if (answer.statusCode !== 202 || left <= 0 || reads >= maxReads || signal?.aborted) return answer;
+      await waiter.wait(handle, left, signal);
+    }
+  }
+
+  async function lookup(handle: string): Promise<APIGatewayProxyStructuredResultV2> {
     const d = await deps.decisions.get({ id: handle });
     if (d?.status === 'decided' && d.sealed instanceof Uint8Array) {
       known.delete(handle);
@@ -129,7 +186,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     return refuse(404, 'UNKNOWN_HANDLE', 'no request with this handle');
   }
 
-  return async (event) => {
+  return async (event, ctx) => {
     const method = event.requestContext?.http?.method ?? 'GET';
     const path = (event.rawPath ?? '/').replace(/\/+$/, '') || '/';
     try {
@@ -146,7 +203,10 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
       const dm = /^\/api\/decisions\/([^/]+)$/.exec(path);
       if (dm) {
         if (method !== 'GET') return refuse(405, 'METHOD_NOT_ALLOWED', 'use GET');
-        return await decision(dm[1]);
+        let waitMs = parseWait(event) * 1000;
+        const remaining = ctx?.getRemainingTimeInMillis?.();
+        if (remaining !== undefined) waitMs = Math.max(0, Math.min(waitMs, remaining - LAMBDA_MARGIN_MS));
+        return await decision(dm[1], waitMs, ctx?.signal);
       }
       return refuse(404, 'NOT_FOUND', 'no such endpoint');
     } catch (err) {

@@ -6,11 +6,13 @@
 import { jsonLogger } from '../log.js';
 import { proxyFromEnv } from '../wiring.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
-import type { ProxyHandler } from './handler.js';
+import type { ProxyContext, ProxyHandler } from './handler.js';
 
 let built: ProxyHandler | undefined;
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+// `context`: the Lambda context; its remaining time caps a long poll (?wait=S, SPEC §8.2) so a
+// held request answers before the function's timeout
+export async function handler(event: APIGatewayProxyEventV2, context?: ProxyContext): Promise<APIGatewayProxyStructuredResultV2> {
   built ??= proxyFromEnv(process.env, jsonLogger(process.stdout, { service: 'ima-qs-proxy' }));
-  return built(event);
+  return built(event, context);
 }

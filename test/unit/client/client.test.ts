@@ -18,13 +18,15 @@ const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh:
 
 function scripted(answers: Record<string, (body?: Uint8Array) => { status: number; body: string }>) {
   const seen: string[] = [];
+  const queries: string[] = [];
   const fetch: FetchLike = async (url, init) => {
+    queries.push(new URL(url).search);
     const key = `${init?.method ?? 'GET'} ${new URL(url).pathname.replace(/[0-9a-f]{64}$/, 'H')}`;
     seen.push(key);
     const a = answers[key]?.(init?.body) ?? { status: 404, body: '{"error":{"code":"NOT_FOUND","message":"no"}}' };
     return { status: a.status, headers: { get: () => null }, text: async () => a.body, arrayBuffer: async () => new TextEncoder().encode(a.body).buffer };
   };
-  return { fetch, seen };
+  return { fetch, seen, queries };
 }
 
 describe('BlackBoxClient', () => {
@@ -45,17 +47,45 @@ describe('BlackBoxClient', () => {
     expect(s.seen).toEqual(['GET /api/keys', 'POST /api/analyze']);
   });
 
-  it('waits the first poll delay after the 202 before its first poll (the decision cannot be ready sooner)', async () => {
+  it('without long polling (waitSeconds 0), waits the first poll delay after the 202 before its first poll', async () => {
     const times: Record<string, number> = {};
     const s = scripted({
       'GET /api/keys': () => ({ status: 200, body: doc }),
       'POST /api/analyze': (body) => ((times.post = performance.now()), { status: 202, body: JSON.stringify({ handle: requestHandle(p, body!), status: 'queued' }) }),
       'GET /api/decisions/H': () => ((times.poll ??= performance.now()), { status: 404, body: '{"error":{"code":"UNKNOWN_HANDLE","message":"no"}}' }),
     });
-    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p, pollMs: 80 });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p, pollMs: 80, waitSeconds: 0 });
     await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED' });
     expect(s.seen).toEqual(['GET /api/keys', 'POST /api/analyze', 'GET /api/decisions/H']);
+    expect(s.queries[2]).toBe('');
     expect(times.poll - times.post).toBeGreaterThanOrEqual(75);
+  });
+
+  it('long-polls with ?wait (default 10 s, clamped by the timeout) and falls back to polling when a server answers 202 at once', async () => {
+    let polls = 0;
+    const s = scripted({
+      'GET /api/keys': () => ({ status: 200, body: doc }),
+      'POST /api/analyze': (body) => ({ status: 202, body: JSON.stringify({ handle: requestHandle(p, body!), status: 'queued' }) }),
+      // an older proxy: ignores `wait`, answers pending at once twice, then the worker's refusal
+      'GET /api/decisions/H': () =>
+        ++polls < 3 ? { status: 202, body: '{"status":"pending"}' } : { status: 422, body: '{"error":{"code":"STALE_REQUEST","message":"too old"}}' },
+    });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p, pollMs: 5 });
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED', details: { status: 422, serviceCode: 'STALE_REQUEST' } });
+    expect(s.seen.slice(2)).toEqual(['GET /api/decisions/H', 'GET /api/decisions/H', 'GET /api/decisions/H']);
+    expect(s.queries.slice(2)).toEqual(['?wait=10', '?wait=10', '?wait=10']);
+
+    const short = scripted({
+      'GET /api/keys': () => ({ status: 200, body: doc }),
+      'POST /api/analyze': (body) => ({ status: 202, body: JSON.stringify({ handle: requestHandle(p, body!), status: 'queued' }) }),
+      'GET /api/decisions/H': () => ({ status: 404, body: '{"error":{"code":"UNKNOWN_HANDLE","message":"no"}}' }),
+    });
+    const c2 = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: short.fetch, provider: p, timeoutMs: 3600_000, waitSeconds: 50 });
+    await expect(c2.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED' });
+    expect(short.queries[2]).toBe('?wait=20'); // the protocol's maximum
+    const c3 = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: short.fetch, provider: p, timeoutMs: 2500 });
+    await expect(c3.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED' });
+    expect(short.queries.at(-1)).toBe('?wait=2'); // what is left of the overall timeout
   });
 
   it("carries the service's refusal code (e.g. a replay, 409)", async () => {
