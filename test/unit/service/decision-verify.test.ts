@@ -2,40 +2,20 @@
  * verifyResponse on a real response (in-memory pipeline), then each kind of tampering → the named
  * check fails. Also: the browser-safe PCR math agrees with src/tpm.
  */
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TableAuditStore, AUDIT_KEY } from '../../../src/audit/audit-store.js';
 import { toHex } from '../../../src/crypto/bytes.js';
 import { pcrBatchDigest, pcrExtend } from '../../../src/service/anchor-math.js';
 import { verifyResponse } from '../../../src/service/decision.js';
-import { MemoryTable } from '../../../src/service/memory/memory-table.js';
-import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
-import { processBatch } from '../../../src/service/worker/pipeline.js';
 import { batchDigest } from '../../../src/tpm/anchor.js';
 import { extendPcr } from '../../../src/tpm/pcr-math.js';
-import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
-import { CLEAN_CODE, memoryLogger, openDecision, p, pipelineDeps, serviceFixture, tempDir } from './fixtures.js';
-import { toBase64 } from '../../../src/crypto/bytes.js';
+import { decidedResponse, p, serviceFixture } from './fixtures.js';
 
 let response: any;
 let handle: string;
 const f = serviceFixture();
 
 beforeAll(async () => {
-  const decisions = new MemoryTable('d', DECISIONS_KEY);
-  const deps = pipelineDeps({
-    requests: new MemoryTable('r', REQUESTS_KEY),
-    decisions,
-    auditStore: new TableAuditStore(new MemoryTable('a', AUDIT_KEY)),
-    pcrBank: new SimulatedBank(join(tempDir(), 'pcr.json')),
-    log: memoryLogger(),
-  });
-  const r = sealRequest(p, f.recipient, 'analyze', { name: 'a.ts', content: CLEAN_CODE });
-  handle = r.handle;
-  await processBatch(deps, [encodeQueued(r.handle, 'analyze', Date.now(), r.sealed)]);
-  const item = await decisions.get({ id: r.handle });
-  response = openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey);
+  ({ response, handle } = await decidedResponse());
 });
 
 const clone = () => JSON.parse(JSON.stringify(response));

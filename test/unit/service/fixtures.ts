@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditChain } from '../../../src/audit/audit-chain.js';
-import type { AuditStore } from '../../../src/audit/audit-store.js';
+import { AUDIT_KEY, TableAuditStore, type AuditStore } from '../../../src/audit/audit-store.js';
 import { fromBase64, toBase64 } from '../../../src/crypto/bytes.js';
 import type { CompositeKemPrivateKey } from '../../../src/crypto/composite-kem.js';
 import { openBytes } from '../../../src/crypto/envelope.js';
@@ -23,6 +23,11 @@ import type { PublishedKeys } from '../../../src/service/proxy/handler.js';
 import { InlineSigner, type Signer } from '../../../src/service/signer.js';
 import type { PipelineDeps } from '../../../src/service/worker/pipeline.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
+import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
+import { MemoryTable } from '../../../src/service/memory/memory-table.js';
+import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/service/records.js';
+import { sealRequest } from '../../../src/service/request.js';
+import { processBatch } from '../../../src/service/worker/pipeline.js';
 import { fromHex } from '../../../src/crypto/bytes.js';
 
 export const p: CryptoProvider = getProvider('node');
@@ -144,6 +149,26 @@ export function tempDir(prefix = 'ima-svc-'): string {
 /** Opens a 200 answer of GET /api/decisions/{h} with the client's reply key. */
 export function openDecision(body: string, replyKey: CompositeKemPrivateKey): unknown {
   return JSON.parse(new TextDecoder().decode(openBytes(p, replyKey, fromBase64(body))));
+}
+
+/**
+ * One real response: a clean code-analysis request through the in-memory pipeline (simulated
+ * bank), opened with the client's reply key, and the handle it answers.
+ */
+export async function decidedResponse(): Promise<{ response: any; handle: string }> {
+  const f = serviceFixture();
+  const decisions = new MemoryTable('d', DECISIONS_KEY);
+  const deps = pipelineDeps({
+    requests: new MemoryTable('r', REQUESTS_KEY),
+    decisions,
+    auditStore: new TableAuditStore(new MemoryTable('a', AUDIT_KEY)),
+    pcrBank: new SimulatedBank(join(tempDir(), 'pcr.json')),
+    log: memoryLogger(),
+  });
+  const r = sealRequest(p, f.recipient, 'analyze', { name: 'a.ts', content: CLEAN_CODE });
+  await processBatch(deps, [encodeQueued(r.handle, 'analyze', Date.now(), r.sealed)]);
+  const item = await decisions.get({ id: r.handle });
+  return { response: openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey), handle: r.handle };
 }
 
 export const CLEAN_CODE = `// adds two numbers

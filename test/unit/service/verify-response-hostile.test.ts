@@ -7,18 +7,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TableAuditStore, AUDIT_KEY } from '../../../src/audit/audit-store.js';
 import { toBase64 } from '../../../src/crypto/bytes.js';
 import { signJson } from '../../../src/crypto/signature.js';
 import { LEGAL_COUNCIL } from '../../../src/service/council/councils.js';
 import { decisionDigest, verifyResponse, votesDigest } from '../../../src/service/decision.js';
-import { MemoryTable } from '../../../src/service/memory/memory-table.js';
-import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
-import { processBatch } from '../../../src/service/worker/pipeline.js';
-import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { runCli } from '../../helpers/cli.js';
-import { CLEAN_CODE, memoryLogger, openDecision, p, pipelineDeps, serviceFixture, tempDir } from './fixtures.js';
+import { decidedResponse, p, serviceFixture, tempDir } from './fixtures.js';
 
 const f = serviceFixture();
 let response: any;
@@ -26,19 +20,7 @@ let handle: string;
 const dir = tempDir();
 
 beforeAll(async () => {
-  const decisions = new MemoryTable('d', DECISIONS_KEY);
-  const deps = pipelineDeps({
-    requests: new MemoryTable('r', REQUESTS_KEY),
-    decisions,
-    auditStore: new TableAuditStore(new MemoryTable('a', AUDIT_KEY)),
-    pcrBank: new SimulatedBank(join(tempDir(), 'pcr.json')),
-    log: memoryLogger(),
-  });
-  const r = sealRequest(p, f.recipient, 'analyze', { name: 'a.ts', content: CLEAN_CODE });
-  handle = r.handle;
-  await processBatch(deps, [encodeQueued(r.handle, 'analyze', Date.now(), r.sealed)]);
-  const item = await decisions.get({ id: r.handle });
-  response = openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey);
+  ({ response, handle } = await decidedResponse());
 });
 
 const clone = () => JSON.parse(JSON.stringify(response));
