@@ -19,9 +19,12 @@ import { openBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nobleProvider } from '../crypto/provider-noble.js';
 import { verifyPublicKeysDocument, type DocumentKeys } from '../protocol/keys-document.js';
-import { InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
-import { verifyResponse, type ResponseCheck } from '../protocol/response-verify.js';
-import type { DecisionResponse } from '../protocol/decision.js';
+import { ImaError, InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
+import { verifyResponse, type AnchorKind, type ResponseCheck } from '../protocol/response-verify.js';
+import { payloadDigest } from '../protocol/decision-v2.js';
+import type { AnyResponse } from '../protocol/response-view.js';
+import { verifyRefusal } from '../protocol/refusal.js';
+import { fingerprint } from '../crypto/key-codec.js';
 import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../protocol/request.js';
 
 /** What `fetch` the client needs (the global one, or an instrumented one in tests). */
@@ -117,12 +120,19 @@ export interface BlackBoxClientOptions {
   onProgress?: (p: ClientProgress) => void;
   /** reuse a verified keys document for this long (default 5 min; 0 re-fetches per request) */
   keysCacheMs?: number;
+  /** refuse a response whose audit anchor is unauthenticated (a version 1 response) */
+  requireAnchor?: boolean;
 }
+
+/** A verified response: version 2 (SPEC §8.10) or, from an older service, version 1 (§8.5). */
+export type { AnyResponse };
 
 export interface ClientResult {
   handle: string;
-  response: DecisionResponse;
+  response: AnyResponse;
   checks: ResponseCheck[];
+  /** what the audit anchor amounts to: label it in every output (a simulated one is no hardware anchor) */
+  anchor: AnchorKind;
   /** ms from POST to the 200 that carried the sealed decision (the service latency) */
   serviceMs: number;
   totalMs: number;
@@ -246,6 +256,7 @@ export class BlackBoxClient {
         body = await readCapped(r, MAX_RESPONSE_BYTES, 'GET /api/decisions');
         break;
       }
+      if (r.status === 422) throw await signedRefusal(this.p, r, keys, sealed.handle);
       if (r.status !== 202) throw await refusal(r, 'GET /api/decisions');
       await readCapped(r, MAX_ERROR_BYTES, 'GET /api/decisions').catch(() => undefined);
       // a 202 well before the wait asked for: the service did not hold the poll (an older proxy
@@ -263,18 +274,19 @@ export class BlackBoxClient {
       throw new InputError('RESPONSE_NOT_JSON', 'the opened response is not UTF-8 JSON', { cause: err });
     }
     progress('verify');
-    const v = verifyResponse(this.p, response, this.opts.pin, { requestDigest: sealed.handle });
-    const doc = response as DecisionResponse;
+    // the client knows what it sent: the request digest and the payload digest are checked, not taken
+    const v = verifyResponse(this.p, response, this.opts.pin, { requestDigest: sealed.handle, payloadDigest: payloadDigest(this.p, payload), requireAnchor: this.opts.requireAnchor });
+    const doc = response as AnyResponse;
     if (v.ok && doc.decision.request_id !== sealed.inner.request_id) {
       v.ok = false;
-      v.checks.push({ name: 'request id', ok: false, detail: 'the decision names another request id' });
+      v.checks.push({ name: 'request id', ok: false, status: 'fail', detail: 'the decision names another request id' });
     }
     if (!v.ok) {
       const failed = v.checks.filter((c) => !c.ok).map((c) => c.name);
       throw new VerificationError('RESPONSE_INVALID', `the response fails: ${failed.join(', ')}`, { details: { checks: v.checks } });
     }
     progress('done');
-    return { handle: sealed.handle, response: doc, checks: v.checks, serviceMs, totalMs: this.now() - t0, polls };
+    return { handle: sealed.handle, response: doc, checks: v.checks, anchor: v.anchor, serviceMs, totalMs: this.now() - t0, polls };
   }
 }
 
@@ -305,7 +317,34 @@ async function refusal(res: Answer, what: string): Promise<RemoteError> {
   });
 }
 
+/**
+ * A 422 is the worker's refusal, signed (SPEC §8.10.5): verified against the pinned service key
+ * from the verified keys document and this request's digest. A real one is REQUEST_REFUSED
+ * (exit 3, the service's code in details); anything else is a forged refusal (exit 1).
+ */
+async function signedRefusal(p: CryptoProvider, res: Answer, keys: DocumentKeys, handle: string): Promise<ImaError> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readCappedText(res, MAX_ERROR_BYTES, 'GET /api/decisions'));
+  } catch {
+    doc = undefined;
+  }
+  const claimed = (doc as { error?: { code?: unknown } } | undefined)?.error?.code;
+  const shown = typeof claimed === 'string' && /^[A-Z0-9_]{1,64}$/.test(claimed) ? claimed : 'unknown';
+  const v = verifyRefusal(p, (doc as { refusal?: unknown } | undefined)?.refusal, { publicKey: keys.mldsa, fingerprint: fingerprint('ML-DSA-87', keys.mldsa) }, handle);
+  if (!v.ok) {
+    return new VerificationError('REFUSAL_FORGED', `the service answered 422 ${shown}, but the refusal is not signed by the pinned service key: ${v.reason}`, {
+      hint: 'something between you and the service (a proxy, or whoever can write its tables) made up this refusal; the request may still be decided: poll again or resend',
+      details: { serviceCode: shown },
+    });
+  }
+  const b = v.refusal.body;
+  return new InputError('REQUEST_REFUSED', `the service refused the request (signed): ${b.code}: ${printable(b.message)}`, {
+    details: { serviceCode: b.code, status: 422, signed: true, refusal: v.refusal },
+  });
+}
+
 /** Decodes a base64 field of a response (exported for callers that show the signer key). */
-export function responseSignerKey(r: DecisionResponse): Uint8Array {
+export function responseSignerKey(r: AnyResponse): Uint8Array {
   return fromBase64(r.signer.public_key, 'signer.public_key');
 }

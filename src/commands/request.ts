@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
+import { anchorLabel, responseView, type AnyResponse } from '../protocol/response-view.js';
 import type { App } from '../cli.js';
 import { BlackBoxClient, type ClientResult } from '../client/black-box-client.js';
 import type { CliDeps } from '../context.js';
@@ -14,7 +15,6 @@ import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError } from '../errors.js';
 import { readInputFile, writeFileAtomic } from '../io/files.js';
 import { facts, Progress, table, type CommandResult } from '../output.js';
-import type { DecisionResponse } from '../protocol/decision.js';
 import { MAX_NAME_CHARS, type Route } from '../protocol/request.js';
 import { requireSubcommand } from './index.js';
 
@@ -49,21 +49,22 @@ export function parseTimeout(v: string | undefined, dflt: number): number {
 }
 
 /** Rows of the human rendering of a verified response: the decision, then one row per vote. */
-export function renderResponse(r: DecisionResponse, extra: [string, string | number][] = []): string {
+export function renderResponse(r: AnyResponse, extra: [string, string | number][] = []): string {
   const d = r.decision;
   const t = d.tally;
+  const view = responseView(r);
   const head = facts([
     ['decision', d.outcome.toUpperCase()],
     ['council', `${d.council} (${d.model})`],
     ['tally', `approve ${t.approve} · reject ${t.reject} · abstain ${t.abstain} (quorum ${t.quorum}, ${t.needed} approvals needed of ${t.cast} cast)`],
     ['request digest', d.request_digest],
     ['signer', r.signer.fingerprint],
-    ['audit anchor', `chain ${r.audit.chain} #${r.audit.seq}, pcr ${r.audit.pcr.index} ${r.audit.pcr.bank}${r.audit.pcr.simulated ? ' (SIMULATED bank)' : ''}`],
+    ['audit anchor', anchorLabel(view.anchor)],
     ...extra,
   ]);
   const votes = table(
     ['persona', 'vote', 'confidence', 'rationale'],
-    r.votes.map((v) => [v.body.persona, v.body.vote, (v.body.confidence / 10).toFixed(1) + ' %', v.body.rationale.slice(0, 60)]),
+    view.votes.map((v) => [v.persona, v.vote, (v.confidence / 10).toFixed(1) + ' %', v.rationale.slice(0, 60)]),
   );
   return `${head}\n${votes}`;
 }
@@ -101,7 +102,8 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
       tally: d.tally,
       verified: true,
       checks: res.checks,
-      votes: res.response.votes.map((v) => ({ persona: v.body.persona, vote: v.body.vote, confidence: v.body.confidence })),
+      votes: responseView(res.response).votes.map((v) => ({ persona: v.persona, vote: v.vote, confidence: v.confidence })),
+      anchor: res.anchor,
       audit: res.response.audit,
       serviceMs: res.serviceMs,
       totalMs: res.totalMs,
@@ -109,7 +111,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
     },
     human:
       renderResponse(res.response, [
-        ['verified', `${res.checks.length} checks passed against the pin`],
+        ['verified', `${res.checks.filter((c) => c.status === 'ok').length} of ${res.checks.length} checks ok against the pin${res.checks.some((c) => c.status !== 'ok') ? ` (${res.checks.filter((c) => c.status !== 'ok').map((c) => `${c.name}: ${c.status}`).join(', ')})` : ''}`],
         ['latency', `${res.serviceMs} ms service, ${res.totalMs} ms total`],
         ...(out ? ([['response', out]] as [string, string][]) : []),
       ]),

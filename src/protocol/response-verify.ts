@@ -1,221 +1,117 @@
 /**
- * `verifyResponse`: the offline checks of a decision response (SPEC §8.5), pure and synchronous
- * (sigstore-js style: fetching happens elsewhere). `ima-qs verify response.json` and the request
- * client are built on it. Each check is one row {name, ok, detail}; `ok` is true only when every
- * check passed. A malformed document is a failed `format` check, never a throw.
+ * `verifyResponse`: the offline checks of a decision response, pure and synchronous (sigstore-js
+ * style: fetching happens elsewhere). `ima-qs verify response.json`, the request client and the
+ * browser page are built on it. It dispatches on the document's version: 2 (SPEC §8.10, written
+ * now: every claim signed or recomputed) or 1 (SPEC §8.5, written before: its audit anchor is
+ * unauthenticated). A malformed document is a failed `format` row, never a throw.
+ *
+ * Each check is one row {name, status, ok, detail}. A row says "ok" only about what was checked
+ * cryptographically or recomputed (STYLE.md §14); what was not is "not checked" (e.g. the payload
+ * digest without the file) or "unauthenticated" (a v1 anchor). Those rows do not fail the response
+ * unless the caller requires them (`requireAnchor`).
  */
 import { equalBytes, fromBase64, fromHex } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
-import { BANK_SIZE, pcrBatchDigest, pcrExtend } from './anchor-math.js';
-import { outcome, tally } from '../service/council/aggregate.js';
-import { councilFor } from '../service/council/councils.js';
-import { VOTE_CHOICES } from '../service/council/types.js';
-import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
-import { isRoute } from './request.js';
+import { MLDSA87_SIZES } from '../crypto/signature.js';
+import { verifyResponseV1 } from './response-verify-v1.js';
+import { verifyResponseV2 } from './response-verify-v2.js';
+import { HEX64, isObj } from './shape.js';
+
+export type CheckStatus = 'ok' | 'fail' | 'not checked' | 'unauthenticated';
 
 export interface ResponseCheck {
   name: string;
+  /** false only for a failed check */
   ok: boolean;
+  status: CheckStatus;
   detail: string;
 }
 
+/** What the audit anchor of a valid response amounts to, for labels in every output. */
+export type AnchorKind = 'tpm' | 'simulated' | 'unauthenticated' | 'none';
+
 export interface ResponseVerification {
   ok: boolean;
+  /** the response format version, when the document had one we read */
+  version?: 1 | 2;
+  anchor: AnchorKind;
   checks: ResponseCheck[];
 }
 
 /** What the verifier trusts: the pinned fingerprint (64 hex) or the ML-DSA-87 public key itself. */
 export type TrustAnchor = string | Uint8Array;
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
-function isObj(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
+export interface VerifyResponseOptions {
+  /** the handle of the request it must answer (the client knows it; verify --request-digest) */
+  requestDigest?: string;
+  /** SHA3-256 of canonical {name, content} sent (the client; verify --file) */
+  payloadDigest?: string;
+  /** an unauthenticated anchor (v1) fails instead of being reported */
+  requireAnchor?: boolean;
+  /** a simulated anchor fails too: only a TPM anchor passes */
+  requireTpm?: boolean;
 }
 
-/** True when `o` has exactly these members: SPEC §8.4/§8.5 list every member, and an unsigned extra
- *  one (a top-level "outcome", say) must not ride along in a document that verifies. */
-function hasExactly(o: Record<string, unknown>, keys: readonly string[]): boolean {
-  const own = Object.keys(o);
-  return own.length === keys.length && keys.every((k) => Object.hasOwn(o, k));
+/** Collects the rows of one verification. */
+export class CheckRows {
+  readonly rows: ResponseCheck[] = [];
+
+  add(name: string, pass: boolean, detail: string): boolean {
+    this.rows.push({ name, ok: pass, status: pass ? 'ok' : 'fail', detail });
+    return pass;
+  }
+
+  /** A row about something not verified: fails only when `required`. */
+  note(name: string, status: 'not checked' | 'unauthenticated', detail: string, required = false): void {
+    this.rows.push({ name, ok: !required, status: required ? 'fail' : status, detail: required ? `${detail} (required)` : detail });
+  }
+
+  get ok(): boolean {
+    return this.rows.every((c) => c.ok);
+  }
 }
 
-const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;
-const DECISION_KEYS = ['v', 'request_digest', 'request_id', 'route', 'council', 'model', 'issued_at', 'votes_digest', 'tally', 'outcome', 'signer'] as const;
-const TALLY_KEYS = ['approve', 'reject', 'abstain', 'cast', 'quorum', 'needed'] as const;
-const VOTE_KEYS = ['v', 'request_digest', 'council', 'model', 'persona', 'vote', 'confidence', 'rationale'] as const;
-const SIGNER_KEYS = ['alg', 'public_key', 'fingerprint'] as const;
-const AUDIT_KEYS = ['chain', 'seq', 'entry_digest', 'decision_digest', 'pcr', 'batch'] as const;
-const PCR_KEYS = ['index', 'bank', 'before', 'after', 'simulated'] as const;
-const BATCH_KEYS = ['id', 'size', 'index', 'entry_digests'] as const;
-/** SPEC §6.3: a group commit holds at most 65536 entries */
-const MAX_BATCH = 65536;
-
-/** Structural checks; returns the first problem, or undefined when the document has the SPEC §8.5 shape. */
-export function responseFormatProblem(r: unknown): string | undefined {
-  if (!isObj(r) || r.v !== 1) return 'not a version 1 response object';
-  if (!hasExactly(r, RESPONSE_KEYS)) return `the response is not exactly {${RESPONSE_KEYS.join(', ')}}`;
-  const d = r.decision;
-  if (!isObj(d) || d.v !== 1) return 'decision is missing';
-  if (!hasExactly(d, DECISION_KEYS)) return `decision is not exactly {${DECISION_KEYS.join(', ')}}`;
-  for (const k of ['request_digest', 'votes_digest', 'signer']) if (typeof d[k] !== 'string' || !HEX64.test(d[k] as string)) return `decision.${k} is not 64 hex digits`;
-  if (typeof d.route !== 'string' || !isRoute(d.route)) return 'decision.route is unknown';
-  if (typeof d.council !== 'string' || typeof d.model !== 'string' || typeof d.request_id !== 'string' || typeof d.issued_at !== 'string') {
-    return 'decision lacks council, model, request_id or issued_at';
-  }
-  if (!isObj(d.tally) || !hasExactly(d.tally, TALLY_KEYS) || !TALLY_KEYS.every((k) => Number.isSafeInteger((d.tally as Record<string, unknown>)[k]))) {
-    return `decision.tally is not {${TALLY_KEYS.join(', ')}} of integers`;
-  }
-  if (typeof d.outcome !== 'string') return 'decision lacks its outcome';
-  if (typeof r.signature !== 'string') return 'signature is missing';
-  if (!Array.isArray(r.votes)) return 'votes is not an array';
-  // one vote per persona: more than the council has is malformed (and bounds the work below)
-  const size = councilFor(d.route).personas.length;
-  if (r.votes.length > size) return `${r.votes.length} votes; the council of ${d.route} has ${size} personas`;
-  for (const [i, v] of r.votes.entries()) {
-    if (!isObj(v) || !hasExactly(v, ['body', 'signature']) || !isObj(v.body) || typeof v.signature !== 'string') return `vote ${i} is not {body, signature}`;
-    const b = v.body;
-    if (!hasExactly(b, VOTE_KEYS) || b.v !== 1) return `vote ${i} body is not {${VOTE_KEYS.join(', ')}} with v 1`;
-    if (typeof b.persona !== 'string' || !(VOTE_CHOICES as readonly string[]).includes(b.vote as string)) return `vote ${i} has no persona or an unknown choice`;
-    if (!Number.isInteger(b.confidence) || (b.confidence as number) < 0 || (b.confidence as number) > 1000) return `vote ${i} confidence is not 0..1000`;
-    if (typeof b.request_digest !== 'string' || typeof b.council !== 'string' || typeof b.model !== 'string' || typeof b.rationale !== 'string') {
-      return `vote ${i} lacks request_digest, council, model or rationale`;
-    }
-  }
-  const s = r.signer;
-  if (!isObj(s) || !hasExactly(s, SIGNER_KEYS) || s.alg !== 'ML-DSA-87' || typeof s.public_key !== 'string' || typeof s.fingerprint !== 'string') return 'signer is not {alg: ML-DSA-87, public_key, fingerprint}';
-  const a = r.audit;
-  if (!isObj(a) || !hasExactly(a, AUDIT_KEYS)) return `audit is not {${AUDIT_KEYS.join(', ')}}`;
-  if (!isObj(a.pcr) || !hasExactly(a.pcr, PCR_KEYS)) return `audit.pcr is not {${PCR_KEYS.join(', ')}}`;
-  if (!isObj(a.batch) || !hasExactly(a.batch, BATCH_KEYS)) return `audit.batch is not {${BATCH_KEYS.join(', ')}}`;
-  if (!Array.isArray(a.batch.entry_digests) || a.batch.entry_digests.length > MAX_BATCH) return `audit.batch.entry_digests is not an array of at most ${MAX_BATCH}`;
-  return undefined;
+export function normalizePin(pin: string): string {
+  return pin.trim().toLowerCase().replace(/^sha3-256:/, '');
 }
 
-export function verifyResponse(
-  p: CryptoProvider,
-  response: unknown,
-  trust: TrustAnchor,
-  opts: { requestDigest?: string } = {},
-): ResponseVerification {
-  const checks: ResponseCheck[] = [];
-  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const problem = responseFormatProblem(response);
-  add('format', !problem, problem ?? 'a version 1 decision response');
-  if (problem) return { ok: false, checks };
-  const r = response as DecisionResponse;
-
-  // 1. the signer key is the trusted one
+/**
+ * The `signer key` row: the response's ML-DSA-87 public key must be the trusted one, and every
+ * fingerprint the document names for its signer must be that key's. Returns the key when trusted.
+ */
+export function trustedSigner(publicKeyB64: unknown, trust: TrustAnchor, named: readonly unknown[]): { key?: Uint8Array; ok: boolean; detail: string } {
   let pk: Uint8Array | undefined;
   try {
-    pk = fromBase64(r.signer.public_key, 'signer.public_key');
+    pk = typeof publicKeyB64 === 'string' ? fromBase64(publicKeyB64, 'signer.public_key') : undefined;
   } catch {
     pk = undefined;
   }
-  let keyOk = false;
-  let keyDetail: string;
   if (!pk || pk.length !== MLDSA87_SIZES.publicKey) {
-    keyDetail = `signer.public_key is ${pk?.length ?? 'not'} bytes; an ML-DSA-87 public key is ${MLDSA87_SIZES.publicKey}`;
+    return { ok: false, detail: `signer.public_key is ${pk?.length ?? 'not'} bytes; an ML-DSA-87 public key is ${MLDSA87_SIZES.publicKey}` };
+  }
+  const fp = fingerprint('ML-DSA-87', pk);
+  let ok: boolean;
+  let detail: string;
+  if (typeof trust === 'string') {
+    const pin = normalizePin(trust);
+    ok = HEX64.test(pin) && equalBytes(fromHex(fp), fromHex(pin));
+    detail = ok ? `fingerprint ${fp} matches the pin` : `fingerprint ${fp} is not the pinned ${pin.slice(0, 64)}`;
   } else {
-    const fp = fingerprint('ML-DSA-87', pk);
-    if (typeof trust === 'string') {
-      const pin = trust.trim().toLowerCase().replace(/^sha3-256:/, '');
-      keyOk = HEX64.test(pin) && equalBytes(fromHex(fp), fromHex(pin));
-      keyDetail = keyOk ? `fingerprint ${fp} matches the pin` : `fingerprint ${fp} is not the pinned ${pin.slice(0, 64)}`;
-    } else {
-      keyOk = equalBytes(pk, trust);
-      keyDetail = keyOk ? `the given public key (fingerprint ${fp})` : 'the response was signed by another key than the one given';
-    }
-    if (keyOk && (fp !== r.signer.fingerprint || fp !== r.decision.signer)) {
-      keyOk = false;
-      keyDetail = 'signer.fingerprint or decision.signer does not name the signing key';
-    }
+    ok = equalBytes(pk, trust);
+    detail = ok ? `the given public key (fingerprint ${fp})` : 'the response was signed by another key than the one given';
   }
-  add('signer key', keyOk, keyDetail);
-  const key = keyOk ? pk! : undefined;
+  if (ok && named.some((n) => n !== fp)) return { ok: false, detail: 'the document names another signer fingerprint than the signing key' };
+  return ok ? { key: pk, ok, detail } : { ok, detail };
+}
 
-  // 2. signatures (context strings included: a vote signature never verifies as a decision)
-  const sigOk = (purpose: 'vote' | 'decision', value: unknown, sig: string) => {
-    if (!key) return false;
-    try {
-      return verifyJson(p, key, purpose, value, fromBase64(sig, 'signature'));
-    } catch {
-      return false;
-    }
+export function verifyResponse(p: CryptoProvider, response: unknown, trust: TrustAnchor, opts: VerifyResponseOptions = {}): ResponseVerification {
+  const v = isObj(response) ? response.v : undefined;
+  if (v === 2) return verifyResponseV2(p, response, trust, opts);
+  if (v === 1) return verifyResponseV1(p, response, trust, opts);
+  return {
+    ok: false,
+    anchor: 'none',
+    checks: [{ name: 'format', ok: false, status: 'fail', detail: 'not a decision response of version 1 or 2' }],
   };
-  add('decision signature', sigOk('decision', r.decision, r.signature), key ? 'ML-DSA-87, context ima-qs/v1/decision' : 'not checked: the signer key is not trusted');
-  const badVotes = r.votes.filter((v) => !sigOk('vote', v.body, v.signature)).map((v) => v.body.persona);
-  add(
-    'vote signatures',
-    key !== undefined && badVotes.length === 0,
-    badVotes.length === 0 ? `${r.votes.length} of ${r.votes.length} valid (context ima-qs/v1/vote)` : `${r.votes.length - badVotes.length} of ${r.votes.length} valid; bad: ${badVotes.slice(0, 5).join(', ')}`,
-  );
-
-  // 3. the votes are the ones the decision was made on, from the council of its route
-  const council = councilFor(r.decision.route);
-  const personas = council.personas.map((x) => x.id);
-  const votePersonas = r.votes.map((v) => v.body.persona);
-  let bindProblem: string | undefined;
-  if (orUndefined(() => votesDigest(p, r.votes)) !== r.decision.votes_digest) bindProblem = 'votes_digest does not match the votes';
-  else if (r.decision.council !== council.id) bindProblem = `council ${r.decision.council} does not serve route ${r.decision.route}`;
-  else if (votePersonas.length !== personas.length || votePersonas.some((x, i) => x !== personas[i])) bindProblem = `the votes are not one per persona of ${council.id} in order`;
-  else {
-    const odd = r.votes.find((v) => v.body.request_digest !== r.decision.request_digest || v.body.council !== r.decision.council || v.body.model !== r.decision.model);
-    if (odd) bindProblem = `the vote of ${odd.body.persona} is for another request, council or model`;
-  }
-  add('votes bound to decision', !bindProblem, bindProblem ?? `${r.votes.length} votes of ${council.id}, digest matches`);
-
-  // 4. the tally and the aggregation rule (SPEC §8.3)
-  const t = tally(r.votes.map((v) => v.body));
-  const tallyOk = TALLY_KEYS.every((k) => r.decision.tally[k] === t[k]); // format: exactly these six members
-  add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}; the decision says otherwise`);
-  const expected = outcome(t);
-  add('aggregation rule', r.decision.outcome === expected, `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed: ${expected}${r.decision.outcome === expected ? '' : ` (the decision says ${r.decision.outcome})`}`);
-
-  // 5. the request it answers
-  if (opts.requestDigest !== undefined) {
-    const same = opts.requestDigest.toLowerCase() === r.decision.request_digest;
-    add('request digest', same, same ? `answers request ${r.decision.request_digest}` : `answers request ${r.decision.request_digest}, not ${opts.requestDigest.slice(0, 64)}`);
-  }
-
-  // 6. the audit anchor: its form, its link to this decision, and the PCR arithmetic of its batch
-  const a = anchorProblem(p, r);
-  add('audit anchor', !a, a ?? `chain ${r.audit.chain} seq ${r.audit.seq}, pcr ${r.audit.pcr.index} ${r.audit.pcr.bank}${r.audit.pcr.simulated ? ' (SIMULATED bank)' : ''}`);
-  return { ok: checks.every((c) => c.ok), checks };
-}
-
-/** A digest over hostile JSON (a lone surrogate cannot be canonicalized, RFC 8785 §3.2.2.2) is no digest: a "no", not a throw. */
-function orUndefined(f: () => string): string | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
-  }
-}
-
-function anchorProblem(p: CryptoProvider, r: DecisionResponse): string | undefined {
-  const a = r.audit as unknown as Record<string, unknown>;
-  if (typeof a.chain !== 'string' || a.chain.length === 0 || a.chain.length > 128) return 'chain is not a name of 1..128 characters';
-  if (!Number.isInteger(a.seq) || (a.seq as number) < 0) return 'seq is not a non-negative integer';
-  if (typeof a.entry_digest !== 'string' || !HEX64.test(a.entry_digest)) return 'entry_digest is not 64 hex digits';
-  if (a.decision_digest !== orUndefined(() => decisionDigest(p, r))) return 'decision_digest does not match the decision and its signature';
-  const pcr = a.pcr as Record<string, unknown> | undefined;
-  if (!isObj(pcr) || !Number.isInteger(pcr.index) || (pcr.index as number) < 0 || (pcr.index as number) > 23) return 'pcr.index is not 0..23';
-  if (pcr.bank !== 'sha256' && pcr.bank !== 'sha384') return 'pcr.bank is not sha256 or sha384';
-  const n = BANK_SIZE[pcr.bank] * 2;
-  const hexN = new RegExp(`^[0-9a-f]{${n}}$`);
-  if (typeof pcr.before !== 'string' || !hexN.test(pcr.before) || typeof pcr.after !== 'string' || !hexN.test(pcr.after)) return `pcr.before/after are not ${n} hex digits`;
-  if (typeof pcr.simulated !== 'boolean') return 'pcr.simulated is missing';
-  const b = a.batch as Record<string, unknown> | undefined;
-  if (!isObj(b) || !Array.isArray(b.entry_digests) || !Number.isInteger(b.size) || !Number.isInteger(b.index) || !Number.isInteger(b.id)) return 'batch is malformed';
-  const ds = b.entry_digests as unknown[];
-  if (ds.length !== b.size || (b.index as number) < 0 || (b.index as number) >= ds.length) return 'batch size or index does not fit its entries';
-  if (!ds.every((d) => typeof d === 'string' && HEX64.test(d))) return 'batch.entry_digests are not 64 hex digits each';
-  if (ds[b.index as number] !== a.entry_digest) return 'the entry is not at its index in the batch';
-  const B = pcrBatchDigest(pcr.bank, ds.map((d) => fromHex(d as string)));
-  const after = pcrExtend(pcr.bank, fromHex(pcr.before), B);
-  if (!equalBytes(after, fromHex(pcr.after))) return 'pcr.after is not H(before ‖ batch digest): the anchor does not add up';
-  return undefined;
 }

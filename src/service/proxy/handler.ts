@@ -8,7 +8,8 @@
  *                               (conditional put of req#<handle> with a TTL; 409 on replay) →
  *                               SQS → 202 {handle}
  *   GET  /api/decisions/{handle}  200 sealed response (octet-stream) · 202 pending · 404 unknown
- *                               · 422 when the worker refused the request (its code)
+ *                               · 422 when the worker refused the request (its code and its
+ *                               signed refusal, SPEC §8.10.5)
  *        ?wait=S (0..20)        long poll: held while pending, until the decision is stored or S
  *                               seconds pass (a DecisionWaiter wakes it), then the same answers
  *
@@ -101,6 +102,15 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   return undefined;
 }
 
+/** A stored JSON text as a value (the proxy forwards it; the client verifies it). */
+function parseStored(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** How many queued handles a proxy instance remembers (oldest forgotten first). */
 const KNOWN_HANDLES_MAX = 10_000;
 
@@ -173,7 +183,9 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     }
     if (d?.status === 'rejected') {
       known.delete(handle);
-      return refuse(422, String(d.code), String(d.message));
+      // the worker's signed refusal (SPEC §8.10.5) rides along: the client verifies it
+      const refusal = typeof d.refusal === 'string' ? parseStored(d.refusal) : undefined;
+      return json(422, { error: { code: String(d.code), message: String(d.message) }, ...(refusal ? { refusal } : {}) });
     }
     const until = known.get(handle);
     if (until !== undefined && until > Math.floor(deps.clock.now() / 1000)) return json(202, { handle, status: 'pending' });

@@ -271,10 +271,10 @@ describe('ima-qs package worker', () => {
         const d = await lambda.call(event('GET', `/api/decisions/${r.handle}`));
         return d.statusCode === 200 ? d : undefined;
       }, 'the decision', 60_000);
-      const response = openDecision(decided.body!, r.replyKey) as { audit: { pcr: { simulated: boolean; index: number } } };
+      const response = openDecision(decided.body!, r.replyKey) as { audit: { batch: { statement: { pcr: { simulated: boolean; index: number } } } } };
       const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
-      expect(response.audit.pcr).toMatchObject({ simulated: true, index: 11 });
+      expect(response.audit.batch.statement.pcr).toMatchObject({ simulated: true, index: 11 });
 
       // the heartbeat is rewritten every 5 s: wait for the one that records a completed receive
       await waitFor(async () => (existsSync(heartbeat) && JSON.parse(readFileSync(heartbeat, 'utf8')).last_poll > 0 ? true : undefined), 'a heartbeat after a receive', 20_000);

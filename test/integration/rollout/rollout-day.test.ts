@@ -240,7 +240,7 @@ describe('rollout days 2-5', () => {
     expect(d.items.find((i: any) => i.id === 'd3.worker-running').detail).toContain('Fargate: no TPM');
     const signed = d.items.find((i: any) => i.id === 'd3.decisions-signed');
     expect(signed.status).toBe('pass');
-    expect(signed.detail).toMatch(/^3 valid: .*context ima-qs\/v1\/audit.*3 sealed decision/);
+    expect(signed.detail).toMatch(/^3 valid: .*context ima-qs\/v2\/batch.*3 sealed decision/);
 
     await moto.reset();
     await createInfrastructure(moto);

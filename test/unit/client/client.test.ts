@@ -66,12 +66,13 @@ describe('BlackBoxClient', () => {
     const s = scripted({
       'GET /api/keys': () => ({ status: 200, body: doc }),
       'POST /api/analyze': (body) => ({ status: 202, body: JSON.stringify({ handle: requestHandle(p, body!), status: 'queued' }) }),
-      // an older proxy: ignores `wait`, answers pending at once twice, then the worker's refusal
+      // an older proxy: ignores `wait`, answers pending at once twice, then a refusal nobody signed
       'GET /api/decisions/H': () =>
         ++polls < 3 ? { status: 202, body: '{"status":"pending"}' } : { status: 422, body: '{"error":{"code":"STALE_REQUEST","message":"too old"}}' },
     });
     const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p, pollMs: 5 });
-    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED', details: { status: 422, serviceCode: 'STALE_REQUEST' } });
+    // an unsigned 422 is a forged refusal (SPEC §8.10.5): exit 1, not the service's word
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'REFUSAL_FORGED', exitCode: 1, details: { serviceCode: 'STALE_REQUEST' } });
     expect(s.seen.slice(2)).toEqual(['GET /api/decisions/H', 'GET /api/decisions/H', 'GET /api/decisions/H']);
     expect(s.queries.slice(2)).toEqual(['?wait=10', '?wait=10', '?wait=10']);
 

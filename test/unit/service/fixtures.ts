@@ -153,7 +153,8 @@ export function openDecision(body: string, replyKey: CompositeKemPrivateKey): un
 
 /**
  * One real response: a clean code-analysis request through the in-memory pipeline (simulated
- * bank), opened with the client's reply key, and the handle it answers.
+ * bank), in one group commit with two other requests (so its audit proof has a path), opened with
+ * the client's reply key, and the handle it answers.
  */
 export async function decidedResponse(): Promise<{ response: any; handle: string }> {
   const f = serviceFixture();
@@ -166,7 +167,8 @@ export async function decidedResponse(): Promise<{ response: any; handle: string
     log: memoryLogger(),
   });
   const r = sealRequest(p, f.recipient, 'analyze', { name: 'a.ts', content: CLEAN_CODE });
-  await processBatch(deps, [encodeQueued(r.handle, 'analyze', Date.now(), r.sealed)]);
+  const others = [sealRequest(p, f.recipient, 'analyze', { name: 'b.py', content: BAD_CODE }), sealRequest(p, f.recipient, 'patents', { name: 'c.txt', content: 'A method.' })];
+  await processBatch(deps, [r, ...others].map((x, i) => encodeQueued(x.handle, i === 2 ? 'patents' : 'analyze', Date.now(), x.sealed)));
   const item = await decisions.get({ id: r.handle });
   return { response: openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey), handle: r.handle };
 }
