@@ -26,6 +26,7 @@ import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
 import { InputError } from '../errors.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const GENESIS_PREV = '0'.repeat(64);
 export const MAX_CHAIN_ID = 128;
@@ -108,7 +109,7 @@ export function toRecord(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCo
 
 export function parseCore(rec: AuditRecord): AuditEntryCore {
   try {
-    return JSON.parse(rec.core) as AuditEntryCore;
+    return parseStrictJson(rec.core) as AuditEntryCore;
   } catch (err) {
     throw new InputError('AUDIT_ENTRY_MALFORMED', `audit entry ${rec.chain}/${rec.seq} is not JSON`, { cause: err });
   }

@@ -13,6 +13,7 @@ import { verifyJson } from '../crypto/signature.js';
 import { decisionDigest, type SignedDecision } from '../protocol/decision.js';
 import { type AuditEntryCore, payloadBytes } from './audit-entry.js';
 import type { TrustedSigners } from './audit-verify.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export type OpenedPayload =
   | {
@@ -48,7 +49,7 @@ export class PayloadOpener {
     let signed: SignedDecision;
     try {
       const text = new TextDecoder('utf-8', { fatal: true }).decode(openBytes(this.p, this.key, payloadBytes(core)));
-      signed = JSON.parse(text) as SignedDecision;
+      signed = parseStrictJson(text) as SignedDecision;
       if (!signed || typeof signed !== 'object' || !signed.decision || !Array.isArray(signed.votes) || typeof signed.signature !== 'string') {
         return { status: 'unreadable', reason: 'the payload is not a signed decision' };
       }

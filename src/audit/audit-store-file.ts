@@ -19,6 +19,7 @@ import { RemoteError } from '../errors.js';
 import { fsError } from '../io/files.js';
 import { type AuditAnchor, type AuditRecord, checkChainId } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const AUDIT_DIR = 'audit';
 const NAME_RE = /^(\d{12})\.(entry|anchor)\.json$/;
@@ -105,7 +106,7 @@ export class FileAuditStore implements AuditStore {
     if (text === undefined) return undefined;
     let rec: AuditRecord;
     try {
-      const d = JSON.parse(text) as Record<string, unknown>;
+      const d = parseStrictJson(text) as Record<string, unknown>;
       rec = { chain, seq, core: str(d.core), digest: str(d.digest), signature: str(d.signature) };
     } catch {
       rec = { chain, seq, core: text, digest: '', signature: '' };
@@ -113,7 +114,7 @@ export class FileAuditStore implements AuditStore {
     const anchorText = await this.readText(join(dir, seqName(seq, 'anchor')));
     if (anchorText !== undefined) {
       try {
-        rec.anchor = JSON.parse(anchorText) as AuditAnchor;
+        rec.anchor = parseStrictJson(anchorText) as AuditAnchor;
       } catch {
         rec.anchor = { malformed: anchorText } as unknown as AuditAnchor; // reported by audit verify
       }

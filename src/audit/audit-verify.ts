@@ -28,6 +28,7 @@ import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
 import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../protocol/anchor-math.js';
 export { reachable, resolveGaps, compareWithPcr, type PcrEvidence, type PcrComparison } from './audit-pcr.js';
 import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
@@ -266,7 +267,7 @@ function canonicalOrUndefined(core: AuditEntryCore): string | undefined {
 
 function tryCore(text: string): AuditEntryCore | undefined {
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseStrictJson(text);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuditEntryCore) : undefined;
   } catch {
     return undefined;

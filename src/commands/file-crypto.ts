@@ -8,6 +8,7 @@ import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type CommandResult, facts, table } from '../output.js';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
@@ -205,11 +206,16 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
   return { data: { verified: ok, ...rest }, human, failure: verifyFailure(r) };
 }
 
-/** True when the file's first non-blank byte is `{` (it may be a response document). */
+/**
+ * True when the file's first non-blank byte is `{` (it may be a response document), or when FILE
+ * is not a regular file (a FIFO, a device, stdin): such an input cannot be peeked at without
+ * consuming it, so it goes to the response path, whose bounded reader refuses what it is not.
+ */
 async function startsWithBrace(path: string): Promise<boolean> {
   let fh;
   try {
-    fh = await open(path, 'r');
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY); // a FIFO without a writer must not block
+    if (!(await fh.stat()).isFile()) return true;
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(64), 0, 64, 0);
     return buffer.subarray(0, bytesRead).toString('latin1').trimStart().startsWith('{');
   } catch {

@@ -13,6 +13,7 @@ import type { App } from '../cli.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readInputFile } from '../io/files.js';
+import { parseStrictJsonBytes } from '../protocol/strict-json.js';
 import { loadPublicKeys } from '../keys/key-dir.js';
 import { table, type CommandResult } from '../output.js';
 import { verifyResponse, type TrustAnchor } from '../protocol/response-verify.js';
@@ -53,11 +54,11 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
     if (!keys.mldsa) throw new InputError('NO_SIGNING_KEY', `${opts.key} holds no ML-DSA-87 public key`, { hint: 'give the service key folder or ml_dsa_87_public.key' });
     trust = keys.mldsa;
   }
-  const path = resolve(app.deps.cwd, file);
-  const text = (await readInputFile(path, MAX_RESPONSE_FILE_BYTES, 'response file')).toString('utf8');
+  const path = file === '-' ? '-' : resolve(app.deps.cwd, file);
+  const bytes = await readInputFile(path, MAX_RESPONSE_FILE_BYTES, 'response file', { tooLargeCode: 'RESPONSE_MALFORMED', stdin: app.deps.stdin });
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseStrictJsonBytes(bytes); // SPEC §3.3
   } catch {
     throw new InputError('NOT_JSON', `${file} is not JSON; a response document is the JSON 'ima-qs request -o' writes`);
   }
