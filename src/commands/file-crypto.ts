@@ -8,8 +8,7 @@ import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type CommandResult, facts, table } from '../output.js';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
 
@@ -212,10 +211,13 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
  * consuming it, so it goes to the response path, whose bounded reader refuses what it is not.
  */
 async function startsWithBrace(path: string): Promise<boolean> {
+  // stat, not open: opening a FIFO to peek would take its writer's only reader away
+  const st = await stat(path).catch(() => undefined);
+  if (!st || st.isDirectory()) return false; // the chosen path reports it
+  if (!st.isFile()) return true;
   let fh;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY); // a FIFO without a writer must not block
-    if (!(await fh.stat()).isFile()) return true;
+    fh = await open(path, 'r');
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(64), 0, 64, 0);
     return buffer.subarray(0, bytesRead).toString('latin1').trimStart().startsWith('{');
   } catch {
