@@ -150,6 +150,7 @@ export function registerFileCrypto(program: Command, app: App): void {
         'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
         'ima-qs verify response.json --pin 3f9a…(the service ML-DSA-87 fingerprint)',
         'ima-qs verify response.json --key quantum_keys/ml_dsa_87_public.key --json',
+        'curl -s https://host/response.json | ima-qs verify - --pin 3f9a…',
       ],
       notes: `With --signature: a file signature (SPEC §5). Without it: FILE is a decision response
 (SPEC §8.5) written by 'ima-qs request -o', checked offline against --pin or --key: the decision
@@ -157,8 +158,8 @@ and every vote signature with their contexts, the tally, the aggregation rule, t
 and the audit anchor.
 Exit 0 when every check passes, 1 naming the failed checks, 3 for a malformed input.`,
     })
-    .argument('<file>', 'the signed file, or a response.json')
-    .option('--signature <sig>', 'the detached signature file')
+    .argument('<file>', 'the signed file, or a response.json (- for stdin)')
+    .option('--signature <sig>', 'the detached signature file (- for stdin)')
     .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer')
     .option('--pin <fingerprint>', 'response.json: the pinned ML-DSA-87 fingerprint of the service')
     .option('--request-digest <hex>', 'response.json: the handle of the request it must answer')

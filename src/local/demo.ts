@@ -22,6 +22,7 @@ import { verifyResponse } from '../protocol/response-verify.js';
 import type { DecisionResponse } from '../protocol/decision.js';
 import type { RequestPayload, Route } from '../protocol/request.js';
 import { STATE_LAYOUT, startLocalStack, type LocalStack } from './local-stack.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const DEMO_REQUESTS: { route: Route; payload: RequestPayload }[] = [
   {
@@ -134,7 +135,7 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
     }
     for (const d of [...report.decisions]) {
       await step(`verify response-${d.route}.json offline`, async () => {
-        const v = verifyResponse(p, JSON.parse(await readFile(d.response, 'utf8')), stack!.fingerprint, { requestDigest: d.handle });
+        const v = verifyResponse(p, parseStrictJson(await readFile(d.response, 'utf8')), stack!.fingerprint, { requestDigest: d.handle });
         if (!v.ok) throw new VerificationError('RESPONSE_INVALID', `fails: ${v.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
         return [null, v.checks.map((c) => c.name).join(', ')];
       });
