@@ -65,6 +65,8 @@ export function parseStrictJsonBytes(bytes: Uint8Array, opts: StrictJsonOptions 
 }
 
 const MAX_SAFE_DIGITS = 16; // 2^53 − 1 = 9007199254740991 has 16 digits
+/** the characters a string scan must stop at: its end, an escape, a control character, a surrogate */
+const STOP = /["\\\u0000-\u001f\ud800-\udfff]/g;
 
 class Reader {
   pos = 0;
@@ -210,9 +212,13 @@ class Reader {
     let out = '';
     let from = i;
     for (;;) {
+      // jump to the next character that needs a look (native regex scan: long base64 members are common)
+      STOP.lastIndex = i;
+      const hit = STOP.exec(s);
+      if (!hit) this.fail('unterminated string', start);
+      i = hit.index;
       const c = s.charCodeAt(i);
       if (c === 0x22) break;
-      if (Number.isNaN(c)) this.fail('unterminated string', start);
       if (c < 0x20) this.fail('a control character in a string must be escaped', i);
       if (c >= 0xd800 && c <= 0xdfff) {
         // literal surrogates: only as a high-low pair
@@ -221,11 +227,7 @@ class Reader {
         i += 2;
         continue;
       }
-      if (c !== 0x5c) {
-        i++;
-        continue;
-      }
-      out += s.slice(from, i);
+      out += s.slice(from, i); // c is a backslash here
       const e = s.charCodeAt(i + 1);
       switch (e) {
         case 0x22: out += '"'; break;
