@@ -5,6 +5,7 @@
  * checks everything the statement claims: its signature under a trusted key, its chain, the root
  * recomputed from the stored entries, and its PCR arithmetic. Pure.
  */
+import { parseStrictJson } from '../protocol/strict-json.js';
 import { fromBase64, fromHex, toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
@@ -22,7 +23,7 @@ export type StatementVerdict =
 export function checkStatement(p: CryptoProvider, rec: BatchRecord, chain: string, trusted: TrustedSigners): StatementVerdict {
   let st: unknown;
   try {
-    st = JSON.parse(rec.statement);
+    st = parseStrictJson(rec.statement);
   } catch {
     return { ok: false, kind: 'altered', detail: `the batch statement at ${rec.first_seq} is not JSON` };
   }
@@ -93,7 +94,7 @@ export async function coveringStatements(
   for (const r of recs) {
     let st: BatchStatement;
     try {
-      st = JSON.parse(r.statement) as BatchStatement;
+      st = parseStrictJson(r.statement) as BatchStatement;
     } catch {
       continue;
     }
@@ -122,7 +123,7 @@ export async function entryBatchStatus(
   if (!rec) return { status: 'none', detail: 'no batch statement covers it (unanchored)' };
   let parsed: BatchStatement | undefined;
   try {
-    parsed = JSON.parse(rec.statement) as BatchStatement;
+    parsed = parseStrictJson(rec.statement) as BatchStatement;
   } catch {
     parsed = undefined;
   }

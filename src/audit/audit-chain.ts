@@ -16,6 +16,7 @@
  * that extend happened (value = H(lastAfter ‖ B) for a prefix of the unanchored entries) before it
  * extends again — an entry is never extended twice.
  */
+import { parseStrictJson } from '../protocol/strict-json.js';
 import { fromHex, toBase64, toHex } from '../crypto/bytes.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import { sealBytes } from '../crypto/envelope.js';
@@ -106,7 +107,7 @@ export class AuditChain {
     const [lastBatch] = await this.opts.store.batches(this.chain, { descending: true, limit: 1 });
     let covered = -1;
     if (lastBatch) {
-      const st = JSON.parse(lastBatch.statement) as BatchStatement;
+      const st = parseStrictJson(lastBatch.statement) as BatchStatement;
       covered = st.first_seq + st.size - 1;
       this.lastAfter = st.pcr.after;
     }
@@ -225,7 +226,7 @@ export class AuditChain {
     } catch (err) {
       if (!(err instanceof RemoteError) || err.code !== 'AUDIT_BATCH_CONFLICT') throw err;
       const [have] = await this.opts.store.batches(this.chain, { from: st.first_seq, to: st.first_seq, limit: 1 });
-      const old = have ? (JSON.parse(have.statement) as BatchStatement) : undefined;
+      const old = have ? (parseStrictJson(have.statement) as BatchStatement) : undefined;
       const same = old && old.size === st.size && old.entries_root === st.entries_root && old.pcr.before === st.pcr.before && old.pcr.after === st.pcr.after;
       if (!same) throw err;
       return { statement: old, signature: have.signature };

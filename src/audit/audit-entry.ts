@@ -27,6 +27,7 @@ import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
 import { InputError } from '../errors.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 import { CHAIN_ID_RE, GENESIS_PREV, type AuditCoreV3 } from '../protocol/audit-core.js';
 export { CHAIN_ID_RE, GENESIS_PREV };
@@ -130,7 +131,7 @@ export function toRecordV3(core: AuditCoreV3, canon: CanonicalCore, sealedPayloa
 
 export function parseCore(rec: AuditRecord): AuditEntryCore {
   try {
-    return JSON.parse(rec.core) as AuditEntryCore;
+    return parseStrictJson(rec.core) as AuditEntryCore;
   } catch (err) {
     throw new InputError('AUDIT_ENTRY_MALFORMED', `audit entry ${rec.chain}/${rec.seq} is not JSON`, { cause: err });
   }

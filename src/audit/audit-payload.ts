@@ -14,6 +14,7 @@ import { decisionDigest, type SignedDecision } from '../protocol/decision.js';
 import { votesRoot, type SignedDecisionV2, type VoteLeaf } from '../protocol/decision-v2.js';
 import { type AuditEntryCore, type AuditRecord, payloadBytes } from './audit-entry.js';
 import type { TrustedSigners } from './audit-verify.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export type OpenedPayload =
   | {
@@ -51,7 +52,7 @@ export class PayloadOpener {
     let signed: SignedDecision | SignedDecisionV2;
     try {
       const text = new TextDecoder('utf-8', { fatal: true }).decode(openBytes(this.p, this.key, payloadBytes(core, rec)));
-      signed = JSON.parse(text) as SignedDecision | SignedDecisionV2;
+      signed = parseStrictJson(text) as SignedDecision | SignedDecisionV2;
       if (!signed || typeof signed !== 'object' || !signed.decision || !Array.isArray(signed.votes) || typeof signed.signature !== 'string') {
         return { status: 'unreadable', reason: 'the payload is not a signed decision' };
       }

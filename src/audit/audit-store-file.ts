@@ -20,6 +20,7 @@ import { RemoteError } from '../errors.js';
 import { fsError } from '../io/files.js';
 import { type AuditAnchor, type AuditRecord, type BatchRecord, checkChainId } from './audit-entry.js';
 import type { AuditStore, RangeOptions } from './audit-store.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const AUDIT_DIR = 'audit';
 const NAME_RE = /^(\d{12})\.(entry|anchor|batch)\.json$/;
@@ -132,7 +133,7 @@ export class FileAuditStore implements AuditStore {
     if (text === undefined) return undefined;
     let rec: AuditRecord;
     try {
-      const d = JSON.parse(text) as Record<string, unknown>;
+      const d = parseStrictJson(text) as Record<string, unknown>;
       rec = { chain, seq, core: str(d.core), digest: str(d.digest) };
       if (d.signature !== undefined) rec.signature = str(d.signature);
       if (d.payload !== undefined) rec.payload = str(d.payload);
@@ -142,7 +143,7 @@ export class FileAuditStore implements AuditStore {
     const anchorText = await this.readText(join(dir, seqName(seq, 'anchor')));
     if (anchorText !== undefined) {
       try {
-        rec.anchor = JSON.parse(anchorText) as AuditAnchor;
+        rec.anchor = parseStrictJson(anchorText) as AuditAnchor;
       } catch {
         rec.anchor = { malformed: anchorText } as unknown as AuditAnchor; // reported by audit verify
       }
@@ -205,7 +206,7 @@ function str(v: unknown): string {
 
 function tryJson(text: string): Record<string, unknown> | undefined {
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseStrictJson(text);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

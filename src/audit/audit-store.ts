@@ -7,6 +7,7 @@
 import { RemoteError } from '../errors.js';
 import type { Item, Table } from '../ports.js';
 import type { AuditAnchor, AuditRecord, BatchRecord } from './audit-entry.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export interface RangeOptions {
   from?: number;
@@ -59,7 +60,7 @@ function fromItem(it: Item): AuditRecord {
   if (it.payload !== undefined) rec.payload = String(it.payload);
   if (typeof it.anchor === 'string') {
     try {
-      rec.anchor = JSON.parse(it.anchor) as AuditAnchor;
+      rec.anchor = parseStrictJson(it.anchor) as AuditAnchor;
     } catch {
       // a stored anchor that is not JSON was tampered with: keep it for `audit verify` to report
       rec.anchor = { malformed: it.anchor } as unknown as AuditAnchor;

@@ -36,6 +36,7 @@ import { coreV3Problem } from '../protocol/audit-core.js';
 export { reachable, resolveGaps, compareWithPcr, type PcrEvidence, type PcrComparison } from './audit-pcr.js';
 import { BatchCheck, checkStatement, type TrustedSigners } from './audit-batch.js';
 import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, type BatchRecord, type LegacyCore, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 export type { TrustedSigners };
 
 export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch'] as const;
@@ -263,7 +264,7 @@ export class ChainVerifier {
 
   private lastSeqOf(b: BatchRecord): number {
     try {
-      const size = (JSON.parse(b.statement) as { size?: unknown }).size;
+      const size = (parseStrictJson(b.statement) as { size?: unknown }).size;
       return b.first_seq + (Number.isSafeInteger(size) ? (size as number) : 1) - 1;
     } catch {
       return b.first_seq;
@@ -362,7 +363,7 @@ function canonicalOrUndefined(core: AuditEntryCore): string | undefined {
 
 function tryCore(text: string): AuditEntryCore | undefined {
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseStrictJson(text);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuditEntryCore) : undefined;
   } catch {
     return undefined;

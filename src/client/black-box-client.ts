@@ -26,6 +26,7 @@ import type { AnyResponse } from '../protocol/response-view.js';
 import { verifyRefusal } from '../protocol/refusal.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../protocol/request.js';
+import { parseStrictJson, parseStrictJsonBytes } from '../protocol/strict-json.js';
 
 /** What `fetch` the client needs (the global one, or an instrumented one in tests). */
 export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<{
@@ -268,7 +269,7 @@ export class BlackBoxClient {
     progress('open');
     let response: unknown;
     try {
-      response = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(openBytes(this.p, sealed.replyKey, body)));
+      response = parseStrictJsonBytes(openBytes(this.p, sealed.replyKey, body));
     } catch (err) {
       if (err instanceof VerificationError) throw new VerificationError('RESPONSE_UNOPENABLE', 'the sealed response does not open with this request\'s reply key', { cause: err });
       throw new InputError('RESPONSE_NOT_JSON', 'the opened response is not UTF-8 JSON', { cause: err });
@@ -293,7 +294,7 @@ export class BlackBoxClient {
 async function readJson(res: Answer, what: string): Promise<Record<string, unknown>> {
   const text = await readCappedText(res, MAX_ERROR_BYTES, what);
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseStrictJson(text);
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {
     // fall through
@@ -306,7 +307,7 @@ async function refusal(res: Answer, what: string): Promise<RemoteError> {
   let code = 'HTTP_' + res.status;
   let message = '';
   try {
-    const e = (JSON.parse(await readCappedText(res, MAX_ERROR_BYTES, what)) as { error?: { code?: unknown; message?: unknown } }).error;
+    const e = (parseStrictJson(await readCappedText(res, MAX_ERROR_BYTES, what)) as { error?: { code?: unknown; message?: unknown } }).error;
     if (typeof e?.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(e.code)) code = e.code;
     if (typeof e?.message === 'string') message = printable(e.message);
   } catch {

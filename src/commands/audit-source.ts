@@ -7,7 +7,6 @@
  * All I/O for `audit verify` happens here; the verdict itself is pure (audit-verify.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
@@ -32,6 +31,7 @@ import { checkChainId, type AuditRecord } from '../audit/audit-entry.js';
 import { AUDIT_DIR, FileAuditStore } from '../audit/audit-store-file.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { PcrEvidence, PcrTransition, TrustedSigners } from '../audit/audit-verify.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export interface SourceFlags {
   state?: string;
@@ -111,12 +111,18 @@ async function openLocalState(state: string, deps: CliDeps): Promise<AuditSource
   };
 }
 
+/** STATE/local.lock and STATE/stack.json (SPEC §9): small state files, read with a bound. */
+async function readSmall(path: string): Promise<string> {
+  return (await readInputFile(path, MAX_STATE_FILE, 'local state file')).toString('utf8');
+}
+const MAX_STATE_FILE = 64 * 1024;
+
 async function runningStack(dir: string): Promise<{ pid: number; db?: string } | undefined> {
-  const pid = Number((await readFile(join(dir, 'local.lock'), 'utf8').catch(() => '')).trim());
+  const pid = Number((await readSmall(join(dir, 'local.lock')).catch(() => '')).trim());
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
   let db: string | undefined;
   try {
-    const s = JSON.parse(await readFile(join(dir, 'stack.json'), 'utf8')) as { db?: unknown; pid?: unknown };
+    const s = parseStrictJson(await readSmall(join(dir, 'stack.json'))) as { db?: unknown; pid?: unknown };
     if (typeof s.db === 'string' && /^http:\/\/127\.0\.0\.1:\d+$/.test(s.db) && (s.pid === undefined || s.pid === pid)) db = s.db;
   } catch {
     db = undefined;
@@ -160,7 +166,7 @@ async function startLocalDynalite(path: string): Promise<{ url: string; close():
 export async function defaultEvidence(source: AuditSource): Promise<EvidenceFlags> {
   if (!source.stateDir) return {};
   try {
-    const s = JSON.parse(await readFile(join(source.stateDir, 'stack.json'), 'utf8')) as { anchor?: { kind?: unknown; simulated?: unknown } };
+    const s = parseStrictJson(await readSmall(join(source.stateDir, 'stack.json'))) as { anchor?: { kind?: unknown; simulated?: unknown } };
     const file = join(source.stateDir, 'tpm-sim.json');
     if (s.anchor?.kind === 'simulated' && s.anchor.simulated === true && (await exists(file))) return { simulated: file };
   } catch {
@@ -231,7 +237,7 @@ export async function loadEvidence(
   if (given > 1) throw new UsageError('USAGE', 'give at most one of --tcti, --simulated and --quote');
   if ((o.nonce || o.ak) && !o.quote) throw new UsageError('USAGE', '--nonce and --ak go with --quote');
   if (o.quote) {
-    const text = (await readInputFile(resolvePath(deps, o.quote), MAX_QUOTE_FILE, 'quote file')).toString('utf8');
+    const text = (await readInputFile(resolvePath(deps, o.quote), MAX_QUOTE_FILE, 'quote file', { tooLargeCode: 'BAD_QUOTE_FILE' })).toString('utf8');
     const doc = parseQuoteDoc(text, o.quote);
     const akPem = o.ak ? (await readInputFile(resolvePath(deps, o.ak), 64 * 1024, 'public key PEM')).toString('utf8') : undefined;
     const nonce = o.nonce ? parseHex(o.nonce, '--nonce') : parseHex(doc.nonce, 'nonce');

@@ -8,7 +8,7 @@ import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type CommandResult, facts, table } from '../output.js';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
 
@@ -152,6 +152,7 @@ export function registerFileCrypto(program: Command, app: App): void {
         'ima-qs verify response.json --pin 3f9a… --file app.py --require-anchor',
         'ima-qs verify vote.json --pin 3f9a…   (one vote, exported with ima-qs vote export)',
         'ima-qs verify response.json --key quantum_keys/ml_dsa_87_public.key --json',
+        'curl -s https://host/response.json | ima-qs verify - --pin 3f9a…',
       ],
       notes: `With --signature: a file signature (SPEC §5). Without it: FILE is a decision response
 written by 'ima-qs request -o' (SPEC §8.10; version 1 responses of §8.5 still verify), or one vote
@@ -161,8 +162,8 @@ signature, the votes' Merkle root, the tally, the aggregation rule, the payload 
 PCR arithmetic). A simulated anchor is labelled SIMULATED; a v1 anchor "unauthenticated (v1)".
 Exit 0 when every check passes, 1 naming the failed checks, 3 for a malformed input.`,
     })
-    .argument('<file>', 'the signed file, or a response.json')
-    .option('--signature <sig>', 'the detached signature file')
+    .argument('<file>', 'the signed file, or a response.json (- for stdin)')
+    .option('--signature <sig>', 'the detached signature file (- for stdin)')
     .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer')
     .option('--pin <fingerprint>', 'response.json: the pinned ML-DSA-87 fingerprint of the service')
     .option('--request-digest <hex>', 'response.json: the handle of the request it must answer')
@@ -217,8 +218,16 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
   return { data: { verified: ok, ...rest }, human, failure: verifyFailure(r) };
 }
 
-/** True when the file's first non-blank byte is `{` (it may be a response document). */
+/**
+ * True when the file's first non-blank byte is `{` (it may be a response document), or when FILE
+ * is not a regular file (a FIFO, a device, stdin): such an input cannot be peeked at without
+ * consuming it, so it goes to the response path, whose bounded reader refuses what it is not.
+ */
 async function startsWithBrace(path: string): Promise<boolean> {
+  // stat, not open: opening a FIFO to peek would take its writer's only reader away
+  const st = await stat(path).catch(() => undefined);
+  if (!st || st.isDirectory()) return false; // the chosen path reports it
+  if (!st.isFile()) return true;
   let fh;
   try {
     fh = await open(path, 'r');

@@ -14,6 +14,8 @@ import type { App } from '../cli.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readInputFile } from '../io/files.js';
+import { parseStrictJsonBytes } from '../protocol/strict-json.js';
+import type { CliDeps } from '../context.js';
 import { loadPublicKeys } from '../keys/key-dir.js';
 import { table, type CommandResult } from '../output.js';
 import { payloadDigest } from '../protocol/decision-v2.js';
@@ -59,12 +61,12 @@ export async function trustFromFlags(opts: { pin?: string; key?: string }, cwd: 
   return keys.mldsa;
 }
 
-/** Reads a response or vote document (bounded) and parses its JSON. */
-export async function readResponseDocument(file: string, cwd: string): Promise<{ path: string; doc: unknown }> {
-  const path = resolve(cwd, file);
-  const text = (await readInputFile(path, MAX_RESPONSE_FILE_BYTES, 'response file')).toString('utf8');
+/** Reads a response or vote document (bounded, `-` = stdin) and parses it as strict JSON (SPEC §3.3). */
+export async function readResponseDocument(file: string, deps: Pick<CliDeps, 'cwd' | 'stdin'>): Promise<{ path: string; doc: unknown }> {
+  const path = file === '-' ? '-' : resolve(deps.cwd, file);
+  const bytes = await readInputFile(path, MAX_RESPONSE_FILE_BYTES, 'response file', { tooLargeCode: 'RESPONSE_MALFORMED', stdin: deps.stdin });
   try {
-    return { path, doc: JSON.parse(text) as unknown };
+    return { path, doc: parseStrictJsonBytes(bytes) };
   } catch {
     throw new InputError('NOT_JSON', `${file} is not JSON; a response document is the JSON 'ima-qs request -o' writes`);
   }
@@ -90,7 +92,7 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
     const sent = await readRequestFile(opts.payloadFile, app.deps.cwd);
     digest = payloadDigest(p, { name: opts.payloadName ?? sent.name, content: sent.content });
   }
-  const { path, doc } = await readResponseDocument(file, app.deps.cwd);
+  const { path, doc } = await readResponseDocument(file, app.deps);
 
   if (isVoteDocument(doc)) {
     if (digest || opts.requestDigest || opts.requireAnchor || opts.requireTpm) {

@@ -30,7 +30,7 @@ export async function exportVoteAction(file: string, o: ExportFlags, app: Pick<A
   if (!o.persona) throw new UsageError('MISSING_OPTION', 'vote export needs --persona ID', { hint: 'a persona id of the council, e.g. security-auditor' });
   const trust = await trustFromFlags(o, app.deps.cwd);
   const p = defaultProvider();
-  const { doc } = await readResponseDocument(file, app.deps.cwd);
+  const { doc } = await readResponseDocument(file, app.deps);
   const v = verifyResponse(p, doc, trust);
   if (!v.ok) {
     const failed = v.checks.filter((c) => !c.ok).map((c) => c.name);

@@ -16,6 +16,7 @@ import { canonicalBytes } from './canonical-json.js';
 import { fingerprint } from './key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from './provider.js';
 import { SIGNATURE_CONTEXTS, signBytes, verifyBytes } from './signature.js';
+import { StrictJsonError, parseStrictJson } from '../protocol/strict-json.js';
 
 export const SIGNATURE_FILE_FORMAT = 'ima-qs/v1/signature';
 export const SIGNATURE_ALGORITHM = 'ML-DSA-87';
@@ -109,9 +110,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
     });
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
-  } catch {
-    throw bad('it is not JSON');
+    doc = parseStrictJson(text, { maxLength: MAX_SIGNATURE_FILE_BYTES }); // SPEC §3.3: one reading only (no duplicate members)
+  } catch (err) {
+    throw bad(err instanceof StrictJsonError ? `it is not strict JSON (${err.reason})` : 'it is not JSON');
   }
   if (!isObject(doc)) throw bad('it is not a JSON object');
   exactKeys(doc, ['format', 'algorithm', 'context', 'signer', 'file', 'signature'], bad, '');

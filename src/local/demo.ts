@@ -24,6 +24,7 @@ import { responseView, type AnyResponse } from '../protocol/response-view.js';
 import { coveringStatements } from '../audit/audit-batch.js';
 import type { RequestPayload, Route } from '../protocol/request.js';
 import { STATE_LAYOUT, startLocalStack, type LocalStack } from './local-stack.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const DEMO_REQUESTS: { route: Route; payload: RequestPayload }[] = [
   {
@@ -138,7 +139,7 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
     }
     for (const d of [...report.decisions]) {
       await step(`verify response-${d.route}.json offline`, async () => {
-        const v = verifyResponse(p, JSON.parse(await readFile(d.response, 'utf8')), stack!.fingerprint, { requestDigest: d.handle, payloadDigest: sent.get(d.handle), requireAnchor: true });
+        const v = verifyResponse(p, parseStrictJson(await readFile(d.response, 'utf8')), stack!.fingerprint, { requestDigest: d.handle, payloadDigest: sent.get(d.handle), requireAnchor: true });
         if (!v.ok) throw new VerificationError('RESPONSE_INVALID', `fails: ${v.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
         return [null, v.checks.map((c) => c.name).join(', ')];
       });

@@ -12,7 +12,7 @@
  */
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -25,7 +25,7 @@ import { fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
-import { ensurePrivateDir, exists, writeFileAtomic } from '../io/files.js';
+import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
 import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
 import { RulesModel } from '../service/council/councils.js';
 import { jsonLogger, type Logger } from '../service/log.js';
@@ -134,7 +134,7 @@ async function takeLock(path: string): Promise<() => Promise<void>> {
       return () => rm(path, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toImaError(err);
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      const pid = Number((await readInputFile(path, 64, 'lock file').catch(() => '')).toString().trim());
       let alive = false;
       if (Number.isInteger(pid) && pid > 0) {
         try {

@@ -13,6 +13,7 @@ import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { InputError } from '../errors.js';
 import type { TableKeySchema } from '../ports.js';
 import { isHandle, isRoute, type Route } from './request.js';
+import { parseStrictJson } from './strict-json.js';
 
 export const REQUESTS_KEY: TableKeySchema = { partition: 'id' };
 export const DECISIONS_KEY: TableKeySchema = { partition: 'id' };
@@ -45,7 +46,7 @@ export function decodeQueued(text: string): { msg: QueuedRequest; sealed: Uint8A
   const poison = (why: string) => new InputError('POISON_MESSAGE', `queue message is not a queued request: ${why}`);
   let m: Record<string, unknown>;
   try {
-    m = JSON.parse(text) as Record<string, unknown>;
+    m = parseStrictJson(text) as Record<string, unknown>;
   } catch {
     throw poison('not JSON');
   }

@@ -34,6 +34,7 @@ import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../protocol/records
 import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 /** A whole number of seconds from the environment, within [min, max]. */
 function seconds(env: Env, name: string, min: number, max: number): number {
@@ -68,7 +69,7 @@ export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
   let cached: Promise<PublishedKeys> | undefined;
   const keys = () => {
     cached ??= store.get(docName).then((v) => {
-      const doc = JSON.parse(v.value) as { keys?: { composite?: { fingerprint?: string } } };
+      const doc = parseStrictJson(v.value) as { keys?: { composite?: { fingerprint?: string } } };
       const fp = doc.keys?.composite?.fingerprint;
       return { document: v.value, recipientFingerprint: fp ? fromHex(fp) : undefined };
     });

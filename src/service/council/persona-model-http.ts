@@ -11,6 +11,7 @@
  */
 import { RemoteError } from '../../errors.js';
 import { MAX_RATIONALE_CHARS, VOTE_CHOICES, type Council, type CouncilInput, type PersonaModel, type PersonaVote } from './types.js';
+import { parseStrictJson } from '../../protocol/strict-json.js';
 
 export interface HttpPersonaModelOptions {
   url: string;
@@ -58,7 +59,7 @@ export class HttpPersonaModel implements PersonaModel {
     if (text.length > MAX_RESPONSE_BYTES) throw badAnswer(`answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
     let doc: unknown;
     try {
-      doc = JSON.parse(text);
+      doc = parseStrictJson(text);
     } catch {
       throw badAnswer('answer is not JSON');
     }
