@@ -189,11 +189,14 @@ function secretPrefix(env: Env, problems: Problems): string {
   return v;
 }
 
+/** A TCTI as tpm2-tools takes it: `name` or `name:config` (shared with `local up --tcti`). */
+export function isTcti(v: string): boolean {
+  return !hasControl(v) && v.length <= 1024 && /^[A-Za-z0-9_-]+(:.*)?$/.test(v);
+}
+
 function anchor(env: Env, problems: Problems): PcrAnchorConfig | undefined {
   const tcti = value(env, 'TPM2TOOLS_TCTI');
-  if (tcti !== undefined && (hasControl(tcti) || tcti.length > 1024 || !/^[A-Za-z0-9_-]+(:.*)?$/.test(tcti))) {
-    problems.add('TPM2TOOLS_TCTI', 'is not a TCTI (like device:/dev/tpmrm0 or swtpm:path=/run/tpm.sock)');
-  }
+  if (tcti !== undefined && !isTcti(tcti)) problems.add('TPM2TOOLS_TCTI', 'is not a TCTI (like device:/dev/tpmrm0 or swtpm:path=/run/tpm.sock)');
   const a = value(env, 'IMA_QS_PCR_ANCHOR');
   if (a === undefined) return tcti !== undefined ? { kind: 'tpm', tcti } : undefined;
   if (a === 'tpm') return { kind: 'tpm', tcti };
