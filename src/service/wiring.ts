@@ -18,7 +18,7 @@ import { SqsQueue } from '../aws/sqs-queue.js';
 import { fromHex } from '../crypto/bytes.js';
 import { getProvider } from '../crypto/providers.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { UsageError } from '../errors.js';
+import { RemoteError, UsageError } from '../errors.js';
 import { fingerprints, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../keys/key-dir.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
@@ -55,8 +55,16 @@ export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
   let cached: Promise<PublishedKeys> | undefined;
   const keys = () => {
     cached ??= store.get(docName).then((v) => {
-      const doc = JSON.parse(v.value) as { keys?: { composite?: { fingerprint?: string } } };
-      const fp = doc.keys?.composite?.fingerprint;
+      let fp: unknown;
+      try {
+        fp = (JSON.parse(v.value) as { keys?: { composite?: { fingerprint?: unknown } } })?.keys?.composite?.fingerprint;
+      } catch {
+        fp = null;
+      }
+      // a secret that is not a keys document is the operator's problem, not a bug: 503, logged
+      if (fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
+        throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${docName} does not hold a public-keys document (SPEC §7.3)`);
+      }
       return { document: v.value, recipientFingerprint: fp ? fromHex(fp) : undefined };
     });
     cached.catch(() => (cached = undefined));

@@ -33,7 +33,7 @@ let port = 0;
 const TEN_MB = Buffer.alloc(10 * 1024 * 1024, 0x41);
 
 beforeAll(async () => {
-  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'simulated' }, port: 0, signingThreads: 0, http: BOUNDS });
+  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'simulated' }, port: 0, signingThreads: 0, http: BOUNDS, drainMs: 1000 });
   port = stack.port;
 }, 60_000);
 
@@ -292,4 +292,20 @@ describe('a barrage of hostile requests, then a valid one', () => {
     const firstDecided = await fetch(`${stack.endpoint}/api/decisions/${valid.handle}?wait=10`);
     expect(firstDecided.status).toBe(200);
   }, 180_000);
+});
+
+describe('a held long poll is not a slow request', () => {
+  it('a poll held longer than the request timeout answers 202, not 408 (last: it stops the worker)', async () => {
+    await stack.consumer.stop(); // nothing is decided from here on: the poll stays pending
+    const keysDoc = JSON.parse(await (await fetch(`${stack.endpoint}/api/keys`)).text());
+    const r = sealRequest(p, Buffer.from(keysDoc.keys.composite.publicKey, 'base64'), 'analyze', { name: 'held.py', content: 'x = 2\n' });
+    const queued = await fetch(`${stack.endpoint}/api/analyze`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(r.sealed) });
+    expect(queued.status).toBe(202);
+    const waitS = Math.ceil(BOUNDS.requestTimeoutMs / 1000) + 2;
+    const t0 = Date.now();
+    const res = await raw([head(`GET /api/decisions/${r.handle}?wait=${waitS} HTTP/1.1`, { host: 'x' })]);
+    // held for its wait (the contract of ?wait), past the request timeout, and answered as pending
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(BOUNDS.requestTimeoutMs);
+    expect(res).toMatchObject({ status: 202, hung: false });
+  }, 30_000);
 });

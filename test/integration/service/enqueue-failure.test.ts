@@ -12,6 +12,7 @@ import { awsClientConfig } from '../../../src/aws/config.js';
 import { DynamoTable } from '../../../src/aws/dynamo-table.js';
 import { REQUESTS_KEY, decodeQueued, requestKey } from '../../../src/protocol/records.js';
 import { sealRequest } from '../../../src/protocol/request.js';
+import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
 import { proxyFromEnv } from '../../../src/service/wiring.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
 import { event, p, serviceFixture } from '../../unit/service/fixtures.js';
@@ -68,5 +69,17 @@ describe('a failed SQS send on moto_server', () => {
     expect(await t.get({ id: 'req#x' })).toMatchObject({ attempt: 'a1' });
     expect(await t.deleteIf({ id: 'req#x' }, { attempt: 'a1', ttl: 1 })).toBe(true);
     expect(await t.get({ id: 'req#x' })).toBeUndefined();
+  });
+
+  it('a public-keys secret that is not a keys document is a 503 (an operator problem), not a 500', async () => {
+    await moto.reset();
+    await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5 });
+    const store = SecretsManagerStore.fromOptions({}, moto.env);
+    await store.putVersion(`${PREFIX}/public-keys`, 'this is not json');
+    const proxy = proxyFromEnv({ ...moto.env, AWS_MAX_ATTEMPTS: '1', QUEUE_URL: `${moto.endpoint}/000000000000/q`, KEYS_SECRET_PREFIX: PREFIX });
+    const r = sealRequest(p, f.recipient, 'analyze', { name: 'a.ts', content: 'x' });
+    const res = await proxy(event('POST', '/api/analyze', { body: r.sealed }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error.code).toBe('SERVICE_UNAVAILABLE');
   });
 });
