@@ -7,12 +7,13 @@
  * the handler blocks nothing else; it is released (answering as it stands) when its client goes
  * away or the server closes.
  *
- * Hostile clients (SPEC §9 "HTTP front"; every bound is an option, defaults in HTTP_FRONT_DEFAULTS):
+ * Hostile clients (SPEC §9.1; every bound is an option, defaults in HTTP_FRONT_DEFAULTS):
  * - a body over the limit, declared (Content-Length, or `Expect: 100-continue`) or counted while
  *   it streams (chunked), is answered 413 at once without buffering it; the rest of the body is
- *   then read and discarded up to `drainBytes` / `drainMs` before the connection is closed, so the
- *   client reads the 413 instead of a reset (a declared body above `drainBytes` gets the 413 with
- *   `Connection: close`);
+ *   then read and discarded, up to `drainBytes` and `drainMs` (past either the connection is
+ *   closed), so the client reads the 413 instead of a reset — closing with unread data would make
+ *   the kernel reset the connection under the client's feet (a declared body above `drainBytes`,
+ *   or one held back for a 100 Continue, gets the 413 with `Connection: close`);
  * - the request head must arrive within `headersTimeoutMs` and the whole request within
  *   `requestTimeoutMs` (slowloris, a chunk size that is never sent): 408, then the connection closes;
  * - more than `maxConnections` open connections: the extra ones are answered 429 and closed; beyond
