@@ -41,7 +41,7 @@ import { SigningPool } from '../service/worker/signing-pool.js';
 import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
-import { startLoopbackServer, type LoopbackServer } from './http-server.js';
+import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
 
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
@@ -79,6 +79,8 @@ export interface LocalStackOptions {
    * file, absolute or relative to the process); default: the stack's own key (STATE/keys)
    */
   auditRecipient?: string;
+  /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
+  http?: HttpFrontOptions;
 }
 
 export interface LocalStack {
@@ -279,7 +281,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     cleanups.push(() => consumer.stop());
     let http: LoopbackServer;
     try {
-      http = await startLoopbackServer(handler, { host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
+      http = await startLoopbackServer(handler, { ...opts.http, host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new UsageError('PORT_IN_USE', `port ${opts.port} is already in use`, { hint: 'pick another --port, or 0 for any free one' });

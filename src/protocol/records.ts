@@ -53,7 +53,8 @@ export function decodeQueued(text: string): { msg: QueuedRequest; sealed: Uint8A
   if (typeof m !== 'object' || m === null || m.v !== 1) throw poison('not version 1');
   if (typeof m.handle !== 'string' || !isHandle(m.handle)) throw poison('bad handle');
   if (typeof m.route !== 'string' || !isRoute(m.route)) throw poison('bad route');
-  if (typeof m.received_at !== 'number' || typeof m.body !== 'string') throw poison('bad fields');
+  // received_at: the proxy's clock at entry (ms), the reference of the freshness check (SPEC §8.1)
+  if (typeof m.received_at !== 'number' || !Number.isSafeInteger(m.received_at) || m.received_at < 0 || typeof m.body !== 'string') throw poison('bad fields');
   let sealed: Uint8Array;
   try {
     sealed = fromBase64(m.body, 'body');

@@ -29,7 +29,7 @@ export type Route = (typeof ROUTES)[number];
  */
 export const MAX_SEALED_BYTES = 128 * 1024;
 export const MIN_SEALED_BYTES = HEADER_SIZE + TAG_SIZE;
-/** a request older or newer than this (client clock vs worker clock) is refused as stale */
+/** a request older or newer than this (client clock vs the proxy's clock at entry) is refused as stale */
 export const DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000;
 export const MAX_NAME_CHARS = 255;
 export const REPLY_KEY_BYTES = 1281; // MLKEM768_P384 public key: 1184 ‖ 97
@@ -135,11 +135,15 @@ export function parseInnerRequest(plaintext: Uint8Array): InnerRequest {
   return r as unknown as InnerRequest;
 }
 
-/** Refuses a request whose timestamp is more than `maxSkewMs` from `nowMs` (either way). */
-export function checkFreshness(req: InnerRequest, nowMs: number, maxSkewMs = DEFAULT_MAX_SKEW_MS): void {
+/**
+ * Refuses a request whose timestamp is more than `maxSkewMs` from `receivedAtMs` (either way):
+ * the time the service received it (SPEC §8.1: the proxy's `received_at`, never the time a worker
+ * picks it up, so a queue backlog never makes a fresh request stale).
+ */
+export function checkFreshness(req: InnerRequest, receivedAtMs: number, maxSkewMs = DEFAULT_MAX_SKEW_MS): void {
   const t = Date.parse(req.timestamp);
-  if (Math.abs(nowMs - t) > maxSkewMs) {
-    throw new InputError('STALE_REQUEST', `the request timestamp ${req.timestamp} is more than ${Math.round(maxSkewMs / 1000)} s from the service clock`, {
+  if (Math.abs(receivedAtMs - t) > maxSkewMs) {
+    throw new InputError('STALE_REQUEST', `the request timestamp ${req.timestamp} is more than ${Math.round(maxSkewMs / 1000)} s from the time the service received it`, {
       hint: 'check the client clock, and seal a new request (never resend an old one)',
     });
   }

@@ -18,6 +18,11 @@ function keyPart(v: AttrValue | undefined, what: string): string {
   return `${typeof v}:${String(v)}`;
 }
 
+function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
+}
+
 export class MemoryTable implements Table {
   private readonly items = new Map<string, Item>();
 
@@ -68,6 +73,15 @@ export class MemoryTable implements Table {
     if (!old) return false;
     if (opts.ifAttrAbsent && old[opts.ifAttrAbsent] !== undefined) return false;
     this.items.set(id, { ...old, ...copyItem(set) });
+    return true;
+  }
+
+  async deleteIf(key: Item, ifEquals: Item): Promise<boolean> {
+    const id = this.id(key);
+    const old = this.items.get(id);
+    if (!old) return false;
+    for (const [k, v] of Object.entries(ifEquals)) if (!sameValue(old[k], v)) return false;
+    this.items.delete(id);
     return true;
   }
 

@@ -98,6 +98,7 @@ export function notifyingTable(table: Table, waiter: { notify(handle: string): v
     get: (key) => table.get(key),
     query: (partition, opts) => table.query(partition, opts),
     update: (key, set, opts) => table.update(key, set, opts),
+    deleteIf: (key, ifEquals) => table.deleteIf(key, ifEquals),
     partitions: () => table.partitions(),
   };
 }

@@ -77,7 +77,8 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     try {
       inner = parseInnerRequest(openBytes(d.p, d.recipientKey, sealed));
       if (inner.route !== msg.route) throw new InputError('ROUTE_MISMATCH', `the request is for /api/${inner.route} but was posted to /api/${msg.route}`);
-      checkFreshness(inner, d.clock.now(), d.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+      // against the proxy's clock at entry, not at pickup (SPEC §8.1): a backlog never makes a request stale
+      checkFreshness(inner, msg.received_at, d.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
     } catch (err) {
       const e = toImaError(err);
       if (PERMANENT.has(e.errorClass)) return { kind: 'reject', handle, error: e, timer };

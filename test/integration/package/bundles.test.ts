@@ -223,11 +223,11 @@ describe('ima-qs package worker', () => {
   const runWorker = (env: Record<string, string>) => spawnSync(NODE, ['worker.mjs'], { cwd: workerDir, env, encoding: 'utf8', timeout: 60_000 });
   const logLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, string>;
 
-  it('fails fast without configuration: MISSING_ENV, exit 2, one JSON log line, no stack', () => {
+  it('fails fast without configuration: CONFIG_INVALID naming QUEUE_URL, exit 2, one JSON log line, no stack', () => {
     assertNoNodeModules(workerDir);
     const r = runWorker({ PATH: process.env.PATH ?? '/usr/bin:/bin' });
     expect(r.status).toBe(2);
-    expect(logLine(r.stdout)).toMatchObject({ level: 'error', msg: 'worker failed to start', code: 'MISSING_ENV' });
+    expect(logLine(r.stdout)).toMatchObject({ level: 'error', msg: 'worker failed to start', code: 'CONFIG_INVALID', variables: ['QUEUE_URL'] });
     expectNoStack(r.stdout + r.stderr);
     expect(r.stderr).toBe('');
   });
