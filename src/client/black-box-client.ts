@@ -158,7 +158,7 @@ export class BlackBoxClient {
    * with its cap (a non-success body: the first MAX_ERROR_BYTES), a success checked for its type.
    */
   private async call(d: Deadline, x: Exchange): Promise<Reply> {
-    const what = `${x.method} ${x.path.replace(/\?.*$/, '')}`;
+    const what = `${x.method} ${x.path.replace(/\?.*$/, '').replace(/[0-9a-f]{64}$/, '{handle}')}`;
     const headers: Record<string, string> = {};
     if (x.body) headers['content-type'] = 'application/octet-stream';
     const limits = {
@@ -245,7 +245,7 @@ export class BlackBoxClient {
       await d.sleep(delay);
       delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
     };
-    const polled = 'GET /api/decisions';
+    const polled = 'GET /api/decisions/{handle}';
     let body: Uint8Array | undefined;
     // without long polling, no poll right after the 202: the worker cannot have decided within
     // one round trip (a decision is ≥ 23 ML-DSA-87 signatures), so the first poll waits a delay

@@ -62,8 +62,9 @@ export class Deadline {
 
   /** The error of a request that ran out of time in `step` (exit 4, TIMEOUT). */
   expired(step: Step, what: string, detail: string, limit: Why = 'deadline', limitMs = this.totalMs): RemoteError {
-    const phrase = limit === 'deadline' ? `the request's ${seconds(limitMs)} deadline passed` : limit === 'headers' ? `no answer headers within ${seconds(limitMs)}` : `the answer stalled ${seconds(limitMs)} mid-body`;
-    return new RemoteError('TIMEOUT', `timed out in step ${step} (${what}): ${phrase}; ${detail}`, {
+    const phrase =
+      limit === 'deadline' ? `the request's ${seconds(limitMs)} deadline passed; ${detail}` : limit === 'headers' ? `no status line and headers within ${seconds(limitMs)}` : `the answer body stalled for ${seconds(limitMs)}`;
+    return new RemoteError('TIMEOUT', `timed out in step ${step} (${what}): ${phrase}`, {
       hint: limit === 'deadline' ? 'the service is slow or stalled: check it, or raise --timeout' : 'the service stalled: check it (a healthy one answers at once)',
       details: { step, limit, limitMs },
     });

@@ -160,4 +160,19 @@ describe('BlackBoxClient deadlines: the limits below the deadline, the caller, t
     expect(seen.length).toBeGreaterThanOrEqual(3);
     expect(new Set(seen)).toEqual(new Set(['manual']));
   });
+
+  it("calls the runtime's own fetch on globalThis (a browser's fetch refuses another `this`)", async () => {
+    const s = await hostile();
+    const real = globalThis.fetch;
+    globalThis.fetch = function (this: unknown, ...args: Parameters<typeof fetch>) {
+      if (this !== globalThis && this !== undefined) throw new TypeError("Failed to execute 'fetch' on 'Window': Illegal invocation");
+      return real(...args);
+    } as typeof fetch;
+    try {
+      const c = new BlackBoxClient({ endpoint: s.url, pin, provider: p, timeoutMs: 5000 });
+      await expect(c.keys()).resolves.toHaveProperty('composite');
+    } finally {
+      globalThis.fetch = real;
+    }
+  });
 });
