@@ -39,6 +39,11 @@ function intFlag(name: string, v: string | undefined, min: number, max: number, 
   return n;
 }
 
+/** "post ×3, poll ×1": where the timed-out requests were stalled. */
+function timeoutSteps(r: LoadReport): string {
+  return Object.entries(r.timeoutsByStep).map(([step, n]) => `${step} ×${n}`).join(', ');
+}
+
 export async function runLoadtest(app: Pick<App, 'deps'>, o: LoadtestFlags): Promise<CommandResult> {
   const deps = app.deps;
   if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'loadtest needs --endpoint URL');
@@ -80,7 +85,7 @@ export async function runLoadtest(app: Pick<App, 'deps'>, o: LoadtestFlags): Pro
         ['total (incl. client crypto)', all.p50, all.p95, all.p99, all.max, all.mean],
       ],
     ),
-    ...(errorCount ? [table(['error', 'count'], Object.entries(errors))] : []),
+    ...(errorCount ? [table(['error', 'count'], Object.entries(errors).map(([code, n]) => [code === 'TIMEOUT' ? `TIMEOUT (${timeoutSteps(data)})` : code, n]))] : []),
   ].join('\n');
   return {
     data,
@@ -100,7 +105,9 @@ export function registerLoadtest(program: Command, app: App): void {
       ],
       notes: `Each user sends requests back to back (or --think ms apart) through the full client (keys pinned once, then seal,
 POST, poll, open, verify). The seed's acceptance test is ${SEED_BUDGET.users} users with a p99 below ${SEED_BUDGET.p99Ms} ms.
-Exit 4 when any request failed (the report still prints).`,
+Every request runs under one deadline (--timeout): a stalled service costs a TIMEOUT error per
+request at that deadline, and the run ends at most one --timeout after --duration. Redirects are
+not followed. Exit 4 when any request failed (the report still prints).`,
     })
     .option('--endpoint <url>', 'the service base URL')
     .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service')
@@ -108,7 +115,7 @@ Exit 4 when any request failed (the report still prints).`,
     .option('--duration <seconds>', 'how long to start new requests (1 to 3600)')
     .option('--route <route>', 'analyze or patents', 'analyze')
     .option('--max-requests <n>', 'stop starting requests after this many')
-    .option('--timeout <seconds>', 'per-request timeout', '30')
+    .option('--timeout <seconds>', "each request's one deadline: keys, POST, every poll, headers and bodies (a stalled request is a TIMEOUT error then)", '30')
     .option('--think <ms>', "each user's pause between requests, users starting spread over one pause (like locust's wait_time; default 0: back to back)")
     .action(app.action(async (o: LoadtestFlags) => runLoadtest(app, o)));
 }

@@ -136,14 +136,17 @@ export function registerRequest(program: Command, app: App): void {
         ],
         notes: `The keys document is verified against --pin before anything is sent (exit 1 on a mismatch).
 The decision is opened with a one-time reply key and every signature, the tally and the audit
-anchor are checked; the response (no private key needed to re-check it) goes to -o.`,
+anchor are checked; the response (no private key needed to re-check it) goes to -o, which is
+written only when every check passed. The whole request runs under one deadline (--timeout):
+a service that stalls (headers or body, of any call) ends it with exit 4 TIMEOUT naming the
+step (keys, post, poll). Redirects are not followed: a sealed request is never re-sent elsewhere.`,
       })
       .argument('<file>', 'the text to judge (UTF-8, at most 96 KiB)')
       .option('--endpoint <url>', 'the service base URL')
       .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service (64 hex digits)')
       .option('-o, --output <file>', 'write the verified response document here (e.g. response.json)')
       .option('--force', 'overwrite the -o file if it exists')
-      .option('--timeout <seconds>', 'give up waiting for the decision after this long', '60')
+      .option('--timeout <seconds>', 'the one deadline of the whole request: keys, POST, every poll, headers and bodies (exit 4 TIMEOUT past it)', '60')
       .action(app.action(async (file: string, o: RequestFlags) => sendRequest(app.deps, r.route, file, o)));
   }
 }

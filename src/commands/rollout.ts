@@ -50,6 +50,7 @@ interface DayFlags extends CommonFlags {
   loadThink?: string;
   loadMaxRequests?: string;
   loadP99?: string;
+  loadTimeout?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -120,6 +121,7 @@ function loadBounds(f: DayFlags): LoadBounds {
     thinkMs: positive(f.loadThink, LOAD.thinkMs, '--load-think', 60_000, 0),
     maxRequests: positive(f.loadMaxRequests, LOAD.maxRequests, '--load-max-requests', 1_000_000),
     p99Ms: positive(f.loadP99, LOAD.p99Ms, '--load-p99', 600_000),
+    requestTimeoutMs: positive(f.loadTimeout, LOAD.requestTimeoutMs / 1000, '--load-timeout', 600) * 1000,
   };
 }
 
@@ -160,6 +162,7 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     .option('--load-think <ms>', "d4.load-test: each user's pause between requests (default 1000, like locust's wait_time)")
     .option('--load-max-requests <n>', 'd4.load-test: hard cap on requests sent (default 10000)')
     .option('--load-p99 <ms>', "d4.load-test: the service p99 budget (default 550, the seed's acceptance test)")
+    .option('--load-timeout <s>', "d4.load-test: each request's one deadline, keys to verified answer (default 30; a stalled request fails then)")
     .action(app.action(async (n: string, f: DayFlags) => runDay(parseDay(n), f)));
 
   async function runDay(dayN: number, f: DayFlags): Promise<CommandResult> {

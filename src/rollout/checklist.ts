@@ -92,7 +92,7 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
         'd4.load-test',
         'Bounded load test against the proxy URL (100 users, 60 s, 1 s think time): 0 errors, service p99 < 550 ms',
         checkLoadTest,
-        'p99 over budget: scale the worker (ECS desired count, task CPU: signing is the cost) and the proxy (Lambda memory, reserved concurrency); errors: read the Lambda and worker log groups (HTTP_429/503: throttling); then run day 4 again (--load-users/--load-duration/--load-think/--load-max-requests set the bounds)',
+        'p99 over budget: scale the worker (ECS desired count, task CPU: signing is the cost) and the proxy (Lambda memory, reserved concurrency); errors: read the Lambda and worker log groups (HTTP_429/503: throttling; TIMEOUT: the service stalled past --load-timeout in the step named); then run day 4 again (--load-users/--load-duration/--load-think/--load-max-requests/--load-timeout set the bounds)',
       ),
       auto('d4.no-key-material-in-logs', 'No PEM or key material in the CloudWatch log groups', checkLogsClean, 'find the log line, remove its source, rotate the keys (ima-qs keys rotate) and delete the log stream'),
       manual('d4.enable-production', 'Quantum-safe enabled in production (terraform apply -var quantum_safe_enabled=true)', 'apply in the production workspace'),

@@ -42,6 +42,11 @@ export interface LoadBounds {
   maxRequests: number;
   /** the service p99 (POST → sealed decision) must be below this, ms (the seed's: 550) */
   p99Ms: number;
+  /**
+   * each request's one deadline, ms (keys, POST, every poll, headers and bodies): a stalled
+   * request is a TIMEOUT error then, so the load ends at most this long after durationS
+   */
+  requestTimeoutMs: number;
 }
 
 /** Runs a bounded load against `endpoint` with the pin (src/client/load-measure.ts in the command). */
@@ -286,7 +291,8 @@ export async function checkLoadTest(ctx: CheckContext): Promise<CheckOutcome> {
   if (b.users < 100) notes.push(`${b.users} users is below the seed's 100: a smoke run, not the acceptance load`);
   const problems: string[] = [];
   if (r.requests.errors > 0) {
-    const byCode = Object.entries(r.errors).map(([c, n]) => `${c} ×${n}`).join(', ');
+    const steps = Object.entries(r.timeoutsByStep).map(([step, n]) => `${step} ×${n}`).join(', ');
+    const byCode = Object.entries(r.errors).map(([c, n]) => `${c} ×${n}${c === 'TIMEOUT' && steps ? ` (at ${b.requestTimeoutMs / 1000} s, in step ${steps})` : ''}`).join(', ');
     problems.push(`${r.requests.errors} of ${r.requests.started} requests failed (${byCode})`);
   }
   if (r.requests.ok === 0) problems.push('no request completed');

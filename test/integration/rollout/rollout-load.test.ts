@@ -4,6 +4,9 @@
  * the rollout as the proxy URL (`--resource api.url=…`, what d2.api-keys reads too), with small
  * bounds. A healthy service passes; a wrong pin fails before any request is sent; a proxy that
  * delays every decision GET by 700 ms (so no request can finish under 550 ms) fails the p99 budget.
+ * Behind a hostile server (test/helpers/hostile-server.ts) that stalls every POST mid-body, each
+ * request is a TIMEOUT at --load-timeout and the check ends on time; one that stalls GET /api/keys
+ * fails it at that deadline with no load sent.
  * moto_server holds the log groups the day's other automated item scans.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../../helpers/cli.js';
 import { type Moto, startMoto } from '../../helpers/moto.js';
+import { forwardTo, startHostileServer } from '../../helpers/hostile-server.js';
 import { exitOf } from '../../helpers/wait.js';
 import { createLogGroups } from './account.js';
 
@@ -161,6 +165,43 @@ describe('rollout day 4: d4.load-test against a running service', () => {
       expect(Number(/p99 ([\d.]+) ms is not/.exec(lt.detail)![1])).toBeGreaterThanOrEqual(700);
     } finally {
       await proxy.stop();
+    }
+  }, 60_000);
+
+  it('a POST that stalls mid-body: every request is a TIMEOUT at --load-timeout, named in the detail, and the check ends on time', async () => {
+    const hostile = await startHostileServer(forwardTo(service.endpoint));
+    try {
+      hostile.misbehave('post', 'stall-mid-body');
+      const r = await day4(service.fingerprint, hostile.url, ['--load-users', '2', '--load-duration', '2', '--load-think', '0', '--load-timeout', '2']);
+      expect(r.code).toBe(5);
+      const lt = item(r.json(), 'd4.load-test');
+      expect(lt.status).toBe('fail');
+      const m = /(\d+) of (\d+) requests failed \(TIMEOUT ×(\d+) \(at 2 s, in step post ×(\d+)\)\)/.exec(lt.detail);
+      expect(m, lt.detail).not.toBeNull();
+      const [failed, started, timeouts, inPost] = m!.slice(1).map(Number);
+      expect(started).toBeGreaterThanOrEqual(2);
+      expect([failed, timeouts, inPost]).toEqual([started, started, started]);
+      expect(lt.detail).toContain('no request completed');
+      expect(hostile.counts.post).toBe(started);
+      // started only within the 2 s, each ended by its 2 s deadline: the load ran at most 2 + 2 s (+ 1 s)
+      expect(Number(/started in ([\d.]+) s/.exec(lt.detail)![1])).toBeLessThan(5);
+    } finally {
+      await hostile.stop();
+    }
+  }, 60_000);
+
+  it('GET /api/keys that stalls fails d4.load-test at its deadline with TIMEOUT in step keys; no load is sent', async () => {
+    const hostile = await startHostileServer(forwardTo(service.endpoint));
+    try {
+      hostile.misbehave('keys', 'stall-mid-headers');
+      const r = await day4(service.fingerprint, hostile.url, ['--load-users', '2', '--load-duration', '2', '--load-timeout', '2']);
+      expect(r.code).toBe(5);
+      const lt = item(r.json(), 'd4.load-test');
+      expect(lt.detail).toContain('timed out in step keys');
+      expect(lt.detail).toContain('(TIMEOUT); no load was sent');
+      expect([hostile.counts.post, hostile.counts.poll]).toEqual([0, 0]);
+    } finally {
+      await hostile.stop();
     }
   }, 60_000);
 });

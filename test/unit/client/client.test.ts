@@ -24,7 +24,9 @@ function scripted(answers: Record<string, (body?: Uint8Array) => { status: numbe
     const key = `${init?.method ?? 'GET'} ${new URL(url).pathname.replace(/[0-9a-f]{64}$/, 'H')}`;
     seen.push(key);
     const a = answers[key]?.(init?.body) ?? { status: 404, body: '{"error":{"code":"NOT_FOUND","message":"no"}}' };
-    return { status: a.status, headers: { get: () => null }, text: async () => a.body, arrayBuffer: async () => new TextEncoder().encode(a.body).buffer };
+    // the types SPEC §8.2 gives: JSON everywhere but a decided poll (a sealed, binary response)
+    const type = key === 'GET /api/decisions/H' && a.status === 200 ? 'application/octet-stream' : 'application/json';
+    return { status: a.status, headers: { get: (h: string) => (h === 'content-type' ? type : null) }, text: async () => a.body, arrayBuffer: async () => new TextEncoder().encode(a.body).buffer };
   };
   return { fetch, seen, queries };
 }
