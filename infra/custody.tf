@@ -3,12 +3,11 @@
 # The custody rule (infra/README.md, "Who may do what"):
 #   - the worker task role is the only workload that reads the private-key secrets;
 #   - operators (key_operator_arns, with the managed policy below attached) WRITE key material and
-#     never decrypt it: they may put new secret versions and move stages, read the public-keys
-#     document, and use the KMS key through Secrets Manager to encrypt only (no kms:Decrypt in the
-#     key policy, no GetSecretValue on a private-key secret here, a Deny in each private-key
-#     secret's resource policy); an upload is checked by the fingerprints it states, not by reading
-#     the plaintext back (issue 15 moves `ima-qs keys upload` to that; until then its read-back of
-#     the private keys is refused under this policy);
+#     never decrypt it: they may put new secret versions, move stages and tag, and use the KMS key
+#     through Secrets Manager to encrypt only (no kms:Decrypt in the key policy, no GetSecretValue
+#     here, a Deny in each private-key secret's resource policy); an upload is checked by the
+#     fingerprints the secrets state (tags), not by reading the plaintext back (issue 15 moves
+#     `ima-qs keys upload` to that; until then its read-back is refused under this policy);
 #   - recovery (reading a private key back) is the break-glass role's alone: assumable only by
 #     break_glass_principal_arns with MFA, every use visible in CloudTrail.
 
@@ -31,16 +30,10 @@ data "aws_iam_policy_document" "key_operator" {
     resources = concat([for s in aws_secretsmanager_secret.private_key : s.arn], [aws_secretsmanager_secret.public_keys[0].arn])
   }
 
-  # The public-keys document is not secret: an operator may read it back and verify it.
-  statement {
-    sid       = "ReadPublicKeysDocument"
-    effect    = "Allow"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.public_keys[0].arn]
-  }
-
   # `keys upload` checks the key first (enabled, symmetric); Secrets Manager encrypts each new
-  # version with a data key (GenerateDataKey) on the operator's behalf. No Decrypt.
+  # version with a data key (GenerateDataKey) on the operator's behalf. No Decrypt: not even the
+  # public-keys document is read back (it is encrypted under the same key; an upload is checked by
+  # the fingerprints its secrets state, and the document is served and verified at GET /api/keys).
   statement {
     sid       = "DescribeKey"
     effect    = "Allow"
@@ -51,7 +44,7 @@ data "aws_iam_policy_document" "key_operator" {
   statement {
     sid       = "EncryptThroughSecretsManager"
     effect    = "Allow"
-    actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+    actions   = ["kms:GenerateDataKey"]
     resources = [aws_kms_key.main[0].arn]
     condition {
       test     = "StringEquals"

@@ -98,8 +98,8 @@ const MUTATIONS: Mutation[] = [
   { name: 'the private-key secret policy removed', file: 'secrets.tf', from: /\nresource "aws_secretsmanager_secret_policy" "private_key" \{[\s\S]*?\n\}\n/, to: '\n', expect: 'secrets.resource-policy' },
   { name: 'the secret policy without its aws:PrincipalArn condition', file: 'secrets.tf', from: /(sid\s+= "OnlyTheWorkerAndBreakGlassRead"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'secrets.resource-policy' },
   { name: 'the proxy among the private-key readers', file: 'locals.tf', from: '    [for r in aws_iam_role.worker_task : r.arn],\n', to: '    [for r in aws_iam_role.worker_task : r.arn],\n    [for r in aws_iam_role.lambda : r.arn],\n', expect: 'secrets.resource-policy' },
-  { name: 'operators may read the private keys', file: 'custody.tf', from: /(sid\s+= "ReadPublicKeysDocument"[\s\S]*?resources\s*= )\[aws_secretsmanager_secret\.public_keys\[0\]\.arn\]/, to: '$1[for s in aws_secretsmanager_secret.private_key : s.arn]', expect: 'custody.operators' },
-  { name: 'operators may decrypt (their IAM policy)', file: 'custody.tf', from: 'actions   = ["kms:Encrypt", "kms:GenerateDataKey"]', to: 'actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]', expect: 'custody.operators' },
+  { name: 'operators may read the private keys', file: 'custody.tf', from: '      "secretsmanager:DescribeSecret",\n', to: '      "secretsmanager:DescribeSecret",\n      "secretsmanager:GetSecretValue",\n', expect: 'custody.operators' },
+  { name: 'operators may decrypt (their IAM policy)', file: 'custody.tf', from: 'actions   = ["kms:GenerateDataKey"]', to: 'actions   = ["kms:Decrypt", "kms:GenerateDataKey"]', expect: 'custody.operators' },
   { name: 'break-glass without MFA', file: 'custody.tf', from: /(sid\s+= "NamedPrincipalsWithMfa"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'custody.break-glass' },
   { name: 'provider constraint excludes 5.100.0', file: 'versions.tf', from: '">= 5.60, < 6.0"', to: '">= 6.0"', expect: 'versions' },
 ];
