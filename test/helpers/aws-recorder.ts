@@ -16,6 +16,8 @@ export interface RecordedCall {
   input: Record<string, unknown>;
   accessKeyId: string;
   status: number;
+  /** the error code of a refused call: <Code> of an XML error (moto answers IAM refusals so), or __type of a JSON one */
+  errorCode?: string;
 }
 
 export interface Recorder {
@@ -51,10 +53,19 @@ export async function startRecorder(target: string): Promise<Recorder> {
       const fwd = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, timeout: 60_000 },
         (up) => {
-          call.status = up.statusCode ?? 0;
-          calls.push(call);
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
+          const parts: Buffer[] = [];
+          up.on('data', (c: Buffer) => parts.push(c));
+          up.on('end', () => {
+            const answer = Buffer.concat(parts);
+            call.status = up.statusCode ?? 0;
+            if (call.status >= 400) {
+              const text = answer.subarray(0, 8192).toString('utf8');
+              call.errorCode = /<Code>([A-Za-z.]+)<\/Code>/.exec(text)?.[1] ?? /"__type"\s*:\s*"(?:[^"#]*#)?([A-Za-z.]+)"/.exec(text)?.[1];
+            }
+            calls.push(call);
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            res.end(answer);
+          });
         },
       );
       fwd.on('error', (err) => {
