@@ -117,6 +117,11 @@ export interface BlackBoxClientOptions {
   onProgress?: (p: ClientProgress) => void;
   /** reuse a verified keys document for this long (default 5 min; 0 re-fetches per request) */
   keysCacheMs?: number;
+  /**
+   * a bearer token for a service that authenticates its callers (the deployed proxy's JWT
+   * authorizer, infra/api.tf): sent as `Authorization: Bearer <token>` with every call
+   */
+  token?: string;
 }
 
 export interface ClientResult {
@@ -164,9 +169,14 @@ export class BlackBoxClient {
     if (!f) throw new UsageError('NO_FETCH', 'this runtime has no fetch');
     this.fetch = f;
     this.now = opts.now ?? (() => Date.now());
+    // a token is one header value: printable ASCII without spaces, bounded (a JWT is base64url.dots)
+    if (opts.token !== undefined && !/^[\x21-\x7e]{1,8192}$/.test(opts.token)) {
+      throw new UsageError('BAD_TOKEN', 'the token must be 1 to 8192 printable characters without spaces (a JWT)');
+    }
   }
 
   private async call(path: string, init: Parameters<FetchLike>[1], what: string) {
+    if (this.opts.token !== undefined) init = { ...init, headers: { ...init?.headers, authorization: `Bearer ${this.opts.token}` } };
     try {
       return await this.fetch(`${this.base}${path}`, init);
     } catch (err) {

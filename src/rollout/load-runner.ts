@@ -17,9 +17,9 @@ export const LOAD_MAX_POLL_MS = 100;
 export const LOAD_REQUEST_TIMEOUT_MS = 30_000;
 
 export function loadRunner(provider: CryptoProvider, progress?: (s: LoadSnapshot, b: LoadBounds) => void): LoadRunner {
-  return (endpoint, pin, b) =>
+  return (endpoint, pin, b, token) =>
     measureLoad(
-      { endpoint, pin, provider, ...b, route: 'analyze', timeoutMs: LOAD_REQUEST_TIMEOUT_MS, maxPollMs: LOAD_MAX_POLL_MS },
+      { endpoint, pin, token, provider, ...b, route: 'analyze', timeoutMs: LOAD_REQUEST_TIMEOUT_MS, maxPollMs: LOAD_MAX_POLL_MS },
       { progress: progress && ((s) => progress(s, b)) },
     );
 }

@@ -201,7 +201,8 @@ export async function applyTerraformOutputs(res: Resources, path: string): Promi
   set('dlq', queueName(value('dlq_url') ?? value('dlq_arn')));
   set('lambda.function', value('lambda_function_name'));
   set('lambda.alias', value('lambda_alias_name'));
-  set('api.url', value('lambda_function_url'));
+  // the proxy's HTTP API (infra/api.tf); lambda_function_url is what stacks before it output
+  set('api.url', value('api_endpoint') ?? value('lambda_function_url'));
   set('ecs.cluster', value('ecs_cluster_name'));
   set('ecs.service', value('ecs_service_name'));
   const groups = Object.values(map('log_group_names')).filter((g) => typeof g === 'string');
