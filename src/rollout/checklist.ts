@@ -69,7 +69,7 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
       auto('d1.tables', 'DynamoDB tables with PITR and SSE-KMS; TTL on the requests table', checkTables, 'run: terraform -chdir=infra apply -var quantum_safe_enabled=true'),
       auto('d1.queue', 'SQS request queue with a dead-letter queue (redrive) and SSE', checkQueue, 'run: terraform -chdir=infra apply -var quantum_safe_enabled=true'),
       auto('d1.log-groups', 'CloudWatch log groups exist with a retention', checkLogGroups, 'run: terraform -chdir=infra apply (log groups are created before the services write to them)'),
-      manual('d1.iam-policies', 'IAM policies attached: Lambda and worker roles least-privilege (no * actions)', 'review role_arns from terraform output; the infra tests assert no wildcard actions'),
+      manual('d1.iam-policies', 'IAM policies attached: Lambda and worker roles least-privilege (no * actions)', 'review role_arns from terraform output against infra/README.md "Who may do what"; attach key_operator_policy_arn to the key operators'),
     ],
     [
       manual('d2.lambda-bundle', 'Proxy bundle built: ima-qs package lambda (no liboqs, no Docker: @noble + node:crypto)', 'run: ima-qs package lambda -o dist/lambda.zip, then terraform apply -var lambda_zip_path=dist/lambda.zip'),
