@@ -27,7 +27,7 @@ import { nativeMlDsa } from '../src/crypto/provider-node.js';
 import { getProvider } from '../src/crypto/providers.js';
 import { signJson } from '../src/crypto/signature.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPublicKey } from '../src/keys/key-dir.js';
-import { pcrBatchDigest, pcrExtend } from '../src/service/anchor-math.js';
+import { pcrBatchDigest, pcrExtend } from '../src/protocol/anchor-math.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,7 @@ import { openBytes } from '../crypto/envelope.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
-import { decisionDigest, type SignedDecision } from '../service/decision.js';
+import { decisionDigest, type SignedDecision } from '../protocol/decision.js';
 import { type AuditEntryCore, payloadBytes } from './audit-entry.js';
 import type { TrustedSigners } from './audit-verify.js';
 

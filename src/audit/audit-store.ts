@@ -5,7 +5,7 @@
  * on (chain, seq): a second writer at the same position fails instead of forking the chain.
  */
 import { RemoteError } from '../errors.js';
-import type { Item, Table } from '../service/ports.js';
+import type { Item, Table } from '../ports.js';
 import type { AuditAnchor, AuditRecord } from './audit-entry.js';
 
 export interface AuditStore {
@@ -75,5 +75,16 @@ export class TableAuditStore implements AuditStore {
 
   async chains(): Promise<string[]> {
     return (await this.table.partitions()).map(String).sort();
+  }
+}
+
+/** Reads a chain's entries [from, to] a page at a time, in seq order. */
+export async function* pages(store: AuditStore, chain: string, from: number, to: number | undefined, size = 256): AsyncGenerator<AuditRecord[]> {
+  let next = from;
+  for (;;) {
+    const page = await store.range(chain, { from: next, ...(to !== undefined ? { to } : {}), limit: size });
+    if (page.length) yield page;
+    if (page.length < size) return;
+    next = page[page.length - 1].seq + 1;
   }
 }

@@ -6,10 +6,10 @@
  * file stays free of TPM and AWS code.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { AnchorBank } from '../service/anchor-math.js';
+import type { AnchorBank } from '../protocol/anchor-math.js';
 import { entryDigest, parseCore } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
-import { pages } from './audit-source.js';
+import { pages } from './audit-store.js';
 import {
   ChainVerifier,
   type ChainVerdict,

@@ -25,7 +25,7 @@ import { fromBase64, toHex } from '../crypto/bytes.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
-import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
+import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../protocol/anchor-math.js';
 export { reachable, resolveGaps, compareWithPcr, type PcrEvidence, type PcrComparison } from './audit-pcr.js';
 import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
 

@@ -16,7 +16,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { InputError } from '../errors.js';
-import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../service/ports.js';
+import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../ports.js';
 import { awsCall } from './errors.js';
 
 function marshal(v: AttrValue): AttributeValue {

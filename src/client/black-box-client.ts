@@ -18,11 +18,11 @@ import { fromBase64 } from '../crypto/bytes.js';
 import { openBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nobleProvider } from '../crypto/provider-noble.js';
-import { verifyPublicKeysDocument, type DocumentKeys } from '../aws/public-keys-document.js';
+import { verifyPublicKeysDocument, type DocumentKeys } from '../protocol/keys-document.js';
 import { InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
-import { verifyResponse, type ResponseCheck } from '../service/decision-verify.js';
-import type { DecisionResponse } from '../service/decision.js';
-import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../service/request.js';
+import { verifyResponse, type ResponseCheck } from '../protocol/response-verify.js';
+import type { DecisionResponse } from '../protocol/decision.js';
+import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../protocol/request.js';
 
 /** What `fetch` the client needs (the global one, or an instrumented one in tests). */
 export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<{

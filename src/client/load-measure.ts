@@ -11,7 +11,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { toImaError } from '../errors.js';
-import type { RequestPayload, Route } from '../service/request.js';
+import type { RequestPayload, Route } from '../protocol/request.js';
 import { BlackBoxClient, type FetchLike } from './black-box-client.js';
 
 /** The seed's acceptance budget (Day 4: 100 users, p99 < 550 ms). */

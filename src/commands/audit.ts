@@ -12,7 +12,7 @@ import { InputError, UsageError, VerificationError } from '../errors.js';
 import { type CommandResult, Progress } from '../output.js';
 import type { AuditRecord } from '../audit/audit-entry.js';
 import { type OpenedPayload, PayloadOpener } from '../audit/audit-payload.js';
-import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable, wrongRecipient } from '../audit/audit-render.js';
+import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable, wrongRecipient } from './audit-render.js';
 import {
   type AuditSource,
   type EvidenceFlags,
@@ -25,11 +25,11 @@ import {
   optionalSigners,
   selectChains,
   trustedSigners,
-} from '../audit/audit-source.js';
+} from './audit-source.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { type TrustedSigners, entrySignatureStatus, readCore } from '../audit/audit-verify.js';
 import { verifyStore } from '../audit/audit-verify-run.js';
-import { DEFAULT_TABLES } from '../service/records.js';
+import { DEFAULT_TABLES } from '../protocol/records.js';
 import { requireSubcommand } from './index.js';
 
 interface CommonFlags extends SourceFlags {

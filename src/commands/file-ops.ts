@@ -26,7 +26,7 @@ import {
 } from '../crypto/signature-file.js';
 import { readInputFile } from '../io/files.js';
 import { type Input, openInput, openOutput, pump } from '../io/stream-files.js';
-import { resolveIdentity, resolveRecipient, resolveSigningKey, resolveVerifyKey } from './key-args.js';
+import { resolveIdentity, resolveRecipient, resolveSigningKey, resolveVerifyKey } from '../keys/key-args.js';
 
 export interface EncryptOptions {
   input?: string;

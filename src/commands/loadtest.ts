@@ -13,7 +13,7 @@ import { measureLoad, SEED_BUDGET, type LoadReport } from '../client/load-measur
 import { defaultProvider } from '../crypto/providers.js';
 import { RemoteError, UsageError } from '../errors.js';
 import { facts, Progress, table, type CommandResult } from '../output.js';
-import { isRoute } from '../service/request.js';
+import { isRoute } from '../protocol/request.js';
 import { parseTimeout, resolveToken, TOKEN_HELP } from './request.js';
 
 export { SEED_BUDGET, latencyStats, samplePayload, type LatencyStats } from '../client/load-measure.js';

@@ -14,8 +14,8 @@ import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError } from '../errors.js';
 import { readInputFile, writeFileAtomic } from '../io/files.js';
 import { facts, Progress, table, type CommandResult } from '../output.js';
-import type { DecisionResponse } from '../service/decision.js';
-import { MAX_NAME_CHARS, type Route } from '../service/request.js';
+import type { DecisionResponse } from '../protocol/decision.js';
+import { MAX_NAME_CHARS, type Route } from '../protocol/request.js';
 import { requireSubcommand } from './index.js';
 
 /** The largest FILE a request carries: its text, JSON-escaped and sealed, must stay under 128 KiB. */

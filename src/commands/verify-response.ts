@@ -15,8 +15,8 @@ import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readInputFile } from '../io/files.js';
 import { loadPublicKeys } from '../keys/key-dir.js';
 import { table, type CommandResult } from '../output.js';
-import { verifyResponse, type TrustAnchor } from '../service/decision-verify.js';
-import type { DecisionResponse } from '../service/decision.js';
+import { verifyResponse, type TrustAnchor } from '../protocol/response-verify.js';
+import type { DecisionResponse } from '../protocol/decision.js';
 
 /** A response is ~250 KiB of JSON (21 votes with 4627-byte signatures); anything far larger is not one. */
 export const MAX_RESPONSE_FILE_BYTES = 4 * 1024 * 1024;

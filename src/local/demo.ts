@@ -18,9 +18,9 @@ import { facts, table, type CommandResult } from '../output.js';
 import { parseCore } from '../audit/audit-chain.js';
 import { PayloadOpener } from '../audit/audit-payload.js';
 import { loadPrivateKeys, recipientPrivateKey } from '../keys/key-dir.js';
-import { verifyResponse } from '../service/decision-verify.js';
-import type { DecisionResponse } from '../service/decision.js';
-import type { RequestPayload, Route } from '../service/request.js';
+import { verifyResponse } from '../protocol/response-verify.js';
+import type { DecisionResponse } from '../protocol/decision.js';
+import type { RequestPayload, Route } from '../protocol/request.js';
 import { STATE_LAYOUT, startLocalStack, type LocalStack } from './local-stack.js';
 
 export const DEMO_REQUESTS: { route: Route; payload: RequestPayload }[] = [

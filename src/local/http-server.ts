@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from '../service/proxy/apigw.js';
 import type { ProxyHandler } from '../service/proxy/handler.js';
-import { MAX_SEALED_BYTES } from '../service/request.js';
+import { MAX_SEALED_BYTES } from '../protocol/request.js';
 
 /** Bytes read before the handler decides (its own limit is checked again inside). */
 const READ_LIMIT = MAX_SEALED_BYTES + 1024;

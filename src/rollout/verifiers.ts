@@ -10,7 +10,7 @@
  *    digest, signature), and only counts the decisions.
  */
 import { checkRecord, type AuditRecord } from '../audit/audit-entry.js';
-import { verifyPublicKeysDocument } from '../aws/public-keys-document.js';
+import { verifyPublicKeysDocument } from '../protocol/keys-document.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { RolloutVerifiers } from './checks.js';

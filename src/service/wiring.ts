@@ -28,10 +28,10 @@ import { checkPcrIndex } from '../tpm/pcr-math.js';
 import { RulesModel } from './council/councils.js';
 import { HttpPersonaModel } from './council/persona-model-http.js';
 import type { Logger } from './log.js';
-import { systemClock } from './ports.js';
+import { systemClock } from '../ports.js';
 import { createProxyHandler, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
-import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from './records.js';
-import { InlineSigner, type Signer } from './signer.js';
+import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../protocol/records.js';
+import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
 

@@ -2,7 +2,7 @@
  * The two councils and the default `PersonaModel`, the deterministic rules (SPEC §8.3).
  */
 import { InputError } from '../../errors.js';
-import type { Route } from '../request.js';
+import type { Route } from '../../protocol/request.js';
 import { textFeatures } from './features.js';
 import { CODE_RULES, type Rule } from './rules-code.js';
 import { LEGAL_RULES } from './rules-legal.js';

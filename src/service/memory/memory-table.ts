@@ -1,10 +1,10 @@
 /**
- * An in-memory `Table` (src/service/ports.ts) with DynamoDB's semantics for the calls we make:
+ * An in-memory `Table` (src/ports.ts) with DynamoDB's semantics for the calls we make:
  * conditional puts, strongly consistent reads, sort-key ranges, conditional updates. Items are
  * copied in and out so a caller can never alias stored state. For unit tests and the local stack.
  */
 import { InputError } from '../../errors.js';
-import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../ports.js';
+import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../../ports.js';
 
 function copyItem(item: Item): Item {
   const out: Item = {};

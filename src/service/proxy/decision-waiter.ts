@@ -7,7 +7,7 @@
  *   store wakes the held requests of that handle at once; `notifyingTable` wraps the decisions
  *   Table port the worker writes through, so the worker's own logic is unchanged.
  */
-import type { Item, PutOptions, Table } from '../ports.js';
+import type { Item, PutOptions, Table } from '../../ports.js';
 
 export interface DecisionWaiter {
   /**

@@ -18,9 +18,9 @@ import { ImaError, InputError, toImaError } from '../../errors.js';
 import { fromBase64, toBase64 } from '../../crypto/bytes.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { Clock, Queue, Table } from '../ports.js';
-import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../records.js';
-import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../request.js';
+import type { Clock, Queue, Table } from '../../ports.js';
+import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../../protocol/records.js';
+import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../../protocol/request.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
 import { abortableSleep, intervalWaiter, type DecisionWaiter, type Sleep } from './decision-waiter.js';
 

@@ -24,12 +24,12 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import { ImaError, InputError, RemoteError, toImaError } from '../../errors.js';
 import { councilFor } from '../council/councils.js';
 import type { PersonaModel } from '../council/types.js';
-import { buildResponse, decisionDigest, signDecision, type SignedDecision } from '../decision.js';
+import { buildResponse, decisionDigest, signDecision, type SignedDecision } from '../../protocol/decision.js';
 import { StageTimer, type Logger } from '../log.js';
-import type { Clock, Table } from '../ports.js';
-import { DEFAULT_TTL_SECONDS, decodeQueued, requestIdKey } from '../records.js';
-import { DEFAULT_MAX_SKEW_MS, checkFreshness, parseInnerRequest, requestHandle, type InnerRequest } from '../request.js';
-import type { Signer } from '../signer.js';
+import type { Clock, Table } from '../../ports.js';
+import { DEFAULT_TTL_SECONDS, decodeQueued, requestIdKey } from '../../protocol/records.js';
+import { DEFAULT_MAX_SKEW_MS, checkFreshness, parseInnerRequest, requestHandle, type InnerRequest } from '../../protocol/request.js';
+import type { Signer } from '../../crypto/signer.js';
 
 export interface PipelineDeps {
   p: CryptoProvider;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decisionDigest } from '../../../src/service/decision.js';
+import { decisionDigest } from '../../../src/protocol/decision.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { repoRoot, runCli, spawnCli } from '../../helpers/cli.js';
 import { PERSONAS, type Dynalite, type KeyFixture, type RawStore, buildChain, dynamoRaw, fileRaw, keyFixture, p, removeDir, startDynalite, tempDir } from './fixtures.js';

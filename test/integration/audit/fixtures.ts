@@ -20,8 +20,8 @@ import { DynamoTable } from '../../../src/aws/dynamo-table.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPublicKey, writeKeyDir, type ServiceKeys } from '../../../src/keys/key-dir.js';
-import { decisionDigest, signDecision, type SignedDecision } from '../../../src/service/decision.js';
-import { InlineSigner } from '../../../src/service/signer.js';
+import { decisionDigest, signDecision, type SignedDecision } from '../../../src/protocol/decision.js';
+import { InlineSigner } from '../../../src/crypto/signer.js';
 import type { PersonaVote } from '../../../src/service/council/types.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
 

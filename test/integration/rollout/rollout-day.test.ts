@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DisableKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { defaultProvider } from '../../../src/crypto/providers.js';
 import { type ServiceKeys, fingerprints, generateServiceKeys, publicKeysOf, writeKeyDir } from '../../../src/keys/key-dir.js';
 import { runCli } from '../../helpers/cli.js';

@@ -12,9 +12,9 @@ import { AUDIT_KEY, TableAuditStore } from '../../../src/audit/audit-store.js';
 import { ChainVerifier, entrySignatureStatus, readCore } from '../../../src/audit/audit-verify.js';
 import { verifyStore } from '../../../src/audit/audit-verify-run.js';
 import { fromHex, toBase64, toHex } from '../../../src/crypto/bytes.js';
-import { pcrBatchDigest, pcrExtend } from '../../../src/service/anchor-math.js';
+import { pcrBatchDigest, pcrExtend } from '../../../src/protocol/anchor-math.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
-import { InlineSigner } from '../../../src/service/signer.js';
+import { InlineSigner } from '../../../src/crypto/signer.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { type KeyFixture, buildChain, keyFixture, p, removeDir, tempDir } from '../../integration/audit/fixtures.js';
 

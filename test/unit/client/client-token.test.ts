@@ -2,11 +2,11 @@
 // JWT): sent as `Authorization: Bearer <token>` on every call when given, never otherwise; a
 // malformed token is a usage error that does not repeat it.
 import { describe, expect, it } from 'vitest';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { BlackBoxClient, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
-import { requestHandle } from '../../../src/service/request.js';
+import { requestHandle } from '../../../src/protocol/request.js';
 
 const p = getProvider('node');
 const keys = generateServiceKeys(p);

@@ -3,12 +3,12 @@
 // refused; a service refusal carries its code; malformed endpoint/pin are usage errors.
 // And the loadtest's nearest-rank percentiles.
 import { describe, expect, it } from 'vitest';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { BlackBoxClient, readCapped, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
 import { latencyStats } from '../../../src/commands/loadtest.js';
-import { requestHandle } from '../../../src/service/request.js';
+import { requestHandle } from '../../../src/protocol/request.js';
 
 const p = getProvider('node');
 const keys = generateServiceKeys(p);

@@ -78,7 +78,7 @@ function dynamodb(m: InfraModel, f: Finding[]): void {
       f.push({ check: 'dynamodb.deletion-protection', where: at(t), message: 'deletion_protection_enabled is not tied to environment == "prod"' });
     }
   }
-  // SPEC §8.2 (src/service/records.ts): the service writes its expiry in the attribute `ttl`
+  // SPEC §8.2 (src/protocol/records.ts): the service writes its expiry in the attribute `ttl`
   const requests = resourcesOf(m, 'aws_dynamodb_table').find((t) => resolvedNames(m, t).includes('ima-quantum-requests'));
   const ttl = block(requests?.body, 'ttl');
   if (!requests || ttl?.enabled !== true || ttl.attribute_name !== 'ttl') {

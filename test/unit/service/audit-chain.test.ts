@@ -11,7 +11,7 @@ import { fromHex, toHex } from '../../../src/crypto/bytes.js';
 import { utf8 } from '../../../src/crypto/bytes.js';
 import { RemoteError } from '../../../src/errors.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
-import { InlineSigner } from '../../../src/service/signer.js';
+import { InlineSigner } from '../../../src/crypto/signer.js';
 import { batchDigest } from '../../../src/tpm/anchor.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
 import { extendPcr } from '../../../src/tpm/pcr-math.js';

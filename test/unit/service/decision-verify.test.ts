@@ -4,8 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/crypto/bytes.js';
-import { pcrBatchDigest, pcrExtend } from '../../../src/service/anchor-math.js';
-import { verifyResponse } from '../../../src/service/decision.js';
+import { pcrBatchDigest, pcrExtend } from '../../../src/protocol/anchor-math.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import { batchDigest } from '../../../src/tpm/anchor.js';
 import { extendPcr } from '../../../src/tpm/pcr-math.js';
 import { decidedResponse, p, serviceFixture } from './fixtures.js';

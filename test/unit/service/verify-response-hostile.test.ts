@@ -10,7 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { toBase64 } from '../../../src/crypto/bytes.js';
 import { signJson } from '../../../src/crypto/signature.js';
 import { LEGAL_COUNCIL } from '../../../src/service/council/councils.js';
-import { decisionDigest, verifyResponse, votesDigest } from '../../../src/service/decision.js';
+import { decisionDigest, votesDigest } from '../../../src/protocol/decision.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import { runCli } from '../../helpers/cli.js';
 import { decidedResponse, p, serviceFixture, tempDir } from './fixtures.js';
 

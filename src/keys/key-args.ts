@@ -14,7 +14,7 @@ import { equalBytes } from '../crypto/bytes.js';
 import type { CompositeKemPrivateKey } from '../crypto/composite-kem.js';
 import { type DecodedKey, type KeyAlg, expectPrivate, expectPublic } from '../crypto/key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
-import { KEY_FILES, readKeyFile, recipientPrivateKey, recipientPublicKey } from '../keys/key-dir.js';
+import { KEY_FILES, readKeyFile, recipientPrivateKey, recipientPublicKey } from './key-dir.js';
 import { isDirectory } from '../io/files.js';
 
 const TITLE: Record<KeyAlg, string> = {

@@ -18,9 +18,9 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { CliDeps } from '../context.js';
 import { InputError, PreconditionError, UsageError, VerificationError } from '../errors.js';
 import { exists, isDirectory, readInputFile } from '../io/files.js';
-import { resolveIdentity, resolveVerifyKey } from '../commands/key-args.js';
-import { DEFAULT_TABLES } from '../service/records.js';
-import type { AnchorBank } from '../service/anchor-math.js';
+import { resolveIdentity, resolveVerifyKey } from '../keys/key-args.js';
+import { DEFAULT_TABLES } from '../protocol/records.js';
+import type { AnchorBank } from '../protocol/anchor-math.js';
 import { EventLog } from '../tpm/event-log.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 import { parseHex, toHex } from '../tpm/pcr-math.js';
@@ -28,10 +28,10 @@ import { parseQuoteDoc, verifyQuote } from '../tpm/quote.js';
 import { replayLog } from '../tpm/replay.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
-import { checkChainId, type AuditRecord } from './audit-entry.js';
-import { AUDIT_DIR, FileAuditStore } from './audit-store-file.js';
-import type { AuditStore } from './audit-store.js';
-import type { PcrEvidence, PcrTransition, TrustedSigners } from './audit-verify.js';
+import { checkChainId, type AuditRecord } from '../audit/audit-entry.js';
+import { AUDIT_DIR, FileAuditStore } from '../audit/audit-store-file.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { PcrEvidence, PcrTransition, TrustedSigners } from '../audit/audit-verify.js';
 
 export interface SourceFlags {
   state?: string;
@@ -176,15 +176,6 @@ export async function selectChains(store: AuditStore, chain: string | undefined)
 }
 
 /** Reads a chain a page at a time, ascending (a long chain never sits in memory whole). */
-export async function* pages(store: AuditStore, chain: string, from: number, to: number | undefined, size = 256): AsyncGenerator<AuditRecord[]> {
-  let next = from;
-  for (;;) {
-    const page = await store.range(chain, { from: next, ...(to !== undefined ? { to } : {}), limit: size });
-    if (page.length) yield page;
-    if (page.length < size) return;
-    next = page[page.length - 1].seq + 1;
-  }
-}
 
 /** ML-DSA-87 public keys to trust: every --key, else STATE/keys. */
 export async function trustedSigners(p: CryptoProvider, keys: string[] | undefined, source: AuditSource, deps: CliDeps): Promise<TrustedSigners> {

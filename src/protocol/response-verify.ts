@@ -9,9 +9,9 @@ import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
 import { BANK_SIZE, pcrBatchDigest, pcrExtend } from './anchor-math.js';
-import { outcome, tally } from './council/aggregate.js';
-import { councilFor } from './council/councils.js';
-import { VOTE_CHOICES } from './council/types.js';
+import { outcome, tally } from '../service/council/aggregate.js';
+import { councilFor } from '../service/council/councils.js';
+import { VOTE_CHOICES } from '../service/council/types.js';
 import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
 import { isRoute } from './request.js';
 

@@ -5,9 +5,9 @@
  */
 import { VerificationError } from '../errors.js';
 import { facts, table } from '../output.js';
-import type { AuditEntryCore, AuditRecord } from './audit-entry.js';
-import type { OpenedPayload } from './audit-payload.js';
-import type { ChainResult } from './audit-verify-run.js';
+import type { AuditEntryCore, AuditRecord } from '../audit/audit-entry.js';
+import type { OpenedPayload } from '../audit/audit-payload.js';
+import type { ChainResult } from '../audit/audit-verify-run.js';
 
 export interface EntryRow {
   chain: string;

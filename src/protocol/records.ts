@@ -11,7 +11,7 @@
  */
 import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { InputError } from '../errors.js';
-import type { TableKeySchema } from './ports.js';
+import type { TableKeySchema } from '../ports.js';
 import { isHandle, isRoute, type Route } from './request.js';
 
 export const REQUESTS_KEY: TableKeySchema = { partition: 'id' };
