@@ -84,6 +84,11 @@ export interface BlackBoxClientOptions {
   keysCacheMs?: number;
   /** refuse a response whose audit anchor is unauthenticated (a version 1 response) */
   requireAnchor?: boolean;
+  /**
+   * a bearer token for a service that authenticates its callers (the deployed proxy's JWT
+   * authorizer, infra/api.tf): sent as `Authorization: Bearer <token>` with every call
+   */
+  token?: string;
 }
 
 /** A verified response: version 2 (SPEC §8.10) or, from an older service, version 1 (§8.5). */
@@ -157,6 +162,10 @@ export class BlackBoxClient {
     if (!f) throw new UsageError('NO_FETCH', 'this runtime has no fetch');
     this.fetch = f;
     this.now = opts.now ?? (() => Date.now());
+    // a token is one header value: printable ASCII without spaces, bounded (a JWT is base64url.dots)
+    if (opts.token !== undefined && !/^[\x21-\x7e]{1,8192}$/.test(opts.token)) {
+      throw new UsageError('BAD_TOKEN', 'the token must be 1 to 8192 printable characters without spaces (a JWT)');
+    }
   }
 
   private deadline(signal?: AbortSignal): Deadline {
@@ -172,6 +181,7 @@ export class BlackBoxClient {
     const what = `${x.method} ${x.path.replace(/\?.*$/, '').replace(/[0-9a-f]{64}$/, '{handle}')}`;
     const headers: Record<string, string> = {};
     if (x.body) headers['content-type'] = 'application/octet-stream';
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
     const limits = {
       headersMs: (this.opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS) + (x.holdSeconds ?? 0) * 1000,
       bodyIdleMs: this.opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,

@@ -76,6 +76,8 @@ export interface LoadOptions {
   maxPollMs?: number;
   /** the client's long-poll wait (`?wait=`, SPEC §8.2; default the client's) */
   waitSeconds?: number;
+  /** bearer token for an endpoint that authenticates callers (BlackBoxClientOptions.token) */
+  token?: string;
   fetch?: FetchLike;
 }
 
@@ -120,6 +122,7 @@ export async function measureLoad(o: LoadOptions, hooks: { progress?: (s: LoadSn
     maxPollMs: o.maxPollMs ?? 500,
     waitSeconds: o.waitSeconds,
     keysCacheMs: 3600_000,
+    token: o.token,
   });
   await client.keys(); // the pin is checked once, before any load is sent
 

@@ -14,13 +14,14 @@ import { defaultProvider } from '../crypto/providers.js';
 import { RemoteError, UsageError } from '../errors.js';
 import { facts, Progress, table, type CommandResult } from '../output.js';
 import { isRoute } from '../protocol/request.js';
-import { parseTimeout } from './request.js';
+import { parseTimeout, resolveToken, TOKEN_HELP } from './request.js';
 
 export { SEED_BUDGET, latencyStats, samplePayload, type LatencyStats } from '../client/load-measure.js';
 
 export interface LoadtestFlags {
   endpoint?: string;
   pin?: string;
+  token?: string;
   users?: string;
   duration?: string;
   route?: string;
@@ -60,7 +61,7 @@ export async function runLoadtest(app: Pick<App, 'deps'>, o: LoadtestFlags): Pro
   let data: LoadReport;
   try {
     data = await measureLoad(
-      { endpoint: o.endpoint, pin: o.pin, provider: defaultProvider(), users, durationS, thinkMs, maxRequests, route, timeoutMs },
+      { endpoint: o.endpoint, pin: o.pin, token: resolveToken(o.token, deps.env), provider: defaultProvider(), users, durationS, thinkMs, maxRequests, route, timeoutMs },
       { progress: (p) => progress.update(Math.min(durationS, Math.floor(p.elapsedMs / 1000)), `s, ${p.ok} ok, ${p.errors} errors`) },
     );
   } finally {
@@ -101,7 +102,7 @@ export function registerLoadtest(program: Command, app: App): void {
       description: 'drive N concurrent clients against an endpoint for S seconds; latency percentiles, throughput, errors',
       examples: [
         'ima-qs loadtest --endpoint http://127.0.0.1:8787 --pin 3f1c…e9 --users 10 --duration 30',
-        'ima-qs loadtest --endpoint https://abc.lambda-url.eu-central-1.on.aws --pin 3f1c…e9 --users 100 --duration 300 --json',
+        'IMA_QS_TOKEN=$(cat token.jwt) ima-qs loadtest --endpoint https://abc123.execute-api.eu-central-1.amazonaws.com --pin 3f1c…e9 --users 100 --duration 300 --json',
       ],
       notes: `Each user sends requests back to back (or --think ms apart) through the full client (keys pinned once, then seal,
 POST, poll, open, verify). The seed's acceptance test is ${SEED_BUDGET.users} users with a p99 below ${SEED_BUDGET.p99Ms} ms.
@@ -111,6 +112,7 @@ not followed. Exit 4 when any request failed (the report still prints).`,
     })
     .option('--endpoint <url>', 'the service base URL')
     .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service')
+    .option('--token <jwt>', TOKEN_HELP)
     .option('--users <n>', 'concurrent clients (1 to 1000)')
     .option('--duration <seconds>', 'how long to start new requests (1 to 3600)')
     .option('--route <route>', 'analyze or patents', 'analyze')

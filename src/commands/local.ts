@@ -15,6 +15,13 @@ import { isTcti } from '../service/config.js';
 import { requireSubcommand } from './index.js';
 
 export const DEFAULT_LOCAL_PORT = 8787;
+
+/**
+ * local up serves on loopback without caller authentication (the deployed proxy requires a JWT,
+ * infra/api.tf): said once on stderr and as `callerAuthentication` in --json.
+ */
+export const LOCAL_CALLER_AUTHENTICATION = 'none (loopback only)';
+const OPEN_NOTICE = 'ima-qs: open on loopback with no caller authentication: anyone on this machine can call it (the deployed proxy requires a JWT)\n';
 export const DEFAULT_STATE_DIR = '.ima-qs-local';
 
 export interface LocalUpFlags {
@@ -91,6 +98,7 @@ export function startBanner(s: LocalStack): [string, string | number][] {
     ],
     ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}) — not a TPM` : `TPM via tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
+    ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
   ];
 }
 
@@ -112,7 +120,8 @@ export function registerLocal(program: Command, app: App): void {
 tables on dynalite (LevelDB under STATE/db), keys in STATE/keys (generated on first start, the
 layout of 'keys generate'). State survives a restart: same keys, same fingerprint, earlier decisions.
 The audit chain is anchored in a TPM (--tcti) or in a simulated bank (--simulated), which every
-output labels as such. The audit payloads are sealed to STATE/keys unless --audit-recipient
+output labels as such. It listens on 127.0.0.1 only and authenticates no caller (the deployed
+proxy requires a JWT): it says so on stderr and as callerAuthentication in --json. The audit payloads are sealed to STATE/keys unless --audit-recipient
 names a separate auditor key (then only \`audit tail --decrypt --identity AUDITOR_DIR\` reads
 them). The HTTP front answers oversize bodies 413, slow clients 408 and connections over the cap
 429 (bounds: SPEC §9.1). Layout of STATE: SPEC §9.`,
@@ -155,8 +164,19 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
   });
   const started = Date.now();
   const banner = startBanner(stack);
+  deps.stderr.write(OPEN_NOTICE);
   if (o.json) {
-    deps.stderr.write(JSON.stringify({ event: 'ready', endpoint: stack.endpoint, fingerprint: stack.fingerprint, state: stack.stateDir, anchor: stack.anchor, auditRecipient: stack.auditRecipient }) + '\n');
+    deps.stderr.write(
+      JSON.stringify({
+        event: 'ready',
+        endpoint: stack.endpoint,
+        fingerprint: stack.fingerprint,
+        state: stack.stateDir,
+        anchor: stack.anchor,
+        auditRecipient: stack.auditRecipient,
+        callerAuthentication: LOCAL_CALLER_AUTHENTICATION,
+      }) + '\n',
+    );
   } else {
     deps.stdout.write(facts(banner) + '\n');
     deps.stderr.write(`ima-qs: serving on ${stack.endpoint}; Ctrl-C stops\n`);
@@ -172,6 +192,7 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
       state: stack.stateDir,
       anchor: stack.anchor,
       auditRecipient: stack.auditRecipient,
+      callerAuthentication: LOCAL_CALLER_AUTHENTICATION,
       keysCreated: stack.keysCreated,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       http: stack.http,

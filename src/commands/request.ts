@@ -24,6 +24,7 @@ export const MAX_REQUEST_FILE_BYTES = 96 * 1024;
 export interface RequestFlags {
   endpoint?: string;
   pin?: string;
+  token?: string;
   output?: string;
   timeout?: string;
   force?: boolean;
@@ -40,6 +41,17 @@ export async function readRequestFile(path: string, cwd: string): Promise<{ name
   }
   return { name: basename(path).slice(0, MAX_NAME_CHARS) || 'request.txt', content };
 }
+
+/** The environment variable a bearer token may come from (instead of --token, which `ps` shows). */
+export const TOKEN_ENV = 'IMA_QS_TOKEN';
+
+/** --token, else IMA_QS_TOKEN, else none (an endpoint without caller authentication, e.g. local up). */
+export function resolveToken(flag: string | undefined, env: Record<string, string | undefined>): string | undefined {
+  const t = (flag ?? env[TOKEN_ENV])?.trim();
+  return t ? t : undefined;
+}
+
+export const TOKEN_HELP = `bearer token for an endpoint that authenticates callers (the deployed proxy's JWT); default ${TOKEN_ENV}, which other users cannot see in the process list`;
 
 export function parseTimeout(v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -70,7 +82,7 @@ export function renderResponse(r: AnyResponse, extra: [string, string | number][
 }
 
 export async function sendRequest(deps: CliDeps, route: Route, file: string, o: RequestFlags): Promise<CommandResult> {
-  if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'request needs --endpoint URL', { hint: 'the URL local up prints, or the deployed function URL' });
+  if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'request needs --endpoint URL', { hint: 'the URL local up prints, or the deployed api_endpoint (terraform output)' });
   if (!o.pin) throw new UsageError('MISSING_OPTION', 'request needs --pin FINGERPRINT', { hint: "the ML-DSA-87 fingerprint from 'ima-qs keys show' or 'ima-qs local up'" });
   const timeoutMs = parseTimeout(o.timeout, 60_000);
   const payload = await readRequestFile(file, deps.cwd);
@@ -79,6 +91,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
   const client = new BlackBoxClient({
     endpoint: o.endpoint,
     pin: o.pin,
+    token: resolveToken(o.token, deps.env),
     // the CLI verifies with the fastest correct provider; the library defaults to pure JS
     provider: defaultProvider(),
     timeoutMs,
@@ -132,9 +145,11 @@ export function registerRequest(program: Command, app: App): void {
         description: `send ${r.what}`,
         examples: [
           `ima-qs request ${r.route} ${r.example} --endpoint http://127.0.0.1:8787 --pin 3f1c…e9 -o response.json`,
-          `ima-qs request ${r.route} ${r.example} --endpoint https://abc.lambda-url.eu-central-1.on.aws --pin 3f1c…e9 --json`,
+          `IMA_QS_TOKEN=$(cat token.jwt) ima-qs request ${r.route} ${r.example} --endpoint https://abc123.execute-api.eu-central-1.amazonaws.com --pin 3f1c…e9 --json`,
         ],
         notes: `The keys document is verified against --pin before anything is sent (exit 1 on a mismatch).
+The deployed proxy authenticates callers (a JWT from its identity provider, infra/api.tf): pass
+it in ${TOKEN_ENV} (or --token); local up needs none.
 The decision is opened with a one-time reply key and every signature, the tally and the audit
 anchor are checked; the response (no private key needed to re-check it) goes to -o, which is
 written only when every check passed. The whole request runs under one deadline (--timeout):
@@ -144,6 +159,7 @@ step (keys, post, poll). Redirects are not followed: a sealed request is never r
       .argument('<file>', 'the text to judge (UTF-8, at most 96 KiB)')
       .option('--endpoint <url>', 'the service base URL')
       .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service (64 hex digits)')
+      .option('--token <jwt>', TOKEN_HELP)
       .option('-o, --output <file>', 'write the verified response document here (e.g. response.json)')
       .option('--force', 'overwrite the -o file if it exists')
       .option('--timeout <seconds>', 'the one deadline of the whole request: keys, POST, every poll, headers and bodies (exit 4 TIMEOUT past it)', '60')

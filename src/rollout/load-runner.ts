@@ -19,9 +19,9 @@ export const DEFAULT_LOAD_BOUNDS: LoadBounds = { users: 100, durationS: 60, thin
 export const LOAD_MAX_POLL_MS = 100;
 
 export function loadRunner(provider: CryptoProvider, progress?: (s: LoadSnapshot, b: LoadBounds) => void): LoadRunner {
-  return (endpoint, pin, b) =>
+  return (endpoint, pin, b, token) =>
     measureLoad(
-      { endpoint, pin, provider, ...b, route: 'analyze', timeoutMs: b.requestTimeoutMs, maxPollMs: LOAD_MAX_POLL_MS },
+      { endpoint, pin, token, provider, ...b, route: 'analyze', timeoutMs: b.requestTimeoutMs, maxPollMs: LOAD_MAX_POLL_MS },
       { progress: progress && ((s) => progress(s, b)) },
     );
 }
