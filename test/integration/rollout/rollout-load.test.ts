@@ -239,7 +239,8 @@ describe('rollout day 4: d4.load-test against a running service', () => {
       expect(started).toBeGreaterThanOrEqual(2);
       expect([failed, timeouts, inPost]).toEqual([started, started, started]);
       expect(lt.detail).toContain('no request completed');
-      expect(hostile.counts.post).toBe(started);
+      // the load's POSTs, and the one unauthenticated POST of d4.unauthenticated-refused
+      expect(hostile.counts.post).toBe(started + 1);
       // started only within the 2 s, each ended by its 2 s deadline: the load ran at most 2 + 2 s (+ 1 s)
       expect(Number(/started in ([\d.]+) s/.exec(lt.detail)![1])).toBeLessThan(5);
     } finally {
@@ -256,7 +257,8 @@ describe('rollout day 4: d4.load-test against a running service', () => {
       const lt = item(r.json(), 'd4.load-test');
       expect(lt.detail).toContain('timed out in step keys');
       expect(lt.detail).toContain('(TIMEOUT); no load was sent');
-      expect([hostile.counts.post, hostile.counts.poll]).toEqual([0, 0]);
+      // no load: the only POST is d4.unauthenticated-refused's token-less probe
+      expect([hostile.counts.post, hostile.counts.poll]).toEqual([1, 0]);
     } finally {
       await hostile.stop();
     }
