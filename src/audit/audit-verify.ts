@@ -23,6 +23,9 @@
  *   unsupported   the core's format version `v` is not one this code reads (SPEC §8.7: 1 and 2)
  *                 — written by a newer ima-qs, or altered; nothing after it is trusted
  *   unanchored    no PCR anchor: the group commit that covers it did not happen (yet)
+ *   unanchored-superseded  an unanchored tail whose every request was decided again from another
+ *                 chain, where its entry verified (SPEC §8.7: the audit claim of a dead worker was
+ *                 taken over; these entries' decisions were never released). Still not authenticated.
  *   pcr-mismatch  an anchor that does not replay: after ≠ H(before ‖ batch digest) (SPEC §6.3),
  *                 a malformed or inconsistent batch, or the PCR changed between two batches by
  *                 extends no verified chain or event log explains
@@ -39,7 +42,7 @@ import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, 
 import { parseStrictJson } from '../protocol/strict-json.js';
 export type { TrustedSigners };
 
-export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch'] as const;
+export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'unanchored-superseded', 'pcr-mismatch'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface AuditProblem {
