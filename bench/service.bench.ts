@@ -18,7 +18,6 @@ import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../src/protocol/recor
 import { sealRequest } from '../src/protocol/request.js';
 import { InlineSigner, type Signer } from '../src/crypto/signer.js';
 import { processBatch } from '../src/service/worker/pipeline.js';
-import { SigningPool } from '../src/service/worker/signing-pool.js';
 import { SimulatedBank } from '../src/tpm/simulated-bank.js';
 
 const argN = process.argv.indexOf('--n');
@@ -79,11 +78,3 @@ async function run(label: string, signer: Signer, batch: number) {
 console.log(`node ${process.version}, provider ${p.name}, native PQ ${p.nativePq}, ${availableParallelism()} cores, ${N} decisions per run`);
 // batch 1: clean per-stage latency (nothing interleaves); batch 10: throughput with group commit
 for (const batch of [1, BATCH]) await run('inline signing', new InlineSigner(p, keys.mldsa), batch);
-try {
-  const pool = await SigningPool.start(keys.mldsa);
-  for (const batch of [1, BATCH]) await run(`signing pool (${pool.size} threads, native ${pool.native})`, pool, batch);
-  await pool.close();
-} catch (err) {
-  // Node 20 + tsx: worker threads cannot load .ts (ERR_UNKNOWN_FILE_EXTENSION); the built dist/ works
-  console.log(`signing pool: not measured here (${(err as { cause?: { code?: string } }).cause?.code ?? String(err)})`);
-}

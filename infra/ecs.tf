@@ -37,11 +37,25 @@ locals {
     PCR_INDEX          = tostring(var.audit_pcr_index)
     # the consumer renews a message's visibility at half of this while it works on it
     VISIBILITY_SECONDS = tostring(var.queue_visibility_timeout_seconds)
+    # one pipeline (thread, audit chain <AUDIT_CHAIN_ID>/<i>) per vCPU of the task: the cores a
+    # container sees can be more than its share (SPEC 8.8 WORKER_PIPELINES)
+    WORKER_PIPELINES = tostring(max(1, floor(var.worker_cpu / 1024)))
+    # several tasks on one NitroTPM host extend the same PCR: a lock file in a host folder
+    # serialises read, extend and the recorded before/after across them (SPEC 8.7). Fargate (the
+    # simulated bank in the task's own /tmp) has one writer per bank and needs none.
+    PCR_LOCK_FILE = local.worker_tpm ? "${local.pcr_lock_dir}/pcr.lock" : ""
   }
   worker_environment = [for k, v in local.worker_env : { name = k, value = v } if v != ""]
 
   # audit_anchor = "none-explicit": the labelled software PCR bank, in the task's writable /tmp
   simulated_pcr_file = "/tmp/ima-qs-pcr-simulated.json"
+
+  # audit_anchor = "tpm": the host folder (bind-mounted at the same path) holding the PCR lock file
+  pcr_lock_dir = "/run/ima-qs"
+  worker_mount_points = concat(
+    [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }],
+    local.worker_tpm ? [{ sourceVolume = "pcr-lock", containerPath = local.pcr_lock_dir, readOnly = false }] : []
+  )
 
   # linuxParameters: drop every capability; on EC2 with a TPM, pass the kernel's resource manager
   # device (never /dev/tpm0: tpmrm0 lets several clients share the TPM safely).
@@ -77,6 +91,15 @@ resource "aws_ecs_task_definition" "worker" {
     name = "tmp"
   }
 
+  # with a TPM: the host folder of the PCR lock file, shared by every task on the host
+  dynamic "volume" {
+    for_each = local.worker_tpm ? [1] : []
+    content {
+      name      = "pcr-lock"
+      host_path = local.pcr_lock_dir
+    }
+  }
+
   container_definitions = jsonencode([
     {
       name                   = "worker"
@@ -87,7 +110,7 @@ resource "aws_ecs_task_definition" "worker" {
       privileged             = false
       environment            = local.worker_environment
       linuxParameters        = local.worker_linux_parameters
-      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+      mountPoints            = local.worker_mount_points
       stopTimeout            = 30
       # ECS ignores the image's HEALTHCHECK: the same check (health.mjs reads the heartbeat file
       # the poll loop keeps fresh in /tmp; `ima-qs package worker`)

@@ -59,7 +59,7 @@ filebase64sha256() and Lambda's CodeSha256 show. Point infra/ at it: -var lambda
       description: 'bundle the worker and write its Docker build context (Dockerfile, non-root user, healthcheck)',
       examples: ['ima-qs package worker', 'ima-qs package worker -o dist/worker --json', 'ima-qs package worker --base-image node:24.22.3-bookworm-slim'],
       notes: `Then: docker build -t ima-qs-worker:TAG dist/worker, push it, and set infra's worker_image.
-The folder holds worker.mjs (ENTRYPOINT), sign-thread.js (the signing threads), health.mjs
+The folder holds worker.mjs (ENTRYPOINT), pipeline-thread.js and council-thread.js (the threads), health.mjs
 (HEALTHCHECK), package.json, Dockerfile and .dockerignore; other files in it are left alone.`,
     })
     .option('-o, --output <dir>', 'the folder to write (created; our files in it are replaced)', 'dist/worker')

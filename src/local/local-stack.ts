@@ -12,6 +12,7 @@
  */
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { open, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,10 +35,14 @@ import { systemClock } from '../ports.js';
 import { InProcessDecisionWaiter, notifyingTable } from '../service/proxy/decision-waiter.js';
 import { createProxyHandler } from '../service/proxy/handler.js';
 import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner, type Signer } from '../crypto/signer.js';
+import { InlineSigner } from '../crypto/signer.js';
+import { DEFAULT_COUNCIL_BUDGET_MS, type CouncilModelSpec } from '../service/council/budget-council.js';
+import { EmfMetrics, WorkerMetrics, proxyMetrics } from '../service/metrics.js';
 import { Consumer } from '../service/worker/consumer.js';
-import type { PipelineDeps } from '../service/worker/pipeline.js';
-import { SigningPool } from '../service/worker/signing-pool.js';
+import { DEFAULT_CLAIM_LEASE_MS } from '../service/worker/pipeline.js';
+import { InlinePipeline, ThreadPipeline, type PipelineRunner } from '../service/worker/pipelines.js';
+import { DEFAULT_MAX_SKEW_MS } from '../protocol/request.js';
+import { ThreadLock } from '../tpm/pcr-lock.js';
 import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
@@ -54,7 +59,7 @@ export const STATE_LAYOUT = {
   lock: 'local.lock',
 } as const;
 
-/** The audit chain the local worker appends to (SPEC §9). */
+/** The base of the local pipelines' audit chains, `local/<i>` (SPEC §9). */
 export const LOCAL_CHAIN = 'local';
 export const LOCAL_PCR = 11;
 
@@ -66,8 +71,17 @@ export interface LocalStackOptions {
   port?: number;
   host?: string;
   pcr?: number;
-  /** signing threads; 0 signs on the main thread (default: one per core) */
-  signingThreads?: number;
+  /**
+   * pipelines, each on its own thread with its own audit chain local/<i> (default: one per core);
+   * 0 runs one pipeline on this thread, its council in-process without a budget (debugging)
+   */
+  workers?: number;
+  /** the council's time budget per request (default 10 s; SPEC §8.8 COUNCIL_BUDGET_MS) */
+  councilBudgetMs?: number;
+  /** the council thread's model instead of the rules (tests: a module exporting createModel()) */
+  councilModel?: CouncilModelSpec;
+  /** EMF metrics of the proxy and the worker into STATE/service.log (default true) */
+  metrics?: boolean;
   provider?: CryptoProvider;
   env?: Record<string, string | undefined>;
   /** an extra sink for the service's JSON log lines (they always go to STATE/service.log) */
@@ -91,11 +105,13 @@ export interface LocalStack {
   readonly fingerprint: string;
   readonly keysCreated: boolean;
   readonly anchor: BankDescription & { pcr: number };
-  readonly signer: { threads: number; native?: boolean };
+  /** pipelines on their own threads (0: one on the main thread) */
+  readonly workers: number;
   readonly http: LoopbackServer['stats'];
   readonly consumer: Consumer;
   readonly audit: TableAuditStore;
-  readonly chain: string;
+  /** the pipelines' audit chains, local/0 … */
+  readonly chains: string[];
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
   stop(): Promise<void>;
@@ -228,54 +244,89 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const decisions = new DynamoTable(dynamo, DEFAULT_TABLES.decisions, DECISIONS_KEY);
     const auditStore = new TableAuditStore(new DynamoTable(dynamo, DEFAULT_TABLES.audit, AUDIT_KEY));
 
-    const threads = opts.signingThreads ?? undefined;
-    let signer: Signer;
-    let signerInfo: { threads: number; native?: boolean };
-    if (threads === 0) {
-      signer = new InlineSigner(p, keys.mldsa);
-      signerInfo = { threads: 0 };
-    } else {
-      const pool = await SigningPool.start(keys.mldsa, { threads });
-      signer = pool;
-      signerInfo = { threads: pool.size, native: pool.native };
-    }
-    cleanups.push(() => signer.close());
-
-    // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, through
-    // the decisions table the worker writes to: no polling of the table while a request waits
+    // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, which
+    // hands the stored item over: no table read for a held poll
     const waiter = new InProcessDecisionWaiter();
     const deadLetter = new MemoryQueue();
     const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
-    const deps: PipelineDeps = {
-      p,
-      recipientKey: recipientPrivateKey(keys),
-      signer,
-      signerFingerprint: fp.mldsa,
-      model: new RulesModel(),
-      requests,
-      decisions: notifyingTable(decisions, waiter),
-      clock: systemClock,
-      log,
-      audit: new AuditChain(p, {
-        chain: LOCAL_CHAIN,
-        store: auditStore,
-        pcrBank: bank,
-        pcr,
-        bank: 'sha256',
-        signer,
-        signerFingerprint: fp.mldsa,
-        recipient: recipient.publicKey,
-        recipientFingerprint: recipient.fingerprint,
-        clock: systemClock,
-      }),
-    };
-    const consumer = new Consumer(queue, deps, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 });
+    const workers = opts.workers ?? availableParallelism();
+    const shared = ThreadLock.buffer();
+    const pipelines: PipelineRunner[] = [];
+    cleanups.push(() => Promise.all(pipelines.map((x) => x.close())));
+    if (workers === 0) {
+      const signer = new InlineSigner(p, keys.mldsa);
+      pipelines.push(
+        new InlinePipeline({
+          p,
+          recipientKey: recipientPrivateKey(keys),
+          signer,
+          signerFingerprint: fp.mldsa,
+          model: new RulesModel(),
+          requests,
+          decisions: notifyingTable(decisions, waiter),
+          clock: systemClock,
+          log,
+          audit: new AuditChain(p, {
+            chain: `${LOCAL_CHAIN}/0`,
+            store: auditStore,
+            pcrBank: bank,
+            pcr,
+            bank: 'sha256',
+            signer,
+            signerFingerprint: fp.mldsa,
+            recipient: recipient.publicKey,
+            recipientFingerprint: recipient.fingerprint,
+            clock: systemClock,
+            pcrLock: new ThreadLock(shared, 1),
+          }),
+        }),
+      );
+    } else {
+      const dynamoSpec = { endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 4 };
+      const started = await Promise.allSettled(
+        Array.from({ length: workers }, (_, i) =>
+          ThreadPipeline.start(
+            {
+              index: i,
+              chain: `${LOCAL_CHAIN}/${i}`,
+              keys,
+              signerFingerprint: fp.mldsa,
+              dynamo: dynamoSpec,
+              tables: DEFAULT_TABLES,
+              anchor: opts.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: opts.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: join(stateDir, STATE_LAYOUT.simulatedBank) },
+              pcr,
+              bank: 'sha256',
+              lock: { shared },
+              recipient: { publicKey: recipient.publicKey, fingerprint: recipient.fingerprint },
+              model: opts.councilModel ?? { kind: 'rules' },
+              councilBudgetMs: opts.councilBudgetMs ?? DEFAULT_COUNCIL_BUDGET_MS,
+              maxSkewMs: DEFAULT_MAX_SKEW_MS,
+              claimLeaseMs: DEFAULT_CLAIM_LEASE_MS,
+              notifyStored: true,
+            },
+            { log, onStored: (handle, item) => waiter.notify(handle, item) },
+          ),
+        ),
+      );
+      for (const r of started) if (r.status === 'fulfilled') pipelines.push(r.value);
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+    // EMF metrics (SPEC §8.8) into STATE/service.log, never onto the CLI's stdout
+    const emf = (service: 'proxy' | 'worker') => new EmfMetrics(service, opts.metrics === false ? 'off' : logStream, log, { flushEveryMs: 1000 });
+    const workerEmf = emf('worker');
+    const proxyEmf = emf('proxy');
+    cleanups.push(async () => {
+      workerEmf.close();
+      proxyEmf.close();
+    });
+    const consumer = new Consumer(queue, pipelines, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 }, new WorkerMetrics(workerEmf));
 
     // the keys document is signed at each start (same keys, fresh validity) and kept for reading
     const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
     await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
     const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter });
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter, metrics: proxyMetrics(proxyEmf) });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
@@ -289,13 +340,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       throw err;
     }
     const anchor = { ...bank.describe(), pcr };
+    const chains = pipelines.map((x) => x.chain);
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chains, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, workers, chains });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -313,11 +365,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       fingerprint: fp.mldsa,
       keysCreated,
       anchor,
-      signer: signerInfo,
+      workers,
       http: http.stats,
       consumer,
       audit: auditStore,
-      chain: LOCAL_CHAIN,
+      chains,
       auditRecipient,
       stop,
     };

@@ -23,7 +23,8 @@ export const DEFAULT_WORKER_BASE_IMAGE = 'node:24.22.3-bookworm-slim';
 /** The files of the worker build context, with their roles. */
 export const WORKER_FILES = {
   worker: 'worker.mjs',
-  signThread: 'sign-thread.js',
+  pipelineThread: 'pipeline-thread.js',
+  councilThread: 'council-thread.js',
   health: 'health.mjs',
   packageJson: 'package.json',
   dockerfile: 'Dockerfile',
@@ -55,8 +56,8 @@ RUN apt-get update \\
 
 ENV NODE_ENV=production
 WORKDIR /app
-# root-owned, read-only to the worker user; package.json marks sign-thread.js as an ES module
-COPY package.json worker.mjs sign-thread.js health.mjs ./
+# root-owned, read-only to the worker user; package.json marks the thread .js files as ES modules
+COPY package.json worker.mjs pipeline-thread.js council-thread.js health.mjs ./
 
 # the image's "node" user, numerically: never root
 USER 1000:1000
@@ -76,12 +77,13 @@ export function workerDockerignore(): string {
 *
 !package.json
 !worker.mjs
-!sign-thread.js
+!pipeline-thread.js
+!council-thread.js
 !health.mjs
 `;
 }
 
-/** Marks the folder's .js files (the signing thread) as ES modules; nothing to install. */
+/** Marks the folder's .js files (the pipeline and council threads) as ES modules; nothing to install. */
 export function workerPackageJson(version: string): string {
   return JSON.stringify({ name: 'ima-qs-worker', version, private: true, type: 'module' }, null, 2) + '\n';
 }

@@ -31,9 +31,13 @@ import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';
 import { createProxyHandler, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner, type Signer } from '../crypto/signer.js';
+import { InlineSigner } from '../crypto/signer.js';
+import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../tpm/pcr-lock.js';
+import type { CouncilModelSpec } from './council/budget-council.js';
+import { EmfMetrics, WorkerMetrics, type MetricsSink, type ProxyMetrics } from './metrics.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
+import { InlinePipeline, ThreadPipeline, type PipelineRunner, type PipelineSpec } from './worker/pipelines.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
@@ -46,7 +50,7 @@ function tables(env: Env, names: { requests: string; decisions: string }, client
 }
 
 /** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
-export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
+export function proxyFromEnv(env: Env, log?: Logger, opts: { metrics?: ProxyMetrics } = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
   const { requests, decisions } = tables(env, config.tables);
@@ -71,7 +75,7 @@ export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
     cached.catch(() => (cached = undefined));
     return cached;
   };
-  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log });
+  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
 }
 
 /** The PCR bank the worker anchors in: a TPM through tpm2-tools, or an explicitly named simulated bank. */
@@ -104,23 +108,47 @@ export function secretToken(store: Pick<SecretStore, 'get'>, name: string): () =
 
 export interface WorkerParts {
   config: WorkerConfig;
-  deps: PipelineDeps;
   consumer: Consumer;
-  signer: Signer;
+  pipelines: PipelineRunner[];
+  /** with `inline`: the pipelines' dependencies (tests read them) */
+  deps?: PipelineDeps[];
   /** who can read the audit payloads: the service key, or the AUDIT_RECIPIENT auditor key */
   auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the ML-DSA-87 fingerprint the decisions are signed under */
+  signerFingerprint: string;
+  /** the persona model's name (recorded in every decision) */
+  model: string;
+  /** ends the pipelines (after `consumer.stop()`) and flushes the metrics */
+  close(): Promise<void>;
 }
 
-/** The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue, TPM, signer. */
-export async function workerFromEnv(
-  env: Env,
-  log: Logger,
-  opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys, config: WorkerConfig) => Signer | Promise<Signer>; dynamo?: DynamoDBClient } = {},
-): Promise<WorkerParts> {
+export interface WorkerOptions {
+  p?: CryptoProvider;
+  dynamo?: DynamoDBClient;
+  /**
+   * The pipelines on the calling thread instead of worker threads (tests, embedding): same chains
+   * and PCR lock; the model runs in-process without the council budget.
+   */
+  inline?: boolean;
+  /** the council thread's model instead of the rules (tests: a module exporting createModel()) */
+  councilModel?: CouncilModelSpec;
+  /** where the EMF metrics go (default: stdout, as in the task; 'off' in-process) */
+  metrics?: MetricsSink;
+}
+
+/** Audit chain of pipeline `i` (SPEC §8.7): `<AUDIT_CHAIN_ID>/<i>`. */
+export function pipelineChain(base: string, i: number): string {
+  return `${base}/${i}`;
+}
+
+/**
+ * The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue,
+ * TPM, and WORKER_PIPELINES pipelines, each on its own thread (SPEC §8.8), fed by one consumer.
+ */
+export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
   // the configuration first (SPEC §8.8): every variable is checked before any file or network call
   const config = workerConfig(env);
-  const pcrBank = pcrBankFromConfig(config.anchor, env);
   // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
   const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
   const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
@@ -129,44 +157,109 @@ export async function workerFromEnv(
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
   const auditRecipient = auditor ?? serviceRecipient(recipientPublicKey(pub));
-  const { dynamo, requests, decisions } = tables(env, config.tables, opts.dynamo);
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
-  let model: PersonaModel = new RulesModel();
-  if (config.personaModel) {
-    const { url, tokenSecret } = config.personaModel;
-    const token = tokenSecret !== undefined ? secretToken(secrets(), tokenSecret) : undefined;
-    if (token) await token(); // read at start: a missing or malformed token secret stops the start
-    model = new HttpPersonaModel({ url, token });
+  let token: string | undefined;
+  if (config.personaModel?.tokenSecret !== undefined) token = await secretToken(secrets(), config.personaModel.tokenSecret)(); // read at start: a bad one stops it
+  const base = config.auditChainId ?? hostname();
+  const shared = ThreadLock.buffer();
+  const n = config.pipelines;
+  const pipelines: PipelineRunner[] = [];
+  let deps: PipelineDeps[] | undefined;
+  let model = config.personaModel ? 'http' : 'rules/v1';
+
+  if (opts.inline) {
+    const { dynamo, requests, decisions } = tables(env, config.tables, opts.dynamo);
+    const store = dynamoAuditStore(dynamo, config.tables.audit);
+    const signer = new InlineSigner(p, keys.mldsa);
+    const pm: PersonaModel = config.personaModel ? new HttpPersonaModel({ url: config.personaModel.url, ...(token !== undefined ? { token: async () => token! } : {}) }) : new RulesModel();
+    model = pm.name;
+    deps = Array.from({ length: n }, (_, i) => {
+      let pcrLock: PcrLock = new ThreadLock(shared, i + 1);
+      if (config.pcrLockFile) pcrLock = bothLocks(pcrLock, new FileLock(config.pcrLockFile));
+      return {
+        p,
+        recipientKey: recipientPrivateKey(keys),
+        signer,
+        signerFingerprint: fp.mldsa,
+        model: pm,
+        requests,
+        decisions,
+        clock: systemClock,
+        log,
+        maxSkewMs: config.maxSkewSeconds * 1000,
+        claimLeaseMs: config.visibilitySeconds * 2000,
+        audit: new AuditChain(p, {
+          chain: pipelineChain(base, i),
+          store,
+          pcrBank: pcrBankFromConfig(config.anchor, env),
+          pcr: config.pcrIndex,
+          bank: config.pcrBank,
+          signer,
+          signerFingerprint: fp.mldsa,
+          recipient: auditRecipient.publicKey,
+          recipientFingerprint: auditRecipient.fingerprint,
+          clock: systemClock,
+          pcrLock,
+        }),
+      };
+    });
+    pipelines.push(...deps.map((d) => new InlinePipeline(d)));
+  } else {
+    const modelSpec: PipelineSpec['model'] = config.personaModel
+      ? { kind: 'http', url: config.personaModel.url, ...(token !== undefined ? { token } : {}) }
+      : (opts.councilModel ?? { kind: 'rules' });
+    const dyn = awsClientConfig('DYNAMODB', {}, env);
+    const started = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) =>
+        ThreadPipeline.start(
+          {
+            index: i,
+            chain: pipelineChain(base, i),
+            keys,
+            signerFingerprint: fp.mldsa,
+            dynamo: { ...dyn },
+            tables: config.tables,
+            anchor: config.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: config.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: config.anchor.stateFile },
+            pcr: config.pcrIndex,
+            bank: config.pcrBank,
+            lock: { shared, ...(config.pcrLockFile ? { file: config.pcrLockFile } : {}) },
+            recipient: { publicKey: auditRecipient.publicKey, fingerprint: auditRecipient.fingerprint },
+            model: modelSpec,
+            councilBudgetMs: config.councilBudgetMs,
+            maxSkewMs: config.maxSkewSeconds * 1000,
+            claimLeaseMs: config.visibilitySeconds * 2000,
+            notifyStored: false,
+          },
+          { log },
+        ),
+      ),
+    );
+    for (const r of started) if (r.status === 'fulfilled') pipelines.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(pipelines.map((x) => x.close()));
+      throw (failed as PromiseRejectedResult).reason;
+    }
   }
-  const signer = opts.signer ? await opts.signer(keys, config) : new InlineSigner(p, keys.mldsa);
-  const deps: PipelineDeps = {
-    p,
-    recipientKey: recipientPrivateKey(keys),
-    signer,
+  const emf = new EmfMetrics('worker', opts.metrics ?? (opts.inline ? 'off' : 'stdout'), log, { flushEveryMs: 1000 });
+  const consumer = new Consumer(
+    queue,
+    pipelines,
+    log,
+    { visibilitySeconds: config.visibilitySeconds, waitSeconds: config.waitSeconds, graceMs: config.stopGraceSeconds * 1000 },
+    new WorkerMetrics(emf),
+  );
+  return {
+    config,
+    consumer,
+    pipelines,
+    ...(deps ? { deps } : {}),
+    auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
     signerFingerprint: fp.mldsa,
     model,
-    requests,
-    decisions,
-    clock: systemClock,
-    log,
-    maxSkewMs: config.maxSkewSeconds * 1000,
-    audit: new AuditChain(p, {
-      chain: config.auditChainId ?? hostname(),
-      store: dynamoAuditStore(dynamo, config.tables.audit),
-      pcrBank,
-      pcr: config.pcrIndex,
-      bank: config.pcrBank,
-      signer,
-      signerFingerprint: fp.mldsa,
-      recipient: auditRecipient.publicKey,
-      recipientFingerprint: auditRecipient.fingerprint,
-      clock: systemClock,
-    }),
+    close: async () => {
+      await Promise.all(pipelines.map((x) => x.close()));
+      emf.close();
+    },
   };
-  const consumer = new Consumer(queue, deps, log, {
-    visibilitySeconds: config.visibilitySeconds,
-    waitSeconds: config.waitSeconds,
-    graceMs: config.stopGraceSeconds * 1000,
-  });
-  return { config, deps, consumer, signer, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
 }

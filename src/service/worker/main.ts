@@ -8,13 +8,12 @@ import { toImaError } from '../../errors.js';
 import { jsonLogger } from '../log.js';
 import { workerFromEnv } from '../wiring.js';
 import { startHeartbeat } from './heartbeat.js';
-import { SigningPool } from './signing-pool.js';
 
 export async function main(): Promise<void> {
   const log = jsonLogger(process.stdout, { service: 'ima-qs-worker' });
   try {
-    // every variable (SIGNING_THREADS, HEARTBEAT_FILE included) is checked by workerFromEnv first (SPEC §8.8)
-    const parts = await workerFromEnv(process.env, log, { signer: (keys, config) => SigningPool.start(keys.mldsa, { threads: config.signingThreads }) });
+    // every variable (WORKER_PIPELINES, HEARTBEAT_FILE included) is checked by workerFromEnv first (SPEC §8.8)
+    const parts = await workerFromEnv(process.env, log);
     let stopping = false;
     let heartbeat: { stop(): void } | undefined;
     const stop = async (signal: string) => {
@@ -22,12 +21,13 @@ export async function main(): Promise<void> {
       stopping = true;
       heartbeat?.stop();
       log.log('info', 'stopping', { signal });
+      // every pipeline finishes its batch within STOP_GRACE_SECONDS, or its messages are released
       const { released } = await parts.consumer.stop();
-      await parts.signer.close();
       process.exitCode = 0;
       // released messages are visible again for another worker: end now, so their abandoned
       // pipelines (e.g. a consultation still waiting on the persona model) cannot finish later
       if (released > 0) process.exit(0);
+      await parts.close();
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
@@ -35,12 +35,14 @@ export async function main(): Promise<void> {
     // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
     heartbeat = startHeartbeat(parts.config.heartbeatFile, () => parts.consumer.lastPollAt);
     log.log('info', 'worker started', {
-      chain: parts.deps.audit.chain,
-      signer: parts.deps.signerFingerprint,
+      chains: parts.pipelines.map((x) => x.chain),
+      pipelines: parts.pipelines.length,
+      signer: parts.signerFingerprint,
       // who can read the audit payloads (SPEC §8.8 AUDIT_RECIPIENT): operators check it here
       audit_recipient: parts.auditRecipient.fingerprint,
       audit_recipient_source: parts.auditRecipient.source,
-      model: parts.deps.model.name,
+      model: parts.model,
+      council_budget_ms: parts.config.councilBudgetMs,
     });
   } catch (err) {
     const e = toImaError(err);

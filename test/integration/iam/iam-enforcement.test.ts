@@ -192,6 +192,7 @@ function serviceEnv(who: Who): Record<string, string> {
     KEYS_SECRET_PREFIX: PREFIX,
     IMA_QS_PCR_ANCHOR: `simulated:${join(stateDir, 'pcr.json')}`,
     AUDIT_CHAIN_ID: 'iam-test',
+    WORKER_PIPELINES: '1',
     VISIBILITY_SECONDS: '30',
     WAIT_SECONDS: '1',
   };
@@ -227,6 +228,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
       await w.consumer.stop();
+      await w.close();
     }
     // nothing the two sent was refused
     flowCalls = [...recorder.calls];

@@ -18,7 +18,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   tpm = await startSwtpm();
-  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'tpm', tcti: tpm.tcti }, port: 0, signingThreads: 0, env: {} });
+  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'tpm', tcti: tpm.tcti }, port: 0, workers: 1, env: {} });
 }, 60_000);
 
 afterAll(async () => {
@@ -58,7 +58,7 @@ describe('local stack on swtpm (--tcti)', () => {
     const dead = tempDir('ima-local-dead-');
     try {
       await expect(
-        startLocalStack({ stateDir: join(dead.dir, 's'), anchor: { kind: 'tpm', tcti: `swtpm:path=${dead.dir}/none.sock` }, port: 0, signingThreads: 0, env: {} }),
+        startLocalStack({ stateDir: join(dead.dir, 's'), anchor: { kind: 'tpm', tcti: `swtpm:path=${dead.dir}/none.sock` }, port: 0, workers: 1, env: {} }),
       ).rejects.toMatchObject({ errorClass: 'remote' });
     } finally {
       dead.cleanup();

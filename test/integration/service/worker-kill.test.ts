@@ -81,7 +81,7 @@ function startWorker(chain: string, extraEnv: Record<string, string> = {}): Work
     AUDIT_CHAIN_ID: chain,
     VISIBILITY_SECONDS: String(VISIBILITY),
     WAIT_SECONDS: '1',
-    SIGNING_THREADS: '1',
+    WORKER_PIPELINES: '1',
     PERSONA_MODEL_URL: model.url,
     HEARTBEAT_FILE: join(tmp, `${chain}.heartbeat`),
     ...extraEnv,

@@ -109,9 +109,18 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     return t;
   });
   const pipeline = 'src/service/worker/pipeline.ts';
+  // the audit-slot claims (audit-claim.ts): the requests table, and the audit store read back
+  const claim = 'src/service/worker/audit-claim.ts';
+  const claimAudit = (await calls(claim, /\bo\.store\.(\w+)\(/g)).flatMap((m) => {
+    const t = auditStore.get(m);
+    if (!t) throw new Error(`audit-claim calls store.${m}, which TableAuditStore does not implement with table calls`);
+    return t;
+  });
   const worker = [
     ...through(a.queue, await calls('src/service/worker/consumer.ts', /\bthis\.queue\.(\w+)\(/g), 'queue:requests', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'requests'), 'table:requests', 'worker'),
+    ...through(a.table, await tableCalls(claim, 'o', 'requests'), 'table:requests', 'worker'),
+    ...through(a.table, [...new Set(claimAudit)], 'table:audit_log', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'decisions'), 'table:decisions', 'worker'),
     ...through(a.table, [...new Set(auditTable)], 'table:audit_log', 'worker'),
     // the three private keys, read by loadServiceKeysFromSecrets (src/aws/service-keys.ts)
@@ -184,10 +193,10 @@ describe('the SDK commands each component sends (read from src/)', () => {
     ]));
   });
 
-  it('the worker: consumes the queue, claims request ids, stores decisions, appends audit entries and batch statements, reads the private keys', () => {
+  it('the worker: consumes the queue, claims request ids and audit slots, stores decisions, appends audit entries and batch statements, reads the private keys', () => {
     expect(sorted(code.worker)).toEqual(sorted([
       pair('sqs:ReceiveMessage', 'queue:requests'), pair('sqs:DeleteMessage', 'queue:requests'), pair('sqs:ChangeMessageVisibility', 'queue:requests'),
-      pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'),
+      pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'), pair('dynamodb:DeleteItem', 'table:requests'),
       pair('dynamodb:PutItem', 'table:decisions'), pair('dynamodb:GetItem', 'table:decisions'),
       pair('dynamodb:Query', 'table:audit_log'), pair('dynamodb:PutItem', 'table:audit_log'), pair('dynamodb:GetItem', 'table:audit_log'),
       pair('secretsmanager:GetSecretValue', 'secret:private_key'),

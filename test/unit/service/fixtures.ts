@@ -23,6 +23,7 @@ import type { PublishedKeys } from '../../../src/service/proxy/handler.js';
 import { InlineSigner, type Signer } from '../../../src/crypto/signer.js';
 import type { PipelineDeps } from '../../../src/service/worker/pipeline.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
+import type { PcrLock } from '../../../src/tpm/pcr-lock.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/protocol/records.js';
@@ -114,6 +115,7 @@ export function pipelineDeps(opts: {
   signer?: Signer;
   model?: PersonaModel;
   chain?: string;
+  pcrLock?: PcrLock;
 }): PipelineDeps {
   const f = serviceFixture();
   const clock = opts.clock ?? { now: () => Date.now() };
@@ -138,6 +140,7 @@ export function pipelineDeps(opts: {
       recipient: f.recipient,
       recipientFingerprint: f.fp.composite,
       clock,
+      ...(opts.pcrLock ? { pcrLock: opts.pcrLock } : {}),
     }),
   };
 }
