@@ -123,7 +123,7 @@ const DYNAMO_TABLES = [
   { name: DEFAULT_TABLES.audit, key: AUDIT_KEY },
 ] as const;
 
-async function createTables(client: DynamoDBClient): Promise<void> {
+export async function createTables(client: DynamoDBClient): Promise<void> {
   for (const t of DYNAMO_TABLES) {
     const sort = 'sort' in t.key ? t.key.sort : undefined;
     try {
@@ -173,7 +173,7 @@ async function takeLock(path: string): Promise<() => Promise<void>> {
   throw new PreconditionError('STATE_IN_USE', 'could not lock the state directory');
 }
 
-async function startDynalite(dbPath: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function startDynalite(dbPath: string): Promise<{ url: string; close(): Promise<void> }> {
   let dynalite: (opts: Record<string, unknown>) => Server;
   try {
     dynalite = (await import('dynalite')).default as unknown as typeof dynalite;

@@ -290,8 +290,15 @@ describe('proxy configuration (SPEC §8.8)', () => {
       }
       expect(connections).toBe(before);
       const lines = out.join('').trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ level: 'error', code: 'CONFIG_INVALID', variables: ['REQUESTS_TABLE'] });
+      const logs = lines.filter((l) => !('_aws' in l));
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatchObject({ level: 'error', code: 'CONFIG_INVALID', variables: ['REQUESTS_TABLE'] });
+      // each invocation flushes its EMF metrics (SPEC §8.8): a request and a server error each time
+      const emf = lines.filter((l) => '_aws' in l);
+      const names = emf.flatMap((l) => l._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name));
+      expect(names.filter((n) => n === 'Requests')).toHaveLength(2);
+      expect(names.filter((n) => n === 'ServerErrors')).toHaveLength(2);
+      for (const l of emf) expect(l).toMatchObject({ service: 'proxy', _aws: { CloudWatchMetrics: [{ Namespace: 'ima-qs' }] } });
     } finally {
       write.mockRestore();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

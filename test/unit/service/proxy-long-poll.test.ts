@@ -56,7 +56,7 @@ describe('proxy: long polling a decision (?wait=S)', () => {
     return { decisions, proxy, submit, poll, slept, hooks, clock };
   };
 
-  it('a held poll answers 200 as soon as the worker stores the decision (woken once, one re-read)', async () => {
+  it('a held poll answers 200 as soon as the worker stores the decision (woken once and handed the stored item: no re-read)', async () => {
     const waiter = new InProcessDecisionWaiter();
     const s = setup({ waiter });
     const worker = notifyingTable(s.decisions, waiter); // what the worker writes through in `local up`
@@ -69,8 +69,26 @@ describe('proxy: long polling a decision (?wait=S)', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('AQID');
     expect(res.isBase64Encoded).toBe(true);
-    expect(s.decisions.reads).toBe(2);
+    expect(s.decisions.reads).toBe(1);
     expect(waiter.held).toBe(0);
+  });
+
+  it('woken by a store that found another decision there: the held poll reads the table (the stored one is the answer)', async () => {
+    const waiter = new InProcessDecisionWaiter();
+    const s = setup({ waiter });
+    const handle = await s.submit();
+    const worker = notifyingTable(s.decisions, waiter);
+    let first = true;
+    s.decisions.afterRead = async () => {
+      if (!first) return;
+      first = false;
+      await s.decisions.put(decided(handle), { ifAbsent: true }); // another worker stored first, unseen
+      expect(await worker.put({ ...decided(handle), sealed: new Uint8Array([9, 9]) }, { ifAbsent: true })).toBe(false); // ours lost
+    };
+    const res = await s.poll(handle, 'wait=20');
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('AQID');
+    expect(s.decisions.reads).toBe(2);
   });
 
   it('a rejection stored while held answers 422 with its code', async () => {
@@ -92,7 +110,7 @@ describe('proxy: long polling a decision (?wait=S)', () => {
     s.decisions.afterRead = async () => void (await notifyingTable(s.decisions, waiter).put(decided(handle), { ifAbsent: true }));
     const res = await s.poll(handle, 'wait=20');
     expect(res.statusCode).toBe(200);
-    expect(s.decisions.reads).toBe(2);
+    expect(s.decisions.reads).toBe(1); // the stored item was handed over
     expect(waiter.held).toBe(0);
   });
 
