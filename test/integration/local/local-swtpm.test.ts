@@ -80,7 +80,7 @@ describe('one PCR, many writers (issue 13.2)', () => {
       const client = new BlackBoxClient({ endpoint: s.endpoint, pin: s.fingerprint, provider: defaultProvider(), timeoutMs: 60_000 });
       // enough at once that every pipeline commits batches while the others extend the same PCR
       const out = await Promise.all(Array.from({ length: 32 }, (_, i) => client.request(i % 2 ? 'analyze' : 'patents', { name: `f${i}.txt`, content: `item ${i}\n` })));
-      const chainsUsed = new Set(out.map((r) => r.response.audit.entry.chain));
+      const chainsUsed = new Set(out.map((r) => (r.response.audit as { entry: { chain: string } }).entry.chain));
       expect(chainsUsed.size).toBeGreaterThanOrEqual(2);
       await s.stop();
       s = undefined;
