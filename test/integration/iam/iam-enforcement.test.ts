@@ -252,6 +252,8 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     }
     // the conditioned statements were exercised
     for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem']) expect(seen).toContain(x);
+    // the worker's audit-slot claim (aud#<handle>) went through its own statement
+    expect(flowCalls.some((c) => c.operation === 'PutItem' && JSON.stringify(c.input).includes('"aud#'))).toBe(true);
   });
 
   it('the proxy cannot plant a decision or a refusal, read a private key, or consume the queue', async () => {
@@ -271,15 +273,21 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
 
   it('the worker cannot delete or scan audit entries, enqueue, or touch another table', async () => {
     const ddb = client(DynamoDBClient, 'worker');
-    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0' }, seq: { N: '0' } } })))).toMatch(DENIED);
     expect(await attempt(() => ddb.send(new ScanCommand({ TableName: DEFAULT_TABLES.audit })))).toMatch(DENIED);
     expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.decisions, Key: { id: { S: handle } } })))).toMatch(DENIED);
     const sqs = client(SQSClient, 'worker');
     expect(await attempt(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{}' })))).toMatch(DENIED);
+    // it may delete only a stale audit-slot claim of its own kind (aud#, taken over after a lease,
+    // SPEC 8.7), never the proxy's replay guard or a request-id claim (the evaluator checks LeadingKeys)
+    const del = (key: string) => evaluate(policies.worker, { action: 'dynamodb:DeleteItem', resource: deployment.tables.requests, context: { 'dynamodb:LeadingKeys': [key] } });
+    expect(del(`aud#${handle}`)).toBe('allow');
+    expect(del(`req#${handle}`)).toBe('implicit-deny');
+    expect(del('rid#x')).toBe('implicit-deny');
     // the audit entry is still there (read with the harness user)
-    const item = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } } }));
+    const item = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0' }, seq: { N: '0' } } }));
     expect(item.Item?.core?.S).toBeDefined();
-    const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test#batches' }, seq: { N: '0' } } }));
+    const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0#batches' }, seq: { N: '0' } } }));
     expect(batch.Item?.statement?.S).toBeDefined();
   });
 
