@@ -11,6 +11,14 @@ import type { Item, PutOptions, Table } from '../../ports.js';
 
 export interface DecisionWaiter {
   /**
+   * Optional (the in-process waiter): true when `handle` was queued by this process and nothing
+   * was stored for it yet — every store of this process notifies, so the decisions table need not
+   * be read to know that a poll is pending.
+   */
+  pendingHere?(handle: string): boolean;
+  /** Optional: this process queued `handle` (called after the enqueue succeeded). */
+  expect?(handle: string): void;
+  /**
    * Resolves when a decision (decided or rejected) for `handle` may have been stored, after `ms`,
    * or when `signal` aborts, whichever comes first; never rejects. A resolution is only a hint:
    * the caller reads the table again — unless it resolves with the stored item itself (the
@@ -50,6 +58,18 @@ export class InProcessDecisionWaiter implements DecisionWaiter {
   // the deadline: a wait on a handle stored recently resolves at once.
   private readonly recent = new Set<string>();
   private readonly items = new Map<string, Item>();
+  /** queued here, nothing stored yet (bounded: a handle dropped from it is simply read) */
+  private readonly pending = new Set<string>();
+
+  expect(handle: string): void {
+    if (this.recent.has(handle)) return;
+    this.pending.add(handle);
+    if (this.pending.size > RECENT_MAX) this.pending.delete(this.pending.values().next().value!);
+  }
+
+  pendingHere(handle: string): boolean {
+    return this.pending.has(handle);
+  }
 
   /** waits currently held (for tests and stats) */
   get held(): number {
@@ -60,6 +80,7 @@ export class InProcessDecisionWaiter implements DecisionWaiter {
 
   /** `item`: the final item as stored (decided or rejected), handed to the held polls as their answer */
   notify(handle: string, item?: Item): void {
+    this.pending.delete(handle);
     this.recent.delete(handle);
     this.recent.add(handle);
     if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.values().next().value!);

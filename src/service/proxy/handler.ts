@@ -201,6 +201,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
       throw err;
     }
     remember(handle, Math.floor(now / 1000) + ttlSeconds);
+    waiter.expect?.(handle);
     log.log('info', 'request queued', { handle, route, bytes: sealed.length });
     return json(202, { handle, status: 'queued', poll: `/api/decisions/${handle}` });
   }
@@ -225,6 +226,8 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
 
   /** `stored`: the decision item the worker's store handed over (local up): no read then. */
   async function lookup(handle: string, stored?: Item): Promise<APIGatewayProxyStructuredResultV2> {
+    // queued here and nothing stored yet (local up: every store notifies): pending without a read
+    if (!stored && waiter.pendingHere?.(handle)) return json(202, { handle, status: 'pending' });
     const d = stored ?? (await deps.decisions.get({ id: handle }));
     if (d?.status === 'decided' && d.sealed instanceof Uint8Array) {
       known.delete(handle);

@@ -2,7 +2,8 @@
  * The long-running SQS consumer of the Fargate worker (issue 5 §2, issue 13.1): one receive loop
  * on the main thread feeding N pipelines (pipelines.ts; each on its own thread in the worker).
  * Long polling, batches of up to 10; a pipeline takes up to `batchSize` received messages as soon
- * as it is free, so under load each group commit covers what arrived meanwhile. Every message the
+ * as it has a free batch slot (two per pipeline: one batch is prepared while the other waits on
+ * its group commit), so under load each group commit covers what arrived meanwhile. Every message the
  * worker holds (waiting for a pipeline or being worked on) has its visibility timeout renewed at
  * half of it by one timer here, which no pipeline can block. A message is deleted only once its
  * outcome is stored; poison is released at once (the queue's redrive policy moves it to the
@@ -25,6 +26,11 @@ export interface ConsumerOptions {
   /** the visibility timeout the worker keeps renewing while it holds a message */
   visibilitySeconds?: number;
   graceMs?: number;
+  /**
+   * batches a pipeline works on at once (default 2): while one waits on its group commit (the
+   * tables, the PCR), the next one is opened, judged and signed on the same thread
+   */
+  batchesPerPipeline?: number;
 }
 
 /** What the consumer reports per settled message and per batch (metrics.ts implements it). */
@@ -45,6 +51,7 @@ export class Consumer {
   private buffer: QueueMessage[] = [];
   /** when each held message was received (for QueueAgeAtPickup) */
   private readonly pickedAt = new WeakMap<QueueMessage, number>();
+  /** free batch slots (a pipeline appears once per batch it may still take) */
   private readonly idle: PipelineRunner[];
   private readonly running = new Set<Promise<void>>();
   private wake?: () => void;
@@ -62,7 +69,9 @@ export class Consumer {
     private readonly clock: { now(): number } = { now: () => Date.now() },
   ) {
     if (pipelines.length === 0) throw new RangeError('a consumer needs at least one pipeline');
-    this.idle = [...pipelines];
+    const per = Math.max(1, opts.batchesPerPipeline ?? 2);
+    // one slot per batch a pipeline may hold; interleaved, so every pipeline gets work first
+    this.idle = Array.from({ length: per }, () => [...pipelines]).flat();
   }
 
   private get batchSize(): number {
@@ -112,9 +121,9 @@ export class Consumer {
     await Promise.all(msgs.map((m) => this.queue.changeVisibility(m.receipt, 0).catch(() => undefined)));
   }
 
-  /** Room for more messages: at most one batch waiting per pipeline. */
+  /** Room for more messages: at most one batch waiting per pipeline slot that is free. */
   private get room(): number {
-    return this.pipelines.length * this.batchSize - this.buffer.length;
+    return Math.max(1, this.idle.length) * this.batchSize - this.buffer.length;
   }
 
   private async run(): Promise<void> {

@@ -97,7 +97,8 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     if (requestHandle(d.p, sealed) !== msg.handle) throw new InputError('POISON_MESSAGE', 'queue message handle does not match its body');
     handle = msg.handle;
     receivedAt = msg.received_at;
-    if (await d.decisions.get({ id: handle })) return { kind: 'final', outcome: { status: 'duplicate', handle, receivedAt } };
+    // no table read here: a redelivery is found by the request-id claim below (or, for a refusal,
+    // before it is signed), so the common path costs no read of the decisions table
     const h = handle;
     const refuse = (error: ImaError): Prepared => ({ kind: 'reject', handle: h, error, timer, receivedAt: msg.received_at });
     let inner: InnerRequest;
@@ -117,6 +118,8 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     if (!claimed) {
       const prior = await d.requests.get({ id: requestIdKey(inner.request_id) });
       if (prior?.handle !== handle) return refuse(new InputError('REQUEST_ID_REUSED', 'this request id was already used by another request'));
+      // this request again (a redelivery, a retry): decided already?
+      if (await d.decisions.get({ id: handle })) return { kind: 'final', outcome: { status: 'duplicate', handle, receivedAt } };
     }
     timer.lap('open');
     const council = councilFor(inner.route);
@@ -246,6 +249,11 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
       if (x.kind === 'final') return;
       try {
         if (x.kind === 'reject') {
+          // refused before (a redelivery): nothing more is signed or stored
+          if (await d.decisions.get({ id: x.handle })) {
+            out[i] = { status: 'duplicate', handle: x.handle, receivedAt: x.receivedAt };
+            return;
+          }
           const refusal = await signRefusal(d.signer, {
             request_digest: x.handle,
             code: x.error.code,
