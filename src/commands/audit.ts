@@ -209,12 +209,13 @@ function registerVerify(audit: Command, app: App): void {
       description: 'verify every link, signature and PCR anchor of the audit chains; exit 1 naming the first bad entry',
       examples: [
         'ima-qs audit verify --state .ima-qs/local',
-        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys --chain worker-1 --tcti device:/dev/tpmrm0',
+        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys --chain worker-1/0 --tcti device:/dev/tpmrm0',
         'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --quote quote.json --nonce 0011223344556677 --ak ak.pem --json',
         'ima-qs audit verify --state .ima-qs/local --from 1000 --to 2000',
       ],
       notes: `Problems (the "kind" in --json): missing, altered, unsigned, inserted, reordered,
-unsupported (an entry format version this ima-qs does not read), unanchored, pcr-mismatch. No
+unsupported (an entry format version this ima-qs does not read), unanchored, unanchored-superseded
+(an unanchored tail whose requests were decided again from another chain: SPEC §8.7), pcr-mismatch. No
 private key is needed: the sealed payloads are not opened. Without --tcti, --simulated or --quote the anchors are replayed
 against each other only, and a truncated tail cannot be seen: give the TPM (or a quote of it)
 to compare the chain's end with the PCR (with --state, a stack on the simulated bank is compared with
