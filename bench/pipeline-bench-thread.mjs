@@ -42,9 +42,17 @@ const d = {
     pcrLock: new ThreadLock(shared, i + 1),
   }),
 };
+// two batches in flight, as the worker's consumer gives a pipeline (one prepared while the other commits)
 parentPort.on('message', async (bodies) => {
   let decided = 0;
-  for (let k = 0; k < bodies.length; k += batch) decided += (await processBatch(d, bodies.slice(k, k + batch))).filter((o) => o.status === 'decided').length;
+  let next = 0;
+  const lane = async () => {
+    while (next < bodies.length) {
+      const mine = bodies.slice(next, (next += batch));
+      decided += (await processBatch(d, mine)).filter((o) => o.status === 'decided').length;
+    }
+  };
+  await Promise.all([lane(), lane()]);
   parentPort.postMessage({ decided });
 });
 parentPort.postMessage({ ready: true });

@@ -6,9 +6,10 @@
  *      client's reply key, the audit payload to the audit recipient: each a composite KEM
  *      encapsulation + AES-GCM) and 1.2 ML-DSA-87 signatures (one per decision, plus the batch
  *      statement shared by the group commit: issue 11 counts 1.2);
- *   2. decisions/s of ONE pipeline signing inline on this thread (the production pipeline code:
- *      src/service/worker/pipeline.ts processBatch, batches of 10, in-memory tables, the simulated
- *      PCR bank, audit claims, one group commit per batch), and its share of the floor;
+ *   2. decisions/s of ONE pipeline signing inline on this thread (the production consumer and
+ *      pipeline code: src/service/worker/consumer.ts and pipeline.ts, batches of 10 with two in
+ *      flight, an in-memory queue and tables, the simulated PCR bank, audit claims, one group
+ *      commit per batch), and its share of the floor;
  *   3. decisions/s of 1, 2, … (cores) pipelines in one process, each on its own worker thread with
  *      its own chain, all anchoring in ONE simulated PCR under the shared PCR lock (as the worker
  *      runs them; bench/pipeline-bench-thread.mjs, on dist/), and the step from one to the next.
@@ -33,7 +34,10 @@ import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../src/protocol/recor
 import { sealRequest } from '../src/protocol/request.js';
 import { RulesModel } from '../src/service/council/councils.js';
 import { MemoryTable } from '../src/service/memory/memory-table.js';
+import { MemoryQueue } from '../src/service/memory/memory-queue.js';
+import { Consumer } from '../src/service/worker/consumer.js';
 import { processBatch } from '../src/service/worker/pipeline.js';
+import { InlinePipeline } from '../src/service/worker/pipelines.js';
 import { SimulatedBank } from '../src/tpm/simulated-bank.js';
 import { ThreadLock } from '../src/tpm/pcr-lock.js';
 
@@ -148,9 +152,16 @@ async function inlineRun(n: number): Promise<{ rate: number; stages: Record<stri
   const all = bodies(n + 20);
   for (let i = 0; i < 20; i += BATCH) await processBatch(d, all.slice(i, i + BATCH)); // warm-up
   lines.length = 0;
+  // the worker's consumer and one pipeline on this thread, fed from an in-memory queue: two
+  // batches in flight, as the worker runs them (one prepared while the other commits)
+  const queue = new MemoryQueue({ visibilitySeconds: 60, pollMs: 1 });
+  for (const b of all.slice(20)) await queue.send(b);
+  const consumer = new Consumer(queue, [new InlinePipeline(d)], { log() {} }, { waitSeconds: 0, batchSize: BATCH });
   const t0 = performance.now();
-  for (let i = 20; i < all.length; i += BATCH) await processBatch(d, all.slice(i, i + BATCH));
-  const rate = lines.length / ((performance.now() - t0) / 1000);
+  consumer.start();
+  while (consumer.stats.decided < n) await new Promise((r) => setTimeout(r, 2));
+  const rate = consumer.stats.decided / ((performance.now() - t0) / 1000);
+  await consumer.stop();
   const stages = Object.fromEntries(['open', 'council', 'sign', 'audit', 'seal', 'store', 'total'].map((k) => [k, median(lines.map((l) => l[k]))]));
   return { rate, stages };
 }

@@ -21,7 +21,7 @@
  * whose audit slot another attempt already holds is not decided again: its response is rebuilt
  * from that entry (SPEC §8.7 "once per request").
  */
-import type { AuditChain } from '../../audit/audit-chain.js';
+import type { Anchored, AuditChain } from '../../audit/audit-chain.js';
 import { payloadPlaintext } from '../../audit/audit-entry.js';
 import { canonicalBytes } from '../../crypto/canonical-json.js';
 import type { CompositeKemPrivateKey } from '../../crypto/composite-kem.js';
@@ -271,7 +271,7 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
           return;
         }
         let signed = x.signed;
-        let a = slot.get(i);
+        let a: Pick<Anchored, 'core' | 'proof' | 'batch'> | undefined = slot.get(i);
         let reused = false;
         if (!a) {
           const claim = held.get(x.handle);
@@ -279,7 +279,7 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
           // another attempt holds this request's audit slot: its anchored entry is the answer
           const r = await claims.rebuild(x.handle, claim);
           signed = r.signed;
-          a = { ...r.anchored, record: undefined as never };
+          a = r.anchored;
           reused = true;
         } else {
           // a commit slower than half the lease: make sure nobody took the slot over meanwhile
