@@ -17,9 +17,13 @@
  * Skipped, with the reason, where buildah, podman or runc is missing (.ci/run installs them).
  * Every store it makes lives in one temp folder, removed at the end. Nothing is cached between
  * runs: each step takes seconds (build ~20 s, load ~5 s), and a cached image would not test the build.
+ * Root podman/runc/buildah still create a few empty state folders whatever their flags say
+ * (/run/containers/networks, /run/runc, /var/lib/containers/cache with buildah's blob-info cache):
+ * the ones that did not exist before the test are removed after it. No bridge, no iptables rule,
+ * no ip_forward change: --network host and --network none create none.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +46,26 @@ if (skipReason) process.stderr.write(`worker-image: skipped: ${skipReason}\n`);
 const CONTAINER = `ima-qs-worker-test-${process.pid}`;
 /** the temporary folders of `package worker --image` (src/package/image-build.ts, artifacts.ts) */
 const ours = (name: string) => name.startsWith('ima-qs-buildah-') || name.startsWith('ima-qs-image-');
+/** state folders root podman, runc and buildah create outside their --root/--runroot/--tmpdir */
+const SYSTEM_STATE = ['/run/containers', '/run/runc', '/run/libpod', '/var/lib/containers'];
+const preexisting = new Set(SYSTEM_STATE.filter((d) => existsSync(d)));
+
+/** Removes a state folder this test created: empty folders, and buildah's blob-info cache. */
+function removeCreatedState(): void {
+  for (const d of SYSTEM_STATE) {
+    if (preexisting.has(d) || !existsSync(d)) continue;
+    if (d === '/var/lib/containers') rmSync(join(d, 'cache', 'blob-info-cache-v1.boltdb'), { force: true });
+    const prune = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) prune(join(dir, e.name));
+      try {
+        rmdirSync(dir); // only when empty: never what another process put there
+      } catch {
+        /* not empty: leave it */
+      }
+    };
+    prune(d);
+  }
+}
 const f = serviceFixture();
 
 interface Out {
@@ -78,7 +102,7 @@ describe.skipIf(skipReason !== undefined)(`the worker image (ima-qs package work
     const globals = [
       '--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs', '--runtime', 'runc',
       '--tmpdir', join(work, 'libpod'), '--network-config-dir', join(work, 'networks'), '--volumepath', join(work, 'volumes'),
-      '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
+      '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime-flag', `root=${join(work, 'runc')}`,
     ];
     podman = (args, timeoutMs) => exec('podman', [...globals, ...args], timeoutMs);
     moto = await startMoto();
@@ -93,6 +117,7 @@ describe.skipIf(skipReason !== undefined)(`the worker image (ima-qs package work
     }
     await Promise.all([moto?.stop(), swtpm?.stop()]);
     if (work) rmSync(work, { recursive: true, force: true });
+    removeCreatedState();
   }, 120_000);
 
   it('builds FROM scratch, reproducibly: the same manifest digest and archive bytes twice', async () => {
