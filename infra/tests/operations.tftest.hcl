@@ -129,6 +129,10 @@ run "worker_scales_on_backlog_per_task" {
     error_message = "the metrics are those of this queue and this service"
   }
   assert {
+    condition     = aws_ecs_task_definition.worker[0].runtime_platform[0].cpu_architecture == "X86_64"
+    error_message = "the default architecture is the image's: ima-qs package worker --image builds linux/amd64"
+  }
+  assert {
     condition     = one([for s in aws_ecs_cluster.main[0].setting : s.value if s.name == "containerInsights"]) == "enabled"
     error_message = "Container Insights on: RunningTaskCount exists only with it"
   }
