@@ -1,0 +1,65 @@
+/**
+ * Issue 12: adversarial inputs for every persona rule, up to the body limit, run through the whole
+ * council. No timing here (bench/council.bench.ts measures time); what is asserted is that the
+ * consultation completes with one valid vote per persona and that the regex-engine work is bounded
+ * by a linear function of the input: one pass over every line for the council's RE2 set, plus one
+ * pass over the whole text per file-level pattern.
+ */
+import { describe, expect, it } from 'vitest';
+import { COUNCILS, RULES, ruleVotes } from '../../../src/service/council/councils.js';
+import { Matcher, matcherWork } from '../../../src/service/council/matcher.js';
+import type { RuleDefinition } from '../../../src/service/council/rule.js';
+import { splitLines } from '../../../src/service/council/features.js';
+import { MAX_RATIONALE_CHARS, VOTE_CHOICES, type CouncilId } from '../../../src/service/council/types.js';
+import { ADVERSARIAL, WORST_SIZE, adversarialInputs } from '../../helpers/council-adversarial.js';
+
+/** Patterns tested against the whole text (at most once each per consultation). */
+function fileLevelPatterns(d: RuleDefinition): Matcher[] {
+  if (d.kind !== 'detect') return [];
+  return d.findings.flatMap((f) => [...(f.fileAll ?? []), ...(f.fileNone ?? [])]);
+}
+
+function bound(council: CouncilId, content: string): number {
+  const lineWork = splitLines(content).reduce((n, l) => n + (l.length === 0 ? 0 : l.length + 1), 0);
+  const fileLevel = new Set(RULES[council].flatMap((r) => fileLevelPatterns(r.definition))).size;
+  return lineWork + fileLevel * (content.length + 1);
+}
+
+describe('adversarial inputs for every persona rule (128 KiB)', () => {
+  it('has near-matches for every persona of both councils', () => {
+    for (const c of COUNCILS) expect(Object.keys(ADVERSARIAL[c.id]).sort()).toEqual(c.personas.map((p) => p.id).sort());
+  });
+
+  for (const c of COUNCILS) {
+    for (const p of c.personas) {
+      it(`${c.id} / ${p.id}: completes, with engine work linear in the input`, () => {
+        for (const fragment of ADVERSARIAL[c.id][p.id]) {
+          for (const { shape, content } of adversarialInputs(c.id, fragment)) {
+            expect(content.length).toBeGreaterThanOrEqual(WORST_SIZE - 1);
+            const before = matcherWork();
+            const votes = ruleVotes(c, content);
+            const work = matcherWork() - before;
+            const label = `${JSON.stringify(fragment)} ${shape}`;
+            expect(work, label).toBeLessThanOrEqual(bound(c.id, content));
+            expect(work, label).toBeGreaterThan(0);
+            expect(votes.map((v) => v.persona)).toEqual(c.personas.map((x) => x.id));
+            for (const v of votes) {
+              expect(VOTE_CHOICES).toContain(v.vote);
+              expect(Number.isInteger(v.confidence) && v.confidence >= 0 && v.confidence <= 1000).toBe(true);
+              expect(v.rationale.length).toBeLessThanOrEqual(MAX_RATIONALE_CHARS);
+            }
+          }
+        }
+      });
+    }
+  }
+
+  it('the bound is tight enough to catch a per-position search (it can fail)', () => {
+    // a rule that searched from every position of a line would cost ~length²/2 engine characters
+    const line = 'SELECT "x" '.repeat(100);
+    const m = Matcher.of('SELECT[^;]*FROM');
+    const before = matcherWork();
+    for (let i = 0; i < line.length; i++) m.test(line.slice(i));
+    expect(matcherWork() - before).toBeGreaterThan(bound('code-analysis', line));
+  });
+});
