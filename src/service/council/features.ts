@@ -21,10 +21,13 @@ export interface TextFeatures {
 /** The content split once, shared by all the rules of a consultation. */
 export interface Text {
   readonly content: string;
+  /** no character other than white space (the rules abstain on it) */
+  readonly empty: boolean;
   /** split on LF; a CR before the LF is dropped */
   readonly lines: readonly string[];
   /** per line: whether it is a comment line (first non-blank characters //, #, /*, * or --) */
   readonly comment: readonly boolean[];
+  /** the features; the word features are computed on first read */
   readonly f: TextFeatures;
 }
 
@@ -72,14 +75,19 @@ export function words(text: string): string[] {
   const out: string[] = [];
   let start = -1;
   for (let i = 0; i < text.length; i++) {
-    const cp = text.codePointAt(i)!;
+    let cp = text.charCodeAt(i);
+    let width = 1;
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
+      cp = text.codePointAt(i)!;
+      width = cp > 0xffff ? 2 : 1;
+    }
     const w = isWordChar(cp);
     if (w && start < 0) start = i;
     else if (!w && start >= 0) {
       out.push(text.slice(start, i));
       start = -1;
     }
-    if (cp > 0xffff) i++;
+    i += width - 1;
   }
   if (start >= 0) out.push(text.slice(start));
   return out;
@@ -97,6 +105,33 @@ export function sentenceEnds(text: string): number {
   return n;
 }
 
+/** UTF-8 length without encoding (a lone surrogate counts 3 bytes, as U+FFFD). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Word features, computed once on first read (the code council never reads them). */
+function wordFeatures(content: string): Pick<TextFeatures, 'words' | 'uniqueWordPerMille' | 'wordsPerSentence'> {
+  const ws = words(content);
+  const distinct = new Set<string>();
+  for (const w of ws) distinct.add(w.toLowerCase());
+  return {
+    words: ws.length,
+    uniqueWordPerMille: ws.length === 0 ? 0 : Math.round((distinct.size * 1000) / ws.length),
+    wordsPerSentence: Math.round(ws.length / Math.max(1, sentenceEnds(content))),
+  };
+}
+
 export function readText(content: string): Text {
   const lines = splitLines(content);
   const comment = lines.map(isCommentLine);
@@ -104,26 +139,33 @@ export function readText(content: string): Text {
   let maxIndentLevel = 0;
   let nonBlank = 0;
   let comments = 0;
-  lines.forEach((line, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
     if (line.length > maxLineLength) maxLineLength = line.length;
-    if (line.trim() === '') return;
+    if (indentEnd(line) === line.length) continue; // blank: only spaces, tabs, CR, VT, FF
     nonBlank++;
     let width = 0;
     for (let j = 0; j < line.length && (line[j] === ' ' || line[j] === '\t'); j++) width += line[j] === '\t' ? 2 : 1;
     maxIndentLevel = Math.max(maxIndentLevel, Math.floor(width / 2));
     if (comment[i]) comments++;
-  });
-  const ws = words(content);
-  const distinct = new Set(ws.map((w) => w.toLowerCase())).size;
-  const f: TextFeatures = {
-    bytes: new TextEncoder().encode(content).length,
+  }
+  let wf: ReturnType<typeof wordFeatures> | undefined;
+  const word = () => (wf ??= wordFeatures(content));
+  const f: TextFeatures = Object.freeze({
+    bytes: utf8Length(content),
     lines: lines.length,
-    words: ws.length,
+    get words() {
+      return word().words;
+    },
     maxLineLength,
     maxIndentLevel,
     commentPerMille: nonBlank === 0 ? 0 : Math.round((comments * 1000) / nonBlank),
-    uniqueWordPerMille: ws.length === 0 ? 0 : Math.round((distinct * 1000) / ws.length),
-    wordsPerSentence: Math.round(ws.length / Math.max(1, sentenceEnds(content))),
-  };
-  return Object.freeze({ content, lines, comment, f });
+    get uniqueWordPerMille() {
+      return word().uniqueWordPerMille;
+    },
+    get wordsPerSentence() {
+      return word().wordsPerSentence;
+    },
+  });
+  return Object.freeze({ content, empty: nonBlank === 0 && content.trim() === '', lines, comment, f });
 }

@@ -35,6 +35,8 @@ export interface Claim {
   readonly number: number;
   readonly line: number;
   readonly text: string;
+  /** its words, lowercased */
+  readonly words: readonly string[];
   /** claim numbers it refers to ("of claim 2", "according to claims 1 or 3") */
   readonly refs: readonly number[];
 }
@@ -83,8 +85,7 @@ function claimStart(line: string, inSection: boolean): number | undefined {
   return Number(line.slice(d0, i));
 }
 
-function claimRefs(text: string): number[] {
-  const ws = words(text.toLowerCase());
+function claimRefs(ws: readonly string[]): number[] {
   const refs: number[] = [];
   for (let i = 0; i < ws.length - 1; i++) {
     if (ws[i] !== 'claim' && ws[i] !== 'claims') continue;
@@ -110,7 +111,8 @@ export function parsePatent(t: Text): Patent {
   const close = () => {
     if (!open) return;
     const text = open.parts.join(' ');
-    claims.push({ number: open.number, line: open.line, text, refs: claimRefs(text) });
+    const ws = words(text.toLowerCase());
+    claims.push({ number: open.number, line: open.line, text, words: ws, refs: claimRefs(ws) });
     open = undefined;
   };
   for (let i = claimsRegion[0]; i < claimsRegion[1]; i++) {
@@ -153,7 +155,7 @@ export function undefinedTerms(p: Patent, skip: readonly string[]): string[] {
   const seen = new Set<string>();
   const out = new Set<string>();
   for (const c of p.claims) {
-    const ws = words(c.text.toLowerCase());
+    const ws = c.words;
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i];
       const next = ws[i + 1];
@@ -164,21 +166,37 @@ export function undefinedTerms(p: Patent, skip: readonly string[]): string[] {
   return [...out];
 }
 
-/** Distinct X of "means for X" in the claims, and those no description sentence links to a structure. */
+/**
+ * Distinct X of "means for X" in the claims, and those no sentence of the description links to a
+ * structure. A sentence links "means for X" when, after the phrase, it has a cue word (`cues`)
+ * followed later by an article (a, an, one) — "the means for latching comprises a spring-loaded
+ * pawl" — or when the phrase follows "as" or "as the" — "a magnet serves as the means for latching".
+ */
 export function meansWithoutStructure(t: Text, p: Patent, cues: readonly string[]): { all: string[]; unlinked: string[] } {
   const found = new Set<string>();
   for (const c of p.claims) {
-    const ws = words(c.text.toLowerCase());
+    const ws = c.words;
     for (let i = 0; i + 2 < ws.length; i++) if (ws[i] === 'means' && ws[i + 1] === 'for') found.add(ws[i + 2]);
   }
   const all = [...found];
   if (all.length === 0) return { all, unlinked: [] };
   const desc = regionLines(t, p, 'description').map(([a, b]) => t.lines.slice(a, b).join('\n')).join('\n');
+  const cueSet = new Set(cues);
   const linked = new Set<string>();
   for (const sentence of sentences(desc)) {
     const ws = words(sentence.toLowerCase());
-    if (!ws.some((w) => cues.includes(w))) continue;
-    for (let i = 0; i + 2 < ws.length; i++) if (ws[i] === 'means' && ws[i + 1] === 'for') linked.add(ws[i + 2]);
+    // from the end: is there a cue followed later by an article, after position i?
+    const cueThenArticleAfter: boolean[] = new Array(ws.length + 1).fill(false);
+    let articleSeen = false;
+    for (let i = ws.length - 1; i >= 0; i--) {
+      cueThenArticleAfter[i] = cueThenArticleAfter[i + 1] || (cueSet.has(ws[i]) && articleSeen);
+      if (ws[i] === 'a' || ws[i] === 'an' || ws[i] === 'one') articleSeen = true;
+    }
+    for (let i = 0; i + 2 < ws.length; i++) {
+      if (ws[i] !== 'means' || ws[i + 1] !== 'for') continue;
+      const asBefore = ws[i - 1] === 'as' || (ws[i - 1] === 'the' && ws[i - 2] === 'as');
+      if (asBefore || cueThenArticleAfter[i + 3]) linked.add(ws[i + 2]);
+    }
   }
   return { all, unlinked: all.filter((x) => !linked.has(x)) };
 }
@@ -211,7 +229,7 @@ function titleOf(t: Text, p: Patent): string | undefined {
 
 export function judgePatent(d: PatentDefinition, c: Ctx, p: Patent): Verdict {
   const t = c.t;
-  if (t.content.trim() === '') return abstain('empty document');
+  if (t.empty) return abstain('empty document');
   switch (d.kind) {
     case 'title': {
       const title = titleOf(t, p);

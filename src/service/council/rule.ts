@@ -19,8 +19,9 @@ export const abstain = (rationale: string): Verdict => ({ vote: 'abstain', confi
 /**
  * One thing a `detect` rule looks for. A line counts when it is in scope (`code`: not a comment
  * line; `all`: every line), matches at least one of `any` and none of `unless`. The finding stands
- * when at least one line counts, the whole text matches every `fileAll` pattern and none of
- * `fileNone`; then the rule rejects with `confidence`.
+ * when at least one line counts, every `fileAll` pattern matches some line of the text (any line,
+ * comments included) and no `fileNone` pattern matches any line; then the rule rejects with
+ * `confidence`.
  */
 export interface Finding {
   readonly what: string;
@@ -55,7 +56,7 @@ export type PatentDefinition =
   | { readonly kind: 'claim-count'; readonly max: number; readonly independent: boolean }
   /** every "the X" / "said X" of the claims has an earlier mention of X in the claims */
   | { readonly kind: 'antecedent'; readonly skip: readonly string[] }
-  /** every "means for X" of the claims has a sentence of the description linking it to a structure */
+  /** every "means for X" of the claims has a sentence of the description linking it to a structure (cue word, then an article) */
   | { readonly kind: 'means'; readonly cues: readonly string[] }
   /** lines of `region` matching `any`: approve when ≥ 1, else abstain (optional) or reject */
   | { readonly kind: 'presence'; readonly region: 'all' | 'claims' | 'description'; readonly any: readonly Matcher[]; readonly what: string; readonly optional: boolean }
@@ -107,11 +108,11 @@ export function linesOf(c: Ctx, any: readonly Matcher[], unless: readonly Matche
   return out;
 }
 
-/** The patterns of a definition that are matched per line (all but `fileAll` / `fileNone`). */
+/** The patterns of a definition (all matched per line, by the council's one RE2 set). */
 export function lineMatchers(d: RuleDefinition): Matcher[] {
   switch (d.kind) {
     case 'detect':
-      return d.findings.flatMap((f) => [...f.any, ...(f.unless ?? [])]);
+      return d.findings.flatMap((f) => [...f.any, ...(f.unless ?? []), ...(f.fileAll ?? []), ...(f.fileNone ?? [])]);
     case 'evidence':
     case 'count':
     case 'presence':
@@ -130,17 +131,17 @@ export function showLines(ns: readonly number[], max = 5): string {
 
 export function judgeGeneric(d: GenericDefinition, c: Ctx, role: string): Verdict {
   const t = c.t;
-  const empty = t.content.trim() === '';
+  const empty = t.empty;
   switch (d.kind) {
     case 'detect': {
       if (empty) return abstain('empty content');
       const found: string[] = [];
       let conf = 0;
       for (const f of d.findings) {
-        if (f.fileAll && !f.fileAll.every((m) => m.test(t.content))) continue;
-        if (f.fileNone && f.fileNone.some((m) => m.test(t.content))) continue;
         const ns = linesOf(c, f.any, f.unless, f.lines);
         if (ns.length === 0) continue;
+        if (f.fileAll && !f.fileAll.every((m) => c.hits.lines(m).length > 0)) continue;
+        if (f.fileNone && f.fileNone.some((m) => c.hits.lines(m).length > 0)) continue;
         found.push(`${f.what} (${showLines(ns)})`);
         conf = Math.max(conf, f.confidence);
       }

@@ -44,7 +44,7 @@ export const LEGAL_RULES: readonly Rule[] = Object.freeze([
   }),
   rule('means-plus-function', 'Means-plus-function reviewer', '"means for" terms with a structure in the description (35 USC 112(f))', 'blocking', {
     kind: 'means',
-    cues: ['comprises', 'comprising', 'includes', 'including', 'is', 'are', 'implemented', 'embodied', 'consists', 'consisting', 'corresponds', 'corresponding', 'structure'],
+    cues: ['comprises', 'comprising', 'includes', 'including', 'is', 'are', 'consists', 'consisting', 'corresponds', 'implemented', 'embodied'],
   }),
   rule('eligibility-examiner', 'Subject-matter eligibility examiner', 'abstract ideas without a technical anchor (35 USC 101)', 'advisory', {
     kind: 'anchored',
