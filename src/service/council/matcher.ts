@@ -105,19 +105,36 @@ export class LineHits {
   }
 }
 
-/** All the line patterns of a council, compiled into one RE2 set. */
+/** Lines per block of the prefilter pass. */
+const BLOCK_LINES = 32;
+
+/**
+ * All the line patterns of a council, compiled into one RE2 set. `scan` first runs the set, in
+ * multi-line mode, over blocks of 32 lines joined by LF: a block where no pattern matches cannot
+ * hold a line where one does (a match within a line is a match within the block: `^` matches after
+ * each LF in that mode, and every other construct matches at least what it matches within the
+ * line), so its lines are skipped; the lines of the other blocks are searched one by one. Work:
+ * at most two passes over the text.
+ */
 export class MatcherSet {
   readonly matchers: readonly Matcher[];
   readonly #index: ReadonlyMap<Matcher, number>;
   readonly #set: RE2Set;
+  readonly #blocks: RE2Set;
 
   private constructor(ms: readonly Matcher[]) {
     this.matchers = Object.freeze([...new Set(ms)]);
     this.#index = new Map(this.matchers.map((m, i) => [m, i]));
     this.#set = new RE2Set(RE2Set.UNANCHORED, 0);
+    this.#blocks = new RE2Set(RE2Set.UNANCHORED, RE2JS.MULTILINE);
     // per-pattern flags as an RE2 flag group, so one set holds case-sensitive and -insensitive patterns
-    for (const m of this.matchers) this.#set.add(m.ignoreCase ? `(?i:${m.source})` : `(?:${m.source})`);
+    for (const m of this.matchers) {
+      const source = m.ignoreCase ? `(?i:${m.source})` : `(?:${m.source})`;
+      this.#set.add(source);
+      this.#blocks.add(source);
+    }
     this.#set.compile();
+    this.#blocks.compile();
     Object.freeze(this);
   }
 
@@ -128,18 +145,26 @@ export class MatcherSet {
     return new MatcherSet(ms);
   }
 
-  /** One pass of the set automaton per line: linear in the total length of the lines. */
+  /** Which patterns match which lines: linear in the total length of the lines. */
   scan(lines: readonly string[]): LineHits {
     const perLine: (readonly number[] | undefined)[] = new Array(lines.length);
     const perPattern: number[][] = this.matchers.map(() => []);
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      if (line.length === 0) continue;
-      work += line.length + 1;
-      const hit = this.#set.match(line);
-      if (hit.length === 0) continue;
-      perLine[i] = hit;
-      for (const k of hit) perPattern[k].push(i);
+    if (this.matchers.length > 0) {
+      for (let b = 0; b < lines.length; b += BLOCK_LINES) {
+        const end = Math.min(lines.length, b + BLOCK_LINES);
+        const block = lines.slice(b, end).join('\n');
+        work += block.length + 1;
+        if (this.#blocks.match(block).length === 0) continue;
+        for (let i = b; i < end; i++) {
+          const line = lines[i];
+          if (line.length === 0) continue;
+          work += line.length + 1;
+          const hit = this.#set.match(line);
+          if (hit.length === 0) continue;
+          perLine[i] = hit;
+          for (const k of hit) perPattern[k].push(i);
+        }
+      }
     }
     return new LineHits(this.#index, perLine, perPattern);
   }

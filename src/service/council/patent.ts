@@ -49,8 +49,8 @@ export interface Patent {
 }
 
 /** Lowercased, white space collapsed, without leading `#`s or a `N.` / `N)` number. */
-function normalizeHeading(line: string): string {
-  let s = line.trim().toLowerCase();
+function normalizeHeading(text: string): string {
+  let s = text.trim().toLowerCase();
   while (s.startsWith('#')) s = s.slice(1);
   s = s.trim();
   let i = 0;
@@ -59,18 +59,22 @@ function normalizeHeading(line: string): string {
   return s.split(' ').filter((w) => w !== '').join(' ');
 }
 
+/** Longest heading phrase, with room for `#`s, a number and extra spaces. */
+const MAX_HEADING = 80;
+
 /**
  * The section a line heads: the line (≤ 120 characters), normalized, is a heading phrase, or a
  * phrase followed by `:` and text (then that text is the section's first content).
  */
 export function headingOf(line: string): { name: SectionName | 'other'; phrase: string; inline: string } | undefined {
-  if (line.length > 120 || line.trim() === '') return undefined;
-  const s = normalizeHeading(line);
-  const colon = s.indexOf(':');
-  const phrase = colon < 0 ? s : s.slice(0, colon).trim();
+  if (line.length > 120) return undefined;
+  const colon = line.indexOf(':');
+  const head = colon < 0 ? line : line.slice(0, colon);
+  if (head.length > MAX_HEADING || indentEnd(head) === head.length) return undefined;
+  const phrase = normalizeHeading(head);
   const name = HEADINGS.get(phrase);
   if (name === undefined) return undefined;
-  return { name, phrase, inline: colon < 0 ? '' : line.slice(line.indexOf(':') + 1).trim() };
+  return { name, phrase, inline: colon < 0 ? '' : line.slice(colon + 1).trim() };
 }
 
 /** A claim's first line: blanks, 1–3 digits, `.`, blanks, then (outside a claims section) A / An / The. */
@@ -147,7 +151,22 @@ function regionLines(t: Text, p: Patent, region: 'all' | 'claims' | 'description
   return out;
 }
 
-const stems = (w: string) => [w, ...(w.length > 3 && w.endsWith('s') ? [w.slice(0, -1)] : []), ...(w.length > 4 && w.endsWith('es') ? [w.slice(0, -2)] : []), ...(w.length > 4 && w.endsWith('ies') ? [`${w.slice(0, -3)}y`] : [])];
+/** Adds `w` and its possible singulars (…s, …es, …ies → …y) to `seen`. */
+function addStems(seen: Set<string>, w: string): void {
+  seen.add(w);
+  if (w.length > 3 && w.endsWith('s')) seen.add(w.slice(0, -1));
+  if (w.length > 4 && w.endsWith('es')) seen.add(w.slice(0, -2));
+  if (w.length > 4 && w.endsWith('ies')) seen.add(`${w.slice(0, -3)}y`);
+}
+
+/** Whether `w` or one of its possible singulars is in `seen`. */
+function seenStem(seen: ReadonlySet<string>, w: string): boolean {
+  if (seen.has(w)) return true;
+  if (w.length > 3 && w.endsWith('s') && seen.has(w.slice(0, -1))) return true;
+  if (w.length > 4 && w.endsWith('es') && seen.has(w.slice(0, -2))) return true;
+  return w.length > 4 && w.endsWith('ies') && seen.has(`${w.slice(0, -3)}y`);
+}
+
 const isAlpha = (w: string) => [...w].every((c) => c.toLowerCase() !== c.toUpperCase());
 
 /** Terms used with "the" / "said" in the claims before any mention of the word (first occurrence each). */
@@ -159,8 +178,8 @@ export function undefinedTerms(p: Patent, skip: readonly string[]): string[] {
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i];
       const next = ws[i + 1];
-      if ((w === 'the' || w === 'said') && next && isAlpha(next) && !skip.includes(next) && !stems(next).some((s) => seen.has(s))) out.add(next);
-      for (const s of stems(w)) seen.add(s);
+      if ((w === 'the' || w === 'said') && next && !seenStem(seen, next) && !skip.includes(next) && isAlpha(next)) out.add(next);
+      addStems(seen, w);
     }
   }
   return [...out];

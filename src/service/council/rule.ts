@@ -98,13 +98,24 @@ export interface Ctx {
  * (`code`: comment lines excluded), ascending.
  */
 export function linesOf(c: Ctx, any: readonly Matcher[], unless: readonly Matcher[] = [], scope: 'code' | 'all' = 'all', from = 0, to = c.t.lines.length): number[] {
-  const cand = any.length === 1 ? c.hits.lines(any[0]) : [...new Set(any.flatMap((m) => c.hits.lines(m)))].sort((a, b) => a - b);
+  const cand = any.length === 1 ? c.hits.lines(any[0]) : union(any.map((m) => c.hits.lines(m)), c.t.lines.length);
   const out: number[] = [];
   for (const i of cand) {
     if (i < from || i >= to || (scope === 'code' && c.t.comment[i])) continue;
     if (unless.some((m) => c.hits.has(i, m))) continue;
     out.push(i + 1);
   }
+  return out;
+}
+
+/** Ascending union of ascending line lists (a mark per line: linear, no sort). */
+function union(lists: readonly (readonly number[])[], lines: number): readonly number[] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  const mark = new Uint8Array(lines);
+  for (const l of nonEmpty) for (const i of l) mark[i] = 1;
+  const out: number[] = [];
+  for (let i = 0; i < lines; i++) if (mark[i]) out.push(i);
   return out;
 }
 

@@ -2,7 +2,8 @@
  * Issue 12: adversarial inputs for every persona rule, up to the body limit, run through the whole
  * council. No timing here (bench/council.bench.ts measures time); what is asserted is that the
  * consultation completes with one valid vote per persona and that the regex-engine work is bounded
- * by a linear function of the input: exactly one pass of the council's RE2 set over every line.
+ * by a linear function of the input: at most two passes of the council's RE2 set over the text
+ * (blocks of lines, then the lines of the blocks where something matched), all patterns at once.
  */
 import { describe, expect, it } from 'vitest';
 import { COUNCILS, ruleVotes } from '../../../src/service/council/councils.js';
@@ -11,9 +12,9 @@ import { splitLines } from '../../../src/service/council/features.js';
 import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from '../../../src/service/council/types.js';
 import { ADVERSARIAL, WORST_SIZE, adversarialInputs } from '../../helpers/council-adversarial.js';
 
-/** One pass of the council's RE2 set over every non-empty line: Σ (length + 1). */
+/** The prefilter pass over blocks of lines plus one pass over each line: at most twice the text. */
 function bound(content: string): number {
-  return splitLines(content).reduce((n, l) => n + (l.length === 0 ? 0 : l.length + 1), 0);
+  return 2 * (content.length + splitLines(content).length);
 }
 
 describe('adversarial inputs for every persona rule (128 KiB)', () => {
@@ -31,7 +32,8 @@ describe('adversarial inputs for every persona rule (128 KiB)', () => {
             const votes = ruleVotes(c, content);
             const work = matcherWork() - before;
             const label = `${JSON.stringify(fragment)} ${shape}`;
-            expect(work, label).toBe(bound(content)); // each line searched once, for all patterns together
+            expect(work, label).toBeLessThanOrEqual(bound(content));
+            expect(work, label).toBeGreaterThanOrEqual(content.length); // the prefilter saw every character
             expect(votes.map((v) => v.persona)).toEqual(c.personas.map((x) => x.id));
             for (const v of votes) {
               expect(VOTE_CHOICES).toContain(v.vote);

@@ -4,6 +4,8 @@
  * and the council sources contain no regex literal, no RegExp and no String#match/matchAll/search.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { splitLines } from '../../../src/service/council/features.js';
+import { corpusLabels, CORPUS_DIR } from '../../helpers/council-docs.js';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -64,11 +66,40 @@ describe('the one matcher', () => {
     const set = MatcherSet.of([a, b]);
     const before = matcherWork();
     const hits = set.scan(['x = eval (y)', '', 'SELECT 1', 'none']);
-    expect(matcherWork() - before).toBe(13 + 9 + 5); // three non-empty lines, length + 1 each
+    // the prefilter block (the four lines joined: 27 characters + 1), then the three non-empty lines (length + 1 each)
+    expect(matcherWork() - before).toBe(28 + 13 + 9 + 5);
+    const quiet = matcherWork();
+    const none = set.scan(Array.from({ length: 64 }, () => 'nothing to see'));
+    expect(matcherWork() - quiet).toBe(2 * (32 * 15 - 1 + 1)); // two blocks, no line searched
+    expect(none.lines(a)).toEqual([]);
     expect(hits.lines(a)).toEqual([0]);
     expect(hits.lines(b)).toEqual([2]);
     expect(hits.has(2, b) && !hits.has(2, a)).toBe(true);
     expect(() => hits.lines(Matcher.of('other'))).toThrow(/not in the council's matcher set/);
+  });
+});
+
+describe('the block prefilter', () => {
+  it('finds exactly the lines that searching each line with each pattern finds (corpus and edge cases)', () => {
+    const edge = [
+      'x\nglobal_count = 1\n  global counter\nvar cache = {}\n  except:\nfor {\n',
+      'SELECT a\nFROM b WHERE c = "\n" + d\n',
+      `${'y\n'.repeat(40)}  global late\n${'z\n'.repeat(30)}TODO\n`,
+      'password\n=\n"abcdefgh"\n',
+    ];
+    for (const [council, rules] of Object.entries(RULES)) {
+      const set = LINE_SETS[council];
+      const texts = [...edge, ...Object.entries(corpusLabels()).filter(([, l]) => l.council === council).map(([f]) => readFileSync(`${CORPUS_DIR}${f}`, 'utf8'))];
+      for (const text of texts) {
+        const lines = splitLines(text);
+        const hits = set.scan(lines);
+        for (const m of set.matchers) {
+          const truth = lines.flatMap((l, i) => (l.length > 0 && m.test(l) ? [i] : []));
+          expect(hits.lines(m), `${council} ${m}`).toEqual(truth);
+        }
+      }
+      expect(rules.length).toBe(21);
+    }
   });
 });
 
@@ -83,8 +114,8 @@ describe('the council sources', () => {
     const visit = (n: ts.Node) => {
       if (n.kind === ts.SyntaxKind.RegularExpressionLiteral) found.push(`${at(n)} regex literal ${n.getText()}`);
       if (ts.isIdentifier(n) && n.text === 'RegExp') found.push(`${at(n)} RegExp`);
-      // String#match/matchAll/search turn a string into a RegExp; the one exception is RE2Set#match in matcher.ts
-      const re2Set = file === 'matcher.ts' && ts.isPropertyAccessExpression(n) && n.expression.getText() === 'this.#set';
+      // String#match/matchAll/search turn a string into a RegExp; the exceptions are RE2Set#match in matcher.ts
+      const re2Set = file === 'matcher.ts' && ts.isPropertyAccessExpression(n) && ['this.#set', 'this.#blocks'].includes(n.expression.getText());
       if (ts.isPropertyAccessExpression(n) && ['match', 'matchAll', 'search'].includes(n.name.text) && !re2Set) found.push(`${at(n)} .${n.name.text}`);
       ts.forEachChild(n, visit);
     };
