@@ -5,7 +5,7 @@
  * prints both; tests check that SPEC.md and README.md contain exactly what is generated.
  */
 import { readFileSync } from 'node:fs';
-import { aggregateV2 } from '../../src/service/council/aggregate-v2.js';
+import { aggregateV2, VETO_CONFIDENCE } from '../../src/service/council/aggregate-v2.js';
 import { COUNCILS, RULES, ruleVotes } from '../../src/service/council/councils.js';
 import { Matcher } from '../../src/service/council/matcher.js';
 import type { Outcome } from '../../src/service/council/aggregate.js';
@@ -54,17 +54,26 @@ export interface Label {
 export interface CorpusRow extends Label {
   file: string;
   actual: Outcome;
+  /** personas whose vote was a veto (blocking, reject, confidence ≥ 700) */
+  vetoes: string[];
 }
 
 export function corpusLabels(): Record<string, Label> {
   return JSON.parse(readFileSync(`${CORPUS_DIR}labels.json`, 'utf8')).files;
 }
 
+/** Which persona's domain each weakness or defect kind is. */
+export function kindPersonas(): Record<string, string> {
+  return JSON.parse(readFileSync(`${CORPUS_DIR}labels.json`, 'utf8')).kind_personas;
+}
+
 export function runCorpus(): CorpusRow[] {
   return Object.entries(corpusLabels()).map(([file, label]) => {
     const council = COUNCILS.find((c) => c.id === label.council)!;
     const votes = ruleVotes(council, readFileSync(`${CORPUS_DIR}${file}`, 'utf8'));
-    return { file, ...label, actual: aggregateV2(council, votes).outcome };
+    const blocking = new Set(council.personas.filter((p) => p.severity === 'blocking').map((p) => p.id));
+    const vetoes = votes.filter((v) => v.vote === 'reject' && v.confidence >= VETO_CONFIDENCE && blocking.has(v.persona)).map((v) => v.persona);
+    return { file, ...label, actual: aggregateV2(council, votes).outcome, vetoes };
   });
 }
 

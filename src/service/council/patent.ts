@@ -56,18 +56,18 @@ function normalizeHeading(text: string): string {
   let i = 0;
   while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
   if (i > 0 && (s[i] === '.' || s[i] === ')') && s[i + 1] === ' ') s = s.slice(i + 2).trim();
-  return s.split(' ').filter((w) => w !== '').join(' ');
+  // collapse runs of white space only when there are some (most lines have none)
+  return s.includes('  ') || s.includes('\t') ? s.split('\t').join(' ').split(' ').filter((w) => w !== '').join(' ') : s;
 }
 
 /** Longest heading phrase, with room for `#`s, a number and extra spaces. */
 const MAX_HEADING = 80;
 
 /**
- * The section a line heads: the line (≤ 120 characters), normalized, is a heading phrase, or a
- * phrase followed by `:` and text (then that text is the section's first content).
+ * The section a line heads: the line, or its part before its first `:` (≤ 80 characters),
+ * normalized, is a heading phrase; text after the `:` is the section's first content.
  */
 export function headingOf(line: string): { name: SectionName | 'other'; phrase: string; inline: string } | undefined {
-  if (line.length > 120) return undefined;
   const colon = line.indexOf(':');
   const head = colon < 0 ? line : line.slice(0, colon);
   if (head.length > MAX_HEADING || indentEnd(head) === head.length) return undefined;
