@@ -79,29 +79,35 @@ export function anyMatch(ms: readonly Matcher[], text: string): boolean {
 /** Which patterns of a `MatcherSet` match which lines (0-based line indexes, ascending). */
 export class LineHits {
   readonly #index: ReadonlyMap<Matcher, number>;
-  readonly #perLine: readonly (readonly number[] | undefined)[];
   readonly #perPattern: readonly (readonly number[])[];
 
-  constructor(index: ReadonlyMap<Matcher, number>, perLine: (readonly number[] | undefined)[], perPattern: (readonly number[])[]) {
+  constructor(index: ReadonlyMap<Matcher, number>, perPattern: (readonly number[])[]) {
     this.#index = index;
-    this.#perLine = perLine;
     this.#perPattern = perPattern;
   }
 
-  #of(m: Matcher): number {
+  #of(m: Matcher): readonly number[] {
     const k = this.#index.get(m);
     if (k === undefined) throw new Error(`pattern ${m} is not in the council's matcher set`);
-    return k;
+    return this.#perPattern[k];
   }
 
   /** the lines `m` matches */
   lines(m: Matcher): readonly number[] {
-    return this.#perPattern[this.#of(m)];
+    return this.#of(m);
   }
 
-  /** whether `m` matches line `i` */
+  /** whether `m` matches line `i` (binary search in its ascending line list) */
   has(i: number, m: Matcher): boolean {
-    return this.#perLine[i]?.includes(this.#of(m)) ?? false;
+    const l = this.#of(m);
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (l[mid] < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < l.length && l[lo] === i;
   }
 }
 
@@ -150,7 +156,6 @@ export class MatcherSet {
 
   /** Which patterns match which lines: linear in the total length of the lines. */
   scan(lines: readonly string[]): LineHits {
-    const perLine: (readonly number[] | undefined)[] = new Array(lines.length);
     const perPattern: number[][] = this.matchers.map(() => []);
     if (this.matchers.length > 0) {
       for (let b = 0; b < lines.length; b += BLOCK_LINES) {
@@ -162,20 +167,16 @@ export class MatcherSet {
         for (let i = b; i < end; i++) {
           const line = lines[i];
           if (line.length === 0) continue;
-          let hit: readonly number[];
           if (inBlock.length <= FEW) {
             // only the patterns that matched the block can match its lines: test just those
-            hit = inBlock.filter((k) => this.matchers[k].test(line));
+            for (const k of inBlock) if (this.matchers[k].test(line)) perPattern[k].push(i);
           } else {
             work += line.length + 1;
-            hit = this.#set.match(line);
+            for (const k of this.#set.match(line)) perPattern[k].push(i);
           }
-          if (hit.length === 0) continue;
-          perLine[i] = hit;
-          for (const k of hit) perPattern[k].push(i);
         }
       }
     }
-    return new LineHits(this.#index, perLine, perPattern);
+    return new LineHits(this.#index, perPattern);
   }
 }
