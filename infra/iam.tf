@@ -30,7 +30,11 @@ resource "aws_iam_role" "lambda" {
   tags               = local.tags
 }
 
-# The proxy holds NO private key: its only secret is the public-keys document.
+# The proxy holds NO private key: its only secret is the public-keys document. Every action is one
+# the proxy code sends (src/service/proxy/handler.ts through the adapters in src/aws; the list is
+# compared with this document by test/unit/infra/infra-actions.test.ts): it writes only its own
+# replay-guard items (req#<handle>) and only reads decisions — it can neither plant a decision or a
+# refusal nor claim a request id (rid#…, the worker's).
 data "aws_iam_policy_document" "lambda" {
   count = local.count
 
@@ -41,14 +45,38 @@ data "aws_iam_policy_document" "lambda" {
     resources = [aws_sqs_queue.requests[0].arn]
   }
 
+  # SPEC 8.2: the replay guard is a conditional PutItem of req#<handle> {route, received_at, ttl,
+  # attempt}; a poll reads it back; a failed enqueue deletes the guard this call wrote (a
+  # DeleteItem conditional on its attempt), so a 503 means "not queued". dynamodb:LeadingKeys keeps
+  # the proxy to the req# items.
   statement {
-    sid     = "ReplayGuardAndDecisions"
-    effect  = "Allow"
-    actions = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = [
-      aws_dynamodb_table.requests[0].arn,
-      aws_dynamodb_table.decisions[0].arn,
-    ]
+    sid       = "ReplayGuardItems"
+    effect    = "Allow"
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.requests[0].arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["req#*"]
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = local.proxy_request_attributes
+    }
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "dynamodb:ReturnValues"
+      values   = ["NONE"]
+    }
+  }
+
+  # Decisions are read, never written, by the proxy (the worker stores them).
+  statement {
+    sid       = "ReadDecisions"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.decisions[0].arn]
   }
 
   statement {
@@ -58,6 +86,8 @@ data "aws_iam_policy_document" "lambda" {
     resources = [aws_secretsmanager_secret.public_keys[0].arn]
   }
 
+  # SSE-KMS: sending to the queue needs GenerateDataKey and Decrypt, reading the secret and the
+  # tables Decrypt, writing a table item GenerateDataKey, all through those services only.
   statement {
     sid       = "UseKeyThroughServices"
     effect    = "Allow"
@@ -70,6 +100,7 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # The Lambda runtime (not the proxy code) writes the function's log stream.
   statement {
     sid       = "WriteOwnLogs"
     effect    = "Allow"
@@ -117,6 +148,8 @@ resource "aws_iam_role" "worker_task" {
   tags               = local.tags
 }
 
+# Every action is one the worker code sends (src/service/worker/*, src/audit/audit-chain.ts and
+# audit-store.ts, src/aws/service-keys.ts; compared by test/unit/infra/infra-actions.test.ts).
 data "aws_iam_policy_document" "worker_task" {
   count = local.count
 
@@ -126,19 +159,68 @@ data "aws_iam_policy_document" "worker_task" {
     actions = [
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
       "sqs:ReceiveMessage",
     ]
     resources = [aws_sqs_queue.requests[0].arn]
   }
 
-  # Audit chain: read the head (Query), append with a conditional put.
-  # append = conditional PutItem, the anchor is set once with UpdateItem (SPEC §8.7)
+  # Audit chain (SPEC 6): the worker reads its chain's tail (Query) and an entry (GetItem).
   statement {
-    sid       = "AppendAuditChain"
+    sid       = "ReadAuditChain"
     effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.audit_log[0].arn]
+  }
+
+  # Append an entry: a PutItem of exactly a v3 entry's attributes, outside the "#batches"
+  # partitions. The code sends it with attribute_not_exists(chain) so it never overwrites; IAM
+  # cannot require a condition expression, so a worker that skipped it could replace an entry (the
+  # hash chain and the signed batch statements are what detect that: `ima-qs audit verify`).
+  # No UpdateItem (entries are never changed), no DeleteItem.
+  statement {
+    sid       = "AppendAuditEntries"
+    effect    = "Allow"
+    actions   = ["dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.audit_log[0].arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = local.audit_entry_attributes
+    }
+    condition {
+      test     = "ForAllValues:StringNotLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["*#batches"]
+    }
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "dynamodb:ReturnValues"
+      values   = ["NONE"]
+    }
+  }
+
+  # Store a group commit's signed batch statement (SPEC 8.10.4): a PutItem of exactly the
+  # statement's attributes, only in a chain's "<chain>#batches" partition.
+  statement {
+    sid       = "PutBatchStatements"
+    effect    = "Allow"
+    actions   = ["dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.audit_log[0].arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = local.audit_batch_attributes
+    }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["*#batches"]
+    }
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "dynamodb:ReturnValues"
+      values   = ["NONE"]
+    }
   }
 
   statement {
@@ -148,13 +230,19 @@ data "aws_iam_policy_document" "worker_task" {
     resources = [aws_dynamodb_table.decisions[0].arn]
   }
 
-  # Mark a request as processed (idempotency when SQS delivers twice).
-  # the request-id claim: a conditional PutItem of rid#<request_id>, read back on a conflict
+  # The request-id claim (idempotency when SQS delivers twice): a conditional PutItem of
+  # rid#<request_id> {handle, ttl}, read back on a conflict. LeadingKeys keeps the worker off the
+  # proxy's req# replay-guard items.
   statement {
     sid       = "ClaimRequestIds"
     effect    = "Allow"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [aws_dynamodb_table.requests[0].arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["rid#*"]
+    }
   }
 
   statement {

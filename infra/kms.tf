@@ -26,7 +26,8 @@ data "aws_iam_policy_document" "kms_key" {
 
   # Key administration by the account (IAM policies in the account decide who): without this
   # statement the key becomes unmanageable. Listed explicitly, no kms:*; no Decrypt here, so an
-  # account principal reads secrets only through the statements below or its own grants.
+  # account principal reads secrets only through the statements below. No CreateGrant here either:
+  # a grant can give Decrypt, so an administrator could grant itself the private keys.
   statement {
     sid    = "AccountAdministersKey"
     effect = "Allow"
@@ -37,7 +38,6 @@ data "aws_iam_policy_document" "kms_key" {
     actions = [
       "kms:CancelKeyDeletion",
       "kms:CreateAlias",
-      "kms:CreateGrant",
       "kms:DeleteAlias",
       "kms:DescribeKey",
       "kms:DisableKey",
@@ -63,6 +63,26 @@ data "aws_iam_policy_document" "kms_key" {
     resources = ["*"]
   }
 
+  # Grants only for AWS services acting for an account principal: DynamoDB creates one when a
+  # table is created or restored under this key (and uses it for the table key). A principal can
+  # never create a grant for itself (kms:GrantIsForAWSResource is true only when an integrated AWS
+  # service calls CreateGrant).
+  statement {
+    sid    = "AccountCreatesGrantsForAwsServicesOnly"
+    effect = "Allow"
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
   # The proxy and the worker use the key only through Secrets Manager, DynamoDB and SQS.
   statement {
     sid    = "ServiceRolesUseKeyViaServices"
@@ -86,7 +106,7 @@ data "aws_iam_policy_document" "kms_key" {
   }
 
   # Operators who upload the private keys (`ima-qs keys upload`): encrypt through Secrets Manager
-  # only. They cannot decrypt the private keys with this key.
+  # only. They cannot decrypt the private keys with this key (the custody rule, custody.tf).
   dynamic "statement" {
     for_each = length(var.key_operator_arns) > 0 ? [1] : []
     content {
@@ -97,6 +117,26 @@ data "aws_iam_policy_document" "kms_key" {
         identifiers = var.key_operator_arns
       }
       actions   = ["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # Key recovery (custody.tf): the break-glass role decrypts, through Secrets Manager only.
+  dynamic "statement" {
+    for_each = aws_iam_role.break_glass
+    content {
+      sid    = "BreakGlassDecryptsViaSecretsManager"
+      effect = "Allow"
+      principals {
+        type        = "AWS"
+        identifiers = [statement.value.arn]
+      }
+      actions   = ["kms:Decrypt", "kms:DescribeKey"]
       resources = ["*"]
       condition {
         test     = "StringEquals"

@@ -1,11 +1,12 @@
-# The proxy: a Node.js Lambda (arm64) built by `ima-qs package lambda`, reachable through a
-# function URL on the alias "live". It checks size and format, records the request digest (replay
-# guard), enqueues the sealed request and serves the signed public-keys document. It holds no
-# private key.
+# The proxy: a Node.js Lambda (arm64) built by `ima-qs package lambda`, reachable only through
+# the HTTP API in api.tf (JWT-authenticated callers, throttled routes) which invokes the alias
+# "live". It checks size and format, records the request digest (replay guard), enqueues the sealed
+# request and serves the signed public-keys document. It holds no private key. There is no
+# function URL: a public URL needs a resource-policy statement for every caller (principal "*").
 #
 # Versions: every apply that changes the code or configuration publishes a new version and moves
-# the alias to it; the URL and its permissions are on the alias, so `ima-qs rollout rollback`
-# reverts the proxy by pointing the alias at the previous version (UpdateAlias, instantaneous).
+# the alias to it; the API's integration and the invoke permission are on the alias, so `ima-qs
+# rollout rollback` reverts the proxy by pointing the alias at the previous version (UpdateAlias).
 # After such a rollback, the next `terraform apply` moves the alias forward again: fix or revert
 # the code first.
 
@@ -25,6 +26,10 @@ resource "aws_lambda_function" "proxy" {
   publish          = true
   memory_size      = var.lambda_memory_mb
   timeout          = var.lambda_timeout_seconds
+  # A cap on what callers can make this function cost and a floor for it under load elsewhere in
+  # the account. A held long poll (?wait=S) keeps one instance busy for up to S seconds, so size it
+  # as requests/s x mean duration (README, "Who may call the proxy").
+  reserved_concurrent_executions = var.lambda_reserved_concurrency
 
   # Names only, no secret: the function reads the public-keys document at run time. Exactly the
   # variables the proxy reads (SPEC §8.8, src/service/wiring.ts proxyFromEnv).
@@ -57,62 +62,12 @@ resource "aws_lambda_function" "proxy" {
   }
 }
 
-# The alias clients reach (through the URL below) and rollback moves: always the version this
-# apply published.
+# The alias the API invokes and rollback moves: always the version this apply published.
 resource "aws_lambda_alias" "live" {
   count = local.count
 
   name             = local.lambda_alias_name
-  description      = "ima-qs proxy: the version the function URL serves"
+  description      = "ima-qs proxy: the version the HTTP API invokes"
   function_name    = aws_lambda_function.proxy[0].function_name
   function_version = aws_lambda_function.proxy[0].version
-}
-
-resource "aws_lambda_function_url" "proxy" {
-  count = local.count
-
-  function_name      = aws_lambda_function.proxy[0].function_name
-  qualifier          = aws_lambda_alias.live[0].name
-  authorization_type = var.lambda_url_auth_type
-
-  dynamic "cors" {
-    for_each = length(var.lambda_url_allowed_origins) > 0 ? [1] : []
-    content {
-      allow_origins = var.lambda_url_allowed_origins
-      allow_methods = ["GET", "POST"]
-      allow_headers = ["content-type"]
-      max_age       = 3600
-    }
-  }
-}
-
-# auth NONE: the URL is public (clients are browsers and backends without AWS credentials).
-# What protects the service is not the URL's auth but the protocol: requests are sealed to the
-# server's ML-KEM-768 + P-384 key, replay-checked, size-limited. Since October 2025 a new public
-# function URL needs two resource-policy statements: InvokeFunctionUrl (below) and InvokeFunction.
-resource "aws_lambda_permission" "url_public" {
-  count = local.enabled && var.lambda_url_auth_type == "NONE" ? 1 : 0
-
-  statement_id           = "FunctionURLAllowPublicAccess"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.proxy[0].function_name
-  qualifier              = aws_lambda_alias.live[0].name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
-# The second statement. AWS scopes it with the condition lambda:InvokedViaFunctionUrl = true;
-# the AWS provider 5.x has no argument for that condition (aws_lambda_permission gained
-# invoked_via_function_url after 5.100), so here it is unconditioned: any AWS principal may also
-# call Invoke on the proxy directly. The proxy treats such an event exactly like a URL request
-# (it trusts nothing in the event but the sealed body). Set lambda_url_auth_type = "AWS_IAM"
-# to avoid both statements.
-resource "aws_lambda_permission" "url_public_invoke" {
-  count = local.enabled && var.lambda_url_auth_type == "NONE" ? 1 : 0
-
-  statement_id  = "FunctionURLAllowInvokeAction"
-  action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.proxy[0].function_name
-  qualifier     = aws_lambda_alias.live[0].name
-  principal     = "*"
 }

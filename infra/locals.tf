@@ -43,6 +43,16 @@ locals {
   ecs_service_name = "${var.name_prefix}-quantum-worker"
   worker_family    = "${var.name_prefix}-quantum-worker"
 
+  # dynamodb:Attributes allow-lists (IAM fine-grained access): the attributes each write may name,
+  # key attributes included (DynamoDB requires them in the list). The enforcement test checks that
+  # the requests the code sends stay inside them (test/integration/iam).
+  #   the proxy's replay-guard item req#<handle> (SPEC 8.2, src/service/proxy/handler.ts)
+  proxy_request_attributes = ["id", "route", "received_at", "ttl", "attempt"]
+  #   a v3 audit entry as appended (src/audit/audit-store.ts toItem) and a signed batch statement
+  #   (putBatch, partition "<chain>#batches"); nothing is ever updated (SPEC 8.10.4)
+  audit_entry_attributes = ["chain", "seq", "core", "digest", "payload"]
+  audit_batch_attributes = ["chain", "seq", "statement", "signature"]
+
   # kms:ViaService values: the roles may use the key only through these services.
   via_services = [for s in ["secretsmanager", "dynamodb", "sqs"] : "${s}.${local.region}.amazonaws.com"]
 
@@ -54,6 +64,15 @@ locals {
   )
 
   tpm_device = "/dev/tpmrm0"
+
+  # the break-glass role exists only when someone is named to assume it (custody.tf)
+  break_glass = length(var.break_glass_principal_arns) > 0
+
+  # who may read a private-key secret at all (their resource policy denies everyone else)
+  private_key_readers = concat(
+    [for r in aws_iam_role.worker_task : r.arn],
+    [for r in aws_iam_role.break_glass : r.arn],
+  )
 
   # the alias the function URL serves and `ima-qs rollout rollback` moves (src/rollout/resources.ts)
   lambda_alias_name = "live"

@@ -94,9 +94,14 @@ output "lambda_function_arn" {
   value       = one(aws_lambda_function.proxy[*].arn)
 }
 
-output "lambda_function_url" {
-  description = "Function URL of the proxy, on the alias (the --endpoint of `ima-qs request`)."
-  value       = one(aws_lambda_function_url.proxy[*].function_url)
+output "api_endpoint" {
+  description = "The proxy's HTTP API (JWT-authenticated): the --endpoint of `ima-qs request` (with --token)."
+  value       = one(aws_apigatewayv2_api.proxy[*].api_endpoint)
+}
+
+output "api_id" {
+  description = "Id of the proxy's HTTP API."
+  value       = one(aws_apigatewayv2_api.proxy[*].id)
 }
 
 output "lambda_alias_name" {
@@ -143,12 +148,18 @@ output "log_group_names" {
 }
 
 output "role_arns" {
-  description = "IAM roles: lambda, worker_task, worker_execution -> ARN."
+  description = "IAM roles: lambda, worker_task, worker_execution, break_glass (null without break_glass_principal_arns) -> ARN."
   value = local.enabled ? {
     lambda           = aws_iam_role.lambda[0].arn
     worker_task      = aws_iam_role.worker_task[0].arn
     worker_execution = aws_iam_role.worker_execution[0].arn
+    break_glass      = one(aws_iam_role.break_glass[*].arn)
   } : null
+}
+
+output "key_operator_policy_arn" {
+  description = "Managed policy to attach to the key operators (key_operator_arns): write key material, never read a private key."
+  value       = one(aws_iam_policy.key_operator[*].arn)
 }
 
 output "worker_launch_type" {

@@ -28,3 +28,37 @@ resource "aws_secretsmanager_secret" "public_keys" {
   recovery_window_in_days = var.environment == "prod" ? 30 : 7
   tags                    = merge(local.tags, { "ima-qs/key" = "public-keys" })
 }
+
+# Resource policies on the private-key secrets (the custody rule, custody.tf): whatever an IAM
+# policy in the account says (a broad secretsmanager:GetSecretValue on "*" granted for another
+# application, an operator's policy), only the worker task role and the break-glass role may read
+# a private key. Inside a resource policy, Resource "*" means "this secret". An administrator who
+# may call PutResourcePolicy can still rewrite this: the KMS key policy (no Decrypt for the
+# account, no self-granted grants) is the second lock.
+data "aws_iam_policy_document" "private_key_secret" {
+  count = local.count
+
+  statement {
+    sid    = "OnlyTheWorkerAndBreakGlassRead"
+    effect = "Deny"
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["*"]
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.private_key_readers
+    }
+  }
+}
+
+resource "aws_secretsmanager_secret_policy" "private_key" {
+  for_each = local.enabled ? local.private_key_secret_names : {}
+
+  secret_arn          = aws_secretsmanager_secret.private_key[each.key].arn
+  policy              = data.aws_iam_policy_document.private_key_secret[0].json
+  block_public_policy = true
+}

@@ -104,21 +104,74 @@ variable "lambda_timeout_seconds" {
   default     = 25
 }
 
-variable "lambda_url_auth_type" {
-  description = "Function URL authorization: NONE (public; requests are sealed and replay-checked) or AWS_IAM (SigV4 callers only)."
-  type        = string
-  default     = "NONE"
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency of the proxy: the most instances callers can run at once (cost cap) and a floor the rest of the account cannot take. A held long poll keeps an instance up to its wait (<= 20 s)."
+  type        = number
+  default     = 100
 
   validation {
-    condition     = contains(["NONE", "AWS_IAM"], var.lambda_url_auth_type)
-    error_message = "lambda_url_auth_type must be NONE or AWS_IAM."
+    # 0 would stop the function; AWS keeps 100 unreserved per account, so large values can fail
+    condition     = var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 10000 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
+    error_message = "lambda_reserved_concurrency must be a whole number from 1 to 10000 (0 would stop the proxy)."
   }
 }
 
-variable "lambda_url_allowed_origins" {
-  description = "Browser origins allowed by CORS on the function URL (empty = no CORS block)."
+variable "api_jwt_issuer" {
+  description = "OIDC issuer whose JWTs the proxy API accepts (https URL; e.g. a Cognito user pool https://cognito-idp.REGION.amazonaws.com/POOL_ID). Required when enabled: every route is authenticated."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_jwt_issuer == null ? true : can(regex("^https://[^\\s]+$", var.api_jwt_issuer))
+    error_message = "api_jwt_issuer must be an https URL."
+  }
+}
+
+variable "api_jwt_audiences" {
+  description = "Accepted JWT audiences (aud, or client_id for Cognito access tokens). At least one when enabled."
   type        = list(string)
   default     = []
+}
+
+variable "api_jwt_scopes" {
+  description = "OAuth scopes every route requires (empty: any token of the issuer and audience)."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_cors_allowed_origins" {
+  description = "Browser origins allowed by CORS on the proxy API (e.g. [\"https://app.example.com\"]); empty = no CORS (server-to-server and CLI callers only)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.api_cors_allowed_origins : can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?$", o)) || can(regex("^http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?$", o))])
+    error_message = "api_cors_allowed_origins: each origin is https://host[:port] (no path, no wildcard), or http://localhost[:port] for development."
+  }
+}
+
+variable "api_throttle_rate_limit" {
+  description = "Steady requests per second across all callers on every route (GET /api/keys, polls); API Gateway answers 429 above it."
+  type        = number
+  default     = 200
+}
+
+variable "api_throttle_burst_limit" {
+  description = "Burst (token bucket size) on every route."
+  type        = number
+  default     = 400
+}
+
+variable "api_submit_rate_limit" {
+  description = "Steady requests per second across all callers on POST /api/analyze and /api/patents (each costs the worker ~23 ML-DSA-87 signatures)."
+  type        = number
+  default     = 100
+}
+
+variable "api_submit_burst_limit" {
+  description = "Burst on the two POST routes."
+  type        = number
+  default     = 200
 }
 
 variable "worker_image" {
@@ -224,9 +277,20 @@ variable "security_group_ids" {
 }
 
 variable "key_operator_arns" {
-  description = "IAM principals (operators, CI) that upload key material with `ima-qs keys upload`: they may encrypt with the KMS key through Secrets Manager only."
+  description = "IAM principals (operators, CI) that upload key material with `ima-qs keys upload`: the key policy lets them encrypt through Secrets Manager only (never decrypt); attach the output key_operator_policy_arn to them."
   type        = list(string)
   default     = []
+}
+
+variable "break_glass_principal_arns" {
+  description = "IAM principals that may assume the break-glass role (with MFA) to recover the private keys or repair the audit table. Empty = no break-glass role: nobody can read a private key back except the worker."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.break_glass_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(user|role)/.+$", a))])
+    error_message = "break_glass_principal_arns must be IAM user or role ARNs (no account root, no wildcard)."
+  }
 }
 
 variable "tags" {

@@ -45,7 +45,23 @@ mock_provider "aws" {
     }
   }
   mock_resource "aws_lambda_alias" {
-    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mocked:live" }
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:123456789012:function:mocked:live"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mocked:live/invocations"
+    }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "abc123"
+      api_endpoint  = "https://abc123.execute-api.eu-west-1.amazonaws.com"
+      execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abc123"
+    }
+  }
+  mock_resource "aws_apigatewayv2_authorizer" {
+    defaults = { id = "jwt123" }
+  }
+  mock_resource "aws_apigatewayv2_integration" {
+    defaults = { id = "int123" }
   }
   mock_resource "aws_ecs_cluster" {
     defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked", id = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked" }
@@ -64,6 +80,8 @@ variables {
   vpc_subnet_ids     = ["subnet-0123456789abcdef0"]
   security_group_ids = ["sg-0123456789abcdef0"]
   audit_anchor       = "none-explicit"
+  api_jwt_issuer     = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+  api_jwt_audiences  = ["client-id-1"]
 }
 
 run "enabled_creates_the_stack" {
@@ -145,8 +163,64 @@ run "enabled_creates_the_stack" {
     error_message = "the alias live points at the version this apply published"
   }
   assert {
-    condition     = aws_lambda_function_url.proxy[0].qualifier == "live" && aws_lambda_permission.url_public[0].qualifier == "live" && aws_lambda_permission.url_public_invoke[0].qualifier == "live"
-    error_message = "the function URL and its permissions are on the alias (rollback moves the alias)"
+    condition     = aws_lambda_permission.api[0].qualifier == "live" && aws_apigatewayv2_integration.proxy[0].integration_uri == aws_lambda_alias.live[0].invoke_arn
+    error_message = "the API invokes the alias and its permission is on the alias (rollback moves the alias)"
+  }
+  assert {
+    condition = (aws_lambda_permission.api[0].principal == "apigateway.amazonaws.com"
+      && aws_lambda_permission.api[0].action == "lambda:InvokeFunction"
+    && aws_lambda_permission.api[0].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123/*/*/api/*")
+    error_message = "lambda:InvokeFunction only for API Gateway, only from this API (source_arn)"
+  }
+  assert {
+    condition     = length(aws_lambda_permission.api) == 1
+    error_message = "one invoke permission (the function URL is gone: the static checks refuse one)"
+  }
+  assert {
+    condition = (length(aws_apigatewayv2_route.proxy) == 4 && alltrue([for r in aws_apigatewayv2_route.proxy :
+    r.authorization_type == "JWT" && r.authorizer_id == "jwt123" && r.target == "integrations/int123"]))
+    error_message = "every route of the proxy API needs a JWT from the authorizer"
+  }
+  assert {
+    condition = (toset([for r in aws_apigatewayv2_route.proxy : r.route_key]) == toset([
+      "GET /api/keys", "POST /api/analyze", "POST /api/patents", "GET /api/decisions/{handle}",
+    ]))
+    error_message = "the API has exactly the proxy's routes"
+  }
+  assert {
+    condition = (aws_apigatewayv2_authorizer.jwt[0].authorizer_type == "JWT"
+      && aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+      && aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].audience == toset(["client-id-1"])
+    && aws_apigatewayv2_authorizer.jwt[0].identity_sources == toset(["$request.header.Authorization"]))
+    error_message = "JWT authorizer: the configured issuer and audience, token from the Authorization header"
+  }
+  assert {
+    condition = (aws_apigatewayv2_stage.default[0].name == "$default"
+      && aws_apigatewayv2_stage.default[0].default_route_settings[0].throttling_rate_limit == 200
+      && aws_apigatewayv2_stage.default[0].default_route_settings[0].throttling_burst_limit == 400
+      && length(aws_apigatewayv2_stage.default[0].route_settings) == 2
+    && alltrue([for s in aws_apigatewayv2_stage.default[0].route_settings : s.throttling_rate_limit == 100 && s.throttling_burst_limit == 200]))
+    error_message = "throttling: every route (200/s, burst 400), the two POST routes lower (100/s, burst 200)"
+  }
+  assert {
+    condition     = aws_lambda_function.proxy[0].reserved_concurrent_executions == 100
+    error_message = "the proxy has reserved concurrency"
+  }
+  assert {
+    condition     = length(aws_apigatewayv2_api.proxy[0].cors_configuration) == 0
+    error_message = "no CORS unless origins are named"
+  }
+  assert {
+    condition     = output.api_endpoint == "https://abc123.execute-api.eu-west-1.amazonaws.com"
+    error_message = "output api_endpoint is the API's URL"
+  }
+  assert {
+    condition     = length(aws_secretsmanager_secret_policy.private_key) == 3 && alltrue([for p in aws_secretsmanager_secret_policy.private_key : p.block_public_policy])
+    error_message = "every private-key secret has its resource policy"
+  }
+  assert {
+    condition     = length(aws_iam_role.break_glass) == 0 && output.role_arns.break_glass == null
+    error_message = "no break-glass role unless principals are named"
   }
   assert {
     condition     = output.lambda_alias_name == "live" && output.lambda_function_name == "ima-quantum-proxy" && output.lambda_published_version == "7"
@@ -227,6 +301,61 @@ run "ec2_with_nitrotpm_maps_the_tpm_device" {
   }
 }
 
+run "browser_origins_get_cors_with_the_authorization_header" {
+  command = plan
+  variables {
+    api_cors_allowed_origins = ["https://app.example.com"]
+  }
+  assert {
+    condition = (aws_apigatewayv2_api.proxy[0].cors_configuration[0].allow_origins == toset(["https://app.example.com"])
+    && contains(aws_apigatewayv2_api.proxy[0].cors_configuration[0].allow_headers, "authorization"))
+    error_message = "CORS for the named origins, Authorization header allowed"
+  }
+}
+
+run "break_glass_role_for_named_principals" {
+  command = plan
+  variables {
+    break_glass_principal_arns = ["arn:aws:iam::123456789012:role/security-oncall"]
+  }
+  assert {
+    condition     = aws_iam_role.break_glass[0].name == "ima-quantum-break-glass" && aws_iam_role.break_glass[0].max_session_duration == 3600
+    error_message = "the break-glass role exists when principals are named"
+  }
+}
+
+run "break_glass_refuses_the_account_root" {
+  command = plan
+  variables {
+    break_glass_principal_arns = ["arn:aws:iam::123456789012:root"]
+  }
+  expect_failures = [var.break_glass_principal_arns]
+}
+
+run "api_needs_a_jwt_issuer" {
+  command = plan
+  variables {
+    api_jwt_issuer = null
+  }
+  expect_failures = [aws_apigatewayv2_authorizer.jwt]
+}
+
+run "api_needs_an_audience" {
+  command = plan
+  variables {
+    api_jwt_audiences = []
+  }
+  expect_failures = [aws_apigatewayv2_authorizer.jwt]
+}
+
+run "reserved_concurrency_zero_is_refused" {
+  command = plan
+  variables {
+    lambda_reserved_concurrency = 0
+  }
+  expect_failures = [var.lambda_reserved_concurrency]
+}
+
 run "fargate_with_tpm_is_refused" {
   command = plan
   variables {
@@ -258,12 +387,15 @@ run "disabled_creates_nothing" {
     lambda_zip_path      = null
     worker_image         = null
     audit_anchor         = null
+    api_jwt_issuer       = null
+    api_jwt_audiences    = []
   }
   assert {
     condition = (length(aws_kms_key.main) + length(aws_secretsmanager_secret.private_key) + length(aws_dynamodb_table.audit_log)
       + length(aws_dynamodb_table.decisions) + length(aws_dynamodb_table.requests) + length(aws_sqs_queue.requests)
       + length(aws_lambda_function.proxy) + length(aws_ecs_service.worker) + length(aws_iam_role.lambda)
-    + length(aws_cloudwatch_log_group.worker)) == 0
+      + length(aws_cloudwatch_log_group.worker) + length(aws_apigatewayv2_api.proxy) + length(aws_apigatewayv2_route.proxy)
+    + length(aws_lambda_permission.api) + length(aws_iam_policy.key_operator) + length(aws_secretsmanager_secret_policy.private_key)) == 0
     error_message = "quantum_safe_enabled = false must create nothing"
   }
   assert {

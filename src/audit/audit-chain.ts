@@ -1,31 +1,37 @@
 /**
- * Appending to an audit chain and anchoring it in a PCR (SPEC §8.7), with group commit:
+ * Appending to an audit chain and anchoring it in a PCR (SPEC §8.7, §8.10.4), with group commit:
  *
- *   1. build the cores (seq, prev link), sign them (audit context), seal the payloads;
- *   2. append each record with a conditional write (no fork) — the record is "unanchored";
- *   3. read the PCR (`before`), extend it ONCE with the batch digest of every unanchored entry
- *      (SPEC §6.3: B = H("ima-qs/v1/pcr-batch" ‖ 0x00 ‖ u32be(n) ‖ d_1 … d_n));
- *   4. set each entry's anchor {pcr, bank, before, after, batch}.
+ *   1. build the v3 cores (seq, prev link, the payload sealed to the auditor and its digest);
+ *   2. append each record with a conditional write (no fork) — the entry is "unanchored";
+ *   3. read the PCR (`before`), extend it ONCE with B = H_bank("ima-qs/v2/pcr-batch" ‖ 0x00 ‖
+ *      u32be(n) ‖ entries_root), entries_root the RFC 9162 Merkle root of the n entry digests;
+ *   4. sign ONE batch statement {chain, first_seq, size, entries_root, pcr:{index, bank, before,
+ *      after, simulated}, time, signer} (context ima-qs/v2/batch) and store it.
  *
- * Only after step 4 may a decision be released (the worker enforces it). Log-first, then extend:
- * if the TPM is unreachable, the entries stay unanchored and the next commit's single extend
- * covers them too, so the PCR still equals the replay of exactly the stored entries. If the
- * outcome of an extend is unknown (a timeout, a crash before step 4), the next commit reads the
- * PCR and recognises whether that extend happened (value = H(before ‖ B) for a prefix of the
- * unanchored entries) before it extends again — an entry is never extended twice.
- * An entry a worker signed but never anchored (it died for good) shows as "unanchored" in
- * `audit verify`; it is signed, so it cannot be a forgery.
+ * Only after step 4 may a decision be released (the worker enforces it): each response carries its
+ * entry, its inclusion proof and the signed statement. Log-first, then extend: if the TPM is
+ * unreachable, the entries stay unanchored and the next commit's single extend covers them too, so
+ * the PCR still equals the replay of exactly the stored entries. If the outcome of an extend is
+ * unknown (a timeout, a crash before step 4), the next commit reads the PCR and recognises whether
+ * that extend happened (value = H(lastAfter ‖ B) for a prefix of the unanchored entries) before it
+ * extends again — an entry is never extended twice.
  */
+import { parseStrictJson } from '../protocol/strict-json.js';
 import { fromHex, toBase64, toHex } from '../crypto/bytes.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
 import { sealBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { fingerprint } from '../crypto/key-codec.js';
+import type { Signer } from '../crypto/signer.js';
 import { InputError, RemoteError } from '../errors.js';
-import type { Clock } from '../service/ports.js';
-import type { Signer } from '../service/signer.js';
-import { pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
+import type { Clock } from '../ports.js';
+import { pcrExtend, type AnchorBank } from '../protocol/anchor-math.js';
+import type { AuditCoreV3 } from '../protocol/audit-core.js';
+import { batchPcrDigest, type BatchStatement, type SignedBatch } from '../protocol/batch-statement.js';
+import type { InclusionProof } from '../protocol/decision-v2.js';
+import { allInclusionPaths, leafHash, rootFromLeafHashes } from '../protocol/merkle.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
-import { CORE_VERSION, GENESIS_PREV, canonicalCore, checkChainId, parseCore, toRecord, type AuditAnchor, type AuditEntryCore, type AuditRecord, type CanonicalCore } from './audit-entry.js';
+import { GENESIS_PREV, canonicalCore, checkChainId, parseCore, toRecordV3, type AuditRecord, type BatchRecord } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
 
 export interface AuditChainOptions {
@@ -34,6 +40,7 @@ export interface AuditChainOptions {
   pcrBank: PcrBank;
   pcr: number;
   bank?: AnchorBank;
+  /** signs the batch statements (ML-DSA-87, context ima-qs/v2/batch) */
   signer: Signer;
   signerFingerprint: string;
   /** composite KEM public key (1281 bytes) the payloads are sealed to, and its fingerprint */
@@ -51,9 +58,10 @@ export interface AuditItem {
 
 export interface Anchored {
   record: AuditRecord;
-  anchor: AuditAnchor;
-  /** digests of every entry of the batch, in order (for the response, SPEC §8.5) */
-  batchDigests: string[];
+  /** the entry's v3 core (what a v2 response carries) */
+  core: AuditCoreV3;
+  proof: InclusionProof;
+  batch: SignedBatch;
 }
 
 const TAIL_SCAN = 200;
@@ -65,7 +73,7 @@ export class AuditChain {
   private head?: { seq: number; digest: string };
   /** appended, not yet anchored, in seq order */
   private unanchored: AuditRecord[] = [];
-  /** the `after` of the last anchored entry: where a lost extend would have started */
+  /** the `after` of the last anchored batch: where a lost extend would have started */
   private lastAfter?: string;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -94,13 +102,23 @@ export class AuditChain {
     return p;
   }
 
+  /** Loads the head, the entries no batch statement covers yet, and the last anchored PCR value. */
   private async open(): Promise<void> {
+    const [lastBatch] = await this.opts.store.batches(this.chain, { descending: true, limit: 1 });
+    let covered = -1;
+    if (lastBatch) {
+      const st = parseStrictJson(lastBatch.statement) as BatchStatement;
+      covered = st.first_seq + st.size - 1;
+      this.lastAfter = st.pcr.after;
+    }
     const tail = await this.opts.store.range(this.chain, { descending: true, limit: TAIL_SCAN });
     this.head = tail[0] ? { seq: tail[0].seq, digest: tail[0].digest } : undefined;
     const pending: AuditRecord[] = [];
     for (const rec of tail) {
+      if (rec.seq <= covered) break;
       if (rec.anchor) {
-        this.lastAfter = rec.anchor.after;
+        // a legacy (v1/v2) entry anchored one by one: the chain was anchored up to here
+        if (covered < 0) this.lastAfter = rec.anchor.after;
         break;
       }
       pending.unshift(rec);
@@ -114,32 +132,28 @@ export class AuditChain {
     const fresh: AuditRecord[] = [];
     if (items.length > 0) {
       const time = new Date(this.opts.clock.now()).toISOString();
-      const cores: AuditEntryCore[] = [];
-      const canon: CanonicalCore[] = []; // each core serialized once: hashed, signed and stored as these bytes
       let seq = this.head ? this.head.seq + 1 : 0;
       let prev = this.head ? this.head.digest : GENESIS_PREV;
+      const recs: AuditRecord[] = [];
       for (const it of items) {
-        const core: AuditEntryCore = {
-          v: CORE_VERSION,
+        const sealed = sealBytes(this.p, this.opts.recipient, it.plaintext);
+        const core: AuditCoreV3 = {
+          v: 3,
           chain: this.chain,
           seq,
           prev,
           time,
           request_digest: it.request_digest,
           decision_digest: it.decision_digest,
-          signer: this.opts.signerFingerprint,
           recipient: this.opts.recipientFingerprint,
-          payload: toBase64(sealBytes(this.p, this.opts.recipient, it.plaintext)),
+          sealed_digest: toHex(this.p.sha3_256(sealed)),
         };
         const c = canonicalCore(this.p, core);
-        cores.push(core);
-        canon.push(c);
+        recs.push(toRecordV3(core, c, sealed));
         prev = c.digest;
         seq++;
       }
-      const sigs = await this.opts.signer.signAll(canon.map((c) => ({ purpose: 'audit' as const, bytes: c.bytes })));
-      for (let i = 0; i < cores.length; i++) {
-        const rec = toRecord(this.p, cores[i], sigs[i], canon[i]);
+      for (const rec of recs) {
         try {
           await this.opts.store.append(rec);
         } catch (err) {
@@ -160,8 +174,7 @@ export class AuditChain {
   private async anchorPending(): Promise<Anchored[]> {
     if (this.unanchored.length === 0) return [];
     const { pcr } = this.opts;
-    const readNow = async () => toHex((await this.opts.pcrBank.read(pcr, [this.bank]))[this.bank]);
-    let current = await readNow();
+    let current = toHex((await this.opts.pcrBank.read(pcr, [this.bank]))[this.bank]);
     const out: Anchored[] = [];
 
     // a previous extend whose outcome we did not see: did it cover a prefix of the pending entries?
@@ -178,9 +191,8 @@ export class AuditChain {
     if (this.unanchored.length > 0) {
       const batch = this.unanchored;
       const before = current;
-      const digests = batch.map((r) => fromHex(r.digest));
       try {
-        await this.opts.pcrBank.extend(pcr, { [this.bank]: pcrBatchDigest(this.bank, digests) });
+        await this.opts.pcrBank.extend(pcr, { [this.bank]: batchPcrDigest(this.bank, batch.length, this.root(batch)) });
       } catch (err) {
         this.lastAfter = before; // if it did happen after all, the next commit recognises it
         throw err instanceof RemoteError ? err : new RemoteError('TPM_EXTEND_FAILED', `extending pcr ${pcr} failed`, { cause: err });
@@ -192,27 +204,64 @@ export class AuditChain {
     return out;
   }
 
-  private expectedAfter(before: string, batch: AuditRecord[]): string {
-    return toHex(pcrExtend(this.bank, fromHex(before), pcrBatchDigest(this.bank, batch.map((r) => fromHex(r.digest)))));
+  private root(batch: readonly AuditRecord[]): Uint8Array {
+    return rootFromLeafHashes(this.p, batch.map((r) => leafHash(this.p, fromHex(r.digest))));
   }
 
+  private expectedAfter(before: string, batch: readonly AuditRecord[]): string {
+    return toHex(pcrExtend(this.bank, fromHex(before), batchPcrDigest(this.bank, batch.length, this.root(batch))));
+  }
+
+  /**
+   * Stores a statement. A statement already stored at its first_seq for the same entries and the
+   * same extend (a retry after a lost answer: only `time` and the hedged signature differ) is
+   * adopted; any other is a conflict.
+   */
+  private async store(signed: SignedBatch): Promise<SignedBatch> {
+    const st = signed.statement;
+    const rec: BatchRecord = { chain: this.chain, first_seq: st.first_seq, statement: canonicalJson(st), signature: signed.signature };
+    try {
+      await this.opts.store.putBatch(rec);
+      return signed;
+    } catch (err) {
+      if (!(err instanceof RemoteError) || err.code !== 'AUDIT_BATCH_CONFLICT') throw err;
+      const [have] = await this.opts.store.batches(this.chain, { from: st.first_seq, to: st.first_seq, limit: 1 });
+      const old = have ? (parseStrictJson(have.statement) as BatchStatement) : undefined;
+      const same = old && old.size === st.size && old.entries_root === st.entries_root && old.pcr.before === st.pcr.before && old.pcr.after === st.pcr.after;
+      if (!same) throw err;
+      return { statement: old, signature: have.signature };
+    }
+  }
+
+  /** Signs and stores the batch statement; returns each entry with its proof and the statement. */
   private async finalize(batch: AuditRecord[], before: string, after: string): Promise<Anchored[]> {
-    const simulated = this.opts.pcrBank.describe().simulated;
-    const batchDigests = batch.map((r) => r.digest);
-    const out: Anchored[] = [];
-    for (const [index, rec] of batch.entries()) {
-      const anchor: AuditAnchor = { pcr: this.opts.pcr, bank: this.bank, before, after, simulated, batch: { id: batch[0].seq, size: batch.length, index } };
-      try {
-        await this.opts.store.setAnchor(rec.chain, rec.seq, anchor);
-      } catch (err) {
-        this.lastAfter = before; // the PCR holds `after`: the next commit recognises the extend and retries
-        throw err;
-      }
-      rec.anchor = anchor;
-      out.push({ record: rec, anchor, batchDigests });
+    const leaves = batch.map((r) => leafHash(this.p, fromHex(r.digest)));
+    const statement: BatchStatement = {
+      v: 2,
+      chain: this.chain,
+      first_seq: batch[0].seq,
+      size: batch.length,
+      entries_root: toHex(rootFromLeafHashes(this.p, leaves)),
+      pcr: { index: this.opts.pcr, bank: this.bank, before, after, simulated: this.opts.pcrBank.describe().simulated },
+      time: new Date(this.opts.clock.now()).toISOString(),
+      signer: this.opts.signerFingerprint,
+    };
+    const [sig] = await this.opts.signer.signAll([{ purpose: 'batch', value: statement }]);
+    let signed: SignedBatch = { statement, signature: toBase64(sig) };
+    try {
+      signed = await this.store(signed);
+    } catch (err) {
+      this.lastAfter = before; // the PCR holds `after`: the next commit recognises the extend and retries
+      throw err;
     }
     this.lastAfter = after;
-    return out;
+    const paths = allInclusionPaths(this.p, leaves);
+    return batch.map((r, index) => ({
+      record: r,
+      core: parseCore(r) as AuditCoreV3,
+      proof: { index, size: batch.length, path: paths[index].map(toHex) },
+      batch: signed,
+    }));
   }
 }
 

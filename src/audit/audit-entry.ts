@@ -16,32 +16,35 @@
  *
  * The stored core is the exact canonical JSON text, so verification is byte-exact.
  *
- * Versions: v:2 (written now) holds nothing of the decision in clear — the route (which council a
- * request went to) is only inside the sealed payload. v:1 entries (written before) also carried
- * `route` in clear; they are still read and verified (their signature covers the field) but never
- * written. Any other `v` is refused by the verifier as `unsupported` (SPEC §8.7).
+ * Versions: v:3 (written now, src/protocol/audit-core.ts) is v:2 without its own signature and
+ * with the sealed payload stored beside the core (`sealed_digest` binds it): the signed batch
+ * statement of its group commit covers its digest (SPEC §8.10.4). v:2 entries (written before)
+ * were signed one by one; v:1 entries also carried `route` in clear. Both are still read and
+ * verified but never written. Any other `v` is refused by the verifier as `unsupported` (SPEC §8.7).
  */
 import { fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
 import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
 import { InputError } from '../errors.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
-export const GENESIS_PREV = '0'.repeat(64);
+import { CHAIN_ID_RE, GENESIS_PREV, type AuditCoreV3 } from '../protocol/audit-core.js';
+export { CHAIN_ID_RE, GENESIS_PREV };
 export const MAX_CHAIN_ID = 128;
-export const CHAIN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 
 /** The version of the core this code writes (SPEC §8.7). */
-export const CORE_VERSION = 2;
-/** Versions this code reads and verifies: 1 (with `route` in clear) and 2. */
-export const READABLE_CORE_VERSIONS: readonly number[] = [1, 2];
+export const CORE_VERSION = 3;
+/** Versions this code reads and verifies: 1 (with `route` in clear), 2 (signed per entry) and 3. */
+export const READABLE_CORE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export function isReadableVersion(v: unknown): boolean {
   return typeof v === 'number' && READABLE_CORE_VERSIONS.includes(v);
 }
 
-export interface AuditEntryCore {
-  /** 2 when written by this code; 1 for entries written before the route left the core */
+/** A v1 or v2 core (signed per entry, payload inline). */
+export interface LegacyCore {
+  /** 1 for entries written before the route left the core, 2 before batch statements */
   v: 1 | 2;
   chain: string;
   seq: number;
@@ -56,6 +59,9 @@ export interface AuditEntryCore {
   payload: string;
 }
 
+export type AuditEntryCore = LegacyCore | AuditCoreV3;
+
+/** A legacy per-entry anchor (v1/v2 chains, SPEC §8.7): set after the extend that covered the entry. */
 export interface AuditAnchor {
   pcr: number;
   bank: 'sha256' | 'sha384';
@@ -72,9 +78,21 @@ export interface AuditRecord {
   /** canonical JSON text of the core, exactly as signed */
   core: string;
   digest: string;
-  /** base64 ML-DSA-87 signature, context ima-qs/v1/audit */
-  signature: string;
+  /** v1/v2: base64 ML-DSA-87 signature, context ima-qs/v1/audit (v3 entries have none) */
+  signature?: string;
+  /** v3: base64 of the sealed payload (the envelope whose SHA3-256 is the core's sealed_digest) */
+  payload?: string;
+  /** v1/v2 only: the per-entry anchor (v3 entries are covered by a batch statement) */
   anchor?: AuditAnchor;
+}
+
+/** A stored, signed batch statement (SPEC §8.10.4): `statement` is its canonical JSON text. */
+export interface BatchRecord {
+  chain: string;
+  first_seq: number;
+  statement: string;
+  /** base64 ML-DSA-87, context ima-qs/v2/batch */
+  signature: string;
 }
 
 export function checkChainId(chain: string): string {
@@ -101,14 +119,19 @@ export function canonicalCore(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEn
   return { text, bytes, digest: toHex(p.sha3_256(bytes)) };
 }
 
-/** Builds the stored record from a core and its signature (`canon`: the core's canonicalCore, if already made). */
-export function toRecord(p: Pick<CryptoProvider, 'sha3_256'>, core: AuditEntryCore, signature: Uint8Array, canon: CanonicalCore = canonicalCore(p, core)): AuditRecord {
+/** Builds the stored record of a legacy (v1/v2) core from its signature — for tools and tests of old chains. */
+export function toRecord(p: Pick<CryptoProvider, 'sha3_256'>, core: LegacyCore, signature: Uint8Array, canon: CanonicalCore = canonicalCore(p, core)): AuditRecord {
   return { chain: core.chain, seq: core.seq, core: canon.text, digest: canon.digest, signature: toBase64(signature) };
+}
+
+/** The stored record of a v3 core: the core's canonical text and digest, the sealed payload beside it. */
+export function toRecordV3(core: AuditCoreV3, canon: CanonicalCore, sealedPayload: Uint8Array): AuditRecord {
+  return { chain: core.chain, seq: core.seq, core: canon.text, digest: canon.digest, payload: toBase64(sealedPayload) };
 }
 
 export function parseCore(rec: AuditRecord): AuditEntryCore {
   try {
-    return JSON.parse(rec.core) as AuditEntryCore;
+    return parseStrictJson(rec.core) as AuditEntryCore;
   } catch (err) {
     throw new InputError('AUDIT_ENTRY_MALFORMED', `audit entry ${rec.chain}/${rec.seq} is not JSON`, { cause: err });
   }
@@ -143,9 +166,10 @@ export function checkRecord(p: CryptoProvider, rec: AuditRecord, signerPublicKey
   if (canonical !== rec.core) return { ok: false, problem: 'malformed', detail: 'the core is not canonical JSON' };
   if (core.chain !== rec.chain || core.seq !== rec.seq) return { ok: false, problem: 'misplaced', detail: `the core says ${core.chain}/${core.seq}` };
   if (entryDigest(p, core) !== rec.digest) return { ok: false, problem: 'altered', detail: 'the digest does not match the core' };
+  if (core.v === 3) return { ok: false, problem: 'unsigned', detail: 'a version 3 entry has no signature of its own: its batch statement signs it (audit verify)' };
   let sig: Uint8Array;
   try {
-    sig = fromBase64(rec.signature, 'signature');
+    sig = fromBase64(rec.signature ?? '', 'signature');
   } catch {
     return { ok: false, problem: 'unsigned', detail: 'the signature is not base64' };
   }
@@ -158,6 +182,8 @@ export function payloadPlaintext(signed: { decision: unknown; signature: string;
   return utf8(canonicalJson({ decision: signed.decision, signature: signed.signature, votes: signed.votes }));
 }
 
-export function payloadBytes(core: AuditEntryCore): Uint8Array {
+/** The sealed payload of an entry: inline in a v1/v2 core, beside the core in a v3 record. */
+export function payloadBytes(core: AuditEntryCore, rec?: Pick<AuditRecord, 'payload'>): Uint8Array {
+  if (core.v === 3) return fromBase64(rec?.payload ?? '', 'audit payload');
   return fromBase64(core.payload, 'audit payload');
 }

@@ -10,18 +10,21 @@ import { openBytes } from '../crypto/envelope.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
-import { decisionDigest, type SignedDecision } from '../service/decision.js';
-import { type AuditEntryCore, payloadBytes } from './audit-entry.js';
+import { decisionDigest, type SignedDecision } from '../protocol/decision.js';
+import { votesRoot, type SignedDecisionV2, type VoteLeaf } from '../protocol/decision-v2.js';
+import { type AuditEntryCore, type AuditRecord, payloadBytes } from './audit-entry.js';
 import type { TrustedSigners } from './audit-verify.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export type OpenedPayload =
   | {
       status: 'opened';
-      signed: SignedDecision;
+      signed: SignedDecision | SignedDecisionV2;
       /** the payload's decision digest equals the entry's decision_digest */
       digestOk: boolean;
-      /** decision and vote signatures, when a trusted key is known (undefined: not checked) */
+      /** decision signature, when a trusted key is known (undefined: not checked) */
       decisionSignatureOk?: boolean;
+      /** v1: valid vote signatures; v2: the votes' Merkle root is the signed votes_root (21 or 0) */
       votesOk?: number;
     }
   | { status: 'other-recipient'; recipient: string }
@@ -43,34 +46,52 @@ export class PayloadOpener {
     return this.fp;
   }
 
-  open(core: AuditEntryCore): OpenedPayload {
+  /** `rec`: the stored record, whose `payload` a v3 core names (v1/v2 cores carry it inline). */
+  open(core: AuditEntryCore, rec?: Pick<AuditRecord, 'payload'>): OpenedPayload {
     if (core.recipient !== this.fp) return { status: 'other-recipient', recipient: core.recipient };
-    let signed: SignedDecision;
+    let signed: SignedDecision | SignedDecisionV2;
     try {
-      const text = new TextDecoder('utf-8', { fatal: true }).decode(openBytes(this.p, this.key, payloadBytes(core)));
-      signed = JSON.parse(text) as SignedDecision;
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(openBytes(this.p, this.key, payloadBytes(core, rec)));
+      signed = parseStrictJson(text) as SignedDecision | SignedDecisionV2;
       if (!signed || typeof signed !== 'object' || !signed.decision || !Array.isArray(signed.votes) || typeof signed.signature !== 'string') {
         return { status: 'unreadable', reason: 'the payload is not a signed decision' };
       }
     } catch {
       return { status: 'unreadable', reason: 'the payload does not open with this key (altered or sealed to another key)' };
     }
-    const digestOk = decisionDigest(this.p, signed) === core.decision_digest;
-    const pk = this.trusted?.get(core.signer);
+    let digestOk: boolean;
+    try {
+      digestOk = decisionDigest(this.p, signed as SignedDecision) === core.decision_digest; // same rule for v1 and v2
+    } catch {
+      digestOk = false;
+    }
+    const signer = (signed.decision as { signer?: unknown }).signer;
+    const pk = typeof signer === 'string' ? this.trusted?.get(signer) : undefined;
     if (!pk) return { status: 'opened', signed, digestOk };
-    const ok = (purpose: 'decision' | 'vote', value: unknown, sig: unknown) => {
+    const ok = (purpose: 'decision' | 'decision2' | 'vote', value: unknown, sig: unknown) => {
       try {
         return typeof sig === 'string' && verifyJson(this.p, pk, purpose, value, fromBase64(sig, 'signature'));
       } catch {
         return false;
       }
     };
+    if ((signed.decision as { v?: unknown }).v === 2) {
+      const s2 = signed as SignedDecisionV2;
+      let rootOk = false;
+      try {
+        rootOk = votesRoot(this.p, s2.votes as VoteLeaf[]) === s2.decision.votes_root;
+      } catch {
+        rootOk = false;
+      }
+      return { status: 'opened', signed, digestOk, decisionSignatureOk: ok('decision2', s2.decision, s2.signature), votesOk: rootOk ? s2.votes.length : 0 };
+    }
+    const s1 = signed as SignedDecision;
     return {
       status: 'opened',
       signed,
       digestOk,
-      decisionSignatureOk: ok('decision', signed.decision, signed.signature),
-      votesOk: signed.votes.filter((v) => ok('vote', v?.body, v?.signature)).length,
+      decisionSignatureOk: ok('decision', s1.decision, s1.signature),
+      votesOk: s1.votes.filter((v) => ok('vote', v?.body, v?.signature)).length,
     };
   }
 }

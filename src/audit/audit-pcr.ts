@@ -4,7 +4,7 @@
  * PCR), and a chain's end must explain the PCR value the evidence (TPM, simulated bank or quote)
  * shows — otherwise its tail is missing. Split from audit-verify.ts, which verifies the entries.
  */
-import type { AnchorBank } from '../service/anchor-math.js';
+import type { AnchorBank } from '../protocol/anchor-math.js';
 import type { ChainVerdict, PcrTransition } from './audit-verify.js';
 
 /** Follows transitions from `from`; true when `to` is reachable (the PCR moved by explained extends only). */

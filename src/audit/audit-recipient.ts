@@ -10,7 +10,7 @@
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ImaError, InputError } from '../errors.js';
-import { resolveRecipient } from '../commands/key-args.js';
+import { resolveRecipient } from '../keys/key-args.js';
 
 export interface AuditRecipient {
   /** composite public key, 1281 bytes (mlkemPK ‖ P-384 point) */

@@ -6,10 +6,11 @@
  * file stays free of TPM and AWS code.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { AnchorBank } from '../service/anchor-math.js';
+import type { AnchorBank } from '../protocol/anchor-math.js';
 import { entryDigest, parseCore } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
-import { pages } from './audit-source.js';
+import { pages } from './audit-store.js';
+import type { BatchRecord } from './audit-entry.js';
 import {
   ChainVerifier,
   type ChainVerdict,
@@ -47,6 +48,34 @@ export interface VerifyRunResult {
   evidence?: PcrEvidence;
 }
 
+/**
+ * The batch statements of a chain in first_seq order, read a page at a time as the entries need
+ * them: first the one that covers `from` (it may start before it), then every later one.
+ */
+function batchCursor(store: AuditStore, chain: string, from: number, pageSize = 256) {
+  let next = from;
+  let started = false;
+  let done = false;
+  return {
+    async upTo(seq: number): Promise<BatchRecord[]> {
+      const out: BatchRecord[] = [];
+      if (!started) {
+        started = true;
+        if (from > 0) out.push(...(await store.batches(chain, { to: from, descending: true, limit: 1 })));
+        next = from + (from > 0 ? 1 : 0);
+      }
+      while (!done && next <= seq) {
+        const page = await store.batches(chain, { from: next, to: seq, limit: pageSize });
+        out.push(...page);
+        if (page.length < pageSize) next = seq + 1;
+        else next = page[page.length - 1].first_seq + 1;
+        if (page.length === 0 && seq === Number.MAX_SAFE_INTEGER) done = true;
+      }
+      return out;
+    },
+  };
+}
+
 export async function verifyStore(p: CryptoProvider, store: AuditStore, o: VerifyRunOptions): Promise<VerifyRunResult> {
   const from = o.from ?? 0;
   const heads = new Map<string, number | undefined>();
@@ -71,13 +100,18 @@ export async function verifyStore(p: CryptoProvider, store: AuditStore, o: Verif
       }
     }
     const v = new ChainVerifier(p, chain, o.trusted, { from, prevDigest });
+    const statements = batchCursor(store, chain, from, o.pageSize);
     outer: for await (const page of pages(store, chain, from, o.to, o.pageSize)) {
+      // the statements that start within (or before) this page come before its entries
+      for (const b of await statements.upTo(page[page.length - 1].seq)) v.pushBatch(b);
       for (const rec of page) {
         if (!v.push(rec)) break outer;
         done += 1;
       }
       o.onProgress?.(done, total);
     }
+    // statements beyond the last stored entry (their entries were deleted) tell of a truncated tail
+    if (!v.failed && (o.to === undefined || (heads.get(chain) ?? -1) <= o.to)) for (const b of await statements.upTo(o.to ?? Number.MAX_SAFE_INTEGER)) v.pushBatch(b);
     o.onProgress?.(done, total);
     const head = heads.get(chain);
     const throughHead = o.to === undefined || head === undefined || o.to >= head;

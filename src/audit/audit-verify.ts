@@ -4,11 +4,17 @@
  * `ChainVerifier.push` takes the records of one chain in ascending seq order, a page at a time, so
  * a long chain never has to sit in memory; it stops at the first bad entry and names it.
  *
+ * Chains written since response format v2 hold v3 entries (unsigned one by one) covered by signed
+ * batch statements (SPEC §8.10.4, audit-batch.ts): the runner pushes a chain's statements
+ * (`pushBatch`) before the entries they cover. Older chains hold v1/v2 entries, each signed and
+ * anchored by its own `anchor` attribute; both kinds verify, also mixed in one chain.
+ *
  * Kinds of problem, checked in this order for each stored position `seq`:
  *   missing       a sequence number is absent (a deleted entry), or, against the PCR, the chain
  *                 ends before the PCR does (a truncated tail; reported at last seq + 1)
- *   altered       the core is not canonical JSON, its digest does not match, or the signature does
- *                 not verify (the entry or its signature was changed)
+ *   altered       the core is not canonical JSON, its digest does not match, its sealed payload is
+ *                 not the one its digest names, the signature does not verify, or (v3) the entries
+ *                 of a batch do not give its signed root or the statement does not verify
  *   unsigned      no ML-DSA-87 signature at all (absent, not base64, not 4627 bytes)
  *   inserted      signed by a key that is not trusted, an entry of another chain, or an entry the
  *                 chain links around (its successor's `prev` is its predecessor's digest)
@@ -25,9 +31,13 @@ import { fromBase64, toHex } from '../crypto/bytes.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
-import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../service/anchor-math.js';
+import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../protocol/anchor-math.js';
+import { coreV3Problem } from '../protocol/audit-core.js';
 export { reachable, resolveGaps, compareWithPcr, type PcrEvidence, type PcrComparison } from './audit-pcr.js';
-import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
+import { BatchCheck, checkStatement, type TrustedSigners } from './audit-batch.js';
+import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, type BatchRecord, type LegacyCore, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
+export type { TrustedSigners };
 
 export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
@@ -38,9 +48,6 @@ export interface AuditProblem {
   kind: ProblemKind;
   detail: string;
 }
-
-/** ML-DSA-87 public keys the verifier trusts, by fingerprint (SPEC §1.4). */
-export type TrustedSigners = ReadonlyMap<string, Uint8Array>;
 
 /** A PCR value change one complete batch (or an event-log extend) explains. */
 export interface PcrTransition {
@@ -106,6 +113,10 @@ export class ChainVerifier {
   private lastAnchor?: { pcr: number; bank: AnchorBank; after: string };
   private readonly signers = new Set<string>();
   private simulated = false;
+  /** v3: statements pushed and not yet reached, ascending first_seq */
+  private statements: BatchRecord[] = [];
+  /** v3: the statement whose entries are arriving */
+  private open?: BatchCheck;
 
   constructor(
     private readonly p: CryptoProvider,
@@ -120,6 +131,11 @@ export class ChainVerifier {
 
   get failed(): boolean {
     return this.problem !== undefined;
+  }
+
+  /** A stored batch statement of this chain (ascending first_seq), pushed before the entries it covers. */
+  pushBatch(b: BatchRecord): void {
+    this.statements.push(b);
   }
 
   /** Checks the next record (ascending seq). Returns false once a problem is found: stop reading. */
@@ -147,6 +163,40 @@ export class ChainVerifier {
     if (shape) return this.fail(seq, 'altered', `the core is malformed: ${shape}`);
     if (canonicalOrUndefined(core) !== rec.core) return this.fail(seq, 'altered', 'the core is not in canonical form (RFC 8785): it was edited');
 
+    const digest = entryDigest(this.p, core);
+    if (core.v === 3) {
+      if (digest !== rec.digest) return this.fail(seq, 'altered', 'the core does not match its recorded digest');
+      if (core.chain !== this.chain) return this.fail(seq, 'inserted', `the entry belongs to chain ${core.chain}: it was copied into this chain`);
+      if (core.seq !== seq) return this.fail(seq, 'reordered', `entry written as seq ${core.seq} is stored at seq ${seq}`);
+      if (this.prev !== undefined && core.prev !== this.prev) {
+        return this.fail(seq, 'reordered', `its previous-entry digest is not that of entry ${seq - 1}: entries were reordered or a fork was stored`);
+      }
+      if (sealedDigest(this.p, rec.payload) !== core.sealed_digest) return this.fail(seq, 'altered', 'the stored sealed payload is not the one the entry names (sealed_digest)');
+    } else {
+      const legacy = this.checkLegacy(seq, rec, core, digest);
+      if (legacy === 'pending') return true;
+      if (legacy !== true) return legacy;
+    }
+
+    let anchorProblem: { seq: number; kind: ProblemKind; detail: string } | undefined;
+    if (rec.anchor === undefined) anchorProblem = this.checkCovered(seq, digest);
+    else if (core.v === 3) anchorProblem = { seq, kind: 'pcr-mismatch', detail: 'a version 3 entry carries a per-entry anchor: v3 entries are anchored by batch statements only' };
+    else anchorProblem = this.checkAnchor(seq, rec.anchor, digest);
+    if (anchorProblem) return this.fail(anchorProblem.seq, anchorProblem.kind, anchorProblem.detail);
+
+    if (this.verdict.first === undefined) this.verdict.first = seq;
+    this.verdict.last = seq;
+    this.verdict.entries += 1;
+    this.prev = digest;
+    this.expected = seq + 1;
+    return true;
+  }
+
+  /**
+   * v1/v2: the per-entry signature under a trusted key, then position and link. 'pending': the
+   * signature failed and the next record decides whether the entry was altered or inserted.
+   */
+  private checkLegacy(seq: number, rec: AuditRecord, core: LegacyCore, digest: string): true | false | 'pending' {
     let sig: Uint8Array | undefined;
     try {
       sig = rec.signature ? fromBase64(rec.signature, 'signature') : undefined;
@@ -156,30 +206,69 @@ export class ChainVerifier {
     if (!sig || sig.length !== MLDSA87_SIZES.signature) {
       return this.fail(seq, 'unsigned', sig ? `the signature is ${sig.length} bytes; an ML-DSA-87 signature is ${MLDSA87_SIZES.signature}` : 'the entry has no signature');
     }
-    const digest = entryDigest(this.p, core);
     if (digest !== rec.digest) return this.fail(seq, 'altered', 'the core does not match its recorded digest: it was changed after signing');
     if (core.chain !== this.chain) return this.fail(seq, 'inserted', `the entry belongs to chain ${core.chain}: it was copied into this chain`);
     const key = this.trusted.get(core.signer);
     if (!key) return this.fail(seq, 'inserted', `signed by an untrusted key ${core.signer.slice(0, 16)}…: not written by the service`);
     if (!verifyJson(this.p, key, 'audit', core, sig)) {
       this.pendingBadSig = { seq, prevBefore: this.prev, detail: 'the signature does not verify (context ima-qs/v1/audit): the entry or its signature was changed' };
-      return true;
+      return 'pending';
     }
     if (core.seq !== seq) return this.fail(seq, 'reordered', `entry signed as seq ${core.seq} is stored at seq ${seq}`);
     if (this.prev !== undefined && core.prev !== this.prev) {
       return this.fail(seq, 'reordered', `its previous-entry digest is not that of entry ${seq - 1}: entries were reordered or a fork was stored`);
     }
     this.signers.add(core.signer);
-
-    const anchorProblem = this.checkAnchor(seq, rec.anchor, digest);
-    if (anchorProblem) return this.fail(anchorProblem.seq, anchorProblem.kind, anchorProblem.detail);
-
-    if (this.verdict.first === undefined) this.verdict.first = seq;
-    this.verdict.last = seq;
-    this.verdict.entries += 1;
-    this.prev = digest;
-    this.expected = seq + 1;
     return true;
+  }
+
+  /** v3 (or a legacy entry anchored after the upgrade): the batch statement that covers `seq`. */
+  private checkCovered(seq: number, digest: string): { seq: number; kind: ProblemKind; detail: string } | undefined {
+    if (this.batch) return { seq: this.batch.id, kind: 'pcr-mismatch', detail: `batch ${this.batch.id} claims ${this.batch.size} entries but only ${seq - this.batch.id} carry its anchor` };
+    if (!this.open) {
+      // statements wholly before this entry belong before the verified range
+      while (this.statements.length && this.lastSeqOf(this.statements[0]) < seq) this.statements.shift();
+      const next = this.statements[0];
+      if (!next || next.first_seq > seq) {
+        return { seq, kind: 'unanchored', detail: 'no batch statement covers it: the group commit covering it never happened (or is happening right now); it is not authenticated' };
+      }
+      this.statements.shift();
+      const v = checkStatement(this.p, next, this.chain, this.trusted);
+      if (!v.ok) return { seq: next.first_seq, kind: v.kind, detail: v.detail };
+      const st = v.statement;
+      const partial = st.first_seq < seq;
+      if (partial && this.verdict.entries > 0) return { seq, kind: 'pcr-mismatch', detail: `the batch statement at ${st.first_seq} overlaps entries already covered` };
+      this.open = new BatchCheck(this.p, st, partial);
+      this.signers.add(st.signer);
+      this.simulated ||= st.pcr.simulated;
+      const a = { pcr: st.pcr.index, bank: st.pcr.bank, before: st.pcr.before, after: st.pcr.after };
+      if (!this.verdict.pcr || this.verdict.pcr.index !== a.pcr || this.verdict.pcr.bank !== a.bank) {
+        this.verdict.pcr = { index: a.pcr, bank: a.bank, start: a.before, end: a.after, simulated: st.pcr.simulated };
+      }
+      if (this.lastAnchor && this.lastAnchor.pcr === a.pcr && this.lastAnchor.bank === a.bank && this.lastAnchor.after !== a.before) {
+        this.verdict.gaps.push({ seq: st.first_seq, pcr: a.pcr, bank: a.bank, from: this.lastAnchor.after, to: a.before });
+      }
+    }
+    const b = this.open;
+    b.add(digest);
+    if (seq < b.last) return undefined;
+    this.open = undefined;
+    const rootProblem = b.rootProblem();
+    if (rootProblem) return { seq: b.first, kind: 'altered', detail: rootProblem };
+    const st = b.statement;
+    if (!b.partial) this.verdict.transitions.push({ pcr: st.pcr.index, bank: st.pcr.bank, from: st.pcr.before, to: st.pcr.after });
+    this.verdict.batches += 1;
+    this.lastAnchor = { pcr: st.pcr.index, bank: st.pcr.bank, after: st.pcr.after };
+    return undefined;
+  }
+
+  private lastSeqOf(b: BatchRecord): number {
+    try {
+      const size = (parseStrictJson(b.statement) as { size?: unknown }).size;
+      return b.first_seq + (Number.isSafeInteger(size) ? (size as number) : 1) - 1;
+    } catch {
+      return b.first_seq;
+    }
   }
 
   /**
@@ -195,6 +284,14 @@ export class ChainVerifier {
       const b = this.batch;
       const have = this.expected - b.id;
       if (throughHead) this.fail(this.expected, 'missing', `batch ${b.id} has ${have} of its ${b.size} entries: entries ${this.expected} to ${b.id + b.size - 1} are missing (truncated)`);
+    }
+    if (!this.problem && this.open && throughHead) {
+      const b = this.open;
+      this.fail(this.expected, 'missing', `the signed batch ${b.first} covers entries ${b.first} to ${b.last}, but the chain ends at ${this.expected - 1}: entries ${this.expected} to ${b.last} are missing (truncated)`);
+    }
+    if (!this.problem && throughHead) {
+      const beyond = this.statements.find((b) => b.first_seq >= this.expected);
+      if (beyond) this.fail(this.expected, 'missing', `a batch statement at ${beyond.first_seq} covers entries the chain no longer holds: entries from ${this.expected} are missing (truncated)`);
     }
     this.verdict.signers = [...this.signers].sort();
     if (this.lastAnchor && this.verdict.pcr) this.verdict.pcr.end = this.lastAnchor.after;
@@ -266,7 +363,7 @@ function canonicalOrUndefined(core: AuditEntryCore): string | undefined {
 
 function tryCore(text: string): AuditEntryCore | undefined {
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseStrictJson(text);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuditEntryCore) : undefined;
   } catch {
     return undefined;
@@ -280,6 +377,7 @@ const CORE_FIELDS: Record<number, readonly string[]> = {
 };
 
 function coreShapeProblem(c: AuditEntryCore): string | undefined {
+  if (c.v === 3) return coreV3Problem(c);
   const fields = isReadableVersion(c.v) ? CORE_FIELDS[c.v] : undefined;
   if (!fields) return unsupportedVersionDetail(c.v);
   const extra = Object.keys(c).filter((k) => !fields.includes(k));
@@ -309,21 +407,33 @@ function anchorShapeProblem(a: AuditAnchor): string | undefined {
   return undefined;
 }
 
+/** hex SHA3-256 of a stored base64 payload, or undefined when there is none or it is not base64. */
+function sealedDigest(p: CryptoProvider, payload: string | undefined): string | undefined {
+  if (payload === undefined) return undefined;
+  try {
+    return toHex(p.sha3_256(fromBase64(payload, 'payload')));
+  } catch {
+    return undefined;
+  }
+}
+
 function fromHexFast(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
 /** One entry on its own (for `tail` and `show`): digest, canonical form and signature under a trusted key. */
-export function entrySignatureStatus(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined): 'ok' | 'BAD' | 'unchecked' {
+export function entrySignatureStatus(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined): 'ok' | 'BAD' | 'unchecked' | 'batch' {
   const core = tryCore(rec.core);
   if (!core || coreShapeProblem(core) || canonicalOrUndefined(core) !== rec.core || entryDigest(p, core) !== rec.digest) return 'BAD';
   if (core.chain !== rec.chain || core.seq !== rec.seq) return 'BAD';
+  // a v3 entry is signed only through its batch statement (audit verify checks it)
+  if (core.v === 3) return sealedDigest(p, rec.payload) === core.sealed_digest ? 'batch' : 'BAD';
   if (!trusted) return 'unchecked';
   const key = trusted.get(core.signer);
   if (!key) return 'BAD';
   let sig: Uint8Array;
   try {
-    sig = fromBase64(rec.signature, 'signature');
+    sig = fromBase64(rec.signature ?? '', 'signature');
   } catch {
     return 'BAD';
   }

@@ -4,7 +4,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
-import { DEFAULT_TABLES } from '../service/records.js';
+import { DEFAULT_TABLES } from '../protocol/records.js';
 import { DynamoTable } from './dynamo-table.js';
 
 export function dynamoAuditStore(client: DynamoDBClient, tableName: string = DEFAULT_TABLES.audit): TableAuditStore {

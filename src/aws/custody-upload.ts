@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { KEY_FILES, type ServiceFingerprints, type ServiceKeys, fingerprints, publicKeysOf, writeKeyDir } from '../keys/key-dir.js';
 import { type AppliedItem, type CustodyPlan, type PlanItem, type ReadBack, applyPlan, planCustody, readBack, refusedItems, writesIn } from './key-custody.js';
 import { type KeyService, type KmsKeyInfo, assertUsableForSecrets, checkKmsKeyRef } from './key-service.js';
-import { createPublicKeysDocument } from './public-keys-document.js';
+import { createPublicKeysDocument } from '../protocol/keys-document.js';
 import { KEY_SECRETS, encodeKeySecret, secretTags } from './secret-format.js';
 import type { SecretStore } from './secret-store.js';
 import { readServiceKeys } from './service-keys.js';

@@ -1,12 +1,13 @@
 /**
  * `Table` on DynamoDB (AWS SDK v3, low-level client): conditional puts
  * (attribute_not_exists on the partition key, or an expired TTL), strongly consistent gets,
- * sort-key range queries, conditional updates, and a key-only scan for partitions. Throttling is
+ * sort-key range queries, conditional updates and deletes, and a key-only scan for partitions. Throttling is
  * retried by the SDK's standard retry strategy (src/aws/config.ts); what is left is mapped by
  * mapAwsError (AWS_THROTTLED, …). Items: string → S, number → N, boolean → BOOL, bytes → B.
  */
 import {
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -16,7 +17,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { InputError } from '../errors.js';
-import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../service/ports.js';
+import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../ports.js';
 import { awsCall } from './errors.js';
 
 function marshal(v: AttrValue): AttributeValue {
@@ -155,6 +156,32 @@ export class DynamoTable implements Table {
     } catch (err) {
       if (isConditionFailed(err)) return false;
       return awsCall(`updating table ${this.name}`, () => Promise.reject(err));
+    }
+  }
+
+  async deleteIf(key: Item, ifEquals: Item): Promise<boolean> {
+    const names: Record<string, string> = { '#pk': this.key.partition };
+    const values: Record<string, AttributeValue> = {};
+    const conds = ['attribute_exists(#pk)'];
+    for (const [i, [k, v]] of Object.entries(ifEquals).entries()) {
+      names[`#c${i}`] = k;
+      values[`:c${i}`] = marshal(v);
+      conds.push(`#c${i} = :c${i}`);
+    }
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.name,
+          Key: this.keyOf(key),
+          ConditionExpression: conds.join(' AND '),
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      return awsCall(`deleting from table ${this.name}`, () => Promise.reject(err));
     }
   }
 

@@ -13,7 +13,7 @@
  */
 import { RemoteError } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { type KeysDocumentVerdict, verifyPublicKeysDocument } from './public-keys-document.js';
+import { type KeysDocumentVerdict, verifyPublicKeysDocument } from '../protocol/keys-document.js';
 import { KEY_SECRETS, type KeyRole, PUBLIC_KEYS_SUFFIX, parseKeySecret, secretName } from './secret-format.js';
 import { STAGE_CURRENT, STAGE_PENDING, type SecretDescription, type SecretStore } from './secret-store.js';
 import { readKeySecret } from './service-keys.js';

@@ -11,6 +11,8 @@
  * document lives beside them in `${prefix}/public-keys`.
  */
 import { InputError } from '../errors.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
+import { isUtcTime } from '../protocol/utc-time.js';
 
 export const SECRET_FORMAT = 'ima-qs-secret/v1';
 export const DEFAULT_PREFIX = 'ima/quantum';
@@ -71,7 +73,7 @@ export type ParsedKeySecret = { ok: true; secret: KeySecret } | { ok: false; rea
 export function parseKeySecret(text: string, expected: KeyAlgorithm): ParsedKeySecret {
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = parseStrictJson(text);
   } catch {
     return { ok: false, reason: 'not JSON (not an ima-qs key secret)' };
   }
@@ -88,7 +90,7 @@ export function parseKeySecret(text: string, expected: KeyAlgorithm): ParsedKeyS
   if (typeof o.pem !== 'string' || !o.pem.startsWith('-----BEGIN ') || o.pem.length > 16384) {
     return { ok: false, reason: 'pem is not a PEM text' };
   }
-  if (typeof o.created !== 'string' || Number.isNaN(Date.parse(o.created))) return { ok: false, reason: 'created is not a date' };
+  if (!isUtcTime(o.created, 'seconds')) return { ok: false, reason: 'created is not a UTC time like 2026-11-28T12:00:00Z' };
   return { ok: true, secret: { format: SECRET_FORMAT, algorithm: expected, fingerprint: o.fingerprint, pem: o.pem, created: o.created } };
 }
 

@@ -11,7 +11,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Queue, QueueMessage, ReceiveOptions } from '../service/ports.js';
+import type { Queue, QueueMessage, ReceiveOptions } from '../ports.js';
 import { awsCall } from './errors.js';
 
 export class SqsQueue implements Queue {

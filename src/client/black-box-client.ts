@@ -13,76 +13,34 @@
  *      pin and the request digest, and return the response document (what `-o response.json` keeps)
  *
  * The verifier is the same pure `verifyResponse` that `ima-qs verify response.json` runs offline.
+ *
+ * Every network step goes through one private `call()`: one overall deadline for the request
+ * (`timeoutMs`) with per-step headers/body limits below it (src/client/deadline.ts), whose signal
+ * reaches fetch and the body reader; redirects are never followed (`redirect: 'manual'`; a 3xx is
+ * an error naming its location: a sealed request is never re-sent elsewhere); every answer is read
+ * with a cap, and a success answer must carry the content type SPEC §8.2 gives it.
  */
 import { fromBase64 } from '../crypto/bytes.js';
 import { openBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nobleProvider } from '../crypto/provider-noble.js';
-import { verifyPublicKeysDocument, type DocumentKeys } from '../aws/public-keys-document.js';
-import { InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
-import { verifyResponse, type ResponseCheck } from '../service/decision-verify.js';
-import type { DecisionResponse } from '../service/decision.js';
-import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../service/request.js';
+import { verifyPublicKeysDocument, type DocumentKeys } from '../protocol/keys-document.js';
+import { ImaError, InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
+import { verifyResponse, type AnchorKind, type ResponseCheck } from '../protocol/response-verify.js';
+import { payloadDigest } from '../protocol/decision-v2.js';
+import type { AnyResponse } from '../protocol/response-view.js';
+import { verifyRefusal } from '../protocol/refusal.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../protocol/request.js';
+import { parseStrictJsonBytes } from '../protocol/strict-json.js';
+import { Deadline, type Step, type StepContext } from './deadline.js';
+import { type Answer, type FetchLike, printable, readCapped, refuseRedirect, requireType } from './http-answer.js';
 
-/** What `fetch` the client needs (the global one, or an instrumented one in tests). */
-export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<{
-  status: number;
-  headers: { get(name: string): string | null };
-  text(): Promise<string>;
-  arrayBuffer(): Promise<ArrayBuffer>;
-  /** the body as a stream (WHATWG fetch, browsers and Node): lets the client stop reading at a cap */
-  body?: ReadableStream<Uint8Array> | null;
-}>;
-
-type Answer = Awaited<ReturnType<FetchLike>>;
+export { type FetchLike, printable, readCapped } from './http-answer.js';
 
 /** Caps on what a (possibly hostile) server can make the client read. */
 const MAX_KEYS_DOC_BYTES = 64 * 1024;
 const MAX_ERROR_BYTES = 16 * 1024;
-
-/**
- * Reads at most `max` bytes of an answer: refused from Content-Length when it says more, and
- * while streaming when the body runs past it (a server may lie about or omit the length).
- */
-export async function readCapped(res: Answer, max: number, what: string): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  const tooLarge = (n: number | string) => new RemoteError('ANSWER_TOO_LARGE', `${what}: the service answered ${n} bytes; at most ${max} are expected`);
-  if (Number.isFinite(declared) && declared > max) throw tooLarge(declared);
-  if (!res.body) {
-    const buf = new Uint8Array(await res.arrayBuffer());
-    if (buf.length > max) throw tooLarge(buf.length);
-    return buf;
-  }
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(`more than ${max}`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-async function readCappedText(res: Answer, max: number, what: string): Promise<string> {
-  return new TextDecoder('utf-8').decode(await readCapped(res, max, what));
-}
-
-/** A server's words on a terminal: no control or bidirectional-override characters, bounded. */
-export function printable(s: string, max = 300): string {
-  return s.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
-}
 
 export type ClientPhase = 'keys' | 'seal' | 'post' | 'poll' | 'open' | 'verify' | 'done';
 
@@ -104,8 +62,15 @@ export interface BlackBoxClientOptions {
   /** defaults to the pure-JS noble provider (the only one that runs in a browser) */
   provider?: CryptoProvider;
   now?: () => number;
-  /** the whole request, from keys to verified answer (default 60 s) */
+  /**
+   * the one deadline of a whole request, every step included — keys, POST, each poll, their
+   * headers and bodies (default 60 s); `keys()` alone gets the same. A request past it is TIMEOUT.
+   */
   timeoutMs?: number;
+  /** per step, below the deadline: connect, send, status line and headers (default 15 s; a poll adds its `wait`) */
+  headersTimeoutMs?: number;
+  /** per step, below the deadline: the longest silence between two chunks of an answer body (default 10 s) */
+  bodyTimeoutMs?: number;
   /** first poll delay; doubles by half each poll up to maxPollMs (defaults 50 ms / 1000 ms) */
   pollMs?: number;
   maxPollMs?: number;
@@ -117,12 +82,24 @@ export interface BlackBoxClientOptions {
   onProgress?: (p: ClientProgress) => void;
   /** reuse a verified keys document for this long (default 5 min; 0 re-fetches per request) */
   keysCacheMs?: number;
+  /** refuse a response whose audit anchor is unauthenticated (a version 1 response) */
+  requireAnchor?: boolean;
+  /**
+   * a bearer token for a service that authenticates its callers (the deployed proxy's JWT
+   * authorizer, infra/api.tf): sent as `Authorization: Bearer <token>` with every call
+   */
+  token?: string;
 }
+
+/** A verified response: version 2 (SPEC §8.10) or, from an older service, version 1 (§8.5). */
+export type { AnyResponse };
 
 export interface ClientResult {
   handle: string;
-  response: DecisionResponse;
+  response: AnyResponse;
   checks: ResponseCheck[];
+  /** what the audit anchor amounts to: label it in every output (a simulated one is no hardware anchor) */
+  anchor: AnchorKind;
   /** ms from POST to the 200 that carried the sealed decision (the service latency) */
   serviceMs: number;
   totalMs: number;
@@ -136,7 +113,26 @@ export const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 const MAX_WAIT_SECONDS = 20;
 const DEFAULT_WAIT_SECONDS = 10;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
+const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+/** One HTTP exchange of a step, read whole (capped) under the step's signal. */
+interface Exchange {
+  step: Step;
+  method: 'GET' | 'POST';
+  path: string;
+  body?: Uint8Array;
+  /** the success status, and the content type and size cap of its body (SPEC §8.2) */
+  ok: { status: number; type: string; maxBytes: number };
+  /** seconds the service was asked to hold the request (`?wait=`): added to the headers limit */
+  holdSeconds?: number;
+}
+
+interface Reply {
+  status: number;
+  body: Uint8Array;
+}
 
 export class BlackBoxClient {
   private readonly base: string;
@@ -160,27 +156,68 @@ export class BlackBoxClient {
     }
     this.opts = { ...opts, pin };
     this.p = opts.provider ?? nobleProvider;
-    const f = opts.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+    const global = (globalThis as { fetch?: FetchLike }).fetch;
+    // a browser's fetch must be called on its window, not as a method of this object
+    const f = opts.fetch ?? (global && global.bind(globalThis));
     if (!f) throw new UsageError('NO_FETCH', 'this runtime has no fetch');
     this.fetch = f;
     this.now = opts.now ?? (() => Date.now());
-  }
-
-  private async call(path: string, init: Parameters<FetchLike>[1], what: string) {
-    try {
-      return await this.fetch(`${this.base}${path}`, init);
-    } catch (err) {
-      throw new RemoteError('ENDPOINT_UNREACHABLE', `${what}: ${this.base} did not answer`, { hint: 'is the service running? (ima-qs local up)', cause: err });
+    // a token is one header value: printable ASCII without spaces, bounded (a JWT is base64url.dots)
+    if (opts.token !== undefined && !/^[\x21-\x7e]{1,8192}$/.test(opts.token)) {
+      throw new UsageError('BAD_TOKEN', 'the token must be 1 to 8192 printable characters without spaces (a JWT)');
     }
   }
 
-  /** Steps 1: the service keys, trusted only once the document verifies against the pin. */
-  async keys(): Promise<DocumentKeys> {
+  private deadline(signal?: AbortSignal): Deadline {
+    return new Deadline(this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, this.now, signal);
+  }
+
+  /**
+   * Every HTTP request of the client goes through here (one place for the headers it sends):
+   * under the deadline and the step's limits, never following a redirect, the answer read whole
+   * with its cap (a non-success body: the first MAX_ERROR_BYTES), a success checked for its type.
+   */
+  private async call(d: Deadline, x: Exchange): Promise<Reply> {
+    const what = `${x.method} ${x.path.replace(/\?.*$/, '').replace(/[0-9a-f]{64}$/, '{handle}')}`;
+    const headers: Record<string, string> = {};
+    if (x.body) headers['content-type'] = 'application/octet-stream';
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    const limits = {
+      headersMs: (this.opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS) + (x.holdSeconds ?? 0) * 1000,
+      bodyIdleMs: this.opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+    };
+    return d.step(x.step, what, limits, async (ctx: StepContext) => {
+      let res: Answer;
+      try {
+        res = await this.fetch(`${this.base}${x.path}`, { method: x.method, headers, body: x.body, signal: ctx.signal, redirect: 'manual' });
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        const code = (err as { cause?: { code?: unknown } })?.cause?.code;
+        throw new RemoteError('ENDPOINT_UNREACHABLE', `${what}: ${this.base} did not answer${typeof code === 'string' ? ` (${printable(code, 40)})` : ''}`, {
+          hint: 'is the service running? (ima-qs local up)',
+          cause: err,
+        });
+      }
+      ctx.headersDone();
+      refuseRedirect(res, what);
+      const success = res.status === x.ok.status;
+      if (success) requireType(res, x.ok.type, what);
+      const body = await readCapped(res, success ? x.ok.maxBytes : MAX_ERROR_BYTES, what, { signal: ctx.signal, onChunk: ctx.chunk, truncate: !success });
+      return { status: res.status, body };
+    });
+  }
+
+  /** Step 1: the service keys, trusted only once the document verifies against the pin. */
+  async keys(signal?: AbortSignal): Promise<DocumentKeys> {
+    return this.keysWithin(this.deadline(signal));
+  }
+
+  private async keysWithin(d: Deadline): Promise<DocumentKeys> {
     const ttl = this.opts.keysCacheMs ?? 5 * 60_000;
     if (this.cachedKeys && this.now() - this.cachedKeys.at < ttl) return this.cachedKeys.keys;
-    const res = await this.call('/api/keys', { method: 'GET' }, 'fetching the keys document');
-    if (res.status !== 200) throw await refusal(res, 'GET /api/keys');
-    const text = await readCappedText(res, MAX_KEYS_DOC_BYTES, 'GET /api/keys');
+    const res = await this.call(d, { step: 'keys', method: 'GET', path: '/api/keys', ok: { status: 200, type: 'application/json', maxBytes: MAX_KEYS_DOC_BYTES } });
+    if (res.status !== 200) throw refusal(res, 'GET /api/keys');
+    const text = new TextDecoder('utf-8').decode(res.body);
     const v = verifyPublicKeysDocument(this.p, text, { pin: this.opts.pin, now: new Date(this.now()) });
     // Precondition: nothing is sealed or sent to a service whose keys do not verify against the pin
     if (!v.valid) throw new VerificationError(v.code, `the service keys document is refused: ${v.reason}`, {
@@ -190,22 +227,19 @@ export class BlackBoxClient {
     return v.keys;
   }
 
-  /** Sends one request and returns the verified response (throws on any failed check). */
+  /**
+   * Sends one request and returns the verified response (throws on any failed check). The whole
+   * of it runs under one deadline (`timeoutMs`): past it, TIMEOUT naming the step it was in.
+   */
   async request(route: Route, payload: RequestPayload, signal?: AbortSignal): Promise<ClientResult> {
     const t0 = this.now();
-    const timeout = this.opts.timeoutMs ?? 60_000;
+    const d = this.deadline(signal);
     let polls = 0;
     let handle: string | undefined;
     const progress = (phase: ClientPhase) => this.opts.onProgress?.({ phase, elapsedMs: this.now() - t0, polls, handle });
-    const checkTime = () => {
-      if (signal?.aborted) throw new RemoteError('REQUEST_ABORTED', 'the request was stopped before its decision arrived');
-      if (this.now() - t0 > timeout) {
-        throw new RemoteError('DECISION_TIMEOUT', `no decision within ${Math.round(timeout / 1000)} s`, { hint: 'raise --timeout, or check the worker (ima-qs local up logs)' });
-      }
-    };
 
     progress('keys');
-    const keys = await this.keys();
+    const keys = await this.keysWithin(d);
     progress('seal');
     const sealed = sealRequest(this.p, keys.composite, route, payload, { nowMs: this.now() });
     handle = sealed.handle;
@@ -217,9 +251,10 @@ export class BlackBoxClient {
 
     progress('post');
     const tPost = this.now();
-    const res = await this.call(`/api/${route}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: sealed.sealed, signal }, `POST /api/${route}`);
-    if (res.status !== 202) throw await refusal(res, `POST /api/${route}`);
-    const accepted = await readJson(res, `POST /api/${route}`);
+    const posted = `POST /api/${route}`;
+    const res = await this.call(d, { step: 'post', method: 'POST', path: `/api/${route}`, body: sealed.sealed, ok: { status: 202, type: 'application/json', maxBytes: MAX_ERROR_BYTES } });
+    if (res.status !== 202) throw refusal(res, posted);
+    const accepted = jsonObject(res.body, posted);
     if (accepted.handle !== sealed.handle) {
       throw new VerificationError('HANDLE_MISMATCH', 'the service answered with a handle that is not the digest of the request sent');
     }
@@ -228,26 +263,34 @@ export class BlackBoxClient {
     const maxDelay = this.opts.maxPollMs ?? 1000;
     const waitSeconds = Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(this.opts.waitSeconds ?? DEFAULT_WAIT_SECONDS)));
     const backoff = async () => {
-      await sleep(Math.min(delay, Math.max(0, timeout - (this.now() - t0))));
+      await d.sleep(delay);
       delay = Math.min(maxDelay, Math.ceil(delay * 1.5));
     };
+    const polled = 'GET /api/decisions/{handle}';
     let body: Uint8Array | undefined;
     // without long polling, no poll right after the 202: the worker cannot have decided within
     // one round trip (a decision is ≥ 23 ML-DSA-87 signatures), so the first poll waits a delay
     if (waitSeconds === 0) await backoff();
     for (;;) {
-      checkTime();
+      d.checkCaller();
+      if (polls > 0 && d.leftMs() <= 0) throw d.expired('poll', polled, `the decision was still pending after ${polls} poll(s)`);
       polls++;
       progress('poll');
-      const wait = Math.min(waitSeconds, Math.floor((timeout - (this.now() - t0)) / 1000));
+      const wait = Math.min(waitSeconds, Math.floor(d.leftMs() / 1000));
       const asked = this.now();
-      const r = await this.call(`/api/decisions/${sealed.handle}${wait > 0 ? `?wait=${wait}` : ''}`, { method: 'GET', signal }, 'polling for the decision');
+      const r = await this.call(d, {
+        step: 'poll',
+        method: 'GET',
+        path: `/api/decisions/${sealed.handle}${wait > 0 ? `?wait=${wait}` : ''}`,
+        holdSeconds: wait,
+        ok: { status: 200, type: 'application/octet-stream', maxBytes: MAX_RESPONSE_BYTES },
+      });
       if (r.status === 200) {
-        body = await readCapped(r, MAX_RESPONSE_BYTES, 'GET /api/decisions');
+        body = r.body;
         break;
       }
-      if (r.status !== 202) throw await refusal(r, 'GET /api/decisions');
-      await readCapped(r, MAX_ERROR_BYTES, 'GET /api/decisions').catch(() => undefined);
+      if (r.status === 422) throw signedRefusal(this.p, r, keys, sealed.handle);
+      if (r.status !== 202) throw refusal(r, polled);
       // a 202 well before the wait asked for: the service did not hold the poll (an older proxy
       // ignoring `wait`, or one that clamps it): space the next poll with the backoff
       if (wait === 0 || this.now() - asked < wait * 500) await backoff();
@@ -257,31 +300,31 @@ export class BlackBoxClient {
     progress('open');
     let response: unknown;
     try {
-      response = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(openBytes(this.p, sealed.replyKey, body)));
+      response = parseStrictJsonBytes(openBytes(this.p, sealed.replyKey, body));
     } catch (err) {
       if (err instanceof VerificationError) throw new VerificationError('RESPONSE_UNOPENABLE', 'the sealed response does not open with this request\'s reply key', { cause: err });
       throw new InputError('RESPONSE_NOT_JSON', 'the opened response is not UTF-8 JSON', { cause: err });
     }
     progress('verify');
-    const v = verifyResponse(this.p, response, this.opts.pin, { requestDigest: sealed.handle });
-    const doc = response as DecisionResponse;
+    // the client knows what it sent: the request digest and the payload digest are checked, not taken
+    const v = verifyResponse(this.p, response, this.opts.pin, { requestDigest: sealed.handle, payloadDigest: payloadDigest(this.p, payload), requireAnchor: this.opts.requireAnchor });
+    const doc = response as AnyResponse;
     if (v.ok && doc.decision.request_id !== sealed.inner.request_id) {
       v.ok = false;
-      v.checks.push({ name: 'request id', ok: false, detail: 'the decision names another request id' });
+      v.checks.push({ name: 'request id', ok: false, status: 'fail', detail: 'the decision names another request id' });
     }
     if (!v.ok) {
       const failed = v.checks.filter((c) => !c.ok).map((c) => c.name);
       throw new VerificationError('RESPONSE_INVALID', `the response fails: ${failed.join(', ')}`, { details: { checks: v.checks } });
     }
     progress('done');
-    return { handle: sealed.handle, response: doc, checks: v.checks, serviceMs, totalMs: this.now() - t0, polls };
+    return { handle: sealed.handle, response: doc, checks: v.checks, anchor: v.anchor, serviceMs, totalMs: this.now() - t0, polls };
   }
 }
 
-async function readJson(res: Answer, what: string): Promise<Record<string, unknown>> {
-  const text = await readCappedText(res, MAX_ERROR_BYTES, what);
+function jsonObject(body: Uint8Array, what: string): Record<string, unknown> {
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseStrictJsonBytes(body);
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {
     // fall through
@@ -290,11 +333,11 @@ async function readJson(res: Answer, what: string): Promise<Record<string, unkno
 }
 
 /** A non-success answer as an error carrying the service's own code (SPEC §8.2 errors). */
-async function refusal(res: Answer, what: string): Promise<RemoteError> {
+function refusal(res: Reply, what: string): RemoteError {
   let code = 'HTTP_' + res.status;
   let message = '';
   try {
-    const e = (JSON.parse(await readCappedText(res, MAX_ERROR_BYTES, what)) as { error?: { code?: unknown; message?: unknown } }).error;
+    const e = (parseStrictJsonBytes(res.body) as { error?: { code?: unknown; message?: unknown } }).error;
     if (typeof e?.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(e.code)) code = e.code;
     if (typeof e?.message === 'string') message = printable(e.message);
   } catch {
@@ -305,7 +348,34 @@ async function refusal(res: Answer, what: string): Promise<RemoteError> {
   });
 }
 
+/**
+ * A 422 is the worker's refusal, signed (SPEC §8.10.5): verified against the pinned service key
+ * from the verified keys document and this request's digest. A real one is REQUEST_REFUSED
+ * (exit 3, the service's code in details); anything else is a forged refusal (exit 1).
+ */
+function signedRefusal(p: CryptoProvider, res: Reply, keys: DocumentKeys, handle: string): ImaError {
+  let doc: unknown;
+  try {
+    doc = parseStrictJsonBytes(res.body);
+  } catch {
+    doc = undefined;
+  }
+  const claimed = (doc as { error?: { code?: unknown } } | undefined)?.error?.code;
+  const shown = typeof claimed === 'string' && /^[A-Z0-9_]{1,64}$/.test(claimed) ? claimed : 'unknown';
+  const v = verifyRefusal(p, (doc as { refusal?: unknown } | undefined)?.refusal, { publicKey: keys.mldsa, fingerprint: fingerprint('ML-DSA-87', keys.mldsa) }, handle);
+  if (!v.ok) {
+    return new VerificationError('REFUSAL_FORGED', `the service answered 422 ${shown}, but the refusal is not signed by the pinned service key: ${v.reason}`, {
+      hint: 'something between you and the service (a proxy, or whoever can write its tables) made up this refusal; the request may still be decided: poll again or resend',
+      details: { serviceCode: shown },
+    });
+  }
+  const b = v.refusal.body;
+  return new InputError('REQUEST_REFUSED', `the service refused the request (signed): ${b.code}: ${printable(b.message)}`, {
+    details: { serviceCode: b.code, status: 422, signed: true, refusal: v.refusal },
+  });
+}
+
 /** Decodes a base64 field of a response (exported for callers that show the signer key). */
-export function responseSignerKey(r: DecisionResponse): Uint8Array {
+export function responseSignerKey(r: AnyResponse): Uint8Array {
   return fromBase64(r.signer.public_key, 'signer.public_key');
 }

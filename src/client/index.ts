@@ -5,8 +5,8 @@
  */
 export { BlackBoxClient, MAX_RESPONSE_BYTES, responseSignerKey } from './black-box-client.js';
 export type { BlackBoxClientOptions, ClientPhase, ClientProgress, ClientResult, FetchLike } from './black-box-client.js';
-export { verifyResponse } from '../service/decision-verify.js';
-export type { ResponseCheck, ResponseVerification, TrustAnchor } from '../service/decision-verify.js';
-export type { DecisionResponse } from '../service/decision.js';
-export type { RequestPayload, Route } from '../service/request.js';
+export { verifyResponse } from '../protocol/response-verify.js';
+export type { ResponseCheck, ResponseVerification, TrustAnchor } from '../protocol/response-verify.js';
+export type { DecisionResponse } from '../protocol/decision.js';
+export type { RequestPayload, Route } from '../protocol/request.js';
 export { nobleProvider } from '../crypto/provider-noble.js';

@@ -6,12 +6,14 @@
  *
  * Latency per request: `service` is POST → the poll that returned the sealed decision (what the
  * seed's budget, p99 < 550 ms at 100 users, is about); `total` adds sealing, opening and verifying
- * on the client. Bounded: no request is started after the deadline, so it ends at most one request
- * timeout past it. No `node:` import: this module stays usable wherever the client is.
+ * on the client. Bounded: no request is started after the duration, and every request runs under
+ * the client's one deadline (`timeoutMs`: keys, POST, each poll, headers and bodies), so a stalled
+ * service costs a TIMEOUT error at that deadline and the run ends at most one request timeout past
+ * the duration. No `node:` import: this module stays usable wherever the client is.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { toImaError } from '../errors.js';
-import type { RequestPayload, Route } from '../service/request.js';
+import type { RequestPayload, Route } from '../protocol/request.js';
 import { BlackBoxClient, type FetchLike } from './black-box-client.js';
 
 /** The seed's acceptance budget (Day 4: 100 users, p99 < 550 ms). */
@@ -67,13 +69,15 @@ export interface LoadOptions {
   /** no request is started after this many (Infinity: only the duration bounds the run) */
   maxRequests: number;
   route: Route;
-  /** per request, keys to verified answer */
+  /** per request, keys to verified answer: the client's one deadline (the first keys fetch gets the same) */
   timeoutMs: number;
   /** the client's poll schedule: the first delay grows by half per poll up to maxPollMs */
   pollMs?: number;
   maxPollMs?: number;
   /** the client's long-poll wait (`?wait=`, SPEC §8.2; default the client's) */
   waitSeconds?: number;
+  /** bearer token for an endpoint that authenticates callers (BlackBoxClientOptions.token) */
+  token?: string;
   fetch?: FetchLike;
 }
 
@@ -93,6 +97,8 @@ export type LoadReport = {
   requests: { started: number; ok: number; errors: number };
   /** errors by code (HTTP_<service code> for a refused request) */
   errors: Record<string, number>;
+  /** of the TIMEOUT errors, how many timed out in each step (keys, post, poll) */
+  timeoutsByStep: Record<string, number>;
   outcomes: Record<string, number>;
   throughputPerSecond: number;
   latencyMs: { service: LatencyStats; total: LatencyStats };
@@ -101,8 +107,9 @@ export type LoadReport = {
 };
 
 /**
- * Runs the load. Throws (before sending anything) when GET /api/keys fails or its document does
- * not verify under the pin; per-request failures are counted, not thrown.
+ * Runs the load. Throws (before sending anything) when GET /api/keys fails (TIMEOUT included: it
+ * gets the same deadline as a request) or its document does not verify under the pin; per-request
+ * failures, timeouts among them, are counted, not thrown.
  */
 export async function measureLoad(o: LoadOptions, hooks: { progress?: (s: LoadSnapshot) => void } = {}): Promise<LoadReport> {
   const client = new BlackBoxClient({
@@ -115,12 +122,14 @@ export async function measureLoad(o: LoadOptions, hooks: { progress?: (s: LoadSn
     maxPollMs: o.maxPollMs ?? 500,
     waitSeconds: o.waitSeconds,
     keysCacheMs: 3600_000,
+    token: o.token,
   });
   await client.keys(); // the pin is checked once, before any load is sent
 
   const service: number[] = [];
   const total: number[] = [];
   const errors: Record<string, number> = {};
+  const timeoutsByStep: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   let started = 0;
   let errorCount = 0;
@@ -144,6 +153,10 @@ export async function measureLoad(o: LoadOptions, hooks: { progress?: (s: LoadSn
         const e = toImaError(err);
         const code = e.code === 'SERVICE_REFUSED' ? `HTTP_${String(e.details?.serviceCode ?? 'ERROR')}` : e.code;
         errors[code] = (errors[code] ?? 0) + 1;
+        if (e.code === 'TIMEOUT') {
+          const step = String(e.details?.step ?? 'unknown');
+          timeoutsByStep[step] = (timeoutsByStep[step] ?? 0) + 1;
+        }
         errorCount++;
       }
       // a user's pause between requests (locust's wait_time); never past the deadline
@@ -166,6 +179,7 @@ export async function measureLoad(o: LoadOptions, hooks: { progress?: (s: LoadSn
     elapsedSeconds: Math.round(elapsedS * 100) / 100,
     requests: { started, ok: service.length, errors: errorCount },
     errors,
+    timeoutsByStep,
     outcomes,
     throughputPerSecond: Math.round((service.length / elapsedS) * 100) / 100,
     latencyMs: { service: s, total: latencyStats(total) },

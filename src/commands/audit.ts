@@ -12,7 +12,7 @@ import { InputError, UsageError, VerificationError } from '../errors.js';
 import { type CommandResult, Progress } from '../output.js';
 import type { AuditRecord } from '../audit/audit-entry.js';
 import { type OpenedPayload, PayloadOpener } from '../audit/audit-payload.js';
-import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable, wrongRecipient } from '../audit/audit-render.js';
+import { type EntryRow, TAIL_HEAD, entryRow, followLine, showText, tailTable, verifyTable, wrongRecipient } from './audit-render.js';
 import {
   type AuditSource,
   type EvidenceFlags,
@@ -25,11 +25,13 @@ import {
   optionalSigners,
   selectChains,
   trustedSigners,
-} from '../audit/audit-source.js';
+} from './audit-source.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { type TrustedSigners, entrySignatureStatus, readCore } from '../audit/audit-verify.js';
+import { coveringStatements, entryBatchStatus } from '../audit/audit-batch.js';
+import type { BatchStatement } from '../protocol/batch-statement.js';
 import { verifyStore } from '../audit/audit-verify-run.js';
-import { DEFAULT_TABLES } from '../service/records.js';
+import { DEFAULT_TABLES } from '../protocol/records.js';
 import { requireSubcommand } from './index.js';
 
 interface CommonFlags extends SourceFlags {
@@ -98,14 +100,19 @@ async function openerFor(p: CryptoProvider, o: DecryptFlags, source: AuditSource
   return new PayloadOpener(p, await auditIdentity(p, o.identity, source, deps), trusted);
 }
 
-function openRow(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined): { row: EntryRow; opened?: OpenedPayload } {
+function openRow(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined, batch?: BatchStatement): { row: EntryRow; opened?: OpenedPayload } {
   const core = readCore(rec);
-  const opened = core && opener ? opener.open(core) : undefined;
-  return { row: entryRow(rec, core, entrySignatureStatus(p, rec, trusted), opened), opened };
+  const opened = core && opener ? opener.open(core, rec) : undefined;
+  return { row: entryRow(rec, core, entrySignatureStatus(p, rec, trusted), opened, batch), opened };
 }
 
-function rowOf(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined): EntryRow {
-  return openRow(p, rec, trusted, opener).row;
+/** Rows for records, each with the stored batch statement that covers it (v3 chains). */
+async function openRows(p: CryptoProvider, store: AuditStore, recs: AuditRecord[], trusted: TrustedSigners | undefined, opener: PayloadOpener | undefined) {
+  const byChain = new Map<string, number[]>();
+  for (const r of recs) byChain.set(r.chain, [...(byChain.get(r.chain) ?? []), r.seq]);
+  const covering = new Map<string, Map<number, BatchStatement>>();
+  for (const [chain, seqs] of byChain) covering.set(chain, await coveringStatements(store, chain, seqs));
+  return recs.map((r) => openRow(p, r, trusted, opener, covering.get(r.chain)?.get(r.seq)));
 }
 
 /** How the --identity given (or defaulted) is named in messages. */
@@ -165,7 +172,7 @@ SECONDS). --follow cannot be combined with --json (which prints exactly one docu
         const trusted = await optionalSigners(p, o.key, source, deps);
         const opener = await openerFor(p, o, source, deps, trusted);
         const chains = await selectChains(source.store, o.chain);
-        const opened = (await newest(source.store, chains, n)).map((r) => openRow(p, r, trusted, opener));
+        const opened = await openRows(p, source.store, await newest(source.store, chains, n), trusted, opener);
         const rows = opened.map((r) => r.row);
         if (!o.follow) {
           const failure = opener ? wrongRecipient(opened.map((r) => r.opened), opener.fingerprint, identityLabel(o)) : undefined;
@@ -182,9 +189,9 @@ SECONDS). --follow cannot be combined with --json (which prints exactly one docu
           const now = o.chain === undefined ? await source.store.chains() : chains;
           for (const c of now) {
             const fresh = await source.store.range(c, { from: (last.get(c) ?? -1) + 1 });
-            for (const rec of fresh) {
-              deps.stdout.write(followLine(rowOf(p, rec, trusted, opener)) + '\n');
-              last.set(c, rec.seq);
+            for (const { row } of await openRows(p, source.store, fresh, trusted, opener)) {
+              deps.stdout.write(followLine(row) + '\n');
+              last.set(c, row.seq);
               streamed += 1;
             }
           }
@@ -318,10 +325,13 @@ a response's audit anchor.`,
           const rec = await findEntry(source, id, o.chain);
           const core = readCore(rec);
           const sig = entrySignatureStatus(p, rec, trusted);
-          const opened = core && opener ? opener.open(core) : undefined;
+          const opened = core && opener ? opener.open(core, rec) : undefined;
+          const batch = core?.v === 3 || (core && !rec.anchor) ? await entryBatchStatus(p, source.store, rec.chain, rec.seq, trusted) : undefined;
+          const payloadChars = core ? (core.v === 3 ? (rec.payload?.length ?? 0) : core.payload.length) : 0;
           const data: Record<string, unknown> = {
             source: source.label,
-            entry: { chain: rec.chain, seq: rec.seq, digest: rec.digest, core: core ? { ...core, payload: undefined, payload_chars: core.payload.length } : null, anchor: rec.anchor ?? null },
+            entry: { chain: rec.chain, seq: rec.seq, digest: rec.digest, core: core ? { ...core, payload: undefined, payload_chars: payloadChars } : null, anchor: rec.anchor ?? null },
+            batch: batch ? { status: batch.status, detail: batch.detail, statement: batch.statement ?? null } : null,
             signature: sig,
             decrypted: Boolean(opened && opened.status === 'opened'),
           };
@@ -331,7 +341,8 @@ a response's audit anchor.`,
             data.payload = { status: opened.status };
           }
           const failure = opener && opened ? wrongRecipient([opened], opener.fingerprint, identityLabel(o)) : undefined;
-          return { data, human: showText(rec, core, sig, opened), failure };
+          const batchFailure = batch?.status === 'BAD' ? new VerificationError('AUDIT_BATCH_INVALID', `entry ${rec.chain}/${rec.seq}: ${batch.detail}`, { hint: 'run ima-qs audit verify to locate the problem' }) : undefined;
+          return { data, human: showText(rec, core, sig, opened, batch), failure: failure ?? batchFailure };
         });
       }),
     );

@@ -8,7 +8,7 @@ import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type CommandResult, facts, table } from '../output.js';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { decryptFile, encryptFile, signFile, verifyFailure, verifyFile } from './file-ops.js';
 
@@ -149,19 +149,28 @@ export function registerFileCrypto(program: Command, app: App): void {
       examples: [
         'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
         'ima-qs verify response.json --pin 3f9a…(the service ML-DSA-87 fingerprint)',
+        'ima-qs verify response.json --pin 3f9a… --file app.py --require-anchor',
+        'ima-qs verify vote.json --pin 3f9a…   (one vote, exported with ima-qs vote export)',
         'ima-qs verify response.json --key quantum_keys/ml_dsa_87_public.key --json',
+        'curl -s https://host/response.json | ima-qs verify - --pin 3f9a…',
       ],
       notes: `With --signature: a file signature (SPEC §5). Without it: FILE is a decision response
-(SPEC §8.5) written by 'ima-qs request -o', checked offline against --pin or --key: the decision
-and every vote signature with their contexts, the tally, the aggregation rule, the request digest
-and the audit anchor.
+written by 'ima-qs request -o' (SPEC §8.10; version 1 responses of §8.5 still verify), or one vote
+exported with 'ima-qs vote export', checked offline against --pin or --key: the decision
+signature, the votes' Merkle root, the tally, the aggregation rule, the payload digest (with
+--file), the request digest and the audit anchor (entry, signed batch statement, inclusion proof,
+PCR arithmetic). A simulated anchor is labelled SIMULATED; a v1 anchor "unauthenticated (v1)".
 Exit 0 when every check passes, 1 naming the failed checks, 3 for a malformed input.`,
     })
-    .argument('<file>', 'the signed file, or a response.json')
-    .option('--signature <sig>', 'the detached signature file')
+    .argument('<file>', 'the signed file, or a response.json (- for stdin)')
+    .option('--signature <sig>', 'the detached signature file (- for stdin)')
     .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer')
     .option('--pin <fingerprint>', 'response.json: the pinned ML-DSA-87 fingerprint of the service')
     .option('--request-digest <hex>', 'response.json: the handle of the request it must answer')
+    .option('--file <path>', 'response.json: the file that was sent; its payload digest must be the signed one')
+    .option('--name <name>', 'response.json: the payload name that was sent with --file (default: its base name)')
+    .option('--require-anchor', 'response.json: an unauthenticated (v1) audit anchor fails')
+    .option('--require-tpm', 'response.json: a simulated audit anchor fails too (only a TPM anchor passes)')
     .action(app.action(async (file: string, o: VerifyFlags) => verifyCommand(app, file, o)));
 }
 
@@ -174,6 +183,10 @@ interface VerifyFlags {
   key?: string;
   pin?: string;
   requestDigest?: string;
+  file?: string;
+  name?: string;
+  requireAnchor?: boolean;
+  requireTpm?: boolean;
 }
 
 export async function verifyCommand(app: App, file: string, o: VerifyFlags): Promise<CommandResult> {
@@ -182,14 +195,14 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
     if (o.pin || (o.key && (await startsWithBrace(resolve(app.deps.cwd, file))))) {
       // loaded here: the response checks pull in the service's council rules, which encrypt/decrypt do not need
       const { verifyResponseAction } = await import('./verify-response.js');
-      return verifyResponseAction(file, { pin: o.pin, key: o.key, requestDigest: o.requestDigest }, app);
+      return verifyResponseAction(file, { pin: o.pin, key: o.key, requestDigest: o.requestDigest, payloadFile: o.file, payloadName: o.name, requireAnchor: o.requireAnchor, requireTpm: o.requireTpm }, app);
     }
     throw new UsageError('MISSING_OPTION', 'verify needs --signature SIG --key KEY (a file signature) or --pin FP | --key KEY (a response.json)', {
       hint: 'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
     });
   }
-  if (o.pin || o.requestDigest) {
-    throw new UsageError('CONFLICTING_OPTIONS', '--pin and --request-digest are for a response.json, not with --signature');
+  if (o.pin || o.requestDigest || o.file || o.name || o.requireAnchor || o.requireTpm) {
+    throw new UsageError('CONFLICTING_OPTIONS', '--pin, --request-digest, --file, --name, --require-anchor and --require-tpm are for a response.json, not with --signature');
   }
   if (!o.key) {
     throw new UsageError('MISSING_OPTION', 'verify FILE --signature SIG needs --key DIR|PUBFILE', {
@@ -205,8 +218,16 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
   return { data: { verified: ok, ...rest }, human, failure: verifyFailure(r) };
 }
 
-/** True when the file's first non-blank byte is `{` (it may be a response document). */
+/**
+ * True when the file's first non-blank byte is `{` (it may be a response document), or when FILE
+ * is not a regular file (a FIFO, a device, stdin): such an input cannot be peeked at without
+ * consuming it, so it goes to the response path, whose bounded reader refuses what it is not.
+ */
 async function startsWithBrace(path: string): Promise<boolean> {
+  // stat, not open: opening a FIFO to peek would take its writer's only reader away
+  const st = await stat(path).catch(() => undefined);
+  if (!st || st.isDirectory()) return false; // the chosen path reports it
+  if (!st.isFile()) return true;
   let fh;
   try {
     fh = await open(path, 'r');

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { CliDeps } from '../context.js';
 import { resolve } from 'node:path';
-import { InputError, VerificationError } from '../errors.js';
+import { InputError, UsageError, VerificationError } from '../errors.js';
 import { Progress } from '../output.js';
 import { armorEncode } from '../crypto/armor.js';
 import { toHex } from '../crypto/bytes.js';
@@ -23,10 +23,10 @@ import {
   verifySignatureFile,
   type FileStatement,
   type FileVerification,
-} from '../crypto/signature-file.js';
+} from '../protocol/signature-file.js';
 import { readInputFile } from '../io/files.js';
 import { type Input, openInput, openOutput, pump } from '../io/stream-files.js';
-import { resolveIdentity, resolveRecipient, resolveSigningKey, resolveVerifyKey } from './key-args.js';
+import { resolveIdentity, resolveRecipient, resolveSigningKey, resolveVerifyKey } from '../keys/key-args.js';
 
 export interface EncryptOptions {
   input?: string;
@@ -199,7 +199,13 @@ export interface VerifyResult extends FileVerification {
  */
 export async function verifyFile(deps: CliDeps, o: VerifyOptions, p: CryptoProvider = defaultProvider()): Promise<VerifyResult> {
   const sigPath = o.signature;
-  const raw = await readInputFile(resolve(deps.cwd, sigPath), MAX_SIGNATURE_FILE_BYTES, 'signature file');
+  if (sigPath === '-' && o.file === '-') throw new UsageError('STDIN_TWICE', 'the signed file and the signature cannot both come from stdin');
+  // SPEC §5.2: a file over 64 KiB is BAD_SIGNATURE_FILE, read with a bound whatever it is (FIFO, device)
+  const raw = await readInputFile(sigPath === '-' ? '-' : resolve(deps.cwd, sigPath), MAX_SIGNATURE_FILE_BYTES, 'signature file', {
+    tooLargeCode: 'BAD_SIGNATURE_FILE',
+    tooLargeHint: "a signature file is the ~6 KiB JSON 'ima-qs sign' writes",
+    stdin: deps.stdin,
+  });
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);

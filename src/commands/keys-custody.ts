@@ -7,6 +7,7 @@
  * KEY_CONFLICT) — the command line and the key files are fine, the remote state is not what this
  * operation may overwrite — unless --rotate (or `keys rotate`) says to replace it.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../cli.js';
 import { PreconditionError, RemoteError, UsageError } from '../errors.js';
@@ -63,7 +64,7 @@ export function registerKeyCustody(keys: Command, app: App): void {
       throw new UsageError('BAD_VALIDITY', `--valid-days ${f.validityDays} is not a whole number of days from 1 to 3650`);
     }
     const p = defaultProvider();
-    const localKeys = await loadPrivateKeys(p, f.keys);
+    const localKeys = await loadPrivateKeys(p, resolve(deps.cwd, f.keys));
     const progress = new Progress(deps.stderr, 'writing secrets');
     const report = await uploadKeys(ports(f), {
       keys: localKeys,
@@ -135,7 +136,7 @@ ${AWS_NOTES}`,
     .action(
       app.action(async (f: AwsFlags & { keys?: string }): Promise<CommandResult> => {
         const prefix = checkPrefix(f.prefix);
-        const local = f.keys ? fingerprints(requireAll(await loadPublicKeys(defaultProvider(), f.keys), f.keys)) : undefined;
+        const local = f.keys ? fingerprints(requireAll(await loadPublicKeys(defaultProvider(), resolve(deps.cwd, f.keys)), f.keys)) : undefined;
         const rows = await custodyStatus(ports(f).store, prefix, local);
         const v = (id?: string) => (id ? shortVersion(id) : '—');
         const yn = (b?: boolean) => (b === undefined ? '—' : b ? 'yes' : 'no');

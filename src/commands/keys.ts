@@ -9,16 +9,18 @@ import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
 import { InputError } from '../errors.js';
 import { facts, table } from '../output.js';
-import { type KeyAlg, fingerprint } from '../crypto/key-codec.js';
+import { type DecodedKey, type KeyAlg, expectPublic, fingerprint } from '../crypto/key-codec.js';
 import { defaultProvider } from '../crypto/providers.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { exists, isDirectory, writeFileAtomic } from '../io/files.js';
 import {
   KEY_FILES,
   type ServiceFingerprints,
+  checkPartner,
   fingerprints,
   generateServiceKeys,
   keyFilesIn,
+  partnerOf,
   publicKeysOf,
   readKeyFile,
   recipientPublicKey,
@@ -114,10 +116,8 @@ export interface KeyRow {
 export async function showKeys(deps: CliDeps, target: string, p: CryptoProvider = defaultProvider()): Promise<KeyRow[]> {
   const path = resolve(deps.cwd, target);
   const rows: KeyRow[] = [];
-  const add = async (file: string, shown: string) => {
-    const d = await readKeyFile(p, file);
+  const add = (d: DecodedKey, shown: string) =>
     rows.push({ file: shown, algorithm: d.alg, kind: d.kind, size: d.publicKey.length, fingerprint: fingerprint(d.alg, d.publicKey) });
-  };
   if (await isDirectory(path)) {
     const names = await keyFilesIn(path);
     if (names.length === 0) {
@@ -125,20 +125,28 @@ export async function showKeys(deps: CliDeps, target: string, p: CryptoProvider 
         hint: `expected ${Object.values(KEY_FILES).join(', ')}`,
       });
     }
-    for (const n of names) await add(join(path, n), n);
-    const mlkem = rows.find((r) => r.algorithm === 'ML-KEM-768' && r.kind === 'public');
-    const ecdh = rows.find((r) => r.algorithm === 'P-384' && r.kind === 'public');
+    const decoded = new Map<string, DecodedKey>();
+    for (const n of names) {
+      const d = await readKeyFile(p, join(path, n));
+      decoded.set(n, d);
+      add(d, n);
+    }
+    // SPEC §2.4: every pair present is checked (a folder that mixes generations is not shown as ok)
+    for (const [n, d] of decoded) {
+      const partner = partnerOf(n);
+      if (d.kind === 'private' && partner && decoded.has(partner)) await checkPartner(p, join(path, n), d);
+    }
+    const mlkem = decoded.get(KEY_FILES.mlkemPublic);
+    const ecdh = decoded.get(KEY_FILES.ecdhPublic);
     if (mlkem && ecdh) {
       // the composite recipient key that envelopes name (not a file of its own)
-      const pub = {
-        mlkem: (await readKeyFile(p, join(path, KEY_FILES.mlkemPublic))).publicKey,
-        ecdh: (await readKeyFile(p, join(path, KEY_FILES.ecdhPublic))).publicKey,
-      };
-      const c = recipientPublicKey(pub);
+      const c = recipientPublicKey({ mlkem: expectPublic(mlkem, 'ML-KEM-768', KEY_FILES.mlkemPublic), ecdh: expectPublic(ecdh, 'P-384', KEY_FILES.ecdhPublic) });
       rows.push({ file: '(recipient: ML-KEM-768 + P-384)', algorithm: 'MLKEM768-P384', kind: 'public', size: c.length, fingerprint: fingerprint('MLKEM768-P384', c) });
     }
   } else {
-    await add(path, target);
+    const d = await readKeyFile(p, path);
+    await checkPartner(p, path, d);
+    add(d, target);
   }
   return rows;
 }

@@ -13,14 +13,15 @@ import { measureLoad, SEED_BUDGET, type LoadReport } from '../client/load-measur
 import { defaultProvider } from '../crypto/providers.js';
 import { RemoteError, UsageError } from '../errors.js';
 import { facts, Progress, table, type CommandResult } from '../output.js';
-import { isRoute } from '../service/request.js';
-import { parseTimeout } from './request.js';
+import { isRoute } from '../protocol/request.js';
+import { parseTimeout, resolveToken, TOKEN_HELP } from './request.js';
 
 export { SEED_BUDGET, latencyStats, samplePayload, type LatencyStats } from '../client/load-measure.js';
 
 export interface LoadtestFlags {
   endpoint?: string;
   pin?: string;
+  token?: string;
   users?: string;
   duration?: string;
   route?: string;
@@ -39,6 +40,11 @@ function intFlag(name: string, v: string | undefined, min: number, max: number, 
   return n;
 }
 
+/** "post ×3, poll ×1": where the timed-out requests were stalled. */
+function timeoutSteps(r: LoadReport): string {
+  return Object.entries(r.timeoutsByStep).map(([step, n]) => `${step} ×${n}`).join(', ');
+}
+
 export async function runLoadtest(app: Pick<App, 'deps'>, o: LoadtestFlags): Promise<CommandResult> {
   const deps = app.deps;
   if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'loadtest needs --endpoint URL');
@@ -55,7 +61,7 @@ export async function runLoadtest(app: Pick<App, 'deps'>, o: LoadtestFlags): Pro
   let data: LoadReport;
   try {
     data = await measureLoad(
-      { endpoint: o.endpoint, pin: o.pin, provider: defaultProvider(), users, durationS, thinkMs, maxRequests, route, timeoutMs },
+      { endpoint: o.endpoint, pin: o.pin, token: resolveToken(o.token, deps.env), provider: defaultProvider(), users, durationS, thinkMs, maxRequests, route, timeoutMs },
       { progress: (p) => progress.update(Math.min(durationS, Math.floor(p.elapsedMs / 1000)), `s, ${p.ok} ok, ${p.errors} errors`) },
     );
   } finally {
@@ -80,7 +86,7 @@ export async function runLoadtest(app: Pick<App, 'deps'>, o: LoadtestFlags): Pro
         ['total (incl. client crypto)', all.p50, all.p95, all.p99, all.max, all.mean],
       ],
     ),
-    ...(errorCount ? [table(['error', 'count'], Object.entries(errors))] : []),
+    ...(errorCount ? [table(['error', 'count'], Object.entries(errors).map(([code, n]) => [code === 'TIMEOUT' ? `TIMEOUT (${timeoutSteps(data)})` : code, n]))] : []),
   ].join('\n');
   return {
     data,
@@ -96,19 +102,22 @@ export function registerLoadtest(program: Command, app: App): void {
       description: 'drive N concurrent clients against an endpoint for S seconds; latency percentiles, throughput, errors',
       examples: [
         'ima-qs loadtest --endpoint http://127.0.0.1:8787 --pin 3f1c…e9 --users 10 --duration 30',
-        'ima-qs loadtest --endpoint https://abc.lambda-url.eu-central-1.on.aws --pin 3f1c…e9 --users 100 --duration 300 --json',
+        'IMA_QS_TOKEN=$(cat token.jwt) ima-qs loadtest --endpoint https://abc123.execute-api.eu-central-1.amazonaws.com --pin 3f1c…e9 --users 100 --duration 300 --json',
       ],
       notes: `Each user sends requests back to back (or --think ms apart) through the full client (keys pinned once, then seal,
 POST, poll, open, verify). The seed's acceptance test is ${SEED_BUDGET.users} users with a p99 below ${SEED_BUDGET.p99Ms} ms.
-Exit 4 when any request failed (the report still prints).`,
+Every request runs under one deadline (--timeout): a stalled service costs a TIMEOUT error per
+request at that deadline, and the run ends at most one --timeout after --duration. Redirects are
+not followed. Exit 4 when any request failed (the report still prints).`,
     })
     .option('--endpoint <url>', 'the service base URL')
     .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service')
+    .option('--token <jwt>', TOKEN_HELP)
     .option('--users <n>', 'concurrent clients (1 to 1000)')
     .option('--duration <seconds>', 'how long to start new requests (1 to 3600)')
     .option('--route <route>', 'analyze or patents', 'analyze')
     .option('--max-requests <n>', 'stop starting requests after this many')
-    .option('--timeout <seconds>', 'per-request timeout', '30')
+    .option('--timeout <seconds>', "each request's one deadline: keys, POST, every poll, headers and bodies (a stalled request is a TIMEOUT error then)", '30')
     .option('--think <ms>', "each user's pause between requests, users starting spread over one pause (like locust's wait_time; default 0: back to back)")
     .action(app.action(async (o: LoadtestFlags) => runLoadtest(app, o)));
 }

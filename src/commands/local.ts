@@ -9,10 +9,19 @@ import { resolve } from 'node:path';
 import type { App } from '../cli.js';
 import { UsageError } from '../errors.js';
 import { facts, type CommandResult } from '../output.js';
+import { HTTP_FRONT_DEFAULTS, type HttpFrontOptions } from '../local/http-server.js';
 import { startLocalStack, type AnchorChoice, type LocalStack } from '../local/local-stack.js';
+import { isTcti } from '../service/config.js';
 import { requireSubcommand } from './index.js';
 
 export const DEFAULT_LOCAL_PORT = 8787;
+
+/**
+ * local up serves on loopback without caller authentication (the deployed proxy requires a JWT,
+ * infra/api.tf): said once on stderr and as `callerAuthentication` in --json.
+ */
+export const LOCAL_CALLER_AUTHENTICATION = 'none (loopback only)';
+const OPEN_NOTICE = 'ima-qs: open on loopback with no caller authentication: anyone on this machine can call it (the deployed proxy requires a JWT)\n';
 export const DEFAULT_STATE_DIR = '.ima-qs-local';
 
 export interface LocalUpFlags {
@@ -23,7 +32,34 @@ export interface LocalUpFlags {
   threads?: string;
   verbose?: boolean;
   auditRecipient?: string;
+  headersTimeout?: string;
+  requestTimeout?: string;
+  maxConnections?: string;
   json?: boolean;
+}
+
+/** A whole number from a flag (plain digits, like the SPEC §8.8 variables), within [min, max]. */
+function wholeFlag(v: string | undefined, flag: string, min: number, max: number, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,8})$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError('BAD_OPTION', `${flag} ${v.slice(0, 20)} is not a whole number of ${what} from ${min} to ${max}`);
+  }
+  return Number(v);
+}
+
+/** The HTTP front's bounds from the flags (SPEC §9.1). */
+export function httpFrontFlags(o: Pick<LocalUpFlags, 'headersTimeout' | 'requestTimeout' | 'maxConnections'>): HttpFrontOptions {
+  const headers = wholeFlag(o.headersTimeout, '--headers-timeout', 1, 3600, 'seconds');
+  const request = wholeFlag(o.requestTimeout, '--request-timeout', 1, 3600, 'seconds');
+  const conns = wholeFlag(o.maxConnections, '--max-connections', 1, 65_535, 'connections');
+  if (headers !== undefined && request !== undefined && request < headers) {
+    throw new UsageError('BAD_OPTION', '--request-timeout must be at least --headers-timeout (the whole request includes its head)');
+  }
+  return {
+    ...(headers !== undefined ? { headersTimeoutMs: headers * 1000 } : {}),
+    ...(request !== undefined ? { requestTimeoutMs: request * 1000 } : {}),
+    ...(conns !== undefined ? { maxConnections: conns } : {}),
+  };
 }
 
 export function parsePort(v: string | undefined, dflt: number): number {
@@ -36,7 +72,13 @@ export function parsePort(v: string | undefined, dflt: number): number {
 export function anchorChoice(o: { tcti?: string; simulated?: boolean }, env: Record<string, string | undefined>): AnchorChoice {
   if (o.tcti && o.simulated) throw new UsageError('CONFLICTING_OPTIONS', '--tcti and --simulated exclude each other', { hint: 'a TPM (--tcti) or the simulated bank (--simulated), not both' });
   if (o.simulated) return { kind: 'simulated' };
-  const tcti = o.tcti ?? env.TPM2TOOLS_TCTI;
+  // the same rule as the worker's TPM2TOOLS_TCTI (SPEC §8.8): a bad value is refused, never guessed at
+  if (o.tcti !== undefined && !isTcti(o.tcti)) throw new UsageError('BAD_TCTI', '--tcti is not a TCTI (like swtpm:path=/tmp/tpm.sock or device:/dev/tpmrm0)');
+  const fromEnv = o.tcti === undefined && env.TPM2TOOLS_TCTI ? env.TPM2TOOLS_TCTI : undefined;
+  if (fromEnv !== undefined && !isTcti(fromEnv)) {
+    throw new UsageError('CONFIG_INVALID', 'TPM2TOOLS_TCTI is not a TCTI (like swtpm:path=/tmp/tpm.sock or device:/dev/tpmrm0)', { details: { variables: ['TPM2TOOLS_TCTI'] } });
+  }
+  const tcti = o.tcti ?? fromEnv;
   if (tcti) return { kind: 'tpm', tcti };
   // DESIGN.md: never fall back to a software anchor silently
   throw new UsageError('NO_PCR_ANCHOR', 'local up needs a pcr anchor: --tcti for a TPM, or --simulated', {
@@ -56,6 +98,7 @@ export function startBanner(s: LocalStack): [string, string | number][] {
     ],
     ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}) — not a TPM` : `TPM via tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
+    ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
   ];
 }
 
@@ -70,15 +113,18 @@ export function registerLocal(program: Command, app: App): void {
         'ima-qs local up --simulated',
         'ima-qs local up --port 8787 --state ./blackbox --tcti swtpm:path=/tmp/tpm/tpm.sock',
         'ima-qs local up --simulated --audit-recipient ./auditor_keys',
+        'ima-qs local up --simulated --headers-timeout 5 --request-timeout 15 --max-connections 64',
         'ima-qs request analyze app.py --endpoint http://127.0.0.1:8787 --pin <fingerprint printed by local up>',
       ],
       notes: `The same proxy handler as the Lambda, the same worker pipeline as the Fargate task, DynamoDB
 tables on dynalite (LevelDB under STATE/db), keys in STATE/keys (generated on first start, the
 layout of 'keys generate'). State survives a restart: same keys, same fingerprint, earlier decisions.
 The audit chain is anchored in a TPM (--tcti) or in a simulated bank (--simulated), which every
-output labels as such. The audit payloads are sealed to STATE/keys unless --audit-recipient
+output labels as such. It listens on 127.0.0.1 only and authenticates no caller (the deployed
+proxy requires a JWT): it says so on stderr and as callerAuthentication in --json. The audit payloads are sealed to STATE/keys unless --audit-recipient
 names a separate auditor key (then only \`audit tail --decrypt --identity AUDITOR_DIR\` reads
-them). Layout of STATE: SPEC §9.`,
+them). The HTTP front answers oversize bodies 413, slow clients 408 and connections over the cap
+429 (bounds: SPEC §9.1). Layout of STATE: SPEC §9.`,
     })
     .option('--port <port>', `loopback port (0 picks a free one)`, String(DEFAULT_LOCAL_PORT))
     .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
@@ -86,6 +132,9 @@ them). Layout of STATE: SPEC §9.`,
     .option('--simulated', 'anchor in the simulated pcr bank STATE/tpm-sim.json (no hardware anchor)')
     .option('--threads <n>', 'signing threads (0 signs on the main thread; default one per core)')
     .option('--audit-recipient <dir|pubfile>', 'seal the audit payloads to this auditor key (key folder or composite public key file) instead of STATE/keys')
+    .option('--headers-timeout <s>', `seconds a client has to send a request's head (default ${HTTP_FRONT_DEFAULTS.headersTimeoutMs / 1000})`)
+    .option('--request-timeout <s>', `seconds a client has to send a whole request (default ${HTTP_FRONT_DEFAULTS.requestTimeoutMs / 1000})`)
+    .option('--max-connections <n>', `open connections served; more get 429 (default ${HTTP_FRONT_DEFAULTS.maxConnections})`)
     .option('--verbose', 'also print the service log lines (JSON) on stderr')
     // --json may be parsed by the program (global option): read it with the globals
     .action(app.action(async (o: LocalUpFlags, cmd: Command) => localUp(app, { ...o, json: Boolean(cmd.optsWithGlobals().json) })));
@@ -95,6 +144,7 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
   const deps = app.deps;
   const anchor = anchorChoice(o, deps.env);
   const port = parsePort(o.port, DEFAULT_LOCAL_PORT);
+  const http = httpFrontFlags(o);
   let threads: number | undefined;
   if (o.threads !== undefined) {
     threads = Number(o.threads);
@@ -110,11 +160,23 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
     env: deps.env,
     logSink: o.verbose ? deps.stderr : undefined,
     auditRecipient: o.auditRecipient === undefined ? undefined : resolve(deps.cwd, o.auditRecipient),
+    http,
   });
   const started = Date.now();
   const banner = startBanner(stack);
+  deps.stderr.write(OPEN_NOTICE);
   if (o.json) {
-    deps.stderr.write(JSON.stringify({ event: 'ready', endpoint: stack.endpoint, fingerprint: stack.fingerprint, state: stack.stateDir, anchor: stack.anchor, auditRecipient: stack.auditRecipient }) + '\n');
+    deps.stderr.write(
+      JSON.stringify({
+        event: 'ready',
+        endpoint: stack.endpoint,
+        fingerprint: stack.fingerprint,
+        state: stack.stateDir,
+        anchor: stack.anchor,
+        auditRecipient: stack.auditRecipient,
+        callerAuthentication: LOCAL_CALLER_AUTHENTICATION,
+      }) + '\n',
+    );
   } else {
     deps.stdout.write(facts(banner) + '\n');
     deps.stderr.write(`ima-qs: serving on ${stack.endpoint}; Ctrl-C stops\n`);
@@ -130,6 +192,7 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
       state: stack.stateDir,
       anchor: stack.anchor,
       auditRecipient: stack.auditRecipient,
+      callerAuthentication: LOCAL_CALLER_AUTHENTICATION,
       keysCreated: stack.keysCreated,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       http: stack.http,

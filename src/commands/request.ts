@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
+import { anchorLabel, responseView, type AnyResponse } from '../protocol/response-view.js';
 import type { App } from '../cli.js';
 import { BlackBoxClient, type ClientResult } from '../client/black-box-client.js';
 import type { CliDeps } from '../context.js';
@@ -14,8 +15,7 @@ import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError } from '../errors.js';
 import { readInputFile, writeFileAtomic } from '../io/files.js';
 import { facts, Progress, table, type CommandResult } from '../output.js';
-import type { DecisionResponse } from '../service/decision.js';
-import { MAX_NAME_CHARS, type Route } from '../service/request.js';
+import { MAX_NAME_CHARS, type Route } from '../protocol/request.js';
 import { requireSubcommand } from './index.js';
 
 /** The largest FILE a request carries: its text, JSON-escaped and sealed, must stay under 128 KiB. */
@@ -24,6 +24,7 @@ export const MAX_REQUEST_FILE_BYTES = 96 * 1024;
 export interface RequestFlags {
   endpoint?: string;
   pin?: string;
+  token?: string;
   output?: string;
   timeout?: string;
   force?: boolean;
@@ -41,6 +42,17 @@ export async function readRequestFile(path: string, cwd: string): Promise<{ name
   return { name: basename(path).slice(0, MAX_NAME_CHARS) || 'request.txt', content };
 }
 
+/** The environment variable a bearer token may come from (instead of --token, which `ps` shows). */
+export const TOKEN_ENV = 'IMA_QS_TOKEN';
+
+/** --token, else IMA_QS_TOKEN, else none (an endpoint without caller authentication, e.g. local up). */
+export function resolveToken(flag: string | undefined, env: Record<string, string | undefined>): string | undefined {
+  const t = (flag ?? env[TOKEN_ENV])?.trim();
+  return t ? t : undefined;
+}
+
+export const TOKEN_HELP = `bearer token for an endpoint that authenticates callers (the deployed proxy's JWT); default ${TOKEN_ENV}, which other users cannot see in the process list`;
+
 export function parseTimeout(v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -49,27 +61,28 @@ export function parseTimeout(v: string | undefined, dflt: number): number {
 }
 
 /** Rows of the human rendering of a verified response: the decision, then one row per vote. */
-export function renderResponse(r: DecisionResponse, extra: [string, string | number][] = []): string {
+export function renderResponse(r: AnyResponse, extra: [string, string | number][] = []): string {
   const d = r.decision;
   const t = d.tally;
+  const view = responseView(r);
   const head = facts([
     ['decision', d.outcome.toUpperCase()],
     ['council', `${d.council} (${d.model})`],
     ['tally', `approve ${t.approve} · reject ${t.reject} · abstain ${t.abstain} (quorum ${t.quorum}, ${t.needed} approvals needed of ${t.cast} cast)`],
     ['request digest', d.request_digest],
     ['signer', r.signer.fingerprint],
-    ['audit anchor', `chain ${r.audit.chain} #${r.audit.seq}, pcr ${r.audit.pcr.index} ${r.audit.pcr.bank}${r.audit.pcr.simulated ? ' (SIMULATED bank)' : ''}`],
+    ['audit anchor', anchorLabel(view.anchor)],
     ...extra,
   ]);
   const votes = table(
     ['persona', 'vote', 'confidence', 'rationale'],
-    r.votes.map((v) => [v.body.persona, v.body.vote, (v.body.confidence / 10).toFixed(1) + ' %', v.body.rationale.slice(0, 60)]),
+    view.votes.map((v) => [v.persona, v.vote, (v.confidence / 10).toFixed(1) + ' %', v.rationale.slice(0, 60)]),
   );
   return `${head}\n${votes}`;
 }
 
 export async function sendRequest(deps: CliDeps, route: Route, file: string, o: RequestFlags): Promise<CommandResult> {
-  if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'request needs --endpoint URL', { hint: 'the URL local up prints, or the deployed function URL' });
+  if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'request needs --endpoint URL', { hint: 'the URL local up prints, or the deployed api_endpoint (terraform output)' });
   if (!o.pin) throw new UsageError('MISSING_OPTION', 'request needs --pin FINGERPRINT', { hint: "the ML-DSA-87 fingerprint from 'ima-qs keys show' or 'ima-qs local up'" });
   const timeoutMs = parseTimeout(o.timeout, 60_000);
   const payload = await readRequestFile(file, deps.cwd);
@@ -78,6 +91,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
   const client = new BlackBoxClient({
     endpoint: o.endpoint,
     pin: o.pin,
+    token: resolveToken(o.token, deps.env),
     // the CLI verifies with the fastest correct provider; the library defaults to pure JS
     provider: defaultProvider(),
     timeoutMs,
@@ -101,7 +115,8 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
       tally: d.tally,
       verified: true,
       checks: res.checks,
-      votes: res.response.votes.map((v) => ({ persona: v.body.persona, vote: v.body.vote, confidence: v.body.confidence })),
+      votes: responseView(res.response).votes.map((v) => ({ persona: v.persona, vote: v.vote, confidence: v.confidence })),
+      anchor: res.anchor,
       audit: res.response.audit,
       serviceMs: res.serviceMs,
       totalMs: res.totalMs,
@@ -109,7 +124,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
     },
     human:
       renderResponse(res.response, [
-        ['verified', `${res.checks.length} checks passed against the pin`],
+        ['verified', `${res.checks.filter((c) => c.status === 'ok').length} of ${res.checks.length} checks ok against the pin${res.checks.some((c) => c.status !== 'ok') ? ` (${res.checks.filter((c) => c.status !== 'ok').map((c) => `${c.name}: ${c.status}`).join(', ')})` : ''}`],
         ['latency', `${res.serviceMs} ms service, ${res.totalMs} ms total`],
         ...(out ? ([['response', out]] as [string, string][]) : []),
       ]),
@@ -130,18 +145,24 @@ export function registerRequest(program: Command, app: App): void {
         description: `send ${r.what}`,
         examples: [
           `ima-qs request ${r.route} ${r.example} --endpoint http://127.0.0.1:8787 --pin 3f1c…e9 -o response.json`,
-          `ima-qs request ${r.route} ${r.example} --endpoint https://abc.lambda-url.eu-central-1.on.aws --pin 3f1c…e9 --json`,
+          `IMA_QS_TOKEN=$(cat token.jwt) ima-qs request ${r.route} ${r.example} --endpoint https://abc123.execute-api.eu-central-1.amazonaws.com --pin 3f1c…e9 --json`,
         ],
         notes: `The keys document is verified against --pin before anything is sent (exit 1 on a mismatch).
+The deployed proxy authenticates callers (a JWT from its identity provider, infra/api.tf): pass
+it in ${TOKEN_ENV} (or --token); local up needs none.
 The decision is opened with a one-time reply key and every signature, the tally and the audit
-anchor are checked; the response (no private key needed to re-check it) goes to -o.`,
+anchor are checked; the response (no private key needed to re-check it) goes to -o, which is
+written only when every check passed. The whole request runs under one deadline (--timeout):
+a service that stalls (headers or body, of any call) ends it with exit 4 TIMEOUT naming the
+step (keys, post, poll). Redirects are not followed: a sealed request is never re-sent elsewhere.`,
       })
       .argument('<file>', 'the text to judge (UTF-8, at most 96 KiB)')
       .option('--endpoint <url>', 'the service base URL')
       .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service (64 hex digits)')
+      .option('--token <jwt>', TOKEN_HELP)
       .option('-o, --output <file>', 'write the verified response document here (e.g. response.json)')
       .option('--force', 'overwrite the -o file if it exists')
-      .option('--timeout <seconds>', 'give up waiting for the decision after this long', '60')
+      .option('--timeout <seconds>', 'the one deadline of the whole request: keys, POST, every poll, headers and bodies (exit 4 TIMEOUT past it)', '60')
       .action(app.action(async (file: string, o: RequestFlags) => sendRequest(app.deps, r.route, file, o)));
   }
 }

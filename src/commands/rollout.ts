@@ -21,6 +21,7 @@ import { executeRollback, planRollback } from '../rollout/rollback.js';
 import { type ItemRecord, type RolloutState, isDone, loadState, saveState, statePath } from '../rollout/state.js';
 import { rolloutVerifiers } from '../rollout/verifiers.js';
 import { requireSubcommand } from './index.js';
+import { resolveToken, TOKEN_HELP } from './request.js';
 
 /** What this build can do (see checklist.ts). */
 const CAPABILITIES: Capabilities = { storedSignatures: true };
@@ -43,6 +44,7 @@ interface DayFlags extends CommonFlags {
   confirm?: string[];
   keys?: string;
   pin?: string;
+  token?: string;
   logHours?: string;
   timeout?: string;
   loadUsers?: string;
@@ -50,6 +52,7 @@ interface DayFlags extends CommonFlags {
   loadThink?: string;
   loadMaxRequests?: string;
   loadP99?: string;
+  loadTimeout?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -120,6 +123,7 @@ function loadBounds(f: DayFlags): LoadBounds {
     thinkMs: positive(f.loadThink, LOAD.thinkMs, '--load-think', 60_000, 0),
     maxRequests: positive(f.loadMaxRequests, LOAD.maxRequests, '--load-max-requests', 1_000_000),
     p99Ms: positive(f.loadP99, LOAD.p99Ms, '--load-p99', 600_000),
+    requestTimeoutMs: positive(f.loadTimeout, LOAD.requestTimeoutMs / 1000, '--load-timeout', 600) * 1000,
   };
 }
 
@@ -153,6 +157,7 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     .option('--state <file>', 'progress file (default .ima-qs/rollout.json)')
     .option('--keys <dir>', 'the public key files to compare the deployed keys with')
     .option('--pin <fingerprint>', 'the pinned ML-DSA-87 fingerprint (64 hex; default: from --keys)')
+    .option('--token <jwt>', `${TOKEN_HELP} (d2.api-keys, d4.load-test)`)
     .option('--log-hours <n>', 'how far back the log scan reads (hours, default 24)')
     .option('--timeout <ms>', 'timeout of the GET /api/keys request (default 10000)')
     .option('--load-users <n>', 'd4.load-test: concurrent users (default 100, the seed\'s; up to 1000)')
@@ -160,6 +165,7 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     .option('--load-think <ms>', "d4.load-test: each user's pause between requests (default 1000, like locust's wait_time)")
     .option('--load-max-requests <n>', 'd4.load-test: hard cap on requests sent (default 10000)')
     .option('--load-p99 <ms>', "d4.load-test: the service p99 budget (default 550, the seed's acceptance test)")
+    .option('--load-timeout <s>', "d4.load-test: each request's one deadline, keys to verified answer (default 30; a stalled request fails then)")
     .action(app.action(async (n: string, f: DayFlags) => runDay(parseDay(n), f)));
 
   async function runDay(dayN: number, f: DayFlags): Promise<CommandResult> {
@@ -197,6 +203,7 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
         res,
         local: local && { mlkem: local.mlkem, mldsa: local.mldsa, ecdh: local.ecdh },
         pin,
+        token: resolveToken(f.token, deps.env),
         verifiers: rolloutVerifiers(defaultProvider(), now(), local?.mldsaKey),
         now: now(),
         httpTimeoutMs: positive(f.timeout, 10_000, '--timeout', 120_000),

@@ -163,7 +163,7 @@ export function registerTpmAttest(tpm: Command, app: App): void {
 }
 
 async function loadAndVerify(app: App, file: string, nonce: Uint8Array | undefined, akPath?: string) {
-  const text = (await readInputFile(resolvePath(app.deps, file), MAX_QUOTE_FILE, 'quote file')).toString('utf8');
+  const text = (await readInputFile(resolvePath(app.deps, file), MAX_QUOTE_FILE, 'quote file', { tooLargeCode: 'BAD_QUOTE_FILE' })).toString('utf8');
   const doc = parseQuoteDoc(text, file);
   const akPem = akPath ? (await readInputFile(resolvePath(app.deps, akPath), MAX_PEM, 'public key PEM')).toString('utf8') : undefined;
   const verdict: QuoteVerdict = verifyQuote(doc, { nonce: nonce ?? parseHex(doc.nonce, 'nonce'), akPem });

@@ -1,30 +1,41 @@
 /**
- * `ima-qs verify response.json (--pin FINGERPRINT | --key PUBFILE)` (issue 6 §3): the offline
- * checks of a decision response (SPEC §8.5) — signer key vs the trust anchor, the decision
- * signature, every vote signature (context strings included), votes bound to the decision, the
- * tally, the aggregation rule, the request digest (when given) and the audit anchor's form and
- * PCR arithmetic. One row per check; exit 1 naming every failed check; no private key needed.
+ * `ima-qs verify response.json (--pin FINGERPRINT | --key PUBFILE)`: the offline checks of a
+ * decision response (SPEC §8.10.6; a version 1 response, §8.5, still verifies with its anchor
+ * reported "unauthenticated (v1)") or of one exported vote (`vote.json`, §8.10.7). One row per
+ * check; exit 1 naming every failed check; no private key needed. `--file PATH` recomputes the
+ * payload digest from the file that was sent; `--require-anchor` makes an unauthenticated anchor a
+ * failure, `--require-tpm` a simulated one too.
  *
  * The `verify` command (src/commands/file-crypto.ts) dispatches here when no --signature is
- * given and FILE is a response document.
+ * given and FILE is a JSON document.
  */
 import { resolve } from 'node:path';
 import type { App } from '../cli.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readInputFile } from '../io/files.js';
+import { parseStrictJsonBytes } from '../protocol/strict-json.js';
+import type { CliDeps } from '../context.js';
 import { loadPublicKeys } from '../keys/key-dir.js';
 import { table, type CommandResult } from '../output.js';
-import { verifyResponse, type TrustAnchor } from '../service/decision-verify.js';
-import type { DecisionResponse } from '../service/decision.js';
+import { payloadDigest } from '../protocol/decision-v2.js';
+import { verifyResponse, normalizePin, type ResponseCheck, type ResponseVerification, type TrustAnchor } from '../protocol/response-verify.js';
+import { anchorLabel, responseView, type AnyResponse } from '../protocol/response-view.js';
+import { isVoteDocument, verifyVoteDocument } from '../protocol/vote-proof.js';
+import { readRequestFile } from './request.js';
 
-/** A response is ~250 KiB of JSON (21 votes with 4627-byte signatures); anything far larger is not one. */
+/** A response is ~25 KiB of JSON (v2; v1 with 22 signatures ~250 KiB); anything far larger is not one. */
 export const MAX_RESPONSE_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface VerifyResponseFlags {
   pin?: string;
   key?: string;
   requestDigest?: string;
+  /** the file that was sent: its payload digest is recomputed */
+  payloadFile?: string;
+  payloadName?: string;
+  requireAnchor?: boolean;
+  requireTpm?: boolean;
   json?: boolean;
 }
 
@@ -33,44 +44,85 @@ export function looksLikeResponse(v: unknown): boolean {
   return typeof v === 'object' && v !== null && 'decision' in v && 'votes' in v && 'audit' in v;
 }
 
-export async function verifyResponseAction(file: string, opts: VerifyResponseFlags, app: Pick<App, 'deps'>): Promise<CommandResult> {
+/** The trust anchor from --pin or --key (exactly one). */
+export async function trustFromFlags(opts: { pin?: string; key?: string }, cwd: string): Promise<TrustAnchor> {
   if (Boolean(opts.pin) === Boolean(opts.key)) {
     throw new UsageError('TRUST_ANCHOR_REQUIRED', 'verify response.json needs exactly one of --pin FINGERPRINT or --key PUBFILE', {
       hint: 'ima-qs verify response.json --pin <the ML-DSA-87 fingerprint of the service>',
     });
   }
-  if (opts.requestDigest !== undefined && !/^[0-9a-fA-F]{64}$/.test(opts.requestDigest)) {
-    throw new UsageError('BAD_REQUEST_DIGEST', '--request-digest is 64 hex digits (the handle the request was answered with)');
-  }
-  const p = defaultProvider();
-  let trust: TrustAnchor;
   if (opts.pin) {
-    const pin = opts.pin.trim().toLowerCase().replace(/^sha3-256:/, '');
+    const pin = normalizePin(opts.pin);
     if (!/^[0-9a-f]{64}$/.test(pin)) throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits');
-    trust = pin;
-  } else {
-    const keys = await loadPublicKeys(p, resolve(app.deps.cwd, opts.key!));
-    if (!keys.mldsa) throw new InputError('NO_SIGNING_KEY', `${opts.key} holds no ML-DSA-87 public key`, { hint: 'give the service key folder or ml_dsa_87_public.key' });
-    trust = keys.mldsa;
+    return pin;
   }
-  const path = resolve(app.deps.cwd, file);
-  const text = (await readInputFile(path, MAX_RESPONSE_FILE_BYTES, 'response file')).toString('utf8');
-  let doc: unknown;
+  const keys = await loadPublicKeys(defaultProvider(), resolve(cwd, opts.key!));
+  if (!keys.mldsa) throw new InputError('NO_SIGNING_KEY', `${opts.key} holds no ML-DSA-87 public key`, { hint: 'give the service key folder or ml_dsa_87_public.key' });
+  return keys.mldsa;
+}
+
+/** Reads a response or vote document (bounded, `-` = stdin) and parses it as strict JSON (SPEC §3.3). */
+export async function readResponseDocument(file: string, deps: Pick<CliDeps, 'cwd' | 'stdin'>): Promise<{ path: string; doc: unknown }> {
+  const path = file === '-' ? '-' : resolve(deps.cwd, file);
+  const bytes = await readInputFile(path, MAX_RESPONSE_FILE_BYTES, 'response file', { tooLargeCode: 'RESPONSE_MALFORMED', stdin: deps.stdin });
   try {
-    doc = JSON.parse(text);
+    return { path, doc: parseStrictJsonBytes(bytes) };
   } catch {
     throw new InputError('NOT_JSON', `${file} is not JSON; a response document is the JSON 'ima-qs request -o' writes`);
   }
-  const v = verifyResponse(p, doc, trust, opts.requestDigest ? { requestDigest: opts.requestDigest.toLowerCase() } : {});
-  const r = doc as Partial<DecisionResponse>;
+}
+
+function statusText(c: ResponseCheck): string {
+  return c.status === 'ok' ? 'ok' : c.status === 'fail' ? 'FAIL' : c.status;
+}
+
+export function checksTable(checks: ResponseCheck[]): string {
+  return table(['', 'check', 'detail'], checks.map((c) => [statusText(c), c.name, c.detail]));
+}
+
+export async function verifyResponseAction(file: string, opts: VerifyResponseFlags, app: Pick<App, 'deps'>): Promise<CommandResult> {
+  if (opts.requestDigest !== undefined && !/^[0-9a-fA-F]{64}$/.test(opts.requestDigest)) {
+    throw new UsageError('BAD_REQUEST_DIGEST', '--request-digest is 64 hex digits (the handle the request was answered with)');
+  }
+  if (opts.payloadName !== undefined && !opts.payloadFile) throw new UsageError('USAGE', '--name goes with --file');
+  const trust = await trustFromFlags(opts, app.deps.cwd);
+  const p = defaultProvider();
+  let digest: string | undefined;
+  if (opts.payloadFile) {
+    const sent = await readRequestFile(opts.payloadFile, app.deps.cwd);
+    digest = payloadDigest(p, { name: opts.payloadName ?? sent.name, content: sent.content });
+  }
+  const { path, doc } = await readResponseDocument(file, app.deps);
+
+  if (isVoteDocument(doc)) {
+    if (digest || opts.requestDigest || opts.requireAnchor || opts.requireTpm) {
+      throw new UsageError('USAGE', '--file, --request-digest, --require-anchor and --require-tpm are for a whole response, not one exported vote');
+    }
+    const v = verifyVoteDocument(p, doc, trust);
+    return render(file, path, v, {});
+  }
+  const v = verifyResponse(p, doc, trust, {
+    ...(opts.requestDigest ? { requestDigest: opts.requestDigest.toLowerCase() } : {}),
+    ...(digest ? { payloadDigest: digest } : {}),
+    requireAnchor: opts.requireAnchor === true,
+    requireTpm: opts.requireTpm === true,
+  });
+  const formatOk = v.checks.find((c) => c.name === 'format')?.ok === true;
+  let summary: Record<string, unknown> = {};
+  if (formatOk) {
+    const view = responseView(doc as AnyResponse);
+    summary = { version: view.version, outcome: view.outcome, route: view.route, requestDigest: view.requestDigest, signer: view.signer, anchor: v.anchor, anchorLabel: anchorLabel(view.anchor) };
+  }
+  return render(file, path, v, summary);
+}
+
+function render(file: string, path: string, v: ResponseVerification, summary: Record<string, unknown>): CommandResult {
   const failed = v.checks.filter((c) => !c.ok).map((c) => c.name);
-  const summary = v.checks.find((c) => c.name === 'format')?.ok
-    ? { outcome: r.decision?.outcome, route: r.decision?.route, requestDigest: r.decision?.request_digest, signer: r.signer?.fingerprint, simulatedAnchor: r.audit?.pcr?.simulated }
-    : {};
-  const rows = v.checks.map((c) => [c.ok ? 'ok' : 'FAIL', c.name, c.detail]);
+  const label = typeof summary.anchorLabel === 'string' ? `\naudit anchor: ${summary.anchorLabel}` : '';
+  const verdict = v.ok ? (summary.outcome ? `\nthe response is valid: ${String(summary.outcome)} by ${String(summary.signer)}` : '\nthe vote is valid') : '';
   return {
-    data: { file: path, valid: v.ok, checks: v.checks, failed, ...summary },
-    human: table(['', 'check', 'detail'], rows) + (v.ok ? `\nthe response is valid: ${summary.outcome} by ${summary.signer}` : ''),
+    data: { file: path, valid: v.ok, version: v.version ?? null, anchor: v.anchor, checks: v.checks, failed, ...summary },
+    human: checksTable(v.checks) + label + verdict,
     failure: v.ok ? undefined : responseFailure(file, failed),
   };
 }
@@ -81,10 +133,11 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
  */
 function responseFailure(file: string, failed: string[]): InputError | VerificationError {
   if (failed.includes('format')) {
-    return new InputError('RESPONSE_MALFORMED', `${file} is not a well-formed response document (SPEC §8.5)`, {
+    return new InputError('RESPONSE_MALFORMED', `${file} is not a well-formed response document (SPEC §8.10)`, {
       hint: "a response document is the JSON 'ima-qs request -o' writes",
       details: { failed },
     });
   }
   return new VerificationError('RESPONSE_INVALID', `the response fails: ${failed.join(', ')}`, { details: { failed } });
 }
+

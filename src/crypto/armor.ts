@@ -13,16 +13,16 @@
 import { Buffer } from 'node:buffer';
 import { InputError } from '../errors.js';
 import { fromBase64 } from './bytes.js';
+import { PEM_COLUMNS, PEM_LEADING_WS, PEM_WS_ONLY, classifyPemBodyLine, newPemBody, withoutCr } from './pem-rules.js';
 
 export const ARMOR_BEGIN = '-----BEGIN IMA-QS ENCRYPTED FILE-----';
 export const ARMOR_END = '-----END IMA-QS ENCRYPTED FILE-----';
-export const ARMOR_COLUMNS = 64;
+export const ARMOR_COLUMNS = PEM_COLUMNS;
 const BYTES_PER_LINE = (ARMOR_COLUMNS / 4) * 3; // 48
 /** no accepted line is longer than this (the BEGIN line, 37, and a CR): a cap on buffering */
 const MAX_LINE = 80;
-const FULL_LINE = /^[A-Za-z0-9+/]{64}$/;
-const WS_ONLY = /^[ \t\r\n]*$/;
-const LEADING_WS = /^[ \t\r\n]+/;
+const WS_ONLY = PEM_WS_ONLY;
+const LEADING_WS = PEM_LEADING_WS;
 
 /** Armors a byte stream: yields ASCII bytes (LF line endings, a final LF after the END line). */
 export async function* armorEncode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -82,30 +82,29 @@ export async function* armorDecode(source: AsyncIterable<Uint8Array> | Iterable<
   let state: State = 'pre' as State; // (changed inside onLine: no narrowing)
   let pending = '';
   let lineNo = 0;
-  let bodyLines = 0;
-  let sawLast = false;
+  const body = newPemBody();
 
   // handles one complete line (without its LF); returns decoded bytes for body lines
   const onLine = (raw: string): Buffer | undefined => {
     lineNo++;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const line = withoutCr(raw);
     if (state === 'pre') {
       if (line !== ARMOR_BEGIN) throw bad(`expected '${ARMOR_BEGIN}'`, lineNo);
       state = 'body';
       return undefined;
     }
     if (line === ARMOR_END) {
-      if (bodyLines === 0) throw bad('no data between the BEGIN and END lines', lineNo);
+      if (body.lines === 0) throw bad('no data between the BEGIN and END lines', lineNo);
       state = 'post';
       return undefined;
     }
-    if (sawLast) throw bad(`expected '${ARMOR_END}' after a short or padded line`, lineNo);
-    bodyLines++;
-    if (FULL_LINE.test(line)) return Buffer.from(line, 'base64');
-    if (line.length === 0 || line.length > ARMOR_COLUMNS) {
-      throw bad(`a line has ${line.length} characters; lines have ${ARMOR_COLUMNS} (the last one 4 to ${ARMOR_COLUMNS})`, lineNo);
+    let kind: 'full' | 'last';
+    try {
+      kind = classifyPemBodyLine(line, body); // SPEC §2.1 = §4.4: one rule for key files and armor
+    } catch (err) {
+      throw bad((err as Error).message, lineNo);
     }
-    sawLast = true;
+    if (kind === 'full') return Buffer.from(line, 'base64');
     let bytes: Uint8Array;
     try {
       bytes = fromBase64(line, 'the line'); // strict: alphabet, length, padding, zero padding bits

@@ -9,7 +9,8 @@
 import { p384 } from '@noble/curves/nist.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';
 import { InputError } from '../errors.js';
-import { equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
+import { concatBytes, equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
+import { PEM_LEADING_WS, PEM_WS_ONLY, classifyPemBodyLine, newPemBody, withoutCr } from './pem-rules.js';
 import {
   type CompositeKemPrivateKey,
   compositePrivateKeyFromBytes,
@@ -115,37 +116,53 @@ const LABEL_HINTS: Record<string, string> = {
   CERTIFICATE: 'give the key file, not a certificate',
 };
 
-/** Strict RFC 7468 parsing: one block, matching labels, base64 body, nothing else but whitespace. */
+/**
+ * Strict RFC 7468 parsing with the one rule of pem-rules.ts (SPEC §2.1, the same as the armor's
+ * §4.4): one block, matching labels, 64-column base64 lines (the last 4..64), LF or CRLF, only
+ * whitespace before BEGIN and after END, nothing else.
+ */
 export function parsePem(text: string, source: string): { label: string; der: Uint8Array } {
   const malformed = (why: string, hint?: string) =>
     new InputError('KEY_MALFORMED', `${source} is not a PEM key file (${why})`, hint ? { hint } : {});
   if (typeof text !== 'string') throw malformed('not text');
   if (text.length > PEM_MAX_CHARS) throw malformed('too large');
-  const lines = text.replace(/\r\n/g, '\n').split('\n').map((l) => l.replace(/[ \t]+$/, ''));
-  while (lines.length && lines[0] === '') lines.shift();
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  if (lines.length < 2) throw malformed('no BEGIN/END block');
-  const begin = /^-----BEGIN ([A-Z0-9 ]+)-----$/.exec(lines[0]);
-  const end = /^-----END ([A-Z0-9 ]+)-----$/.exec(lines[lines.length - 1]);
-  if (!begin) throw malformed(lines.some((l) => l.startsWith('-----BEGIN ')) ? 'text before the BEGIN line' : 'no BEGIN line');
-  if (!end) throw malformed(lines.some((l) => l.startsWith('-----END ')) ? 'data after the END line' : 'no END line');
-  if (begin[1] !== end[1]) throw malformed(`BEGIN ${begin[1]} does not match END ${end[1]}`);
+  const lead = PEM_LEADING_WS.exec(text);
+  const lines = text.slice(lead ? lead[0].length : 0).split('\n');
+  const first = withoutCr(lines[0]);
+  const begin = /^-----BEGIN ([A-Z0-9 ]+)-----$/.exec(first);
+  if (!begin) {
+    if (first === '' && lines.length === 1) throw malformed('no BEGIN/END block');
+    throw malformed(lines.some((l) => l.startsWith('-----BEGIN ')) ? 'text before the BEGIN line' : 'no BEGIN line');
+  }
   const label = begin[1];
   if (label !== 'PUBLIC KEY' && label !== 'PRIVATE KEY') {
     throw new InputError('KEY_UNSUPPORTED_FORMAT', `${source} is a PEM "${label}"; a "PUBLIC KEY" or "PRIVATE KEY" was expected`, {
       hint: LABEL_HINTS[label] ?? 'ima-qs reads SPKI public keys and PKCS#8 private keys',
     });
   }
-  const body = lines.slice(1, -1);
-  if (body.some((l) => l.includes(':'))) throw malformed('PEM headers are not supported (encrypted keys are not read)');
-  if (body.some((l) => l.startsWith('-----'))) throw malformed('more than one PEM block');
-  const b64 = body.map((l) => l.trim()).join('');
-  if (b64.length === 0) throw malformed('empty body');
-  try {
-    return { label, der: fromBase64(b64, `${source} (PEM body)`) };
-  } catch {
-    throw malformed('the body is not valid base64');
+  const body = newPemBody();
+  const parts: Uint8Array[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = withoutCr(lines[i]);
+    const end = /^-----END ([A-Z0-9 ]+)-----$/.exec(line);
+    if (end) {
+      if (end[1] !== label) throw malformed(`BEGIN ${label} does not match END ${end[1]}`);
+      if (body.lines === 0) throw malformed('empty body');
+      if (!PEM_WS_ONLY.test(lines.slice(i + 1).join('\n'))) {
+        throw malformed(lines.slice(i + 1).some((l) => l.startsWith('-----')) ? 'more than one PEM block' : 'data after the END line');
+      }
+      return { label, der: concatBytes(...parts) };
+    }
+    if (line.startsWith('-----')) throw malformed(line.startsWith('-----BEGIN ') ? 'more than one PEM block' : 'a line that is not base64');
+    if (line.includes(':')) throw malformed('PEM headers are not supported (encrypted keys are not read)');
+    try {
+      classifyPemBodyLine(line, body);
+      parts.push(fromBase64(line, 'the line'));
+    } catch (err) {
+      throw malformed(`line ${i + 1 + (lead ? (lead[0].match(/\n/g) ?? []).length : 0)}: ${(err as Error).message}`);
+    }
   }
+  throw malformed('no END line');
 }
 
 // ---- decoding ----

@@ -117,7 +117,7 @@ export function decodeEcPrivateKey(bytes: Uint8Array, what: string): DecodedEcPr
   if (r.smallInteger('ECPrivateKey version') !== 1) throw r.fail('ECPrivateKey version is not 1');
   const scalar = r.octetString('ECPrivateKey privateKey');
   if (scalar.length !== 48) {
-    throw new InputError('KEY_MALFORMED', `${what}: the EC private key is ${scalar.length} bytes; a P-384 key is 48`);
+    throw new InputError('KEY_WRONG_SIZE', `${what}: the EC private key is ${scalar.length} bytes; a P-384 key is 48`); // SPEC §2.2 table
   }
   if (r.peekTag() === 0xa0) {
     const params = r.explicit(0, 'ECPrivateKey parameters');

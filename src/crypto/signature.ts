@@ -16,6 +16,10 @@ export const SIGNATURE_CONTEXTS = {
   keys: 'ima-qs/v1/keys',
   file: 'ima-qs/v1/file',
   audit: 'ima-qs/v1/audit',
+  // response format v2 (SPEC §8.10): one signature per decision, one per group commit, one per refusal
+  decision2: 'ima-qs/v2/decision',
+  batch: 'ima-qs/v2/batch',
+  refusal: 'ima-qs/v2/refusal',
 } as const;
 export type SignaturePurpose = keyof typeof SIGNATURE_CONTEXTS;
 

@@ -6,13 +6,14 @@
  * run leaves nothing half-written. Loading checks each private key against its public file.
  */
 import { readdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { type CompositeKemPrivateKey, compositeKeyFrom } from '../crypto/composite-kem.js';
 import {
   type DecodedKey,
   type KeyAlg,
+  type PrivateKeyOf,
   decodeKeyPem,
   encodePrivateKeyPem,
   encodePublicKeyPem,
@@ -106,9 +107,9 @@ export async function writeKeyDir(dir: string, keys: ServiceKeys, opts: { force?
   return written;
 }
 
-/** Reads and decodes one key file; errors name the file as the user gave it. */
+/** Reads and decodes one key file (bounded: SPEC §2); errors name the file as the user gave it. */
 export async function readKeyFile(p: CryptoProvider, path: string): Promise<DecodedKey> {
-  const bytes = await readInputFile(path, MAX_KEY_FILE_BYTES, 'key file');
+  const bytes = await readInputFile(path, MAX_KEY_FILE_BYTES, 'key file', { tooLargeCode: 'KEY_MALFORMED' });
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -116,6 +117,58 @@ export async function readKeyFile(p: CryptoProvider, path: string): Promise<Deco
     throw new InputError('KEY_MALFORMED', `${path} is not a PEM key file (not text)`, { cause });
   }
   return decodeKeyPem(p, text, path);
+}
+
+/**
+ * The partner of a key file (SPEC §2.4): `NAME_private.key` ↔ `NAME_public.key` in the same
+ * folder — the six files of a key folder, and any other pair named that way (a composite
+ * `recipient_private.key` beside its `recipient_public.key`). Other names have no partner.
+ */
+export function partnerOf(path: string): string | undefined {
+  const m = /^(.*)_(private|public)\.key$/.exec(basename(path));
+  if (!m) return undefined;
+  return join(dirname(path), `${m[1]}_${m[2] === 'private' ? 'public' : 'private'}.key`);
+}
+
+/**
+ * Checks a decoded key against its partner file, when that exists (SPEC §2.4: KEY_PAIR_MISMATCH;
+ * a partner of another algorithm or kind is refused as what it is). A private partner that this
+ * user may not read is skipped: a loader of public keys does not need it.
+ */
+export async function checkPartner(p: CryptoProvider, path: string, decoded: DecodedKey): Promise<void> {
+  const partner = partnerOf(path);
+  if (!partner) return;
+  let other: DecodedKey;
+  try {
+    other = await readKeyFile(p, partner);
+  } catch (err) {
+    const code = (err as InputError).code;
+    if (code === 'FILE_NOT_FOUND' || (decoded.kind === 'public' && code === 'PERMISSION_DENIED')) return;
+    throw err;
+  }
+  const otherKey = decoded.kind === 'private' ? expectPublic(other, decoded.alg, partner) : expectPrivate(other, decoded.alg, partner).publicKey;
+  if (!equalBytes(otherKey, decoded.publicKey)) {
+    const [priv, pub] = decoded.kind === 'private' ? [path, partner] : [partner, path];
+    throw new InputError('KEY_PAIR_MISMATCH', `${priv} does not match ${pub} (they are keys of different pairs)`, {
+      hint: 'the folder mixes keys from different generations; restore the matching pair',
+    });
+  }
+}
+
+/** A private key of `alg` from `path`, checked against its partner public file (SPEC §2.4). */
+export async function readPrivateKey<A extends KeyAlg>(p: CryptoProvider, path: string, alg: A): Promise<PrivateKeyOf[A]> {
+  const decoded = await readKeyFile(p, path);
+  const key = expectPrivate(decoded, alg, path);
+  await checkPartner(p, path, decoded);
+  return key;
+}
+
+/** A public key of `alg` from `path`, checked against its partner private file when there is one. */
+export async function readPublicKey(p: CryptoProvider, path: string, alg: KeyAlg): Promise<Uint8Array> {
+  const decoded = await readKeyFile(p, path);
+  const key = expectPublic(decoded, alg, path);
+  await checkPartner(p, path, decoded);
+  return key;
 }
 
 async function requireDir(dir: string): Promise<void> {
@@ -131,22 +184,11 @@ async function requireDir(dir: string): Promise<void> {
  */
 export async function loadPrivateKeys(p: CryptoProvider, dir: string): Promise<ServiceKeys> {
   await requireDir(dir);
-  const out: Partial<Record<Slot, MlKemPrivateKey | MlDsaPrivateKey | P384PrivateKey>> = {};
-  for (const s of SLOTS) {
-    const privPath = join(dir, s.priv);
-    const key = expectPrivate(await readKeyFile(p, privPath), s.alg, privPath);
-    const pubPath = join(dir, s.pub);
-    if (await exists(pubPath)) {
-      const pub = expectPublic(await readKeyFile(p, pubPath), s.alg, pubPath);
-      if (!equalBytes(pub, key.publicKey)) {
-        throw new InputError('KEY_PAIR_MISMATCH', `${privPath} does not match ${pubPath}`, {
-          hint: 'the folder mixes keys from different generations; restore the matching pair',
-        });
-      }
-    }
-    out[s.slot] = key as MlKemPrivateKey | MlDsaPrivateKey | P384PrivateKey;
-  }
-  return out as unknown as ServiceKeys;
+  return {
+    mlkem: await readPrivateKey(p, join(dir, KEY_FILES.mlkemPrivate), 'ML-KEM-768'),
+    mldsa: await readPrivateKey(p, join(dir, KEY_FILES.mldsaPrivate), 'ML-DSA-87'),
+    ecdh: await readPrivateKey(p, join(dir, KEY_FILES.ecdhPrivate), 'P-384'),
+  };
 }
 
 /** What `loadPublicKeys` found: some of the three service keys, and the composite when known. */
@@ -166,14 +208,12 @@ export interface LoadedPublicKeys extends Partial<ServicePublicKeys> {
 export async function loadPublicKeys(p: CryptoProvider, dirOrFile: string): Promise<LoadedPublicKeys> {
   if (await isDirectory(dirOrFile)) {
     const out: Partial<ServicePublicKeys> = {};
-    for (const s of SLOTS) {
-      const path = join(dirOrFile, s.pub);
-      out[s.slot] = expectPublic(await readKeyFile(p, path), s.alg, path);
-    }
+    for (const s of SLOTS) out[s.slot] = await readPublicKey(p, join(dirOrFile, s.pub), s.alg);
     return { ...out, composite: recipientPublicKey(out as ServicePublicKeys) };
   }
   const decoded = await readKeyFile(p, dirOrFile);
   if (decoded.kind !== 'public') expectPublic(decoded, decoded.alg, dirOrFile); // throws KEY_NOT_PUBLIC
+  await checkPartner(p, dirOrFile, decoded);
   if (decoded.alg === 'MLKEM768-P384') {
     const c = decoded.publicKey;
     return { composite: c, mlkem: c.slice(0, 1184), ecdh: c.slice(1184) };

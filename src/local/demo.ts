@@ -18,10 +18,13 @@ import { facts, table, type CommandResult } from '../output.js';
 import { parseCore } from '../audit/audit-chain.js';
 import { PayloadOpener } from '../audit/audit-payload.js';
 import { loadPrivateKeys, recipientPrivateKey } from '../keys/key-dir.js';
-import { verifyResponse } from '../service/decision-verify.js';
-import type { DecisionResponse } from '../service/decision.js';
-import type { RequestPayload, Route } from '../service/request.js';
+import { verifyResponse } from '../protocol/response-verify.js';
+import { payloadDigest } from '../protocol/decision-v2.js';
+import { responseView, type AnyResponse } from '../protocol/response-view.js';
+import { coveringStatements } from '../audit/audit-batch.js';
+import type { RequestPayload, Route } from '../protocol/request.js';
 import { STATE_LAYOUT, startLocalStack, type LocalStack } from './local-stack.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const DEMO_REQUESTS: { route: Route; payload: RequestPayload }[] = [
   {
@@ -121,32 +124,34 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
     report.anchor = stack.anchor;
     const client = new BlackBoxClient({ endpoint: stack.endpoint, pin: stack.fingerprint, provider: defaultProvider(), timeoutMs: 30_000 });
     const p = defaultProvider();
-    let first: DecisionResponse | undefined;
+    let first: AnyResponse | undefined;
+    const sent = new Map<string, string>();
     for (const r of DEMO_REQUESTS) {
       await step(`request ${r.route} ${r.payload.name}`, async () => {
         const res = await client.request(r.route, r.payload);
         const file = join(state, `response-${r.route}.json`);
         await writeFile(file, JSON.stringify(res.response, null, 2) + '\n');
         first ??= res.response;
+        sent.set(res.handle, payloadDigest(p, r.payload));
         report.decisions.push({ route: r.route, handle: res.handle, outcome: res.response.decision.outcome, tally: res.response.decision.tally, checks: res.checks.length, response: file });
-        return [null, `${res.response.decision.outcome} (${res.response.decision.tally.approve}/${res.response.decision.tally.reject}/${res.response.decision.tally.abstain}), ${res.checks.length} checks passed, ${res.serviceMs} ms`];
+        return [null, `${res.response.decision.outcome} (${res.response.decision.tally.approve}/${res.response.decision.tally.reject}/${res.response.decision.tally.abstain}), ${res.checks.filter((c) => c.status === 'ok').length} checks ok, anchor ${res.anchor}, ${res.serviceMs} ms`];
       });
     }
     for (const d of [...report.decisions]) {
       await step(`verify response-${d.route}.json offline`, async () => {
-        const v = verifyResponse(p, JSON.parse(await readFile(d.response, 'utf8')), stack!.fingerprint, { requestDigest: d.handle });
+        const v = verifyResponse(p, parseStrictJson(await readFile(d.response, 'utf8')), stack!.fingerprint, { requestDigest: d.handle, payloadDigest: sent.get(d.handle), requireAnchor: true });
         if (!v.ok) throw new VerificationError('RESPONSE_INVALID', `fails: ${v.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
         return [null, v.checks.map((c) => c.name).join(', ')];
       });
     }
     if (first) {
       const tampered = structuredClone(first);
-      const v0 = tampered.votes[0].body;
+      const v0 = responseView(tampered).votes[0];
       v0.vote = v0.vote === 'approve' ? 'reject' : 'approve';
       await step('a tampered copy (one vote flipped) is refused', async () => {
         const v = verifyResponse(p, tampered, stack!.fingerprint);
         const failed = v.checks.filter((c) => !c.ok).map((c) => c.name);
-        if (v.ok || !failed.includes('vote signatures')) throw new ImaError('internal', 'TAMPER_NOT_DETECTED', 'the flipped vote was not detected');
+        if (v.ok || !failed.some((f) => f === 'votes root' || f === 'vote signatures')) throw new ImaError('internal', 'TAMPER_NOT_DETECTED', 'the flipped vote was not detected');
         return [null, `refused: ${failed.join(', ')}`];
       });
     }
@@ -155,20 +160,22 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
       // the entry holds no route in clear (SPEC §8.7): open each payload with the audit recipient
       // key, here the stack's own (what `audit tail --decrypt --state STATE` does)
       const opener = new PayloadOpener(p, recipientPrivateKey(await loadPrivateKeys(p, join(stack!.stateDir, STATE_LAYOUT.keys))));
+      const covering = await coveringStatements(stack!.audit, stack!.chain, recs.map((r) => r.seq));
       for (const rec of recs) {
         const core = parseCore(rec);
-        const opened = opener.open(core);
+        const opened = opener.open(core, rec);
+        const st = covering.get(rec.seq);
         report.audit.push({
           seq: rec.seq,
           time: core.time,
           route: opened.status === 'opened' ? String(opened.signed.decision.route) : opened.status,
           request_digest: core.request_digest,
-          pcr: rec.anchor?.pcr ?? null,
-          after: rec.anchor?.after ?? null,
-          simulated: rec.anchor?.simulated ?? null,
+          pcr: st?.pcr.index ?? null,
+          after: st?.pcr.after ?? null,
+          simulated: st?.pcr.simulated ?? null,
         });
       }
-      const anchored = recs.filter((r) => r.anchor).length;
+      const anchored = recs.filter((r) => covering.has(r.seq)).length;
       return [null, `${recs.length} entries of chain ${stack!.chain}, ${anchored} anchored in pcr ${stack!.anchor.pcr}, payloads opened with STATE/keys`];
     });
   } finally {

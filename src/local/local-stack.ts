@@ -12,36 +12,36 @@
  */
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { AuditChain } from '../audit/audit-chain.js';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
-import { createPublicKeysDocument } from '../aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../protocol/keys-document.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
 import { fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
-import { ensurePrivateDir, exists, writeFileAtomic } from '../io/files.js';
+import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
 import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
 import { RulesModel } from '../service/council/councils.js';
 import { jsonLogger, type Logger } from '../service/log.js';
 import { MemoryQueue } from '../service/memory/memory-queue.js';
-import { systemClock } from '../service/ports.js';
+import { systemClock } from '../ports.js';
 import { InProcessDecisionWaiter, notifyingTable } from '../service/proxy/decision-waiter.js';
 import { createProxyHandler } from '../service/proxy/handler.js';
-import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../service/records.js';
-import { InlineSigner, type Signer } from '../service/signer.js';
+import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../protocol/records.js';
+import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from '../service/worker/consumer.js';
 import type { PipelineDeps } from '../service/worker/pipeline.js';
 import { SigningPool } from '../service/worker/signing-pool.js';
 import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
-import { startLoopbackServer, type LoopbackServer } from './http-server.js';
+import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
 
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
@@ -79,6 +79,8 @@ export interface LocalStackOptions {
    * file, absolute or relative to the process); default: the stack's own key (STATE/keys)
    */
   auditRecipient?: string;
+  /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
+  http?: HttpFrontOptions;
 }
 
 export interface LocalStack {
@@ -134,7 +136,7 @@ async function takeLock(path: string): Promise<() => Promise<void>> {
       return () => rm(path, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toImaError(err);
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      const pid = Number((await readInputFile(path, 64, 'lock file').catch(() => '')).toString().trim());
       let alive = false;
       if (Number.isInteger(pid) && pid > 0) {
         try {
@@ -279,7 +281,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     cleanups.push(() => consumer.stop());
     let http: LoopbackServer;
     try {
-      http = await startLoopbackServer(handler, { host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
+      http = await startLoopbackServer(handler, { ...opts.http, host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new UsageError('PORT_IN_USE', `port ${opts.port} is already in use`, { hint: 'pick another --port, or 0 for any free one' });

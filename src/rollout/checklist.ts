@@ -22,6 +22,7 @@ import {
   checkSecrets,
   checkStoredSignatures,
   checkTables,
+  checkUnauthenticatedRefused,
   checkWorker,
 } from './checks.js';
 
@@ -68,12 +69,12 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
       auto('d1.tables', 'DynamoDB tables with PITR and SSE-KMS; TTL on the requests table', checkTables, 'run: terraform -chdir=infra apply -var quantum_safe_enabled=true'),
       auto('d1.queue', 'SQS request queue with a dead-letter queue (redrive) and SSE', checkQueue, 'run: terraform -chdir=infra apply -var quantum_safe_enabled=true'),
       auto('d1.log-groups', 'CloudWatch log groups exist with a retention', checkLogGroups, 'run: terraform -chdir=infra apply (log groups are created before the services write to them)'),
-      manual('d1.iam-policies', 'IAM policies attached: Lambda and worker roles least-privilege (no * actions)', 'review role_arns from terraform output; the infra tests assert no wildcard actions'),
+      manual('d1.iam-policies', 'IAM policies attached: Lambda and worker roles least-privilege (no * actions)', 'review role_arns from terraform output against infra/README.md "Who may do what"; attach key_operator_policy_arn to the key operators'),
     ],
     [
       manual('d2.lambda-bundle', 'Proxy bundle built: ima-qs package lambda (no liboqs, no Docker: @noble + node:crypto)', 'run: ima-qs package lambda -o dist/lambda.zip, then terraform apply -var lambda_zip_path=dist/lambda.zip'),
       auto('d2.lambda-deployed', 'Lambda proxy deployed: Active, Node runtime, alias on a published version', checkLambda, 'deploy with terraform apply; publish a version and point the alias at it (rollback needs versions)'),
-      auto('d2.api-keys', 'GET /api/keys answers with the document signed by the pinned ML-DSA-87 key', checkApiKeys, 'check the function URL and that the public-keys document was published (ima-qs keys upload); pass --pin FINGERPRINT'),
+      auto('d2.api-keys', 'GET /api/keys answers with the document signed by the pinned ML-DSA-87 key', checkApiKeys, 'check the proxy URL (terraform output api_endpoint) and that the public-keys document was published (ima-qs keys upload); pass --pin FINGERPRINT and --token (or IMA_QS_TOKEN)'),
       manual('d2.local-roundtrip', 'A sealed request round trip works locally (ima-qs local up + request analyze)', 'run: ima-qs local up, then ima-qs request analyze FILE --endpoint http://127.0.0.1:PORT'),
     ],
     [
@@ -87,12 +88,18 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
     [
       manual('d4.client-library', 'Client library deployed to the frontend', 'ship the client with the pinned ML-DSA-87 fingerprint'),
       manual('d4.browser-verify', 'Response verification tested in a browser (and a tampered response rejected)', 'verify a response in the browser client; cross-check with ima-qs verify response.json'),
+      auto(
+        'd4.unauthenticated-refused',
+        'An unauthenticated call to the deployed proxy is refused (GET /api/keys and POST /api/analyze: 401/403)',
+        checkUnauthenticatedRefused,
+        'the proxy must authenticate callers: terraform apply with api_jwt_issuer and api_jwt_audiences (infra/api.tf), never a public function URL; then run day 4 again with --token (or IMA_QS_TOKEN)',
+      ),
       // the seed asks for 100 users; the bounded default run is 60 s (--load-duration 300 for its 5 min)
       auto(
         'd4.load-test',
         'Bounded load test against the proxy URL (100 users, 60 s, 1 s think time): 0 errors, service p99 < 550 ms',
         checkLoadTest,
-        'p99 over budget: scale the worker (ECS desired count, task CPU: signing is the cost) and the proxy (Lambda memory, reserved concurrency); errors: read the Lambda and worker log groups (HTTP_429/503: throttling); then run day 4 again (--load-users/--load-duration/--load-think/--load-max-requests set the bounds)',
+        'p99 over budget: scale the worker (ECS desired count, task CPU: signing is the cost) and the proxy (Lambda memory, reserved concurrency); errors: read the Lambda and worker log groups (HTTP_429/503: throttling; TIMEOUT: the service stalled past --load-timeout in the step named); then run day 4 again (--load-users/--load-duration/--load-think/--load-max-requests/--load-timeout set the bounds)',
       ),
       auto('d4.no-key-material-in-logs', 'No PEM or key material in the CloudWatch log groups', checkLogsClean, 'find the log line, remove its source, rotate the keys (ima-qs keys rotate) and delete the log stream'),
       manual('d4.enable-production', 'Quantum-safe enabled in production (terraform apply -var quantum_safe_enabled=true)', 'apply in the production workspace'),

@@ -294,9 +294,23 @@ export class AwsRolloutProbe implements RolloutProbe {
     };
   }
 
-  async httpGet(url: string, timeoutMs: number): Promise<HttpAnswer> {
+  httpGet(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    return this.http(url, timeoutMs, { method: 'GET', headers: { accept: 'application/json', ...headers } });
+  }
+
+  httpPost(url: string, timeoutMs: number, body: Uint8Array, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    return this.http(url, timeoutMs, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers }, body });
+  }
+
+  private async http(url: string, timeoutMs: number, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<HttpAnswer> {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+      const res = await fetch(url, {
+        method: init.method,
+        headers: init.headers,
+        ...(init.body ? { body: Buffer.from(init.body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'error',
+      });
       // read at most MAX_HTTP_BODY bytes: a misbehaving endpoint cannot make us buffer more
       const chunks: Uint8Array[] = [];
       let size = 0;

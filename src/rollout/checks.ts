@@ -42,10 +42,15 @@ export interface LoadBounds {
   maxRequests: number;
   /** the service p99 (POST → sealed decision) must be below this, ms (the seed's: 550) */
   p99Ms: number;
+  /**
+   * each request's one deadline, ms (keys, POST, every poll, headers and bodies): a stalled
+   * request is a TIMEOUT error then, so the load ends at most this long after durationS
+   */
+  requestTimeoutMs: number;
 }
 
 /** Runs a bounded load against `endpoint` with the pin (src/client/load-measure.ts in the command). */
-export type LoadRunner = (endpoint: string, pin: string, bounds: LoadBounds) => Promise<LoadReport>;
+export type LoadRunner = (endpoint: string, pin: string, bounds: LoadBounds, token?: string) => Promise<LoadReport>;
 
 /** The seed's Day 4 acceptance budget: service p99 below 550 ms (at 100 users). */
 export const LOAD_BUDGET_P99_MS = 550;
@@ -57,6 +62,8 @@ export interface CheckContext {
   local?: KeyFingerprints;
   /** pinned ML-DSA-87 fingerprint (--pin, else the local key's), hex */
   pin?: string;
+  /** bearer token for the deployed proxy, which authenticates callers (--token / IMA_QS_TOKEN) */
+  token?: string;
   verifiers: RolloutVerifiers;
   now: Date;
   httpTimeoutMs: number;
@@ -237,6 +244,28 @@ async function proxyBase(ctx: CheckContext): Promise<string | undefined> {
 
 const noProxyUrl = (ctx: CheckContext) => fail(`no URL for the proxy: ${ctx.res.lambdaFunction} has no function URL and no api.url is configured`);
 
+const bearer = (ctx: CheckContext): Record<string, string> => (ctx.token ? { authorization: `Bearer ${ctx.token}` } : {});
+
+/**
+ * Who may call the deployed proxy (infra/api.tf): a GET /api/keys and a POST /api/analyze without
+ * credentials must both be refused with 401 or 403. The POST carries one byte, not a sealed
+ * request: an endpoint that wrongly accepts it answers 400 and stores nothing.
+ */
+export async function checkUnauthenticatedRefused(ctx: CheckContext): Promise<CheckOutcome> {
+  const base = await proxyBase(ctx);
+  if (!base) return noProxyUrl(ctx);
+  const answers = [
+    [`GET ${base}/api/keys`, await ctx.probe.httpGet(`${base}/api/keys`, ctx.httpTimeoutMs)],
+    [`POST ${base}/api/analyze`, await ctx.probe.httpPost(`${base}/api/analyze`, ctx.httpTimeoutMs, new Uint8Array([0]))],
+  ] as const;
+  const problems: string[] = [];
+  for (const [what, a] of answers) {
+    if (a.status === 0) problems.push(`${what}: ${a.body}`);
+    else if (a.status !== 401 && a.status !== 403) problems.push(`${what} without credentials answered HTTP ${a.status}, not 401/403: the endpoint accepts anyone`);
+  }
+  return verdict(problems, answers.map(([what, a]) => `${what}: ${a.status}`).join('; ') + ' — unauthenticated calls are refused');
+}
+
 /** GET {url}/api/keys answers 200 with a public-keys document signed by the pinned key. */
 export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
   if (!ctx.pin) return fail('no --pin FINGERPRINT (or --keys DIR) to verify the served document with');
@@ -244,8 +273,11 @@ export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
   const base = await proxyBase(ctx);
   if (!base) return noProxyUrl(ctx);
   const url = `${base}/api/keys`;
-  const answer = await ctx.probe.httpGet(url, ctx.httpTimeoutMs);
-  if (answer.status !== 200) return fail(`GET ${url}: ${answer.status === 0 ? answer.body : `HTTP ${answer.status}`}`);
+  const answer = await ctx.probe.httpGet(url, ctx.httpTimeoutMs, bearer(ctx));
+  if (answer.status !== 200) {
+    const why = answer.status === 0 ? answer.body : `HTTP ${answer.status}`;
+    return fail(`GET ${url}: ${why}${(answer.status === 401 || answer.status === 403) && !ctx.token ? ' (the API authenticates callers: pass --token or IMA_QS_TOKEN)' : ''}`);
+  }
   const v = await ctx.verifiers.publicKeysDocument(answer.body, ctx.pin);
   if (!v.ok) return fail(`GET ${url}: the document does not verify under the pinned key ${short(ctx.pin)}: ${v.reason}`);
   const problems: string[] = [];
@@ -272,7 +304,7 @@ export async function checkLoadTest(ctx: CheckContext): Promise<CheckOutcome> {
   const b = ctx.load.bounds;
   let r: LoadReport;
   try {
-    r = await ctx.load.run(base, ctx.pin, b);
+    r = await ctx.load.run(base, ctx.pin, b, ctx.token);
   } catch (err) {
     // only the keys step throws (per-request failures are counted): a pin or network "no"
     if (!(err instanceof ImaError)) throw err;
@@ -286,7 +318,8 @@ export async function checkLoadTest(ctx: CheckContext): Promise<CheckOutcome> {
   if (b.users < 100) notes.push(`${b.users} users is below the seed's 100: a smoke run, not the acceptance load`);
   const problems: string[] = [];
   if (r.requests.errors > 0) {
-    const byCode = Object.entries(r.errors).map(([c, n]) => `${c} ×${n}`).join(', ');
+    const steps = Object.entries(r.timeoutsByStep).map(([step, n]) => `${step} ×${n}`).join(', ');
+    const byCode = Object.entries(r.errors).map(([c, n]) => `${c} ×${n}${c === 'TIMEOUT' && steps ? ` (at ${b.requestTimeoutMs / 1000} s, in step ${steps})` : ''}`).join(', ');
     problems.push(`${r.requests.errors} of ${r.requests.started} requests failed (${byCode})`);
   }
   if (r.requests.ok === 0) problems.push('no request completed');

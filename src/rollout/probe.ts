@@ -119,7 +119,9 @@ export interface RolloutProbe {
   lambda(name: string, alias: string): Promise<LambdaFacts | undefined>;
   service(cluster: string, service: string): Promise<ServiceFacts | undefined>;
   /** GET with a timeout; network failures are answers too (status 0 and the reason in body) */
-  httpGet(url: string, timeoutMs: number): Promise<HttpAnswer>;
+  httpGet(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<HttpAnswer>;
+  /** POST of `body` (application/octet-stream) with a timeout; failures as in httpGet */
+  httpPost(url: string, timeoutMs: number, body: Uint8Array, headers?: Record<string, string>): Promise<HttpAnswer>;
   // rollback (the only writes)
   updateAlias(functionName: string, alias: string, version: string): Promise<void>;
   scaleService(cluster: string, service: string, desired: number): Promise<void>;

@@ -50,7 +50,7 @@ export const RESOURCE_KEYS: Record<string, { field: keyof Resources; what: strin
   dlq: { field: 'dlq', what: 'dead-letter queue name' },
   'lambda.function': { field: 'lambdaFunction', what: 'proxy Lambda function' },
   'lambda.alias': { field: 'lambdaAlias', what: 'proxy Lambda alias' },
-  'api.url': { field: 'apiUrl', what: 'proxy base URL (function URL)' },
+  'api.url': { field: 'apiUrl', what: 'proxy base URL (terraform output api_endpoint)' },
   'ecs.cluster': { field: 'ecsCluster', what: 'worker ECS cluster' },
   'ecs.service': { field: 'ecsService', what: 'worker ECS service' },
   'log.groups': { field: 'logGroups', what: 'CloudWatch log groups, comma-separated' },
@@ -94,7 +94,7 @@ function checkUrl(value: string, source: string): string {
   try {
     u = new URL(value);
   } catch {
-    throw new InputError('BAD_ROLLOUT_CONFIG', `${source}: api.url is not a URL`, { hint: 'expected e.g. https://abc.lambda-url.eu-central-1.on.aws/' });
+    throw new InputError('BAD_ROLLOUT_CONFIG', `${source}: api.url is not a URL`, { hint: 'expected e.g. https://abc123.execute-api.eu-central-1.amazonaws.com (terraform output api_endpoint)' });
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     throw new InputError('BAD_ROLLOUT_CONFIG', `${source}: api.url must be an http(s) URL`);
@@ -201,7 +201,8 @@ export async function applyTerraformOutputs(res: Resources, path: string): Promi
   set('dlq', queueName(value('dlq_url') ?? value('dlq_arn')));
   set('lambda.function', value('lambda_function_name'));
   set('lambda.alias', value('lambda_alias_name'));
-  set('api.url', value('lambda_function_url'));
+  // the proxy's HTTP API (infra/api.tf); lambda_function_url is what stacks before it output
+  set('api.url', value('api_endpoint') ?? value('lambda_function_url'));
   set('ecs.cluster', value('ecs_cluster_name'));
   set('ecs.service', value('ecs_service_name'));
   const groups = Object.values(map('log_group_names')).filter((g) => typeof g === 'string');

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { exists, fsError, readInputFile, writeFileAtomic } from '../io/files.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export type ItemStatus = 'pass' | 'fail' | 'pending' | 'confirmed' | 'skipped';
 
@@ -43,10 +44,10 @@ export function statePath(cwd: string, flag?: string): string {
 /** Reads the state file; a missing file is an empty state. */
 export async function loadState(path: string): Promise<RolloutState> {
   if (!(await exists(path))) return { version: 1, items: {} };
-  const text = (await readInputFile(path, MAX_STATE_BYTES, 'rollout state file')).toString('utf8');
+  const text = (await readInputFile(path, MAX_STATE_BYTES, 'rollout state file', { tooLargeCode: 'BAD_ROLLOUT_STATE' })).toString('utf8');
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseStrictJson(text);
   } catch {
     throw new InputError('BAD_ROLLOUT_STATE', `${path} is not JSON`, { hint: 'move it aside (it is recreated) or pass another --state FILE' });
   }

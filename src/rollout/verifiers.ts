@@ -4,13 +4,16 @@
  *    key custody's `verifyPublicKeysDocument`;
  *  - stored signatures: the decisions in the decisions table are sealed to each client's ephemeral
  *    keys (SPEC §8.2), so the operator cannot read or verify them. What the operator CAN verify is
- *    the audit log: every decision has an audit entry whose core (with the decision digest) is
- *    signed with ML-DSA-87, context "ima-qs/v1/audit" (SPEC §8.7). So this check verifies the
- *    newest audit entries of each chain under the pinned key (`checkRecord`: canonical core, entry
- *    digest, signature), and only counts the decisions.
+ *    the audit log: every decision has an audit entry (with the decision digest) covered by a
+ *    batch statement signed with ML-DSA-87, context "ima-qs/v2/batch" (SPEC §8.10.4; older
+ *    entries are signed one by one, "ima-qs/v1/audit", §8.7). So this check verifies the newest
+ *    audit items of each chain under the pinned key (`verifySample`: statements, digests, roots
+ *    where the whole batch is in the sample, legacy signatures), and only counts the decisions.
  */
-import { checkRecord, type AuditRecord } from '../audit/audit-entry.js';
-import { verifyPublicKeysDocument } from '../aws/public-keys-document.js';
+import { checkRecord, entryDigest, parseCore, type AuditRecord, type BatchRecord } from '../audit/audit-entry.js';
+import { verifySample } from '../audit/audit-batch.js';
+import { BATCH_PARTITION_SUFFIX } from '../audit/audit-store.js';
+import { verifyPublicKeysDocument } from '../protocol/keys-document.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { RolloutVerifiers } from './checks.js';
@@ -45,26 +48,34 @@ export function rolloutVerifiers(p: CryptoProvider, now: Date, localMldsa?: Uint
       }
       const items = await probe.newestItems(res.tableAudit, { partition: 'chain', sort: 'seq' }, limit, MAX_CHAINS);
       if (!items) return { verified: 0, failures: [`table ${res.tableAudit} not found`], what: 'audit entries' };
-      const failures: string[] = [];
-      let verified = 0;
+      const batches: BatchRecord[] = [];
+      const entries = [];
       for (const it of items) {
-        const rec: AuditRecord = {
-          chain: String(it.chain),
-          seq: Number(it.seq),
-          core: String(it.core ?? ''),
-          digest: String(it.digest ?? ''),
-          signature: String(it.signature ?? ''),
-        };
-        const r = checkRecord(p, rec, signer);
-        if (r.ok) verified++;
-        else failures.push(`audit entry ${rec.chain}/${rec.seq}: ${r.problem} (${r.detail})`);
+        const chain = String(it.chain);
+        if (chain.endsWith(BATCH_PARTITION_SUFFIX)) {
+          batches.push({ chain: chain.slice(0, -BATCH_PARTITION_SUFFIX.length), first_seq: Number(it.seq), statement: String(it.statement ?? ''), signature: String(it.signature ?? '') });
+          continue;
+        }
+        const rec: AuditRecord = { chain, seq: Number(it.seq), core: String(it.core ?? ''), digest: String(it.digest ?? '') };
+        if (it.signature !== undefined) rec.signature = String(it.signature);
+        let version = 0;
+        let digestOk = false;
+        try {
+          const core = parseCore(rec);
+          version = Number(core.v);
+          digestOk = entryDigest(p, core) === rec.digest;
+        } catch {
+          digestOk = false;
+        }
+        entries.push({ ...rec, version, digestOk, legacyOk: version !== 3 ? checkRecord(p, rec, signer).ok : undefined });
       }
+      const { verified, failures } = verifySample(p, entries, batches, new Map([[fingerprint('ML-DSA-87', signer), signer]]));
       const decisions = await probe.sampleItems(res.tableDecisions, limit);
       const decided = (decisions ?? []).filter((d) => d.status === 'decided').length;
-      const chains = new Set(items.map((i) => String(i.chain))).size;
+      const chains = new Set(items.map((i) => String(i.chain).replace(BATCH_PARTITION_SUFFIX, ''))).size;
       const what =
-        `newest ≤ ${limit} audit entries of ${chains} chain(s) in ${res.tableAudit}: canonical core, entry digest and ` +
-        `ML-DSA-87 signature (context ima-qs/v1/audit) under the pinned key; ` +
+        `newest ≤ ${limit} audit entries and batch statements of ${chains} chain(s) in ${res.tableAudit}: entry digests, ` +
+        `batch statements (ML-DSA-87, context ima-qs/v2/batch) under the pinned key and the roots of whole batches; ` +
         (decisions
           ? `${decided} sealed decision(s) sampled in ${res.tableDecisions} are encrypted to their clients and not verifiable by the operator`
           : `table ${res.tableDecisions} not found`);

@@ -12,64 +12,60 @@ import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.j
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { awsClientConfig, type Env } from '../aws/config.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
-import { SecretsManagerStore } from '../aws/secret-store.js';
-import { secretName, DEFAULT_PREFIX, PUBLIC_KEYS_SUFFIX } from '../aws/secret-format.js';
+import { SecretsManagerStore, type SecretStore } from '../aws/secret-store.js';
 import { loadServiceKeysFromSecrets } from '../aws/service-keys.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { fromHex } from '../crypto/bytes.js';
 import { getProvider } from '../crypto/providers.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { PreconditionError, UsageError } from '../errors.js';
+import { RemoteError, UsageError } from '../errors.js';
 import { fingerprints, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../keys/key-dir.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
-import { checkPcrIndex } from '../tpm/pcr-math.js';
 import { RulesModel } from './council/councils.js';
 import { HttpPersonaModel } from './council/persona-model-http.js';
+import type { PersonaModel } from './council/types.js';
+import { proxyConfig, workerConfig, type PcrAnchorConfig, type WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
-import { systemClock } from './ports.js';
+import { systemClock } from '../ports.js';
 import { createProxyHandler, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
-import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from './records.js';
-import { InlineSigner, type Signer } from './signer.js';
+import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
+import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
-/** A whole number of seconds from the environment, within [min, max]. */
-function seconds(env: Env, name: string, min: number, max: number): number {
-  const v = Number(env[name]);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new UsageError('BAD_ENV', `environment variable ${name} must be a whole number of seconds from ${min} to ${max}`);
-  }
-  return v;
-}
-
-function need(env: Env, name: string): string {
-  const v = env[name];
-  if (!v) throw new UsageError('MISSING_ENV', `environment variable ${name} is not set`, { hint: 'see SPEC §8.8 for the service configuration' });
-  return v;
-}
-
-function tables(env: Env, client?: DynamoDBClient) {
+function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
   return {
     dynamo,
-    requests: new DynamoTable(dynamo, env.REQUESTS_TABLE ?? DEFAULT_TABLES.requests, REQUESTS_KEY),
-    decisions: new DynamoTable(dynamo, env.DECISIONS_TABLE ?? DEFAULT_TABLES.decisions, DECISIONS_KEY),
+    requests: new DynamoTable(dynamo, names.requests, REQUESTS_KEY),
+    decisions: new DynamoTable(dynamo, names.decisions, DECISIONS_KEY),
   };
 }
 
 /** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
 export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
-  const { requests, decisions } = tables(env);
-  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), need(env, 'QUEUE_URL'));
+  // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
+  const config = proxyConfig(env);
+  const { requests, decisions } = tables(env, config.tables);
+  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
-  const docName = env.PUBLIC_KEYS_SECRET ?? secretName(env.KEYS_SECRET_PREFIX ?? DEFAULT_PREFIX, PUBLIC_KEYS_SUFFIX);
+  const docName = config.publicKeysSecret;
   let cached: Promise<PublishedKeys> | undefined;
   const keys = () => {
     cached ??= store.get(docName).then((v) => {
-      const doc = JSON.parse(v.value) as { keys?: { composite?: { fingerprint?: string } } };
-      const fp = doc.keys?.composite?.fingerprint;
+      let fp: unknown;
+      try {
+        fp = (parseStrictJson(v.value) as { keys?: { composite?: { fingerprint?: unknown } } })?.keys?.composite?.fingerprint;
+      } catch {
+        fp = null;
+      }
+      // a secret that is not a keys document is the operator's problem, not a bug: 503, logged
+      if (fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
+        throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${docName} does not hold a public-keys document (SPEC §7.3)`);
+      }
       return { document: v.value, recipientFingerprint: fp ? fromHex(fp) : undefined };
     });
     cached.catch(() => (cached = undefined));
@@ -79,17 +75,35 @@ export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
 }
 
 /** The PCR bank the worker anchors in: a TPM through tpm2-tools, or an explicitly named simulated bank. */
-export function pcrBankFromEnv(env: Env): PcrBank {
-  const anchor = env.IMA_QS_PCR_ANCHOR ?? (env.TPM2TOOLS_TCTI ? 'tpm' : '');
-  if (anchor === 'tpm') return new Tpm2ToolsBank({ env, tcti: env.TPM2TOOLS_TCTI });
-  if (anchor.startsWith('simulated:') && anchor.length > 'simulated:'.length) return new SimulatedBank(anchor.slice('simulated:'.length));
-  // DESIGN.md: Fargate has no TPM; never fall back silently
-  throw new PreconditionError('NO_PCR_ANCHOR', 'no tpm is configured for the audit anchor', {
-    hint: 'set TPM2TOOLS_TCTI (a TPM: ECS on EC2 with NitroTPM, or swtpm) or IMA_QS_PCR_ANCHOR=simulated:/path/state.json (a labelled simulated bank)',
-  });
+export function pcrBankFromConfig(anchor: PcrAnchorConfig, env: Env): PcrBank {
+  if (anchor.kind === 'tpm') return new Tpm2ToolsBank({ env, tcti: anchor.tcti });
+  return new SimulatedBank(anchor.stateFile);
+}
+
+/**
+ * The persona model's bearer token (SPEC §8.6, PERSONA_MODEL_TOKEN_SECRET): read from Secrets
+ * Manager once and kept in memory; a failed read is not kept (the next consultation reads again).
+ * The SecretString is the token (surrounding white space ignored), RFC 6750 token characters.
+ */
+export function secretToken(store: Pick<SecretStore, 'get'>, name: string): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= store.get(name).then((v) => {
+      const token = v.value.trim();
+      if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token) || token.length > 4096) {
+        throw new UsageError('CONFIG_INVALID', 'the secret named by PERSONA_MODEL_TOKEN_SECRET does not hold a bearer token (1-4096 of A-Z a-z 0-9 - . _ ~ + / then = padding)', {
+          details: { variables: ['PERSONA_MODEL_TOKEN_SECRET'] },
+        });
+      }
+      return token;
+    });
+    cached.catch(() => (cached = undefined));
+    return cached;
+  };
 }
 
 export interface WorkerParts {
+  config: WorkerConfig;
   deps: PipelineDeps;
   consumer: Consumer;
   signer: Signer;
@@ -98,44 +112,50 @@ export interface WorkerParts {
 }
 
 /** The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue, TPM, signer. */
-export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys) => Signer | Promise<Signer>; dynamo?: DynamoDBClient } = {}): Promise<WorkerParts> {
+export async function workerFromEnv(
+  env: Env,
+  log: Logger,
+  opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys, config: WorkerConfig) => Signer | Promise<Signer>; dynamo?: DynamoDBClient } = {},
+): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
-  // the configuration first (SPEC §8.8): a missing variable fails before any network call
-  const queueUrl = need(env, 'QUEUE_URL');
-  const pcrBank = pcrBankFromEnv(env);
+  // the configuration first (SPEC §8.8): every variable is checked before any file or network call
+  const config = workerConfig(env);
+  const pcrBank = pcrBankFromConfig(config.anchor, env);
   // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
-  const auditor = env.AUDIT_RECIPIENT ? await loadAuditRecipient(p, env.AUDIT_RECIPIENT, 'AUDIT_RECIPIENT') : undefined;
-  const keys = env.KEYS_DIR
-    ? await loadPrivateKeys(p, env.KEYS_DIR)
-    : await loadServiceKeysFromSecrets(new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env))), {
-        prefix: env.KEYS_SECRET_PREFIX ?? DEFAULT_PREFIX,
-        provider: p,
-      });
+  const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
+  const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
+  const keys =
+    'dir' in config.keys ? await loadPrivateKeys(p, config.keys.dir) : await loadServiceKeysFromSecrets(secrets(), { prefix: config.keys.prefix, provider: p });
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
   const auditRecipient = auditor ?? serviceRecipient(recipientPublicKey(pub));
-  const { dynamo, requests, decisions } = tables(env, opts.dynamo);
-  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), queueUrl);
-  const signer = opts.signer ? await opts.signer(keys) : new InlineSigner(p, keys.mldsa);
-  const pcr = checkPcrIndex(Number(env.PCR_INDEX ?? '11'), 'PCR_INDEX');
-  const bank = env.PCR_BANK === 'sha384' ? 'sha384' : 'sha256';
+  const { dynamo, requests, decisions } = tables(env, config.tables, opts.dynamo);
+  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
+  let model: PersonaModel = new RulesModel();
+  if (config.personaModel) {
+    const { url, tokenSecret } = config.personaModel;
+    const token = tokenSecret !== undefined ? secretToken(secrets(), tokenSecret) : undefined;
+    if (token) await token(); // read at start: a missing or malformed token secret stops the start
+    model = new HttpPersonaModel({ url, token });
+  }
+  const signer = opts.signer ? await opts.signer(keys, config) : new InlineSigner(p, keys.mldsa);
   const deps: PipelineDeps = {
     p,
     recipientKey: recipientPrivateKey(keys),
     signer,
     signerFingerprint: fp.mldsa,
-    model: env.PERSONA_MODEL_URL ? new HttpPersonaModel({ url: env.PERSONA_MODEL_URL }) : new RulesModel(),
+    model,
     requests,
     decisions,
     clock: systemClock,
     log,
-    maxSkewMs: env.MAX_SKEW_SECONDS ? Number(env.MAX_SKEW_SECONDS) * 1000 : undefined,
+    maxSkewMs: config.maxSkewSeconds * 1000,
     audit: new AuditChain(p, {
-      chain: env.AUDIT_CHAIN_ID ?? hostname(),
-      store: dynamoAuditStore(dynamo, env.AUDIT_TABLE ?? DEFAULT_TABLES.audit),
+      chain: config.auditChainId ?? hostname(),
+      store: dynamoAuditStore(dynamo, config.tables.audit),
       pcrBank,
-      pcr,
-      bank,
+      pcr: config.pcrIndex,
+      bank: config.pcrBank,
       signer,
       signerFingerprint: fp.mldsa,
       recipient: auditRecipient.publicKey,
@@ -144,9 +164,9 @@ export async function workerFromEnv(env: Env, log: Logger, opts: { p?: CryptoPro
     }),
   };
   const consumer = new Consumer(queue, deps, log, {
-    visibilitySeconds: env.VISIBILITY_SECONDS ? Number(env.VISIBILITY_SECONDS) : undefined,
-    waitSeconds: env.WAIT_SECONDS ? Number(env.WAIT_SECONDS) : undefined,
-    graceMs: env.STOP_GRACE_SECONDS ? seconds(env, 'STOP_GRACE_SECONDS', 0, 3600) * 1000 : undefined,
+    visibilitySeconds: config.visibilitySeconds,
+    waitSeconds: config.waitSeconds,
+    graceMs: config.stopGraceSeconds * 1000,
   });
-  return { deps, consumer, signer, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
+  return { config, deps, consumer, signer, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
 }

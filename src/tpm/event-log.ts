@@ -11,6 +11,7 @@ import { open } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import { fsError, readInputFile } from '../io/files.js';
 import { type Bank, DIGEST_SIZE, PCR_COUNT, isBank } from './pcr-math.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const LOG_VERSION = 1;
 export const GENESIS_PREV = '0'.repeat(64);
@@ -77,7 +78,7 @@ export class EventLog {
   async readAll(): Promise<ParsedLine[]> {
     let buf: Buffer;
     try {
-      buf = await readInputFile(this.path, MAX_LOG_BYTES, 'tpm event log');
+      buf = await readInputFile(this.path, MAX_LOG_BYTES, 'tpm event log', { tooLargeCode: 'BAD_EVENT_LOG' });
     } catch (err) {
       if (err instanceof InputError && err.code === 'FILE_NOT_FOUND') return [];
       throw err;
@@ -139,7 +140,7 @@ export function parseLog(text: string, name = 'event log'): ParsedLine[] {
 function parseRecord(raw: string, line: number, name: string): LogRecord {
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(raw);
+    o = parseStrictJson(raw) as Record<string, unknown>;
   } catch {
     throw bad(name, line, 'not JSON');
   }

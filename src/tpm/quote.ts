@@ -12,6 +12,7 @@ import { createHash, createPublicKey, timingSafeEqual, verify, type KeyObject } 
 import { InputError } from '../errors.js';
 import { type Bank, DIGEST_SIZE, isBank, parseHex, toHex } from './pcr-math.js';
 import type { QuoteResult } from './pcr-bank.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const QUOTE_FORMAT = 'ima-qs/tpm-quote/v1';
 export const TPM_GENERATED_VALUE = 0xff544347;
@@ -225,7 +226,7 @@ function ctEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function parseQuoteDoc(text: string, name: string): QuoteDoc {
   let d: Record<string, unknown>;
   try {
-    d = JSON.parse(text);
+    d = parseStrictJson(text) as Record<string, unknown>;
   } catch {
     throw badDoc(name, 'not JSON');
   }

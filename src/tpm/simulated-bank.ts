@@ -5,13 +5,15 @@
  * `--simulated STATEFILE`, and `describe().simulated` is true so every output labels it.
  * It cannot quote (there is no attestation key to sign with).
  */
-import { readFile } from 'node:fs/promises';
 import { InputError, RemoteError, UsageError } from '../errors.js';
-import { fsError, writeFileAtomic } from '../io/files.js';
+import { readInputFile, writeFileAtomic } from '../io/files.js';
 import type { BankDescription, PcrBank, QuoteResult } from './pcr-bank.js';
 import { type Bank, DIGEST_SIZE, PCR_COUNT, extendPcr, isBank, toHex, zeroPcr } from './pcr-math.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export const SIMULATED_FORMAT = 'ima-qs/simulated-pcr-bank/v1';
+/** 24 PCRs × 2 banks of hex: a few KiB; anything far larger is not a state file */
+const MAX_STATE_BYTES = 1 << 20;
 
 interface StateFile {
   format: typeof SIMULATED_FORMAT;
@@ -61,14 +63,14 @@ export class SimulatedBank implements PcrBank {
   private async load(): Promise<StateFile> {
     let text: string;
     try {
-      text = await readFile(this.stateFile, 'utf8');
+      text = (await readInputFile(this.stateFile, MAX_STATE_BYTES, 'simulated bank state file', { tooLargeCode: 'BAD_SIMULATED_STATE' })).toString('utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { format: SIMULATED_FORMAT, simulated: true, pcrs: {} };
-      throw fsError(err, this.stateFile, 'read');
+      if (err instanceof InputError && err.code === 'FILE_NOT_FOUND') return { format: SIMULATED_FORMAT, simulated: true, pcrs: {} };
+      throw err;
     }
     let doc: unknown;
     try {
-      doc = JSON.parse(text);
+      doc = parseStrictJson(text);
     } catch {
       throw badState(this.stateFile, 'not JSON');
     }

@@ -17,7 +17,7 @@ describe('demo (spawned, built code)', () => {
     expect(j.steps.every((s: { ok: boolean }) => s.ok)).toBe(true);
     expect(j.decisions.map((d: { route: string }) => d.route)).toEqual(['analyze', 'patents']);
     for (const d of j.decisions) expect(d.checks).toBeGreaterThanOrEqual(8);
-    expect(j.steps.find((s: { step: string }) => s.step.includes('tampered')).detail).toContain('vote signatures');
+    expect(j.steps.find((s: { step: string }) => s.step.includes('tampered')).detail).toContain('votes root');
     expect(j.audit).toHaveLength(2);
     expect(j.audit.every((a: { after: string | null; simulated: boolean }) => a.after && a.simulated)).toBe(true);
     expect(existsSync(j.state)).toBe(false); // the temp dir is gone

@@ -15,7 +15,7 @@ describe('local up', () => {
     const stop = new AbortController();
     let err = '';
     let running!: ReturnType<typeof runCli>;
-    const ready = new Promise<{ endpoint: string; fingerprint: string; anchor: { simulated: boolean } }>((resolve) => {
+    const ready = new Promise<{ endpoint: string; fingerprint: string; anchor: { simulated: boolean }; callerAuthentication: string }>((resolve) => {
       const stderr = {
         isTTY: false,
         write(s: string) {
@@ -36,6 +36,9 @@ describe('local up', () => {
     expect(info.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(info.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(info.anchor.simulated).toBe(true);
+    // open on loopback, and it says so (issue 12 item 10): one notice line on stderr, a field in --json
+    expect(info.callerAuthentication).toBe('none (loopback only)');
+    expect(err.split('\n').filter((l) => l.startsWith('ima-qs: open on loopback with no caller authentication'))).toHaveLength(1);
 
     const files = writeSamples(tmp.dir);
     const req = await runCli(['request', 'patents', files.claims, '--endpoint', info.endpoint, '--pin', info.fingerprint, '--json']);
@@ -47,6 +50,7 @@ describe('local up', () => {
     const j = r.json();
     expect(j.ok).toBe(true);
     expect(j.fingerprint).toBe(info.fingerprint);
+    expect(j.callerAuthentication).toBe('none (loopback only)');
     expect(j.worker.decided).toBe(1);
     expect(j.http.byRoute['POST /api/patents']).toBe(1);
     // the endpoint is closed after stop

@@ -4,7 +4,7 @@
  * persona in order" against them and aggregation rule v2 reads the severity classes.
  */
 import { InputError } from '../../errors.js';
-import type { Route } from '../request.js';
+import type { Route } from '../../protocol/request.js';
 import { readText, type Text } from './features.js';
 import { judgePatent, parsePatent, type Patent } from './patent.js';
 import { MatcherSet } from './matcher.js';

@@ -7,62 +7,129 @@
  *   response {"v":1,"votes":[{"persona","vote","confidence","rationale"}…]}  exactly one per persona
  *
  * The request content goes to that service in the clear (inside TLS): use https, or loopback.
- * Every answer is checked strictly; anything else is a RemoteError (the message is retried).
+ * The client is node:http(s) so that every bound is ours (SPEC §8.6): a redirect is never
+ * followed (the plaintext payload goes to the configured URL and nowhere else), the answer is
+ * read as a stream and cut at MAX_RESPONSE_BYTES (a declared Content-Length above it is refused
+ * before reading), a connect timeout and a total timeout (a slow drip cannot hold a worker), and
+ * an optional bearer token (PERSONA_MODEL_TOKEN_SECRET, never logged). Every answer is checked
+ * strictly; anything else is a RemoteError (the message is retried).
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { RemoteError } from '../../errors.js';
 import { MAX_RATIONALE_CHARS, VOTE_CHOICES, type Council, type CouncilInput, type PersonaModel, type PersonaVote } from './types.js';
+import { parseStrictJson } from '../../protocol/strict-json.js';
 
 export interface HttpPersonaModelOptions {
   url: string;
+  /** the whole consultation, connect to last byte (default 30 s) */
   timeoutMs?: number;
-  /** extra headers, e.g. an authorization token (never logged) */
-  headers?: Record<string, string>;
-  fetch?: typeof fetch;
+  /** TCP (and TLS) connection set-up (default 5 s) */
+  connectTimeoutMs?: number;
+  /** the largest answer read (default 1 MiB) */
+  maxResponseBytes?: number;
+  /** the bearer token, fetched when needed (e.g. from Secrets Manager, cached by the caller); never logged */
+  token?: () => Promise<string>;
 }
 
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
 export class HttpPersonaModel implements PersonaModel {
   readonly name = 'http';
+  private readonly url: URL;
 
   constructor(private readonly opts: HttpPersonaModelOptions) {
     const u = new URL(opts.url);
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))) {
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK_HOSTS.includes(u.hostname))) {
       throw new RemoteError('PERSONA_MODEL_INSECURE', 'the persona model url must be https (plain http only on loopback)');
     }
+    if (u.username || u.password) throw new RemoteError('PERSONA_MODEL_INSECURE', 'the persona model url must not carry credentials (use PERSONA_MODEL_TOKEN_SECRET)');
+    this.url = u;
   }
 
   async consult(council: Council, input: CouncilInput): Promise<PersonaVote[]> {
-    const body = {
-      v: 1,
-      council: council.id,
-      route: input.route,
-      request_digest: input.request_digest,
-      personas: council.personas.map((p) => ({ id: p.id, name: p.name, role: p.role })),
-      payload: input.payload,
-    };
-    const f = this.opts.fetch ?? fetch;
-    let res: Response;
-    try {
-      res = await f(this.opts.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.opts.headers },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      throw new RemoteError('PERSONA_MODEL_UNREACHABLE', 'the persona model service did not answer', { cause: err });
-    }
-    if (!res.ok) throw new RemoteError('PERSONA_MODEL_FAILED', `the persona model service answered HTTP ${res.status}`);
-    const text = await res.text();
-    if (text.length > MAX_RESPONSE_BYTES) throw badAnswer(`answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+    const body = Buffer.from(
+      JSON.stringify({
+        v: 1,
+        council: council.id,
+        route: input.route,
+        request_digest: input.request_digest,
+        personas: council.personas.map((p) => ({ id: p.id, name: p.name, role: p.role })),
+        payload: input.payload,
+      }),
+    );
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': body.length, accept: 'application/json' };
+    if (this.opts.token) headers.authorization = `Bearer ${await this.opts.token()}`;
+    const text = await this.post(body, headers);
     let doc: unknown;
     try {
-      doc = JSON.parse(text);
+      doc = parseStrictJson(text);
     } catch {
       throw badAnswer('answer is not JSON');
     }
     return checkVotes(council, doc);
+  }
+
+  /** One POST; resolves with the 200 answer's text, rejects with a RemoteError for anything else. */
+  private post(body: Buffer, headers: Record<string, string | number>): Promise<string> {
+    const max = this.opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    const totalMs = this.opts.timeoutMs ?? 30_000;
+    const connectMs = this.opts.connectTimeoutMs ?? 5_000;
+    const send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<string>((resolve, reject) => {
+      let settled = false;
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (err: RemoteError | undefined, text?: string) => {
+        if (settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve(text!);
+      };
+      // agent: false — a fresh connection per consultation, so the connect timeout measures one
+      const req = send(this.url, { method: 'POST', headers, agent: false });
+      timers.push(setTimeout(() => finish(new RemoteError('PERSONA_MODEL_TIMEOUT', `the persona model service did not answer within ${Math.round(totalMs / 1000)} s`)), totalMs));
+      const connectTimer = setTimeout(() => finish(new RemoteError('PERSONA_MODEL_UNREACHABLE', `the persona model service did not accept a connection within ${Math.round(connectMs / 1000)} s`)), connectMs);
+      timers.push(connectTimer);
+      req.once('socket', (s) => {
+        const connected = () => clearTimeout(connectTimer);
+        if (!s.connecting) connected();
+        else s.once(this.url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
+      });
+      req.once('error', (err) => finish(new RemoteError('PERSONA_MODEL_UNREACHABLE', 'the persona model service did not answer', { cause: err })));
+      req.once('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400) {
+          // never followed: the payload would go to wherever the Location points (http, link-local …)
+          return finish(new RemoteError('PERSONA_MODEL_FAILED', `the persona model service answered HTTP ${status} (a redirect, which is never followed)`));
+        }
+        if (status !== 200) return finish(new RemoteError('PERSONA_MODEL_FAILED', `the persona model service answered HTTP ${status}`));
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > max) return finish(badAnswer(`answer declares ${declared} bytes; the limit is ${max}`));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > max) return finish(badAnswer(`answer is larger than ${max} bytes`));
+          chunks.push(c);
+        });
+        res.once('end', () => {
+          let text: string;
+          try {
+            text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+          } catch {
+            return finish(badAnswer('answer is not UTF-8'));
+          }
+          finish(undefined, text);
+        });
+        res.once('error', (err) => finish(new RemoteError('PERSONA_MODEL_UNREACHABLE', 'the persona model answer was cut off', { cause: err })));
+        res.once('aborted', () => finish(new RemoteError('PERSONA_MODEL_UNREACHABLE', 'the persona model answer was cut off')));
+      });
+      req.end(body);
+    });
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InputError } from '../../errors.js';
-import { systemClock, type Clock, type Queue, type QueueMessage, type ReceiveOptions } from '../ports.js';
+import { systemClock, type Clock, type Queue, type QueueMessage, type ReceiveOptions } from '../../ports.js';
 
 interface Stored {
   id: string;

@@ -1,10 +1,10 @@
 /**
- * An in-memory `Table` (src/service/ports.ts) with DynamoDB's semantics for the calls we make:
+ * An in-memory `Table` (src/ports.ts) with DynamoDB's semantics for the calls we make:
  * conditional puts, strongly consistent reads, sort-key ranges, conditional updates. Items are
  * copied in and out so a caller can never alias stored state. For unit tests and the local stack.
  */
 import { InputError } from '../../errors.js';
-import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../ports.js';
+import type { AttrValue, Item, PutOptions, QueryOptions, Table, TableKeySchema } from '../../ports.js';
 
 function copyItem(item: Item): Item {
   const out: Item = {};
@@ -16,6 +16,11 @@ function keyPart(v: AttrValue | undefined, what: string): string {
   if (v === undefined) throw new InputError('BAD_KEY', `item is missing its key attribute ${what}`);
   if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString('hex')}`;
   return `${typeof v}:${String(v)}`;
+}
+
+function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
 }
 
 export class MemoryTable implements Table {
@@ -68,6 +73,15 @@ export class MemoryTable implements Table {
     if (!old) return false;
     if (opts.ifAttrAbsent && old[opts.ifAttrAbsent] !== undefined) return false;
     this.items.set(id, { ...old, ...copyItem(set) });
+    return true;
+  }
+
+  async deleteIf(key: Item, ifEquals: Item): Promise<boolean> {
+    const id = this.id(key);
+    const old = this.items.get(id);
+    if (!old) return false;
+    for (const [k, v] of Object.entries(ifEquals)) if (!sameValue(old[k], v)) return false;
+    this.items.delete(id);
     return true;
   }
 

@@ -7,7 +7,7 @@
  *   store wakes the held requests of that handle at once; `notifyingTable` wraps the decisions
  *   Table port the worker writes through, so the worker's own logic is unchanged.
  */
-import type { Item, PutOptions, Table } from '../ports.js';
+import type { Item, PutOptions, Table } from '../../ports.js';
 
 export interface DecisionWaiter {
   /**
@@ -98,6 +98,7 @@ export function notifyingTable(table: Table, waiter: { notify(handle: string): v
     get: (key) => table.get(key),
     query: (partition, opts) => table.query(partition, opts),
     update: (key, set, opts) => table.update(key, set, opts),
+    deleteIf: (key, ifEquals) => table.deleteIf(key, ifEquals),
     partitions: () => table.partitions(),
   };
 }

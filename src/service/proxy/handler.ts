@@ -6,21 +6,24 @@
  *   GET  /api/keys              the signed public-keys document (SPEC §7), Cache-Control max-age=3600
  *   POST /api/analyze|patents   sealed request → size/format checks (no crypto) → replay guard
  *                               (conditional put of req#<handle> with a TTL; 409 on replay) →
- *                               SQS → 202 {handle}
+ *                               SQS → 202 {handle}; a failed send undoes this request's guard
+ *                               (503 = not queued: the same body may be sent again)
  *   GET  /api/decisions/{handle}  200 sealed response (octet-stream) · 202 pending · 404 unknown
- *                               · 422 when the worker refused the request (its code)
+ *                               · 422 when the worker refused the request (its code and its
+ *                               signed refusal, SPEC §8.10.5)
  *        ?wait=S (0..20)        long poll: held while pending, until the decision is stored or S
  *                               seconds pass (a DecisionWaiter wakes it), then the same answers
  *
- * Every refusal is JSON {"error":{"code","message"}} with no stack trace or internal detail.
+ * Every refusal is JSON {"error":{"code","message"}} with no stack trace or internal detail; a
+ * malformed event, path or query string is a 4xx, a 500 only a bug.
  */
 import { ImaError, InputError, toImaError } from '../../errors.js';
-import { fromBase64, toBase64 } from '../../crypto/bytes.js';
+import { fromBase64, toBase64, toHex } from '../../crypto/bytes.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { Clock, Queue, Table } from '../ports.js';
-import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../records.js';
-import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../request.js';
+import type { Clock, Queue, Random, Table } from '../../ports.js';
+import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../../protocol/records.js';
+import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../../protocol/request.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
 import { abortableSleep, intervalWaiter, type DecisionWaiter, type Sleep } from './decision-waiter.js';
 
@@ -37,6 +40,8 @@ export interface ProxyDeps {
   decisions: Table;
   queue: Queue;
   clock: Clock;
+  /** names each replay-guard write (default: the platform's CSPRNG) */
+  random?: Random;
   keys: () => Promise<PublishedKeys>;
   log?: Logger;
   ttlSeconds?: number;
@@ -92,13 +97,46 @@ function refuse(statusCode: number, code: string, message: string): APIGatewayPr
 
 const STATUS_BY_CODE: Record<string, number> = {
   BODY_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
   REPLAYED_REQUEST: 409,
 };
 
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === name) return v;
+  const headers = typeof event.headers === 'object' && event.headers !== null ? event.headers : {};
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return typeof v === 'string' ? v : undefined;
   return undefined;
+}
+
+/** A stored JSON text as a value (the proxy forwards it; the client verifies it). */
+function parseStored(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The longest request path or query string accepted (API Gateway's own limits are lower). */
+const MAX_TARGET_CHARS = 4096;
+
+/**
+ * The method and the path of an event, checked before anything reads them: a malformed event,
+ * path or query string is a 400 (414 when too long), never a 500 (SPEC §8.2). The path is matched
+ * as sent (no %-decoding, trailing slashes ignored).
+ */
+function target(event: APIGatewayProxyEventV2): { method: string; path: string } {
+  if (typeof event !== 'object' || event === null) throw new InputError('BAD_REQUEST', 'the request is not an HTTP request event');
+  const method = event.requestContext?.http?.method ?? 'GET';
+  const raw = event.rawPath ?? '/';
+  const query = event.rawQueryString ?? '';
+  if (typeof method !== 'string' || !/^[A-Z]{1,16}$/.test(method)) throw new InputError('BAD_METHOD', 'the request method is not an HTTP method');
+  if (typeof raw !== 'string' || typeof query !== 'string') throw new InputError('BAD_PATH', 'the request path is not text');
+  if (raw.length > MAX_TARGET_CHARS || query.length > MAX_TARGET_CHARS) throw new InputError('URI_TOO_LONG', `the request path and query are at most ${MAX_TARGET_CHARS} characters each`);
+  // a path is "/" then visible ASCII (RFC 3986 characters, %-escapes kept as they are)
+  if (!/^\/[\x21-\x7e]*$/.test(raw) || !/^[\x21-\x7e]*$/.test(query)) throw new InputError('BAD_PATH', 'the request path or query string is malformed');
+  if (event.body !== undefined && event.body !== null && typeof event.body !== 'string') throw new InputError('BODY_NOT_BINARY', 'the request body is not text');
+  return { method, path: raw.replace(/\/+$/, '') || '/' };
 }
 
 /** How many queued handles a proxy instance remembers (oldest forgotten first). */
@@ -106,6 +144,7 @@ const KNOWN_HANDLES_MAX = 10_000;
 
 export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
   const log = deps.log ?? silentLogger;
+  const random = deps.random ?? { bytes: (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n)) };
   const ttlSeconds = deps.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   const pollIntervalMs = deps.pollIntervalMs ?? 250;
   const waiter = deps.waiter ?? intervalWaiter(pollIntervalMs, deps.sleep ?? abortableSleep);
@@ -125,24 +164,39 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     if (type !== 'application/octet-stream') {
       throw new InputError('UNSUPPORTED_MEDIA_TYPE', `content-type is "${type.slice(0, 60)}"; a sealed request is application/octet-stream`);
     }
-    const body = event.body ?? '';
+    const body = typeof event.body === 'string' ? event.body : '';
     // size first, on the encoded text, before decoding anything (base64: 4 chars per 3 bytes)
     const limit = event.isBase64Encoded ? Math.ceil(MAX_SEALED_BYTES / 3) * 4 : MAX_SEALED_BYTES;
     if (body.length > limit) {
       throw new InputError('BODY_TOO_LARGE', `the request body is larger than ${MAX_SEALED_BYTES} bytes`);
     }
-    if (!event.isBase64Encoded) throw new InputError('BODY_NOT_BINARY', 'the request body must be sent as binary (application/octet-stream)');
+    if (event.isBase64Encoded !== true) throw new InputError('BODY_NOT_BINARY', 'the request body must be sent as binary (application/octet-stream)');
     const sealed = fromBase64(body, 'request body');
     const keys = await deps.keys();
     checkSealedFormat(sealed, keys.recipientFingerprint);
     const handle = requestHandle(deps.p, sealed);
+    // received_at is this proxy's clock, never a value from the request or the event (SPEC §8.1):
+    // the worker's freshness check measures the request's timestamp against it
     const now = deps.clock.now();
+    // `attempt` names this write, so a failed enqueue undoes exactly it and nothing newer
+    const attempt = toHex(random.bytes(16));
     const fresh = await deps.requests.put(
-      { id: requestKey(handle), route, received_at: now, ttl: Math.floor(now / 1000) + ttlSeconds },
+      { id: requestKey(handle), route, received_at: now, ttl: Math.floor(now / 1000) + ttlSeconds, attempt },
       { ifAbsent: true, ttl: { attribute: 'ttl', now: Math.floor(now / 1000) } },
     );
     if (!fresh) throw new InputError('REPLAYED_REQUEST', 'this sealed request was already received');
-    await deps.queue.send(encodeQueued(handle, route, now, sealed));
+    try {
+      await deps.queue.send(encodeQueued(handle, route, now, sealed));
+    } catch (err) {
+      // SPEC §8.2: a 503 means "not queued", so the replay guard must not stay behind: the same
+      // body sent again is then accepted (not 409 forever, with polls saying "pending")
+      const undone = await deps.requests.deleteIf({ id: requestKey(handle) }, { attempt }).catch((e: unknown) => {
+        log.log('error', 'undoing the replay guard failed', { handle, code: toImaError(e).code });
+        return false;
+      });
+      log.log(undone ? 'warn' : 'error', undone ? 'enqueue failed; replay guard undone' : 'enqueue failed; replay guard left until its ttl', { handle, code: toImaError(err).code });
+      throw err;
+    }
     remember(handle, Math.floor(now / 1000) + ttlSeconds);
     log.log('info', 'request queued', { handle, route, bytes: sealed.length });
     return json(202, { handle, status: 'queued', poll: `/api/decisions/${handle}` });
@@ -173,7 +227,9 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     }
     if (d?.status === 'rejected') {
       known.delete(handle);
-      return refuse(422, String(d.code), String(d.message));
+      // the worker's signed refusal (SPEC §8.10.5) rides along: the client verifies it
+      const refusal = typeof d.refusal === 'string' ? parseStored(d.refusal) : undefined;
+      return json(422, { error: { code: String(d.code), message: String(d.message) }, ...(refusal ? { refusal } : {}) });
     }
     const until = known.get(handle);
     if (until !== undefined && until > Math.floor(deps.clock.now() / 1000)) return json(202, { handle, status: 'pending' });
@@ -187,9 +243,8 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
   }
 
   return async (event, ctx) => {
-    const method = event.requestContext?.http?.method ?? 'GET';
-    const path = (event.rawPath ?? '/').replace(/\/+$/, '') || '/';
     try {
+      const { method, path } = target(event);
       if (path === '/api/keys') {
         if (method !== 'GET') return refuse(405, 'METHOD_NOT_ALLOWED', 'use GET');
         const keys = await deps.keys();

@@ -8,7 +8,7 @@
  */
 import { toImaError } from '../../errors.js';
 import type { Logger } from '../log.js';
-import type { Queue, QueueMessage } from '../ports.js';
+import type { Queue, QueueMessage } from '../../ports.js';
 import { processBatch, type Outcome, type PipelineDeps } from './pipeline.js';
 
 export interface ConsumerOptions {

@@ -7,14 +7,14 @@
 import { toImaError } from '../../errors.js';
 import { jsonLogger } from '../log.js';
 import { workerFromEnv } from '../wiring.js';
-import { DEFAULT_HEARTBEAT_FILE, startHeartbeat } from './heartbeat.js';
+import { startHeartbeat } from './heartbeat.js';
 import { SigningPool } from './signing-pool.js';
 
 export async function main(): Promise<void> {
   const log = jsonLogger(process.stdout, { service: 'ima-qs-worker' });
   try {
-    const threads = process.env.SIGNING_THREADS ? Number(process.env.SIGNING_THREADS) : undefined;
-    const parts = await workerFromEnv(process.env, log, { signer: (keys) => SigningPool.start(keys.mldsa, { threads }) });
+    // every variable (SIGNING_THREADS, HEARTBEAT_FILE included) is checked by workerFromEnv first (SPEC §8.8)
+    const parts = await workerFromEnv(process.env, log, { signer: (keys, config) => SigningPool.start(keys.mldsa, { threads: config.signingThreads }) });
     let stopping = false;
     let heartbeat: { stop(): void } | undefined;
     const stop = async (signal: string) => {
@@ -33,7 +33,7 @@ export async function main(): Promise<void> {
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
     // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
-    heartbeat = startHeartbeat(process.env.HEARTBEAT_FILE || DEFAULT_HEARTBEAT_FILE, () => parts.consumer.lastPollAt);
+    heartbeat = startHeartbeat(parts.config.heartbeatFile, () => parts.consumer.lastPollAt);
     log.log('info', 'worker started', {
       chain: parts.deps.audit.chain,
       signer: parts.deps.signerFingerprint,
@@ -44,7 +44,7 @@ export async function main(): Promise<void> {
     });
   } catch (err) {
     const e = toImaError(err);
-    log.log('error', 'worker failed to start', { code: e.code, error: e.message, hint: e.hint });
+    log.log('error', 'worker failed to start', { code: e.code, error: e.message, hint: e.hint, ...(e.details?.variables ? { variables: e.details.variables } : {}) });
     process.exitCode = e.exitCode;
   }
 }

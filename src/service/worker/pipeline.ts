@@ -4,14 +4,17 @@
  *   open      decapsulate + open the envelope, parse the inner request, refuse a stale timestamp,
  *             a route mismatch or a reused request id (conditional claim rid#<id> → handle)
  *   council   one vote per persona (PersonaModel)
- *   sign      ML-DSA-87: every vote (context vote) and the decision (context decision)
- *   audit     one audit entry per decision, one PCR extend per batch (group commit)
+ *   sign      ML-DSA-87: the decision (context ima-qs/v2/decision), which binds the payload digest
+ *             and the Merkle root of the votes (SPEC §8.10): one signature per decision
+ *   audit     one audit entry per decision, one PCR extend and one signed batch statement per
+ *             batch (group commit)
  *   seal      the response sealed to the client's ephemeral reply key
  *   store     conditional put in ima-quantum-decisions (one decision per request)
  *
  * A decision is stored only after its audit entry is anchored; the caller deletes a message only
- * after its outcome is stored. Permanent refusals (bad envelope, stale, reused id) are stored as
- * "rejected" so the client learns why; transient failures (AWS, TPM, model) leave the message to
+ * after its outcome is stored. Permanent refusals (bad envelope, stale, reused id) are signed
+ * (context ima-qs/v2/refusal) and stored as "rejected" so the client learns why and can tell a
+ * real refusal from a forged one; transient failures (AWS, TPM, model) leave the message to
  * come back; a message that is not ours at all is poison (dead-letter queue).
  */
 import type { AuditChain } from '../../audit/audit-chain.js';
@@ -24,12 +27,13 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import { ImaError, InputError, RemoteError, toImaError } from '../../errors.js';
 import { councilFor } from '../council/councils.js';
 import type { PersonaModel } from '../council/types.js';
-import { buildResponse, decisionDigest, signDecision, type SignedDecision } from '../decision.js';
+import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
+import { refusalText, signRefusal } from '../../protocol/refusal.js';
 import { StageTimer, type Logger } from '../log.js';
-import type { Clock, Table } from '../ports.js';
-import { DEFAULT_TTL_SECONDS, decodeQueued, requestIdKey } from '../records.js';
-import { DEFAULT_MAX_SKEW_MS, checkFreshness, parseInnerRequest, requestHandle, type InnerRequest } from '../request.js';
-import type { Signer } from '../signer.js';
+import type { Clock, Table } from '../../ports.js';
+import { DEFAULT_TTL_SECONDS, decodeQueued, requestIdKey } from '../../protocol/records.js';
+import { DEFAULT_MAX_SKEW_MS, checkFreshness, parseInnerRequest, requestHandle, type InnerRequest } from '../../protocol/request.js';
+import type { Signer } from '../../crypto/signer.js';
 
 export interface PipelineDeps {
   p: CryptoProvider;
@@ -55,7 +59,7 @@ export type Outcome =
   | { status: 'retry'; handle?: string; code: string };
 
 type Prepared =
-  | { kind: 'decide'; handle: string; inner: InnerRequest; signed: SignedDecision; timer: StageTimer }
+  | { kind: 'decide'; handle: string; inner: InnerRequest; signed: SignedDecisionV2; timer: StageTimer }
   | { kind: 'reject'; handle: string; error: ImaError; timer: StageTimer }
   | { kind: 'final'; outcome: Outcome };
 
@@ -73,7 +77,8 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     try {
       inner = parseInnerRequest(openBytes(d.p, d.recipientKey, sealed));
       if (inner.route !== msg.route) throw new InputError('ROUTE_MISMATCH', `the request is for /api/${inner.route} but was posted to /api/${msg.route}`);
-      checkFreshness(inner, d.clock.now(), d.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+      // against the proxy's clock at entry, not at pickup (SPEC §8.1): a backlog never makes a request stale
+      checkFreshness(inner, msg.received_at, d.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
     } catch (err) {
       const e = toImaError(err);
       if (PERMANENT.has(e.errorClass)) return { kind: 'reject', handle, error: e, timer };
@@ -95,12 +100,13 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
       throw new RemoteError('PERSONA_MODEL_BAD_ANSWER', `the persona model did not give one vote per persona of ${council.id}`);
     }
     timer.lap('council');
-    const signed = await signDecision(d.p, d.signer, {
+    const signed = await signDecisionV2(d.p, d.signer, {
       request_digest: handle,
       request_id: inner.request_id,
       route: inner.route,
       council: council.id,
       model: d.model.name,
+      payload_digest: payloadDigest(d.p, inner.payload),
       votes,
       issuedAt: new Date(d.clock.now()).toISOString(),
       signerFingerprint: d.signerFingerprint,
@@ -130,7 +136,7 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
       anchored = await d.audit.commit(
         decide.map(({ x }) => ({
           request_digest: x.handle,
-          decision_digest: decisionDigest(d.p, x.signed),
+          decision_digest: decisionDigestV2(d.p, x.signed),
           plaintext: payloadPlaintext(x.signed),
         })),
       );
@@ -149,8 +155,15 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
       if (x.kind === 'final') return;
       try {
         if (x.kind === 'reject') {
+          const refusal = await signRefusal(d.signer, {
+            request_digest: x.handle,
+            code: x.error.code,
+            message: x.error.message,
+            issuedAt: new Date(d.clock.now()).toISOString(),
+            signerFingerprint: d.signerFingerprint,
+          });
           await d.decisions.put(
-            { id: x.handle, status: 'rejected', code: x.error.code, message: x.error.message, decided_at: d.clock.now(), ttl: ttl() },
+            { id: x.handle, status: 'rejected', code: x.error.code, message: refusal.body.message, refusal: refusalText(refusal), decided_at: d.clock.now(), ttl: ttl() },
             { ifAbsent: true },
           );
           out[i] = { status: 'rejected', handle: x.handle, code: x.error.code };
@@ -160,14 +173,7 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
         const k = decide.findIndex((e) => e.i === i);
         const a = anchored[k];
         if (!a) return; // audit failed: already marked retry
-        const response = buildResponse(x.signed, d.signer.publicKey, {
-          chain: a.record.chain,
-          seq: a.record.seq,
-          entry_digest: a.record.digest,
-          decision_digest: decisionDigest(d.p, x.signed),
-          pcr: { index: a.anchor.pcr, bank: a.anchor.bank, before: a.anchor.before, after: a.anchor.after, simulated: a.anchor.simulated },
-          batch: { ...a.anchor.batch, entry_digests: a.batchDigests },
-        });
+        const response = buildResponseV2(x.signed, d.signer.publicKey, { entry: a.core, proof: a.proof, batch: a.batch });
         const sealed = sealBytes(d.p, fromBase64(x.inner.reply_key, 'reply_key'), canonicalBytes(response));
         x.timer.lap('seal');
         const stored = await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });
@@ -180,7 +186,7 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
           route: x.inner.route,
           outcome: x.signed.decision.outcome,
           audit_seq: a.record.seq,
-          batch: a.anchor.batch.size,
+          batch: a.batch.statement.size,
           ms: { ...x.timer.ms, total: x.timer.total() },
         });
       } catch (err) {

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { MlDsaPrivateKey } from '../../crypto/provider.js';
 import { ImaError } from '../../errors.js';
-import { signedBytes, type SignRequest, type Signer } from '../signer.js';
+import { signedBytes, type SignRequest, type Signer } from '../../crypto/signer.js';
 
 interface Pending {
   resolve(sig: Uint8Array): void;

@@ -42,9 +42,9 @@ describe('audit --state on the local stack', () => {
     const tail = await runCli(['audit', 'tail', '--state', state, '--decrypt', '--json']);
     expect(tail.code, tail.stderr).toBe(0);
     expect(tail.json().entries.map((e: { seq: number; route: string; signature: string }) => [e.seq, e.route, e.signature])).toEqual([
-      [0, 'analyze', 'ok'],
-      [1, 'patents', 'ok'],
-      [2, 'analyze', 'ok'],
+      [0, 'analyze', 'batch'],
+      [1, 'patents', 'batch'],
+      [2, 'analyze', 'batch'],
     ]);
 
     await stack.stop();

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decisionDigest } from '../../../src/service/decision.js';
+import { decisionDigest } from '../../../src/protocol/decision.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { repoRoot, runCli, spawnCli } from '../../helpers/cli.js';
 import { PERSONAS, type Dynalite, type KeyFixture, type RawStore, buildChain, dynamoRaw, fileRaw, keyFixture, p, removeDir, startDynalite, tempDir } from './fixtures.js';
@@ -37,7 +37,7 @@ afterAll(async () => {
 
 const env = () => ({ env: { ...process.env, ...dyn.env } });
 /** words that only the sealed payload holds */
-const SECRET_WORDS = [...PERSONAS, 'rule ', 'req-', 'inconclusive', 'code-analysis', 'legal-documents'];
+const SECRET_WORDS = [...PERSONAS, 'rule ', '0b0b0b0b-0b0b-4b0b-8b0b-', 'inconclusive', 'code-analysis', 'legal-documents'];
 
 describe.each(['file', 'dynamo'] as const)('audit tail and show (%s store)', (kind) => {
   it('tail without --decrypt shows the newest entries, and nothing of the payloads', async () => {
@@ -46,7 +46,8 @@ describe.each(['file', 'dynamo'] as const)('audit tail and show (%s store)', (ki
     expect(r.code, r.stderr).toBe(0);
     const doc = r.json();
     expect(doc.entries.map((e: { seq: number }) => e.seq)).toEqual([2, 3, 4]);
-    for (const e of doc.entries) expect(e).toMatchObject({ chain: 'worker-1', route: 'sealed', decision: 'sealed', signature: 'ok', anchored: true, simulated: true });
+    // v3 entries are signed through their batch statement (audit verify checks it), not one by one
+    for (const e of doc.entries) expect(e).toMatchObject({ chain: 'worker-1', route: 'sealed', decision: 'sealed', signature: 'batch', anchored: true, simulated: true });
     const human = await runCli(['audit', 'tail', ...s.flags, '--key', k.dir], env());
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('sealed');
@@ -80,14 +81,17 @@ describe.each(['file', 'dynamo'] as const)('audit tail and show (%s store)', (ki
     expect(r.code, r.stderr).toBe(0);
     const doc = r.json();
     expect(doc.entry).toMatchObject({ chain: 'worker-1', seq: 1 });
-    expect(doc.signature).toBe('ok');
-    expect(doc.payload.decision.request_id).toBe('req-1');
-    expect(doc.payload.votes.map((v: { body: { persona: string } }) => v.body.persona)).toEqual(PERSONAS);
+    expect(doc.signature).toBe('batch');
+    // its batch, checked whole: the statement verifies and the stored entries give its root
+    expect(doc.batch).toMatchObject({ status: 'ok', statement: { first_seq: 0, size: 2, pcr: { simulated: true } } });
+    expect(doc.payload.decision.request_id).toBe('0b0b0b0b-0b0b-4b0b-8b0b-000000000001');
+    expect(doc.payload.votes.map((v: { persona: string }) => v.persona)).toEqual(PERSONAS);
     expect(doc.payload).toMatchObject({ digestOk: true, decisionSignatureOk: true, votesOk: 3 });
-    const id = decisionDigest(p, decisions[kind][3]).slice(0, 12);
+    const id = decisionDigest(p, decisions[kind][3] as never).slice(0, 12);
     const byId = await runCli(['audit', 'show', id, ...s.flags, '--key', k.dir, '--decrypt', '--identity', k.dir], env());
     expect(byId.code, byId.stderr).toBe(0);
-    expect(byId.stdout).toContain('req-3');
+    expect(byId.stdout).toContain('0b0b0b0b-0b0b-4b0b-8b0b-000000000003');
+    expect(byId.stdout).toContain('statement signature and root ok');
     for (const persona of PERSONAS) expect(byId.stdout).toContain(persona);
     const sealed = await runCli(['audit', 'show', '1', ...s.flags, '--json'], env());
     expect(sealed.code).toBe(0);
@@ -123,7 +127,7 @@ describe('audit tail --follow', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = out.split('\n').filter((l) => /^w {2}\d+ {2}/.test(l));
     expect(lines.map((l) => Number(l.split('  ')[1]))).toEqual([1, 2]);
-    expect(lines[0]).toContain('ok');
+    expect(lines[0]).toContain('via batch');
     expect(out).toContain('(2 new entries while following)');
   });
 

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { entryDigest, parseCore, toRecord, type AuditEntryCore, type AuditRecord } from '../../../src/audit/audit-entry.js';
+import { canonicalCore, entryDigest, parseCore, toRecord, type AuditRecord, type LegacyCore } from '../../../src/audit/audit-entry.js';
+import type { AuditCoreV3 } from '../../../src/protocol/audit-core.js';
 import { fromBase64, toBase64 } from '../../../src/crypto/bytes.js';
 import { signJson } from '../../../src/crypto/signature.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
@@ -31,13 +32,17 @@ afterAll(async () => {
 });
 
 let n = 0;
-/** A fresh store holding a 10-entry chain in batches of 3, 3 and 4 (seq 0-2, 3-5, 6-9), anchored in pcr 16 of a simulated bank. */
-async function fresh(kind: 'file' | 'dynamo'): Promise<{ raw: RawStore; sim: string; bank: SimulatedBank; recs: AuditRecord[] }> {
+/**
+ * A fresh store holding a 10-entry chain in batches of 3, 3 and 4 (seq 0-2, 3-5, 6-9), anchored in
+ * pcr 16 of a simulated bank: v3 entries with signed batch statements (the writer of today), or
+ * with `legacy` v2 entries signed one by one (the writer of before response v2).
+ */
+async function freshChain(kind: 'file' | 'dynamo', legacy = false): Promise<{ raw: RawStore; sim: string; bank: SimulatedBank; recs: AuditRecord[] }> {
   const dir = join(root, `case-${++n}`);
   const raw = kind === 'file' ? fileRaw(dir) : await dynamoRaw(dyn);
   const sim = join(root, `pcrs-${n}.json`);
   const bank = new SimulatedBank(sim);
-  await buildChain(k, raw.store, bank, CHAIN, [3, 3, 4]);
+  await buildChain(k, raw.store, bank, CHAIN, [3, 3, 4], { legacy });
   return { raw, sim, bank, recs: await raw.store.range(CHAIN) };
 }
 
@@ -59,11 +64,14 @@ async function expectProblem(raw: RawStore, seq: number, kind: string, ...extra:
 }
 
 /** Re-signs a modified core with `key` (an attacker's key, or to show what a forger can do). */
-function forge(core: AuditEntryCore, fx: KeyFixture): AuditRecord {
+function forge(core: LegacyCore, fx: KeyFixture): AuditRecord {
   return toRecord(p, core, signJson(p, fx.keys.mldsa, 'audit', core));
 }
 
-describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => {
+const legacyCore = (rec: AuditRecord) => parseCore(rec) as LegacyCore;
+
+describe.each(['file', 'dynamo'] as const)('audit verify, a chain written before response v2: signed entries (%s store)', (kind) => {
+  const fresh = (k2: 'file' | 'dynamo') => freshChain(k2, true);
   it('an intact chain verifies, and its end matches the pcr', async () => {
     const { raw, sim } = await fresh(kind);
     const r = await verify(raw, '--simulated', sim);
@@ -93,8 +101,8 @@ describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => 
 
   it('one byte altered in a field, digest recomputed, is still altered (the signature)', async () => {
     const { raw, recs } = await fresh(kind);
-    const c = parseCore(recs[5]);
-    const changed: AuditEntryCore = { ...c, time: c.time.replace(/.$/, 'X') };
+    const c = legacyCore(recs[5]);
+    const changed: LegacyCore = { ...c, time: c.time.replace(/.$/, 'X') };
     const recomputed = toRecord(p, changed, new Uint8Array());
     expect(recomputed.digest).toBe(entryDigest(p, changed));
     await raw.put({ ...recs[5], core: recomputed.core, digest: recomputed.digest }); // the original signature stays
@@ -103,7 +111,7 @@ describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => 
 
   it('one byte altered in the signature is altered', async () => {
     const { raw, recs } = await fresh(kind);
-    const sig = fromBase64(recs[5].signature);
+    const sig = fromBase64(recs[5].signature!);
     sig[100] ^= 0x01;
     await raw.put({ ...recs[5], signature: toBase64(sig) });
     await expectProblem(raw, 5, 'altered');
@@ -124,7 +132,7 @@ describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => 
 
   it('a forged entry signed by another key, inserted in the middle, is inserted', async () => {
     const { raw, recs } = await fresh(kind);
-    const base = parseCore(recs[5]);
+    const base = legacyCore(recs[5]);
     const forged = forge({ ...base, seq: 5, prev: recs[4].digest, request_digest: 'f'.repeat(64), signer: other.fp.mldsa }, other);
     for (let i = 9; i >= 5; i--) await raw.put({ ...recs[i], seq: i + 1 }); // make room: the genuine 5..9 move up
     await raw.put({ ...forged, anchor: recs[5].anchor });
@@ -133,7 +141,7 @@ describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => 
 
   it('a forged entry claiming the service key, inserted in the middle, is inserted (the chain links around it)', async () => {
     const { raw, recs } = await fresh(kind);
-    const base = parseCore(recs[3]);
+    const base = legacyCore(recs[3]);
     const forged = forge({ ...base, seq: 3, prev: recs[2].digest, request_digest: 'e'.repeat(64) }, other); // signer field still names the service key
     for (let i = 9; i >= 3; i--) await raw.put({ ...recs[i], seq: i + 1 });
     await raw.put({ ...forged, anchor: recs[3].anchor });
@@ -173,10 +181,10 @@ describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => 
     const sim = join(root, `pcrs-${n}.json`);
     const log = join(root, `events-${n}.log`);
     const bank = new SimulatedBank(sim);
-    await buildChain(k, raw.store, bank, CHAIN, [2, 2]);
+    await buildChain(k, raw.store, bank, CHAIN, [2, 2], { legacy: true });
     const ext = await runCli(['tpm', 'extend', '--simulated', sim, '--pcr', '16', '--digest', '11'.repeat(32), '--event-log', log, '--json']);
     expect(ext.code, ext.stderr).toBe(0);
-    await buildChain(k, raw.store, bank, CHAIN, [3], { start: 4 });
+    await buildChain(k, raw.store, bank, CHAIN, [3], { start: 4, legacy: true });
     await expectProblem(raw, 4, 'pcr-mismatch', '--simulated', sim);
     const explained = await verify(raw, '--simulated', sim, '--event-log', log);
     expect(explained.code, explained.stderr).toBe(0);
@@ -191,8 +199,111 @@ describe.each(['file', 'dynamo'] as const)('audit verify (%s store)', (kind) => 
     expect(ok.doc.chains[0]).toMatchObject({ entries: 5, first: 4, last: 8 });
     expect(ok.doc.chains[0].compared.status).toBe('not-compared');
     // the entry just before the range was replaced by another validly signed one: the link breaks
-    await raw.put(forge({ ...parseCore(recs[3]), request_digest: 'd'.repeat(64) }, k));
+    await raw.put(forge({ ...legacyCore(recs[3]), request_digest: 'd'.repeat(64) }, k));
     await expectProblem(raw, 4, 'reordered', '--from', '4');
+  });
+});
+
+describe.each(['file', 'dynamo'] as const)('audit verify, v3 entries under signed batch statements (%s store)', (kind) => {
+  const fresh = (k2: 'file' | 'dynamo') => freshChain(k2);
+  const statement = async (raw: RawStore, first: number) => (await raw.store.batches(CHAIN, { from: first, to: first }))[0];
+
+  it('an intact chain verifies: 3 signed statements, no per-entry signature, the end matches the pcr', async () => {
+    const { raw, sim, recs } = await fresh(kind);
+    expect(recs.every((r) => r.signature === undefined && parseCore(r).v === 3)).toBe(true);
+    const r = await verify(raw, '--simulated', sim);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.doc.chains[0]).toMatchObject({ chain: CHAIN, ok: true, entries: 10, first: 0, last: 9, batches: 3, signers: [k.fp.mldsa], problem: null });
+    expect(r.doc.chains[0].compared.status).toBe('match');
+  });
+
+  it('a deleted entry is missing', async () => {
+    const { raw } = await fresh(kind);
+    await raw.remove(CHAIN, 4);
+    await expectProblem(raw, 4, 'missing');
+  });
+
+  it('a field changed without its digest is altered, at the entry', async () => {
+    const { raw, recs } = await fresh(kind);
+    await raw.put({ ...recs[5], core: recs[5].core.replace(/"request_digest":"(.)/, (_m, c: string) => `"request_digest":"${c === 'a' ? 'b' : 'a'}`) });
+    await expectProblem(raw, 5, 'altered');
+  });
+
+  it('a field changed with its digest recomputed (and the next prev too) is altered, at its batch: the signed root no longer adds up', async () => {
+    const { raw, recs } = await fresh(kind);
+    const c = parseCore(recs[4]) as AuditCoreV3;
+    const changed = { ...c, request_digest: 'f'.repeat(64) };
+    const canon = canonicalCore(p, changed);
+    await raw.put({ ...recs[4], core: canon.text, digest: canon.digest });
+    const n5 = { ...(parseCore(recs[5]) as AuditCoreV3), prev: canon.digest };
+    const c5 = canonicalCore(p, n5);
+    await raw.put({ ...recs[5], core: c5.text, digest: c5.digest });
+    await expectProblem(raw, 3, 'altered');
+  });
+
+  it('a sealed payload replaced is altered', async () => {
+    const { raw, recs } = await fresh(kind);
+    await raw.put({ ...recs[6], payload: recs[7].payload });
+    await expectProblem(raw, 6, 'altered');
+  });
+
+  it('a batch statement edited (the simulated flag flipped) or its signature changed is altered, at its batch', async () => {
+    const { raw } = await fresh(kind);
+    const b = await statement(raw, 3);
+    const st = JSON.parse(b.statement);
+    st.pcr.simulated = !st.pcr.simulated;
+    await raw.putBatch(CHAIN, 3, { statement: JSON.stringify(st), signature: b.signature });
+    await expectProblem(raw, 3, 'altered');
+    const sig = fromBase64(b.signature);
+    sig[10] ^= 1;
+    await raw.putBatch(CHAIN, 3, { statement: b.statement, signature: toBase64(sig) });
+    await expectProblem(raw, 3, 'altered');
+  });
+
+  it('a deleted batch statement leaves its entries unanchored', async () => {
+    const { raw } = await fresh(kind);
+    await raw.putBatch(CHAIN, 3, undefined);
+    await expectProblem(raw, 3, 'unanchored');
+  });
+
+  it('a statement signed by another key is inserted', async () => {
+    const { raw } = await fresh(kind);
+    const b = await statement(raw, 6);
+    const st = JSON.parse(b.statement);
+    st.signer = other.fp.mldsa;
+    await raw.putBatch(CHAIN, 6, { statement: JSON.stringify(st), signature: toBase64(signJson(p, other.keys.mldsa, 'batch', st)) });
+    await expectProblem(raw, 6, 'inserted');
+  });
+
+  it('two swapped entries are reordered', async () => {
+    const { raw, recs } = await fresh(kind);
+    await raw.put({ ...recs[7], seq: 2 });
+    await raw.put({ ...recs[2], seq: 7 });
+    await expectProblem(raw, 2, 'reordered');
+  });
+
+  it('entries deleted from the tail while their statement stays are missing, even without a pcr', async () => {
+    const { raw } = await fresh(kind);
+    for (const s of [6, 7, 8, 9]) await raw.remove(CHAIN, s);
+    await expectProblem(raw, 6, 'missing');
+  });
+
+  it('a statement whose pcr arithmetic does not add up (re-signed by the service key) is a pcr-mismatch', async () => {
+    const { raw } = await fresh(kind);
+    const b = await statement(raw, 0);
+    const st = JSON.parse(b.statement);
+    st.pcr.after = 'ab'.repeat(32);
+    await raw.putBatch(CHAIN, 0, { statement: JSON.stringify(st), signature: toBase64(signJson(p, k.keys.mldsa, 'batch', st)) });
+    await expectProblem(raw, 0, 'pcr-mismatch');
+  });
+
+  it('a whole tail batch deleted with its statement passes without a pcr, and is missing against the pcr', async () => {
+    const { raw, sim } = await fresh(kind);
+    for (const s of [6, 7, 8, 9]) await raw.remove(CHAIN, s);
+    await raw.putBatch(CHAIN, 6, undefined);
+    const blind = await verify(raw);
+    expect(blind.code, blind.stderr).toBe(0); // what signed checkpoints outside the table are for
+    await expectProblem(raw, 6, 'missing', '--simulated', sim);
   });
 });
 

@@ -20,8 +20,10 @@ import { DynamoTable } from '../../../src/aws/dynamo-table.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPublicKey, writeKeyDir, type ServiceKeys } from '../../../src/keys/key-dir.js';
-import { decisionDigest, signDecision, type SignedDecision } from '../../../src/service/decision.js';
-import { InlineSigner } from '../../../src/service/signer.js';
+import { decisionDigest, signDecision, type SignedDecision } from '../../../src/protocol/decision.js';
+import { decisionDigestV2, signDecisionV2, type SignedDecisionV2 } from '../../../src/protocol/decision-v2.js';
+import { legacyCommit } from './legacy-chain.js';
+import { InlineSigner } from '../../../src/crypto/signer.js';
 import type { PersonaVote } from '../../../src/service/council/types.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
 
@@ -50,7 +52,28 @@ export function removeDir(dir: string): void {
 
 export const PERSONAS = ['security-auditor', 'performance-engineer', 'maintainability-reviewer'];
 
-/** A real signed decision (a few personas: signing in pure JS on Node 20 costs ~8 ms each). */
+/** A real signed version 2 decision (one signature; the votes are bound by their Merkle root). */
+export async function signedDecisionV2(k: KeyFixture, i: number, route: 'analyze' | 'patents' = 'analyze'): Promise<SignedDecisionV2> {
+  const votes: PersonaVote[] = PERSONAS.map((persona, j) => ({
+    persona,
+    vote: (i + j) % 3 === 0 ? 'reject' : 'approve',
+    confidence: 700 + j,
+    rationale: `rule ${persona} on request ${i}`,
+  }));
+  return signDecisionV2(p, new InlineSigner(p, k.keys.mldsa), {
+    request_digest: hex64(i, 'a'),
+    request_id: `0b0b0b0b-0b0b-4b0b-8b0b-${i.toString(16).padStart(12, '0')}`,
+    route,
+    council: route === 'analyze' ? 'code-analysis' : 'legal-documents',
+    model: 'rules/v1',
+    payload_digest: hex64(i, 'c'),
+    votes,
+    issuedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    signerFingerprint: k.fp.mldsa,
+  });
+}
+
+/** A real signed version 1 decision (every vote signed: the format before v2, for legacy chains). */
 export async function signedDecision(k: KeyFixture, i: number, route: 'analyze' | 'patents' = 'analyze'): Promise<SignedDecision> {
   const votes: PersonaVote[] = PERSONAS.map((persona, j) => ({
     persona,
@@ -74,9 +97,35 @@ function hex64(i: number, fill: string): string {
   return i.toString(16).padStart(64, fill);
 }
 
-/** Appends `batches` group commits (sizes) to `chain` with the service's AuditChain. */
-export async function buildChain(k: KeyFixture, store: AuditStore, bank: PcrBank, chain: string, batches: number[], opts: { pcr?: number; start?: number } = {}): Promise<{ decisions: SignedDecision[] }> {
+/**
+ * Appends `batches` group commits (sizes) to `chain` with the service's AuditChain (v3 entries,
+ * signed batch statements), or with `legacy` the writer of before response v2 (v2 entries, each
+ * signed, per-entry anchors: legacy-chain.ts).
+ */
+export async function buildChain(
+  k: KeyFixture,
+  store: AuditStore,
+  bank: PcrBank,
+  chain: string,
+  batches: number[],
+  opts: { pcr?: number; start?: number; legacy?: boolean } = {},
+): Promise<{ decisions: (SignedDecision | SignedDecisionV2)[] }> {
   let t = Date.UTC(2026, 0, 1);
+  if (opts.legacy) {
+    const decisions: SignedDecision[] = [];
+    let i = opts.start ?? 0;
+    for (const size of batches) {
+      const items = [];
+      for (let j = 0; j < size; j++, i++) {
+        const d = await signedDecision(k, i, i % 2 ? 'patents' : 'analyze');
+        decisions.push(d);
+        items.push({ request_digest: d.decision.request_digest, decision_digest: decisionDigest(p, d), plaintext: payloadPlaintext(d) });
+      }
+      const common = { chain, store, pcrBank: bank, pcr: opts.pcr ?? 16, key: k.keys.mldsa, signerFingerprint: k.fp.mldsa };
+      await legacyCommit(p, { ...common, recipient: recipientPublicKey(publicKeysOf(k.keys)), recipientFingerprint: k.fp.composite, time: new Date((t += 1000)).toISOString() }, items);
+    }
+    return { decisions };
+  }
   const ac = new AuditChain(p, {
     chain,
     store,
@@ -89,14 +138,14 @@ export async function buildChain(k: KeyFixture, store: AuditStore, bank: PcrBank
     recipientFingerprint: k.fp.composite,
     clock: { now: () => (t += 1000) },
   });
-  const decisions: SignedDecision[] = [];
+  const decisions: SignedDecisionV2[] = [];
   let i = opts.start ?? 0;
   for (const size of batches) {
     const items = [];
     for (let j = 0; j < size; j++, i++) {
-      const d = await signedDecision(k, i, i % 2 ? 'patents' : 'analyze');
+      const d = await signedDecisionV2(k, i, i % 2 ? 'patents' : 'analyze');
       decisions.push(d);
-      items.push({ request_digest: d.decision.request_digest, decision_digest: decisionDigest(p, d), plaintext: payloadPlaintext(d) });
+      items.push({ request_digest: d.decision.request_digest, decision_digest: decisionDigestV2(p, d), plaintext: payloadPlaintext(d) });
     }
     await ac.commit(items);
   }
@@ -110,6 +159,8 @@ export interface RawStore {
   flags: string[];
   put(rec: AuditRecord): Promise<void>;
   remove(chain: string, seq: number): Promise<void>;
+  /** overwrite or (undefined) delete the batch statement stored at first_seq */
+  putBatch(chain: string, firstSeq: number, b: { statement: string; signature: string } | undefined): Promise<void>;
 }
 
 export function fileRaw(stateDir: string): RawStore {
@@ -119,7 +170,7 @@ export function fileRaw(stateDir: string): RawStore {
     store,
     flags: ['--state', stateDir],
     async put(rec) {
-      writeFileSync(`${base(rec.chain, rec.seq)}.entry.json`, JSON.stringify({ chain: rec.chain, seq: rec.seq, core: rec.core, digest: rec.digest, signature: rec.signature }));
+      writeFileSync(`${base(rec.chain, rec.seq)}.entry.json`, JSON.stringify({ chain: rec.chain, seq: rec.seq, core: rec.core, digest: rec.digest, signature: rec.signature, payload: rec.payload }));
       const a = `${base(rec.chain, rec.seq)}.anchor.json`;
       if (rec.anchor) writeFileSync(a, JSON.stringify(rec.anchor));
       else rmSync(a, { force: true });
@@ -127,6 +178,11 @@ export function fileRaw(stateDir: string): RawStore {
     async remove(chain, seq) {
       unlinkSync(`${base(chain, seq)}.entry.json`);
       rmSync(`${base(chain, seq)}.anchor.json`, { force: true });
+    },
+    async putBatch(chain, firstSeq, b) {
+      const f = `${base(chain, firstSeq)}.batch.json`;
+      if (b) writeFileSync(f, JSON.stringify(b));
+      else rmSync(f, { force: true });
     },
   };
 }
@@ -175,12 +231,19 @@ export async function dynamoRaw(d: Dynalite): Promise<RawStore> {
     store,
     flags: ['--table', name, '--endpoint-url', d.url, '--region', 'us-east-1'],
     async put(rec) {
-      const item: Record<string, string | number> = { chain: rec.chain, seq: rec.seq, core: rec.core, digest: rec.digest, signature: rec.signature };
+      const item: Record<string, string | number> = { chain: rec.chain, seq: rec.seq, core: rec.core, digest: rec.digest };
+      if (rec.signature !== undefined) item.signature = rec.signature;
+      if (rec.payload !== undefined) item.payload = rec.payload;
       if (rec.anchor) item.anchor = JSON.stringify(rec.anchor);
       await d.client.send(new PutItemCommand({ TableName: name, Item: toDynamo(item) }));
     },
     async remove(chain, seq) {
       await d.client.send(new DeleteItemCommand({ TableName: name, Key: toDynamo({ chain, seq }) }));
+    },
+    async putBatch(chain, firstSeq, b) {
+      const key = { chain: `${chain}#batches`, seq: firstSeq };
+      if (b) await d.client.send(new PutItemCommand({ TableName: name, Item: toDynamo({ ...key, statement: b.statement, signature: b.signature }) }));
+      else await d.client.send(new DeleteItemCommand({ TableName: name, Key: toDynamo(key) }));
     },
   };
 }

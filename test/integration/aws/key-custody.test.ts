@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { equalBytes } from '../../../src/crypto/bytes.js';
 import { defaultProvider } from '../../../src/crypto/providers.js';
 import { KEY_FILES, type ServiceKeys, fingerprints, publicKeysOf } from '../../../src/keys/key-dir.js';
-import { verifyPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
 import { forgetServiceKeys, loadServiceKeysFromSecrets } from '../../../src/aws/service-keys.js';
 import { runCli } from '../../helpers/cli.js';

@@ -79,7 +79,7 @@ describe('local up --audit-recipient (a separate auditor key)', () => {
     const r = await runCli(['audit', 'show', '0', '--state', state, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const core = r.json().entry.core;
-    expect(core).toMatchObject({ v: 2, chain: 'local', recipient: auditorFp });
+    expect(core).toMatchObject({ v: 3, chain: 'local', recipient: auditorFp });
     expect(core).not.toHaveProperty('route');
   });
 
@@ -90,7 +90,7 @@ describe('local up --audit-recipient (a separate auditor key)', () => {
     expect(entries.map((e) => e.route)).toEqual(['analyze', 'patents']);
     for (const e of entries) {
       expect(e.payload).toBe('opened');
-      expect(e.signature).toBe('ok');
+      expect(e.signature).toBe('batch'); // v3: signed by its batch statement
       expect(e.decision).toMatch(/^(approve|reject|inconclusive) \d+\/\d+\/\d+$/);
     }
     const show = await runCli(['audit', 'show', '1', '--state', state, '--decrypt', '--identity', auditorDir, '--json']);

@@ -59,9 +59,10 @@ describe('local stack: request → response.json → verify', () => {
       expect(j.route).toBe(route);
       expect(j.votes).toHaveLength(21);
       expect(j.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
-      expect(j.audit.pcr.simulated).toBe(true);
+      expect(j.anchor).toBe('simulated');
+      expect(j.audit.batch.statement.pcr.simulated).toBe(true);
       handles[route] = j.handle;
-      if (route === 'analyze') analyzeSeq = j.audit.seq;
+      if (route === 'analyze') analyzeSeq = j.audit.entry.seq;
       const doc = JSON.parse(readFileSync(out, 'utf8'));
       expect(doc.decision.request_digest).toBe(j.handle);
       expect(doc.decision.council).toBe(route === 'analyze' ? 'code-analysis' : 'legal-documents');
@@ -70,7 +71,7 @@ describe('local stack: request → response.json → verify', () => {
       expect(v.code).toBe(0);
       expect(v.doc.ok).toBe(true);
       expect(v.doc.checks.map((c) => c.name)).toEqual(
-        expect.arrayContaining(['format', 'signer key', 'decision signature', 'vote signatures', 'votes bound to decision', 'tally', 'aggregation rule', 'request digest', 'audit anchor']),
+        expect.arrayContaining(['format', 'signer key', 'decision signature', 'votes root', 'tally', 'aggregation rule', 'payload digest', 'request digest', 'audit entry', 'batch signature', 'entry in batch', 'pcr anchor']),
       );
     }, 60_000);
   }
@@ -84,9 +85,9 @@ describe('local stack: request → response.json → verify', () => {
   });
 
   const cases: [string, (d: any) => void, string][] = [
-    ['a vote', (d) => (d.votes[3].body.vote = d.votes[3].body.vote === 'approve' ? 'reject' : 'approve'), 'vote signatures'],
-    ['a vote confidence', (d) => (d.votes[5].body.confidence = d.votes[5].body.confidence === 1000 ? 999 : d.votes[5].body.confidence + 1), 'vote signatures'],
-    ['a vote signature', (d) => (d.votes[0].signature = d.votes[1].signature), 'vote signatures'],
+    ['a vote', (d) => (d.votes[3].vote = d.votes[3].vote === 'approve' ? 'reject' : 'approve'), 'votes root'],
+    ['a vote confidence', (d) => (d.votes[5].confidence = d.votes[5].confidence === 1000 ? 999 : d.votes[5].confidence + 1), 'votes root'],
+    ['a vote rationale', (d) => (d.votes[0].rationale = d.votes[1].rationale + ' '), 'votes root'],
     [
       'the decision signature',
       (d) => {
@@ -98,8 +99,10 @@ describe('local stack: request → response.json → verify', () => {
     ],
     ['the tally', (d) => (d.decision.tally.approve += 1), 'tally'],
     ['the outcome', (d) => (d.decision.outcome = d.decision.outcome === 'approve' ? 'reject' : 'approve'), 'aggregation rule'],
-    ['the request digest', (d) => (d.decision.request_digest = 'ab'.repeat(32)), 'votes bound to decision'],
-    ['the audit anchor', (d) => (d.audit.pcr.after = 'cd'.repeat(32)), 'audit anchor'],
+    ['the request digest', (d) => (d.decision.request_digest = 'ab'.repeat(32)), 'decision signature'],
+    ['the pcr value of the batch statement', (d) => (d.audit.batch.statement.pcr.after = 'cd'.repeat(32)), 'batch signature'],
+    ['the simulated flag', (d) => (d.audit.batch.statement.pcr.simulated = false), 'batch signature'],
+    ['the entry proof', (d) => (d.audit.proof.index += 1), 'entry in batch'],
   ];
   for (const [what, edit, check] of cases) {
     it(`tampering with ${what} → exit 1 naming "${check}"`, async () => {
@@ -180,7 +183,7 @@ describe('local stack: request → response.json → verify', () => {
     // the audit chain continues where it was
     const r = await runCli(['request', 'analyze', files.code, '--endpoint', stack.endpoint, '--pin', fp, '--json']);
     expect(r.code).toBe(0);
-    expect(r.json().audit.seq).toBeGreaterThan(analyzeSeq);
+    expect(r.json().audit.entry.seq).toBeGreaterThan(analyzeSeq);
   }, 60_000);
 
   it('a second stack on the same state dir is refused (STATE_IN_USE, exit 5)', async () => {

@@ -37,8 +37,9 @@ describe('local stack on swtpm (--tcti)', () => {
       const r = await runCli(['request', route, file, '--endpoint', stack.endpoint, '--pin', stack.fingerprint, '-o', out, '--json']);
       expect(r.code).toBe(0);
       const j = r.json();
-      expect(j.audit.pcr.simulated).toBe(false);
-      last = j.audit;
+      expect(j.anchor).toBe('tpm');
+      expect(j.audit.batch.statement.pcr.simulated).toBe(false);
+      last = j.audit.batch.statement;
       expect((await verifyJson(out, { pin: stack.fingerprint, requestDigest: j.handle }, tmp.dir)).code).toBe(0);
     }
     // the PCR in the TPM is the value the last anchor says it became
@@ -46,11 +47,11 @@ describe('local stack on swtpm (--tcti)', () => {
     expect(toHex(now.sha256)).toBe(last!.pcr.after);
 
     const doc = JSON.parse(readFileSync(join(tmp.dir, 'r-patents.json'), 'utf8'));
-    doc.audit.pcr.before = doc.audit.pcr.after;
+    doc.audit.batch.statement.pcr.before = doc.audit.batch.statement.pcr.after;
     writeFileSync(join(tmp.dir, 'bad.json'), JSON.stringify(doc));
     const v = await verifyJson(join(tmp.dir, 'bad.json'), { pin: stack.fingerprint }, tmp.dir);
     expect(v.code).toBe(1);
-    expect(v.doc.failed).toEqual(['audit anchor']);
+    expect(v.doc.failed).toEqual(['batch signature', 'pcr anchor']);
   }, 60_000);
 
   it('refuses to start when the TPM does not answer', async () => {

@@ -19,13 +19,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { generateServiceKeys, publicKeysOf, recipientPublicKey } from '../../../src/keys/key-dir.js';
 import { REQUIRE_BANNER } from '../../../src/package/bundle.js';
 import { packageLambda } from '../../../src/package/artifacts.js';
-import { verifyResponse } from '../../../src/service/decision.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '../../../src/service/proxy/apigw.js';
-import { sealRequest } from '../../../src/service/request.js';
+import { sealRequest } from '../../../src/protocol/request.js';
 import { expectNoStack, repoRoot, runCli } from '../../helpers/cli.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
 import { exited, waitFor } from '../../helpers/wait.js';
@@ -223,11 +223,11 @@ describe('ima-qs package worker', () => {
   const runWorker = (env: Record<string, string>) => spawnSync(NODE, ['worker.mjs'], { cwd: workerDir, env, encoding: 'utf8', timeout: 60_000 });
   const logLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, string>;
 
-  it('fails fast without configuration: MISSING_ENV, exit 2, one JSON log line, no stack', () => {
+  it('fails fast without configuration: CONFIG_INVALID naming QUEUE_URL, exit 2, one JSON log line, no stack', () => {
     assertNoNodeModules(workerDir);
     const r = runWorker({ PATH: process.env.PATH ?? '/usr/bin:/bin' });
     expect(r.status).toBe(2);
-    expect(logLine(r.stdout)).toMatchObject({ level: 'error', msg: 'worker failed to start', code: 'MISSING_ENV' });
+    expect(logLine(r.stdout)).toMatchObject({ level: 'error', msg: 'worker failed to start', code: 'CONFIG_INVALID', variables: ['QUEUE_URL'] });
     expectNoStack(r.stdout + r.stderr);
     expect(r.stderr).toBe('');
   });
@@ -271,10 +271,10 @@ describe('ima-qs package worker', () => {
         const d = await lambda.call(event('GET', `/api/decisions/${r.handle}`));
         return d.statusCode === 200 ? d : undefined;
       }, 'the decision', 60_000);
-      const response = openDecision(decided.body!, r.replyKey) as { audit: { pcr: { simulated: boolean; index: number } } };
+      const response = openDecision(decided.body!, r.replyKey) as { audit: { batch: { statement: { pcr: { simulated: boolean; index: number } } } } };
       const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
-      expect(response.audit.pcr).toMatchObject({ simulated: true, index: 11 });
+      expect(response.audit.batch.statement.pcr).toMatchObject({ simulated: true, index: 11 });
 
       // the heartbeat is rewritten every 5 s: wait for the one that records a completed receive
       await waitFor(async () => (existsSync(heartbeat) && JSON.parse(readFileSync(heartbeat, 'utf8')).last_poll > 0 ? true : undefined), 'a heartbeat after a receive', 20_000);

@@ -186,7 +186,7 @@ export async function writeAuditEntries(moto: Moto, p: CryptoProvider, keys: Ser
     await ddb.send(
       new PutItemCommand({
         TableName: NAMES.tables.audit,
-        Item: { chain: { S: rec.chain }, seq: { N: String(rec.seq) }, core: { S: storedCore }, digest: { S: rec.digest }, signature: { S: rec.signature } },
+        Item: { chain: { S: rec.chain }, seq: { N: String(rec.seq) }, core: { S: storedCore }, digest: { S: rec.digest }, signature: { S: rec.signature! } },
       }),
     );
     await ddb.send(

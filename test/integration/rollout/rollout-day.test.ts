@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DisableKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { defaultProvider } from '../../../src/crypto/providers.js';
 import { type ServiceKeys, fingerprints, generateServiceKeys, publicKeysOf, writeKeyDir } from '../../../src/keys/key-dir.js';
 import { runCli } from '../../helpers/cli.js';
@@ -190,10 +190,13 @@ describe('rollout days 2-5', () => {
   let server: Server | undefined;
   afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
-  async function serveDocument(body: string): Promise<string> {
+  /** GET /api/keys → the document; with `token`, only for `Authorization: Bearer <token>` (else 401, as API Gateway) */
+  async function serveDocument(body: string, token?: string): Promise<string> {
     server?.close();
     server = createServer((req, res) => {
-      if (req.url === '/api/keys') {
+      if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Unauthorized"}');
+      } else if (req.url === '/api/keys') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' });
         res.end(body);
       } else {
@@ -208,15 +211,20 @@ describe('rollout days 2-5', () => {
   const doc = (k: ServiceKeys) =>
     JSON.stringify(createPublicKeysDocument(p, { mlkem: k.mlkem.publicKey, ecdh: k.ecdh.publicKey, signingKey: k.mldsa, now: new Date() }));
 
-  it('day 2: the deployed proxy and its /api/keys document signed by the pinned key pass', async () => {
+  it('day 2: the deployed proxy and its /api/keys document signed by the pinned key pass (with the API token)', async () => {
     await createLambda(moto);
-    const url = await serveDocument(doc(keys));
-    const r = await cli(['rollout', 'day', '2', '--keys', keysDir, '--resource', `api.url=${url}`, '--yes', '--state', stateFile, '--json']);
+    const url = await serveDocument(doc(keys), 'jwt-for-the-rollout');
+    const r = await cli(['rollout', 'day', '2', '--keys', keysDir, '--token', 'jwt-for-the-rollout', '--resource', `api.url=${url}`, '--yes', '--state', stateFile, '--json']);
     expect(r.code, r.stdout).toBe(0);
     const d = r.json();
     expect(statusOf(d, 'd2.lambda-deployed')).toBe('pass');
     expect(d.items.find((i: any) => i.id === 'd2.lambda-deployed').detail).toContain('alias live → version 2');
     expect(statusOf(d, 'd2.api-keys')).toBe('pass');
+    expect(r.stdout).not.toContain('jwt-for-the-rollout'); // the token is never printed
+    // without the token the authenticated API refuses, and the item says what to pass
+    const no = await cli(['rollout', 'day', '2', '--keys', keysDir, '--resource', `api.url=${url}`, '--yes', '--state', stateFile, '--json']);
+    expect(no.code).toBe(5);
+    expect(no.json().items.find((i: any) => i.id === 'd2.api-keys').detail).toContain('HTTP 401 (the API authenticates callers: pass --token or IMA_QS_TOKEN)');
   });
 
   it('day 2: a document signed by another key fails d2.api-keys', async () => {
@@ -240,7 +248,7 @@ describe('rollout days 2-5', () => {
     expect(d.items.find((i: any) => i.id === 'd3.worker-running').detail).toContain('Fargate: no TPM');
     const signed = d.items.find((i: any) => i.id === 'd3.decisions-signed');
     expect(signed.status).toBe('pass');
-    expect(signed.detail).toMatch(/^3 valid: .*context ima-qs\/v1\/audit.*3 sealed decision/);
+    expect(signed.detail).toMatch(/^3 valid: .*context ima-qs\/v2\/batch.*3 sealed decision/);
 
     await moto.reset();
     await createInfrastructure(moto);
@@ -252,12 +260,12 @@ describe('rollout days 2-5', () => {
     expect(bad.json().error.details.items).toEqual(['d3.worker-running', 'd3.decisions-signed']);
   });
 
-  it('day 4: PEM armor in a log group fails d4.no-key-material-in-logs; clean logs pass; d4.load-test without a URL or a pin fails', async () => {
+  it('day 4: PEM armor in a log group fails d4.no-key-material-in-logs; clean logs pass; d4.load-test and d4.unauthenticated-refused without a URL or a pin fail', async () => {
     // the load test itself against a running service: rollout-load.test.ts
     await createLogGroups(moto);
     const ok = await cli(['rollout', 'day', '4', '--pin', pin, '--yes', '--state', stateFile, '--json']);
     expect(ok.code, ok.stdout).toBe(5);
-    expect(ok.json().error.details.items).toEqual(['d4.load-test']);
+    expect(ok.json().error.details.items).toEqual(['d4.unauthenticated-refused', 'd4.load-test']);
     const item = ok.json().items.find((i: any) => i.id === 'd4.no-key-material-in-logs');
     expect(item.status).toBe('pass');
     expect(item.detail).toContain('/ecs/ima-quantum-worker: 1 events');
@@ -270,7 +278,8 @@ describe('rollout days 2-5', () => {
     const bad = await cli(['rollout', 'day', '4', '--resource', 'api.url=http://127.0.0.1:9', '--yes', '--state', stateFile, '--json']);
     expect(bad.code).toBe(5);
     const d = bad.json();
-    expect(d.error.details.items).toEqual(['d4.load-test', 'd4.no-key-material-in-logs']);
+    expect(d.error.details.items).toEqual(['d4.unauthenticated-refused', 'd4.load-test', 'd4.no-key-material-in-logs']);
+    expect(d.items.find((i: any) => i.id === 'd4.unauthenticated-refused').detail).toContain('GET http://127.0.0.1:9/api/keys: unreachable');
     expect(d.items.find((i: any) => i.id === 'd4.load-test').detail).toContain('no --pin FINGERPRINT');
     expect(d.items.find((i: any) => i.id === 'd4.no-key-material-in-logs').detail).toContain('pem-armor in /aws/lambda/ima-quantum-proxy');
     expect(bad.stdout).not.toContain('MC4CAQAwBQYDK2VwBCIEIA'); // the finding never repeats the text

@@ -9,14 +9,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsClientConfig } from '../../../src/aws/config.js';
 import { dynamoAuditStore } from '../../../src/aws/audit-store-dynamo.js';
 import { DynamoTable } from '../../../src/aws/dynamo-table.js';
-import { fromHex, toHex } from '../../../src/crypto/bytes.js';
-import { verifyResponse } from '../../../src/service/decision.js';
-import { DECISIONS_KEY } from '../../../src/service/records.js';
-import { sealRequest, type SealedRequest } from '../../../src/service/request.js';
+import { toHex } from '../../../src/crypto/bytes.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
+import { DECISIONS_KEY } from '../../../src/protocol/records.js';
+import { sealRequest, type SealedRequest } from '../../../src/protocol/request.js';
 import { proxyFromEnv, workerFromEnv } from '../../../src/service/wiring.js';
-import { checkRecord } from '../../../src/audit/audit-entry.js';
-import { batchDigest } from '../../../src/tpm/anchor.js';
-import { extendPcr } from '../../../src/tpm/pcr-math.js';
+import { verifyStore } from '../../../src/audit/audit-verify-run.js';
 import { Tpm2ToolsBank } from '../../../src/tpm/tpm2-tools.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
 import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
@@ -24,7 +22,6 @@ import { waitFor } from '../../helpers/wait.js';
 import { BAD_CODE, CLEAN_CODE, event, memoryLogger, openDecision, p, serviceFixture } from '../../unit/service/fixtures.js';
 import { createAwsResources, PREFIX } from './setup.js';
 import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
-import type { AuditRecord } from '../../../src/audit/audit-entry.js';
 
 const PCR = 16;
 const VISIBILITY = 2;
@@ -77,13 +74,24 @@ async function queueEmpty(url: string): Promise<boolean> {
   return (out.Messages ?? []).length === 0;
 }
 
-/** The PCR after replaying the anchored entries' batches from `start`. */
-function replay(start: Uint8Array, recs: AuditRecord[]): Uint8Array {
-  const batches = new Map<number, AuditRecord[]>();
-  for (const r of recs) batches.set(r.anchor!.batch.id, [...(batches.get(r.anchor!.batch.id) ?? []), r]);
-  let v = start;
-  for (const b of [...batches.keys()].sort((a, c) => a - c)) v = extendPcr('sha256', v, batchDigest('sha256', batches.get(b)!.map((r) => fromHex(r.digest))));
-  return v;
+/**
+ * `audit verify` of the chain against the TPM: every entry, every signed batch statement, every
+ * recomputed root, and the chain's end equal to the PCR the TPM holds now; the first batch starts
+ * where the PCR was when the test began.
+ */
+async function verifiedAgainstTpm(start?: Uint8Array) {
+  const store = dynamoAuditStore(res.dynamo);
+  const value = toHex(await readPcr());
+  const run = await verifyStore(p, store, {
+    chains: [env.AUDIT_CHAIN_ID],
+    trusted: new Map([[f.fp.mldsa, f.keys.mldsa.publicKey]]),
+    evidence: async () => ({ source: 'swtpm', values: [{ pcr: PCR, bank: 'sha256', value }] }),
+  });
+  const r = run.results[0];
+  expect(r.verdict.problem).toBeUndefined();
+  expect(r.pcr.status).toBe('match');
+  expect(r.verdict.pcr).toMatchObject({ ...(start ? { start: toHex(start) } : {}), end: value, simulated: false });
+  return r.verdict;
 }
 
 describe('service on moto_server + swtpm', () => {
@@ -105,11 +113,7 @@ describe('service on moto_server + swtpm', () => {
     }
     const recs = await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID);
     expect(recs).toHaveLength(3);
-    for (const r of recs) {
-      expect(checkRecord(p, r, f.keys.mldsa.publicKey)).toEqual({ ok: true });
-      expect(r.anchor?.simulated).toBe(false);
-    }
-    expect(toHex(await readPcr())).toBe(toHex(replay(start, recs)));
+    expect((await verifiedAgainstTpm(start)).entries).toBe(3);
     expect(await queueEmpty(res.queueUrl)).toBe(true);
   });
 
@@ -167,7 +171,6 @@ describe('service on moto_server + swtpm', () => {
   });
 
   it('TPM unreachable: no decision is released, the message comes back and is decided once the TPM is back', async () => {
-    const start = await readPcr();
     const r = await post('analyze', CLEAN_CODE);
     const dead = await workerFromEnv({ ...env, TPM2TOOLS_TCTI: `swtpm:path=${tpm.dir}/nothing.sock` }, memoryLogger());
     dead.consumer.start();
@@ -184,8 +187,7 @@ describe('service on moto_server + swtpm', () => {
     // entries of the failed attempt are anchored by the later extend: the PCR still replays exactly
     const recs = await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID);
     expect(recs.length).toBeGreaterThanOrEqual(2);
-    expect(recs.every((x) => x.anchor)).toBe(true);
-    expect(toHex(await readPcr())).toBe(toHex(replay(start, recs)));
+    await verifiedAgainstTpm();
   });
 
   it('a poison message goes to the dead-letter queue after maxReceiveCount receives', async () => {

@@ -8,7 +8,7 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from '../../../src/aws/config.js';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { encodeKeySecret, KEY_SECRETS, PUBLIC_KEYS_SUFFIX, secretName, secretTags } from '../../../src/aws/secret-format.js';
 import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
 import { encodePrivateKeyPem } from '../../../src/crypto/key-codec.js';

@@ -24,10 +24,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dynamoAuditStore } from '../../../src/aws/audit-store-dynamo.js';
 import { DynamoTable, fromDynamo } from '../../../src/aws/dynamo-table.js';
 import { writeKeyDir } from '../../../src/keys/key-dir.js';
-import { verifyResponse, type DecisionResponse } from '../../../src/service/decision.js';
+import { type DecisionResponse } from '../../../src/protocol/decision.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
-import { DEFAULT_TABLES, REQUESTS_KEY, requestIdKey } from '../../../src/service/records.js';
-import { sealRequest, type SealedRequest } from '../../../src/service/request.js';
+import { DEFAULT_TABLES, REQUESTS_KEY, requestIdKey } from '../../../src/protocol/records.js';
+import { sealRequest, type SealedRequest } from '../../../src/protocol/request.js';
 import { proxyFromEnv } from '../../../src/service/wiring.js';
 import { expectNoStack, repoRoot, runCli } from '../../helpers/cli.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
@@ -221,7 +222,7 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     expect(response.decision).toMatchObject({ request_id: r.inner.request_id, model: 'http', outcome: 'approve' });
-    expect(response.audit).toMatchObject({ chain: 'task-2', seq: 0, pcr: { index: PCR, simulated: true }, batch: { size: 1 } });
+    expect(response.audit).toMatchObject({ entry: { chain: 'task-2', seq: 0 }, proof: { index: 0, size: 1 }, batch: { statement: { chain: 'task-2', size: 1, pcr: { index: PCR, simulated: true } } } });
 
     await drained();
     const stored = await allDecisions();
@@ -233,7 +234,8 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     // the audit table: one chain (task-2), one anchored entry, verified and matching the PCR
     const recs = await dynamoAuditStore(res.dynamo).range('task-2');
     expect(recs).toHaveLength(1);
-    expect(recs[0].anchor).toMatchObject({ pcr: PCR, simulated: true });
+    const [batch] = await dynamoAuditStore(res.dynamo).batches('task-2');
+    expect(JSON.parse(batch.statement)).toMatchObject({ first_seq: 0, size: 1, pcr: { index: PCR, simulated: true } });
     const audit = await auditVerify();
     expect(audit.code, audit.stderr).toBe(0);
     expect(audit.doc.chains).toHaveLength(1);

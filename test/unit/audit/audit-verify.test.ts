@@ -72,7 +72,7 @@ describe('verifyStore', () => {
     const bank = new SimulatedBank(join(root, 'stop.json'));
     await buildChain(k, s, bank, 'd', [3, 3], { pcr: 11 });
     const r1 = await s.get('d', 1);
-    await (s as unknown as { table: MemoryTable }).table.put({ chain: 'd', seq: 1, core: 'not json', digest: r1!.digest, signature: r1!.signature });
+    await (s as unknown as { table: MemoryTable }).table.put({ chain: 'd', seq: 1, core: 'not json', digest: r1!.digest, payload: r1!.payload! });
     const seen: number[] = [];
     const r = await verifyStore(p, s, { chains: ['d'], trusted: trusted(), evidence: async () => undefined, pageSize: 2, onProgress: (done) => seen.push(done) });
     expect(r.results[0].verdict.problem).toMatchObject({ seq: 1, kind: 'altered' });

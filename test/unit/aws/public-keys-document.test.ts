@@ -8,7 +8,7 @@ import {
   assertPublicKeysDocument,
   createPublicKeysDocument,
   verifyPublicKeysDocument,
-} from '../../../src/aws/public-keys-document.js';
+} from '../../../src/protocol/keys-document.js';
 
 const p = defaultProvider();
 const keys = generateServiceKeys(p);

@@ -24,7 +24,7 @@ describe('browser bundle of the request client', () => {
     // the graph really contains the client, the verifier and the noble provider
     const inputs = Object.keys(out.metafile!.inputs);
     expect(inputs.some((f) => f.endsWith('src/client/black-box-client.ts'))).toBe(true);
-    expect(inputs.some((f) => f.endsWith('src/service/decision-verify.ts'))).toBe(true);
+    expect(inputs.some((f) => f.endsWith('src/protocol/response-verify.ts'))).toBe(true);
     expect(inputs.some((f) => f.endsWith('src/crypto/provider-noble.ts'))).toBe(true);
     expect(inputs.some((f) => f.endsWith('src/crypto/provider-node.ts'))).toBe(false);
     expect(text).toContain('ima-qs/v1/decision');

@@ -3,12 +3,12 @@
 // refused; a service refusal carries its code; malformed endpoint/pin are usage errors.
 // And the loadtest's nearest-rank percentiles.
 import { describe, expect, it } from 'vitest';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { BlackBoxClient, readCapped, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
 import { latencyStats } from '../../../src/commands/loadtest.js';
-import { requestHandle } from '../../../src/service/request.js';
+import { requestHandle } from '../../../src/protocol/request.js';
 
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
@@ -24,7 +24,9 @@ function scripted(answers: Record<string, (body?: Uint8Array) => { status: numbe
     const key = `${init?.method ?? 'GET'} ${new URL(url).pathname.replace(/[0-9a-f]{64}$/, 'H')}`;
     seen.push(key);
     const a = answers[key]?.(init?.body) ?? { status: 404, body: '{"error":{"code":"NOT_FOUND","message":"no"}}' };
-    return { status: a.status, headers: { get: () => null }, text: async () => a.body, arrayBuffer: async () => new TextEncoder().encode(a.body).buffer };
+    // the types SPEC §8.2 gives: JSON everywhere but a decided poll (a sealed, binary response)
+    const type = key === 'GET /api/decisions/H' && a.status === 200 ? 'application/octet-stream' : 'application/json';
+    return { status: a.status, headers: { get: (h: string) => (h === 'content-type' ? type : null) }, text: async () => a.body, arrayBuffer: async () => new TextEncoder().encode(a.body).buffer };
   };
   return { fetch, seen, queries };
 }
@@ -66,12 +68,13 @@ describe('BlackBoxClient', () => {
     const s = scripted({
       'GET /api/keys': () => ({ status: 200, body: doc }),
       'POST /api/analyze': (body) => ({ status: 202, body: JSON.stringify({ handle: requestHandle(p, body!), status: 'queued' }) }),
-      // an older proxy: ignores `wait`, answers pending at once twice, then the worker's refusal
+      // an older proxy: ignores `wait`, answers pending at once twice, then a refusal nobody signed
       'GET /api/decisions/H': () =>
         ++polls < 3 ? { status: 202, body: '{"status":"pending"}' } : { status: 422, body: '{"error":{"code":"STALE_REQUEST","message":"too old"}}' },
     });
     const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: s.fetch, provider: p, pollMs: 5 });
-    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED', details: { status: 422, serviceCode: 'STALE_REQUEST' } });
+    // an unsigned 422 is a forged refusal (SPEC §8.10.5): exit 1, not the service's word
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'REFUSAL_FORGED', exitCode: 1, details: { serviceCode: 'STALE_REQUEST' } });
     expect(s.seen.slice(2)).toEqual(['GET /api/decisions/H', 'GET /api/decisions/H', 'GET /api/decisions/H']);
     expect(s.queries.slice(2)).toEqual(['?wait=10', '?wait=10', '?wait=10']);
 

@@ -3,7 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, equalBytes, toBase64, toHex } from '../../../src/crypto/bytes.js';
-import { compositeGenerate } from '../../../src/crypto/composite-kem.js';
+import { compositeGenerate, compositePrivateKeyToBytes } from '../../../src/crypto/composite-kem.js';
 import { derOctetString, derSequence, derImplicit } from '../../../src/crypto/der.js';
 import {
   type DecodedKey,
@@ -18,7 +18,7 @@ import {
   parsePem,
   spkiDer,
 } from '../../../src/crypto/key-codec.js';
-import { pkcs8Der, p384Pkcs8Der } from '../../../src/crypto/key-der.js';
+import { ecPrivateKeyDer, pkcs8Der, p384Pkcs8Der } from '../../../src/crypto/key-der.js';
 import { nobleProvider } from '../../../src/crypto/provider-noble.js';
 import { sha3_256 } from '@noble/hashes/sha3.js';
 import { expectCode, providers } from './helpers.js';
@@ -194,11 +194,27 @@ const badPrivate: [string, string, string][] = [
   ['a P-384 scalar of zero', pemOf('PRIVATE KEY', p384Pkcs8Der(new Uint8Array(48))), 'KEY_MALFORMED'],
   ['trailing bytes after the PKCS#8', pemOf('PRIVATE KEY', concatBytes(parsePem(encodePrivateKeyPem(dsa), 'x').der, Uint8Array.of(0))), 'KEY_MALFORMED'],
   ['a composite dk with a truncated ECPrivateKey', pemOf('PRIVATE KEY', pkcs8Der('MLKEM768-P384', new Uint8Array(80))), 'KEY_MALFORMED'],
+  // issue 18 / SPEC §2.2-2.3: trailing octets at every level of a P-384 and a composite key
+  ['trailing octets after the ECPrivateKey in its OCTET STRING', pemOf('PRIVATE KEY', pkcs8Der('P-384', concatBytes(ecPrivateKeyDer(ec.scalar), Uint8Array.of(0, 0)))), 'KEY_MALFORMED'],
+  ['trailing octets inside the ECPrivateKey SEQUENCE', pemOf('PRIVATE KEY', pkcs8Der('P-384', withTrailingInside(ecPrivateKeyDer(ec.scalar)))), 'KEY_MALFORMED'],
+  ['trailing octets after the ECPrivateKey of a composite dk', pemOf('PRIVATE KEY', pkcs8Der('MLKEM768-P384', concatBytes(compositePrivateKeyToBytes(composite), Uint8Array.of(0)))), 'KEY_MALFORMED'],
+  ['a P-384 scalar of 47 bytes', pemOf('PRIVATE KEY', pkcs8Der('P-384', derSequence(Uint8Array.of(2, 1, 1), derOctetString(new Uint8Array(47).fill(1))))), 'KEY_WRONG_SIZE'],
+  ['76-character PEM lines', `-----BEGIN PRIVATE KEY-----\n${toBase64(parsePem(encodePrivateKeyPem(ec), 'x').der).match(/.{1,76}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`, 'KEY_MALFORMED'],
 ];
 
+/** The same SEQUENCE (short-form length) with a NULL appended inside it, after its last element. */
+function withTrailingInside(seq: Uint8Array): Uint8Array {
+  expect(seq[1] & 0x80).toBe(0);
+  return derSequence(seq.subarray(2), Uint8Array.of(5, 0));
+}
+
 describe('bad private key files', () => {
-  it.each(badPrivate.map(([what, text, code]) => ({ what, text, code })))('$what → $code', ({ text, code }) => {
-    for (const prov of providers) expectCode(() => decodeKeyPem(prov, text, 'server.key'), code);
+  it.each(badPrivate.map(([what, text, code]) => ({ what, text, code })))('$what → $code', ({ what, text, code }) => {
+    for (const prov of providers) {
+      const e = expectCode(() => decodeKeyPem(prov, text, 'server.key'), code);
+      if (what.startsWith('trailing octets')) expect(e.message).toMatch(/trailing bytes after ECPrivateKey/);
+      if (what.startsWith('76-character')) expect(e.message).toMatch(/a line has 76 characters/);
+    }
   });
 });
 

@@ -16,12 +16,10 @@ import {
   type InfraModel,
   type TfBlock,
 } from './infra-model.js';
+import { checkAccess } from './infra-checks-access.js';
 
-export interface Finding {
-  check: string;
-  where: string;
-  message: string;
-}
+export type { Finding } from './infra-checks-access.js';
+import type { Finding } from './infra-checks-access.js';
 
 const at = (r: TfBlock) => `${r.file}: ${r.kind === 'data' ? 'data.' : ''}${r.type}.${r.name}`;
 const refsKmsKey = (v: unknown) => typeof v === 'string' && /^\$\{aws_kms_key\.[A-Za-z0-9_]+(\[0\])?\.(arn|key_id|id)\}$/.test(v);
@@ -48,7 +46,7 @@ function inventory(m: InfraModel, f: Finding[]): void {
   want('inventory', 'aws_sqs_queue', EXPECTED.queues);
   want('inventory', 'aws_cloudwatch_log_group', EXPECTED.logGroups);
   want('inventory', 'aws_iam_role', EXPECTED.roles);
-  for (const t of ['aws_lambda_function', 'aws_lambda_function_url', 'aws_ecs_cluster', 'aws_ecs_task_definition', 'aws_ecs_service']) {
+  for (const t of ['aws_lambda_function', 'aws_apigatewayv2_api', 'aws_ecs_cluster', 'aws_ecs_task_definition', 'aws_ecs_service']) {
     if (resourcesOf(m, t).length === 0) f.push({ check: 'inventory', where: t, message: `no ${t}` });
   }
 }
@@ -80,7 +78,7 @@ function dynamodb(m: InfraModel, f: Finding[]): void {
       f.push({ check: 'dynamodb.deletion-protection', where: at(t), message: 'deletion_protection_enabled is not tied to environment == "prod"' });
     }
   }
-  // SPEC §8.2 (src/service/records.ts): the service writes its expiry in the attribute `ttl`
+  // SPEC §8.2 (src/protocol/records.ts): the service writes its expiry in the attribute `ttl`
   const requests = resourcesOf(m, 'aws_dynamodb_table').find((t) => resolvedNames(m, t).includes('ima-quantum-requests'));
   const ttl = block(requests?.body, 'ttl');
   if (!requests || ttl?.enabled !== true || ttl.attribute_name !== 'ttl') {
@@ -173,7 +171,11 @@ function iam(m: InfraModel, f: Finding[]): void {
     }
   }
   // 3. resources scoped: "*" only where documented (KMS key policy: "*" = this key; ecr:GetAuthorizationToken)
-  const keyPolicyDocs = new Set(resourcesOf(m, 'aws_kms_key').map((k) => policyDocumentName(k.body.policy)));
+  // resource policies (a key policy, a secret policy): there "*" means "this key / this secret"
+  const keyPolicyDocs = new Set([
+    ...resourcesOf(m, 'aws_kms_key').map((k) => policyDocumentName(k.body.policy)),
+    ...resourcesOf(m, 'aws_secretsmanager_secret_policy').map((p) => policyDocumentName(p.body.policy)),
+  ]);
   for (const d of docs.values()) {
     for (const s of statementsOf(d)) {
       const sid = String(s.sid ?? '?');
@@ -291,6 +293,6 @@ export function acceptsVersion(constraint: string, v: [number, number, number]):
 
 export function checkInfra(m: InfraModel): Finding[] {
   const f: Finding[] = [];
-  for (const check of [inventory, gating, kms, dynamodb, sqs, logs, iam, lambda, ecs, versions]) check(m, f);
+  for (const check of [inventory, gating, kms, dynamodb, sqs, logs, iam, lambda, ecs, versions, checkAccess]) check(m, f);
   return f;
 }

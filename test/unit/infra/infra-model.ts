@@ -100,9 +100,16 @@ export function resolvedNames(model: InfraModel, r: TfBlock, attr = 'name'): str
 /** Every statement of a policy document, including `dynamic "statement"` contents. */
 export function statementsOf(doc: TfBlock): Block[] {
   const out = [...blocks(doc.body, 'statement')];
-  const dyn = block(doc.body, 'dynamic');
-  for (const d of blocks(dyn, 'statement')) out.push(...blocks(d, 'content'));
+  // hcl2json renders `dynamic "statement" { … }` blocks as {dynamic: {statement: [{content: [{…}], for_each}]}}
+  for (const d of dynamicBlocks(doc.body, 'statement')) out.push(...blocks(d, 'content'));
   return out;
+}
+
+/** The `dynamic "NAME"` blocks of a body (an object or a 1-element array of one, as hcl2json gives it). */
+export function dynamicBlocks(body: Block | undefined, name: string): Block[] {
+  const dyn = body?.dynamic;
+  const holders = (Array.isArray(dyn) ? dyn : dyn ? [dyn] : []) as Block[];
+  return holders.flatMap((h) => blocks(h, name));
 }
 
 export function stringList(v: unknown): string[] {

@@ -9,14 +9,15 @@ import { copyInfra, INFRA_DIR } from '../../helpers/terraform.js';
 import { repoRoot } from '../../helpers/cli.js';
 import { loadInfra, resolveString, resourcesOf, type Block, type InfraModel } from './infra-model.js';
 
-const SERVICE_SOURCES = ['src/service/wiring.ts', 'src/service/worker/main.ts', 'src/service/proxy/lambda.ts', 'src/aws/config.ts'];
+const SERVICE_SOURCES = ['src/service/config.ts', 'src/service/wiring.ts', 'src/service/worker/main.ts', 'src/service/proxy/lambda.ts', 'src/aws/config.ts'];
 
 /** Every environment variable name the service code reads. */
 async function namesTheServiceReads(): Promise<Set<string>> {
   const names = new Set<string>();
   for (const f of SERVICE_SOURCES) {
     const text = await readFile(join(repoRoot, f), 'utf8');
-    for (const m of text.matchAll(/\b(?:env|process\.env)\.([A-Z][A-Z0-9_]*)\b|need\(env, '([A-Z][A-Z0-9_]*)'\)/g)) names.add(m[1] ?? m[2]);
+    // env.NAME, process.env.NAME, and the readers of src/service/config.ts: int(env, problems, 'NAME' …
+    for (const m of text.matchAll(/\b(?:env|process\.env)\.([A-Z][A-Z0-9_]*)\b|\(env, (?:problems, )?'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1] ?? m[2]);
   }
   return names;
 }

@@ -12,21 +12,21 @@ import type { CompositeKemPrivateKey } from '../../../src/crypto/composite-kem.j
 import { openBytes } from '../../../src/crypto/envelope.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { getProvider } from '../../../src/crypto/providers.js';
-import { createPublicKeysDocument } from '../../../src/aws/public-keys-document.js';
+import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../../../src/keys/key-dir.js';
 import { RulesModel } from '../../../src/service/council/councils.js';
 import type { PersonaModel } from '../../../src/service/council/types.js';
 import type { Logger } from '../../../src/service/log.js';
-import type { Clock, Table } from '../../../src/service/ports.js';
+import type { Clock, Table } from '../../../src/ports.js';
 import type { APIGatewayProxyEventV2 } from '../../../src/service/proxy/apigw.js';
 import type { PublishedKeys } from '../../../src/service/proxy/handler.js';
-import { InlineSigner, type Signer } from '../../../src/service/signer.js';
+import { InlineSigner, type Signer } from '../../../src/crypto/signer.js';
 import type { PipelineDeps } from '../../../src/service/worker/pipeline.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
-import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
+import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/protocol/records.js';
+import { sealRequest } from '../../../src/protocol/request.js';
 import { processBatch } from '../../../src/service/worker/pipeline.js';
 import { fromHex } from '../../../src/crypto/bytes.js';
 
@@ -153,7 +153,8 @@ export function openDecision(body: string, replyKey: CompositeKemPrivateKey): un
 
 /**
  * One real response: a clean code-analysis request through the in-memory pipeline (simulated
- * bank), opened with the client's reply key, and the handle it answers.
+ * bank), in one group commit with two other requests (so its audit proof has a path), opened with
+ * the client's reply key, and the handle it answers.
  */
 export async function decidedResponse(): Promise<{ response: any; handle: string }> {
   const f = serviceFixture();
@@ -166,7 +167,8 @@ export async function decidedResponse(): Promise<{ response: any; handle: string
     log: memoryLogger(),
   });
   const r = sealRequest(p, f.recipient, 'analyze', { name: 'a.ts', content: CLEAN_CODE });
-  await processBatch(deps, [encodeQueued(r.handle, 'analyze', Date.now(), r.sealed)]);
+  const others = [sealRequest(p, f.recipient, 'analyze', { name: 'b.py', content: BAD_CODE }), sealRequest(p, f.recipient, 'patents', { name: 'c.txt', content: 'A method.' })];
+  await processBatch(deps, [r, ...others].map((x, i) => encodeQueued(x.handle, i === 2 ? 'patents' : 'analyze', Date.now(), x.sealed)));
   const item = await decisions.get({ id: r.handle });
   return { response: openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey), handle: r.handle };
 }

@@ -6,19 +6,22 @@
  */
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { checkRecord, parseCore } from '../../../src/audit/audit-entry.js';
+import { parseCore } from '../../../src/audit/audit-entry.js';
+import { verifyJson } from '../../../src/crypto/signature.js';
+import { batchPcrDigest } from '../../../src/protocol/batch-statement.js';
+import { leafHash, rootFromLeafHashes } from '../../../src/protocol/merkle.js';
+import { verifyRefusal } from '../../../src/protocol/refusal.js';
 import { TableAuditStore, AUDIT_KEY } from '../../../src/audit/audit-store.js';
 import { fromHex, toHex } from '../../../src/crypto/bytes.js';
 import { openBytes } from '../../../src/crypto/envelope.js';
 import { fromBase64 } from '../../../src/crypto/bytes.js';
-import { verifyResponse } from '../../../src/service/decision.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import { MemoryQueue } from '../../../src/service/memory/memory-queue.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { createProxyHandler } from '../../../src/service/proxy/handler.js';
-import { DECISIONS_KEY, REQUESTS_KEY } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
+import { DECISIONS_KEY, REQUESTS_KEY } from '../../../src/protocol/records.js';
+import { sealRequest } from '../../../src/protocol/request.js';
 import { processBatch } from '../../../src/service/worker/pipeline.js';
-import { batchDigest } from '../../../src/tpm/anchor.js';
 import { replayDigests } from '../../../src/tpm/pcr-math.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { BAD_CODE, CLEAN_CODE, event, memoryLogger, openDecision, p, pipelineDeps, serviceFixture, tempDir } from './fixtures.js';
@@ -77,28 +80,35 @@ describe('service pipeline (in-memory ports, real crypto)', () => {
       expect(res.statusCode).toBe(200);
       expect(res.isBase64Encoded).toBe(true);
       const response = openDecision(res.body!, r.replyKey) as any;
-      const v = verifyResponse(p, response, s.f.fp.mldsa, { requestDigest: r.handle });
+      const v = verifyResponse(p, response, s.f.fp.mldsa, { requestDigest: r.handle, requireAnchor: true });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
       expect(v.ok).toBe(true);
+      expect(response.v).toBe(2);
       expect(response.votes).toHaveLength(21);
-      expect(response.audit.pcr.simulated).toBe(true);
+      expect(response.audit.batch.statement.pcr.simulated).toBe(true);
       outcomes.push(response.decision.outcome);
     }
     // different inputs → different decisions
     expect(outcomes).toEqual(['approve', 'reject']);
 
-    // the audit chain: two entries, linked, signed (audit context), one batch, PCR = replay
+    // the audit chain: two v3 entries, linked, one signed batch statement, PCR = replay
     const recs = await s.auditStore.range('worker-1');
     expect(recs.map((r) => r.seq)).toEqual([0, 1]);
-    for (const r of recs) expect(checkRecord(p, r, s.f.keys.mldsa.publicKey)).toEqual({ ok: true });
+    expect(recs.map((r) => parseCore(r).v)).toEqual([3, 3]);
+    expect(recs.every((r) => r.signature === undefined && r.anchor === undefined)).toBe(true);
     expect(parseCore(recs[1]).prev).toBe(recs[0].digest);
-    expect(recs.every((r) => r.anchor?.batch.id === 0 && r.anchor.batch.size === 2)).toBe(true);
-    const B = batchDigest('sha256', recs.map((r) => fromHex(r.digest)));
-    const expected = replayDigests('sha256', [B]);
+    const batches = await s.auditStore.batches('worker-1');
+    expect(batches).toHaveLength(1);
+    const st = JSON.parse(batches[0].statement);
+    expect(st).toMatchObject({ first_seq: 0, size: 2, chain: 'worker-1' });
+    expect(verifyJson(p, s.f.keys.mldsa.publicKey, 'batch', st, fromBase64(batches[0].signature))).toBe(true);
+    const root = rootFromLeafHashes(p, recs.map((r) => leafHash(p, fromHex(r.digest))));
+    expect(toHex(root)).toBe(st.entries_root);
+    const expected = replayDigests('sha256', [batchPcrDigest('sha256', 2, root)]);
     const actual = (await s.bank.read(16, ['sha256'])).sha256;
     expect(toHex(actual)).toBe(toHex(expected));
     // the audit payload opens with the service's own composite key and holds the signed decision
-    const payload = JSON.parse(new TextDecoder().decode(openBytes(p, s.f.recipientKey, fromBase64(parseCore(recs[0]).payload))));
+    const payload = JSON.parse(new TextDecoder().decode(openBytes(p, s.f.recipientKey, fromBase64(recs[0].payload!))));
     expect(payload.decision.request_digest).toBe(reqs[0].handle);
     // logs carry timings and no secret material
     const decided = s.log.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'decision stored');
@@ -146,7 +156,13 @@ describe('service pipeline (in-memory ports, real crypto)', () => {
     await drain(s);
     const status = async (h: string) => {
       const res = await s.proxy(event('GET', `/api/decisions/${h}`));
-      return res.statusCode === 422 ? JSON.parse(res.body!).error.code : res.statusCode;
+      if (res.statusCode !== 422) return res.statusCode;
+      // every refusal is signed by the service key and bound to its request (SPEC §8.10.5)
+      const body = JSON.parse(res.body!);
+      const v = verifyRefusal(p, body.refusal, { publicKey: s.f.keys.mldsa.publicKey, fingerprint: s.f.fp.mldsa }, h);
+      expect(v.ok).toBe(true);
+      expect(verifyRefusal(p, body.refusal, { publicKey: s.f.keys.mldsa.publicKey, fingerprint: s.f.fp.mldsa }, 'ab'.repeat(32)).ok).toBe(false);
+      return body.error.code;
     };
     expect(await status(stale.handle)).toBe('STALE_REQUEST');
     expect(await status(one.handle)).toBe(200);

@@ -5,13 +5,13 @@
  * default (re-read) waiter.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { Item } from '../../../src/service/ports.js';
+import type { Item } from '../../../src/ports.js';
 import { MemoryQueue } from '../../../src/service/memory/memory-queue.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { InProcessDecisionWaiter, notifyingTable } from '../../../src/service/proxy/decision-waiter.js';
 import { createProxyHandler, type ProxyDeps } from '../../../src/service/proxy/handler.js';
-import { DECISIONS_KEY, REQUESTS_KEY } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
+import { DECISIONS_KEY, REQUESTS_KEY } from '../../../src/protocol/records.js';
+import { sealRequest } from '../../../src/protocol/request.js';
 import { event, p, serviceFixture } from './fixtures.js';
 
 /** A decisions table that counts reads and can run a hook after a read (before it returns). */

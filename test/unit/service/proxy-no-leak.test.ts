@@ -8,8 +8,8 @@ import { RemoteError } from '../../../src/errors.js';
 import { MemoryQueue } from '../../../src/service/memory/memory-queue.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { createProxyHandler } from '../../../src/service/proxy/handler.js';
-import { DECISIONS_KEY, REQUESTS_KEY } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
+import { DECISIONS_KEY, REQUESTS_KEY } from '../../../src/protocol/records.js';
+import { sealRequest } from '../../../src/protocol/request.js';
 import { event, memoryLogger, p, serviceFixture } from './fixtures.js';
 
 const AWS_TEXT = 'User: arn:aws:sts::123456789012:assumed-role/ima-proxy is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:eu-central-1:123456789012:table/ima-quantum-requests';

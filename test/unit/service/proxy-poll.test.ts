@@ -4,12 +4,12 @@
  * (202 pending, 404 unknown or expired, 200 decided) whichever proxy instance is asked.
  */
 import { describe, expect, it } from 'vitest';
-import type { Item } from '../../../src/service/ports.js';
+import type { Item } from '../../../src/ports.js';
 import { MemoryQueue } from '../../../src/service/memory/memory-queue.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { createProxyHandler } from '../../../src/service/proxy/handler.js';
-import { DECISIONS_KEY, DEFAULT_TTL_SECONDS, REQUESTS_KEY } from '../../../src/service/records.js';
-import { sealRequest } from '../../../src/service/request.js';
+import { DECISIONS_KEY, DEFAULT_TTL_SECONDS, REQUESTS_KEY } from '../../../src/protocol/records.js';
+import { sealRequest } from '../../../src/protocol/request.js';
 import { event, p, serviceFixture } from './fixtures.js';
 
 /** A requests table that counts reads and can drop items, as DynamoDB's TTL sweep eventually does. */

@@ -11,8 +11,9 @@
  */
 import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { InputError } from '../errors.js';
-import type { TableKeySchema } from './ports.js';
+import type { TableKeySchema } from '../ports.js';
 import { isHandle, isRoute, type Route } from './request.js';
+import { parseStrictJson } from './strict-json.js';
 
 export const REQUESTS_KEY: TableKeySchema = { partition: 'id' };
 export const DECISIONS_KEY: TableKeySchema = { partition: 'id' };
@@ -45,14 +46,15 @@ export function decodeQueued(text: string): { msg: QueuedRequest; sealed: Uint8A
   const poison = (why: string) => new InputError('POISON_MESSAGE', `queue message is not a queued request: ${why}`);
   let m: Record<string, unknown>;
   try {
-    m = JSON.parse(text) as Record<string, unknown>;
+    m = parseStrictJson(text) as Record<string, unknown>;
   } catch {
     throw poison('not JSON');
   }
   if (typeof m !== 'object' || m === null || m.v !== 1) throw poison('not version 1');
   if (typeof m.handle !== 'string' || !isHandle(m.handle)) throw poison('bad handle');
   if (typeof m.route !== 'string' || !isRoute(m.route)) throw poison('bad route');
-  if (typeof m.received_at !== 'number' || typeof m.body !== 'string') throw poison('bad fields');
+  // received_at: the proxy's clock at entry (ms), the reference of the freshness check (SPEC §8.1)
+  if (typeof m.received_at !== 'number' || !Number.isSafeInteger(m.received_at) || m.received_at < 0 || typeof m.body !== 'string') throw poison('bad fields');
   let sealed: Uint8Array;
   try {
     sealed = fromBase64(m.body, 'body');

@@ -5,9 +5,12 @@
  */
 import { VerificationError } from '../errors.js';
 import { facts, table } from '../output.js';
-import type { AuditEntryCore, AuditRecord } from './audit-entry.js';
-import type { OpenedPayload } from './audit-payload.js';
-import type { ChainResult } from './audit-verify-run.js';
+import type { AuditEntryCore, AuditRecord } from '../audit/audit-entry.js';
+import type { BatchStatement } from '../protocol/batch-statement.js';
+import type { SignedDecision } from '../protocol/decision.js';
+import type { SignedDecisionV2 } from '../protocol/decision-v2.js';
+import type { OpenedPayload } from '../audit/audit-payload.js';
+import type { ChainResult } from '../audit/audit-verify-run.js';
 
 export interface EntryRow {
   chain: string;
@@ -18,8 +21,8 @@ export interface EntryRow {
   decision: string;
   /** what became of the sealed payload: not tried, opened, sealed to another key, or not openable */
   payload: 'sealed' | OpenedPayload['status'];
-  /** ok | BAD | unchecked (no trusted key) */
-  signature: 'ok' | 'BAD' | 'unchecked';
+  /** ok | BAD | unchecked (no trusted key) | batch (v3: signed by its batch statement, which audit verify checks) */
+  signature: 'ok' | 'BAD' | 'unchecked' | 'batch';
   anchored: boolean;
   simulated: boolean;
   digest: string;
@@ -36,7 +39,8 @@ export function decisionText(o: OpenedPayload | undefined): { route: string; dec
   return { route: String(d.route), decision: `${d.outcome} ${t.approve}/${t.reject}/${t.abstain}${o.digestOk ? '' : ' (DIGEST MISMATCH)'}` };
 }
 
-export function entryRow(rec: AuditRecord, core: AuditEntryCore | undefined, sig: EntryRow['signature'], opened?: OpenedPayload): EntryRow {
+/** `batch`: the stored statement that covers a v3 entry (its claims; `audit verify` checks them). */
+export function entryRow(rec: AuditRecord, core: AuditEntryCore | undefined, sig: EntryRow['signature'], opened?: OpenedPayload, batch?: BatchStatement): EntryRow {
   const { route, decision } = decisionText(opened);
   return {
     chain: rec.chain,
@@ -46,21 +50,26 @@ export function entryRow(rec: AuditRecord, core: AuditEntryCore | undefined, sig
     decision,
     payload: opened ? opened.status : 'sealed',
     signature: sig,
-    anchored: Boolean(rec.anchor),
-    simulated: Boolean(rec.anchor?.simulated),
+    anchored: Boolean(rec.anchor || batch),
+    simulated: Boolean(rec.anchor?.simulated || batch?.pcr.simulated),
     digest: rec.digest,
   };
 }
 
+/** SPEC §8.10.4 / issue 14: a simulated anchor is never presented as a TPM anchor. */
 function anchoredText(r: EntryRow): string {
   if (!r.anchored) return 'NO';
-  return r.simulated ? 'yes (SIMULATED)' : 'yes';
+  return r.simulated ? 'yes (SIMULATED: no hardware anchor)' : 'yes (TPM)';
+}
+
+function signatureText(s: EntryRow['signature']): string {
+  return s === 'batch' ? 'via batch' : s;
 }
 
 export const TAIL_HEAD = ['chain', 'seq', 'time', 'route', 'decision (tally a/r/abs)', 'signature', 'anchored'];
 
 export function tailCells(r: EntryRow): (string | number)[] {
-  return [r.chain, r.seq, r.time, r.route, r.decision, r.signature, anchoredText(r)];
+  return [r.chain, r.seq, r.time, r.route, r.decision, signatureText(r.signature), anchoredText(r)];
 }
 
 export function tailTable(rows: EntryRow[]): string {
@@ -107,7 +116,13 @@ export function verifyTable(results: ChainResult[]): string {
   );
 }
 
-export function showText(rec: AuditRecord, core: AuditEntryCore | undefined, sig: EntryRow['signature'], opened?: OpenedPayload): string {
+export interface BatchStatus {
+  status: 'ok' | 'BAD' | 'unchecked' | 'none';
+  statement?: BatchStatement;
+  detail: string;
+}
+
+export function showText(rec: AuditRecord, core: AuditEntryCore | undefined, sig: EntryRow['signature'], opened?: OpenedPayload, batch?: BatchStatus): string {
   const rows: [string, string | number | boolean][] = [
     ['chain', rec.chain],
     ['seq', rec.seq],
@@ -115,14 +130,24 @@ export function showText(rec: AuditRecord, core: AuditEntryCore | undefined, sig
   ];
   if (core) {
     rows.push(['time', core.time], ['prev', core.prev], ['request digest', core.request_digest], ['decision digest', core.decision_digest]);
-    rows.push(['signer', core.signer], ['recipient', core.recipient], ['payload', `${core.payload.length} base64 chars, sealed`]);
+    if (core.v === 3) rows.push(['recipient', core.recipient], ['payload', `${rec.payload?.length ?? 0} base64 chars, sealed (sealed digest ${core.sealed_digest.slice(0, 16)}…)`]);
+    else rows.push(['signer', core.signer], ['recipient', core.recipient], ['payload', `${core.payload.length} base64 chars, sealed`]);
   } else {
     rows.push(['core', 'NOT JSON']);
   }
-  rows.push(['signature', sig]);
+  rows.push(['signature', sig === 'batch' ? `none of its own: signed by its batch statement` : sig]);
   const a = rec.anchor;
-  rows.push(['anchor', a ? `pcr ${a.pcr} ${a.bank}, batch ${a.batch?.id} (${(a.batch?.index ?? 0) + 1} of ${a.batch?.size})${a.simulated ? ', SIMULATED' : ''}` : 'NONE (unanchored)']);
-  if (a) rows.push(['pcr before', a.before], ['pcr after', a.after]);
+  const st = batch?.statement;
+  if (a) {
+    rows.push(['anchor', `pcr ${a.pcr} ${a.bank}, batch ${a.batch?.id} (${(a.batch?.index ?? 0) + 1} of ${a.batch?.size})${a.simulated ? ', SIMULATED: no hardware anchor' : ''} (v1/v2 per-entry anchor)`]);
+    rows.push(['pcr before', a.before], ['pcr after', a.after]);
+  } else if (st && batch) {
+    rows.push(['batch', `${st.first_seq}..${st.first_seq + st.size - 1} (${rec.seq - st.first_seq + 1} of ${st.size}): ${batch.status === 'ok' ? 'ok' : batch.status} — ${batch.detail}`]);
+    rows.push(['anchor', st.pcr.simulated ? `SIMULATED bank pcr ${st.pcr.index} ${st.pcr.bank}: signed hash chain, no hardware anchor` : `TPM pcr ${st.pcr.index} ${st.pcr.bank}`]);
+    rows.push(['pcr before', st.pcr.before], ['pcr after', st.pcr.after]);
+  } else {
+    rows.push(['anchor', batch?.status === 'BAD' ? `BAD: ${batch.detail}` : 'NONE (unanchored)']);
+  }
   let out = facts(rows);
   if (!opened) return out + '\npayload: sealed (pass --decrypt --identity DIR to read the decision)';
   const { route, decision } = decisionText(opened);
@@ -138,13 +163,20 @@ export function showText(rec: AuditRecord, core: AuditEntryCore | undefined, sig
       ['outcome', decision],
       ['decision digest', opened.digestOk ? 'matches the entry' : 'DOES NOT MATCH the entry'],
       ['decision signature', opened.decisionSignatureOk === undefined ? 'unchecked (no --key)' : opened.decisionSignatureOk ? 'ok' : 'BAD'],
-      ['vote signatures', opened.votesOk === undefined ? 'unchecked (no --key)' : `${opened.votesOk} of ${opened.signed.votes.length} ok`],
+      v2Decision(opened.signed)
+        ? ['votes root', opened.votesOk === undefined ? 'unchecked (no --key)' : opened.votesOk > 0 ? 'ok (recomputed)' : 'BAD']
+        : ['vote signatures', opened.votesOk === undefined ? 'unchecked (no --key)' : `${opened.votesOk} of ${opened.signed.votes.length} ok`],
     ]);
+  const votes = v2Decision(opened.signed) ? opened.signed.votes : opened.signed.votes.map((v) => v.body);
   out +=
     '\n' +
     table(
       ['persona', 'vote', 'confidence', 'rationale'],
-      opened.signed.votes.map((v) => [v.body.persona, v.body.vote, `${(v.body.confidence / 10).toFixed(1)}%`, v.body.rationale]),
+      votes.map((v) => [v.persona, v.vote, `${(v.confidence / 10).toFixed(1)}%`, v.rationale]),
     );
   return out;
+}
+
+function v2Decision(s: SignedDecision | SignedDecisionV2): s is SignedDecisionV2 {
+  return (s.decision as { v?: unknown }).v === 2;
 }

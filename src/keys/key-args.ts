@@ -10,11 +10,10 @@
  */
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { equalBytes } from '../crypto/bytes.js';
 import type { CompositeKemPrivateKey } from '../crypto/composite-kem.js';
 import { type DecodedKey, type KeyAlg, expectPrivate, expectPublic } from '../crypto/key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
-import { KEY_FILES, readKeyFile, recipientPrivateKey, recipientPublicKey } from '../keys/key-dir.js';
+import { KEY_FILES, checkPartner, readKeyFile, readPrivateKey, readPublicKey, recipientPrivateKey, recipientPublicKey } from './key-dir.js';
 import { isDirectory } from '../io/files.js';
 
 const TITLE: Record<KeyAlg, string> = {
@@ -33,71 +32,54 @@ function wrongKind(source: string, d: DecodedKey, flag: string, wanted: string):
   });
 }
 
-/** The 1281-byte composite public key to encrypt to. */
+/** The 1281-byte composite public key to encrypt to (each half checked against its private file, if present). */
 export async function resolveRecipient(p: CryptoProvider, arg: string, cwd: string): Promise<Uint8Array> {
   const path = resolve(cwd, arg);
   if (await isDirectory(path)) {
-    const mlkemPath = join(path, KEY_FILES.mlkemPublic);
-    const ecdhPath = join(path, KEY_FILES.ecdhPublic);
-    const mlkem = expectPublic(await readKeyFile(p, mlkemPath), 'ML-KEM-768', mlkemPath);
-    const ecdh = expectPublic(await readKeyFile(p, ecdhPath), 'P-384', ecdhPath);
+    const mlkem = await readPublicKey(p, join(path, KEY_FILES.mlkemPublic), 'ML-KEM-768');
+    const ecdh = await readPublicKey(p, join(path, KEY_FILES.ecdhPublic), 'P-384');
     return recipientPublicKey({ mlkem, ecdh });
   }
   const d = await readKeyFile(p, path);
   if (d.alg !== 'MLKEM768-P384') throw wrongKind(arg, d, '--to', 'a key folder or a composite MLKEM768-P384 public key');
-  return expectPublic(d, 'MLKEM768-P384', arg);
+  const key = expectPublic(d, 'MLKEM768-P384', arg);
+  await checkPartner(p, path, d);
+  return key;
 }
 
-/** The composite private key to decrypt with; each private half is checked against its public file if present. */
+/** The composite private key to decrypt with; each private key is checked against its public file if present. */
 export async function resolveIdentity(p: CryptoProvider, arg: string, cwd: string): Promise<CompositeKemPrivateKey> {
   const path = resolve(cwd, arg);
   if (await isDirectory(path)) {
-    const mlkem = expectPrivate(await readKeyFile(p, join(path, KEY_FILES.mlkemPrivate)), 'ML-KEM-768', join(path, KEY_FILES.mlkemPrivate));
-    const ecdh = expectPrivate(await readKeyFile(p, join(path, KEY_FILES.ecdhPrivate)), 'P-384', join(path, KEY_FILES.ecdhPrivate));
-    await checkPair(p, join(path, KEY_FILES.mlkemPublic), 'ML-KEM-768', mlkem.publicKey, join(path, KEY_FILES.mlkemPrivate));
-    await checkPair(p, join(path, KEY_FILES.ecdhPublic), 'P-384', ecdh.publicKey, join(path, KEY_FILES.ecdhPrivate));
+    const mlkem = await readPrivateKey(p, join(path, KEY_FILES.mlkemPrivate), 'ML-KEM-768');
+    const ecdh = await readPrivateKey(p, join(path, KEY_FILES.ecdhPrivate), 'P-384');
     return recipientPrivateKey({ mlkem, ecdh });
   }
   const d = await readKeyFile(p, path);
   if (d.alg !== 'MLKEM768-P384') throw wrongKind(arg, d, '--identity', 'a key folder or a composite MLKEM768-P384 private key');
-  return expectPrivate(d, 'MLKEM768-P384', arg);
+  const key = expectPrivate(d, 'MLKEM768-P384', arg);
+  await checkPartner(p, path, d);
+  return key;
 }
 
-async function checkPair(p: CryptoProvider, pubPath: string, alg: KeyAlg, publicKey: Uint8Array, privPath: string): Promise<void> {
-  let pub: Uint8Array;
-  try {
-    pub = expectPublic(await readKeyFile(p, pubPath), alg, pubPath);
-  } catch (err) {
-    if ((err as InputError).code === 'FILE_NOT_FOUND') return; // a folder may hold only private keys
-    throw err;
-  }
-  if (!equalBytes(pub, publicKey)) {
-    throw new InputError('KEY_PAIR_MISMATCH', `${privPath} does not match ${pubPath}`, {
-      hint: 'the folder mixes keys from different generations; restore the matching pair',
-    });
-  }
-}
-
-/** The ML-DSA-87 signing key. */
+/** The ML-DSA-87 signing key, checked against its public file if present (SPEC §2.4). */
 export async function resolveSigningKey(p: CryptoProvider, arg: string, cwd: string): Promise<MlDsaPrivateKey> {
   const path = resolve(cwd, arg);
-  if (await isDirectory(path)) {
-    const file = join(path, KEY_FILES.mldsaPrivate);
-    return expectPrivate(await readKeyFile(p, file), 'ML-DSA-87', file);
-  }
+  if (await isDirectory(path)) return readPrivateKey(p, join(path, KEY_FILES.mldsaPrivate), 'ML-DSA-87');
   const d = await readKeyFile(p, path);
   if (d.alg !== 'ML-DSA-87') throw wrongKind(arg, d, 'sign --key', 'an ML-DSA-87 private key (or the key folder)');
-  return expectPrivate(d, 'ML-DSA-87', arg);
+  const key = expectPrivate(d, 'ML-DSA-87', arg);
+  await checkPartner(p, path, d);
+  return key;
 }
 
-/** The ML-DSA-87 public key to verify with. */
+/** The ML-DSA-87 public key to verify with (checked against its private file, if present). */
 export async function resolveVerifyKey(p: CryptoProvider, arg: string, cwd: string): Promise<Uint8Array> {
   const path = resolve(cwd, arg);
-  if (await isDirectory(path)) {
-    const file = join(path, KEY_FILES.mldsaPublic);
-    return expectPublic(await readKeyFile(p, file), 'ML-DSA-87', file);
-  }
+  if (await isDirectory(path)) return readPublicKey(p, join(path, KEY_FILES.mldsaPublic), 'ML-DSA-87');
   const d = await readKeyFile(p, path);
   if (d.alg !== 'ML-DSA-87') throw wrongKind(arg, d, 'verify --key', 'an ML-DSA-87 public key (or the key folder)');
-  return expectPublic(d, 'ML-DSA-87', arg);
+  const key = expectPublic(d, 'ML-DSA-87', arg);
+  await checkPartner(p, path, d);
+  return key;
 }

@@ -17,6 +17,8 @@ import { fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
 import { MLKEM768_P384, compositeGenerate, type CompositeKemPrivateKey } from '../crypto/composite-kem.js';
 import { HEADER_SIZE, TAG_SIZE, checkHeaderPrefix, decodeHeader, sealBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
+import { parseStrictJsonBytes } from './strict-json.js';
+import { isUtcTime } from './utc-time.js';
 
 export const ROUTES = ['analyze', 'patents'] as const;
 export type Route = (typeof ROUTES)[number];
@@ -27,7 +29,7 @@ export type Route = (typeof ROUTES)[number];
  */
 export const MAX_SEALED_BYTES = 128 * 1024;
 export const MIN_SEALED_BYTES = HEADER_SIZE + TAG_SIZE;
-/** a request older or newer than this (client clock vs worker clock) is refused as stale */
+/** a request older or newer than this (client clock vs the proxy's clock at entry) is refused as stale */
 export const DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000;
 export const MAX_NAME_CHARS = 255;
 export const REPLY_KEY_BYTES = 1281; // MLKEM768_P384 public key: 1184 ‖ 97
@@ -89,7 +91,6 @@ export function checkSealedFormat(sealed: Uint8Array, expectedRecipientFingerpri
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const INNER_KEYS = ['v', 'request_id', 'timestamp', 'route', 'reply_key', 'payload'];
 
 function bad(message: string): InputError {
@@ -105,7 +106,7 @@ function exactKeys(obj: Record<string, unknown>, keys: string[], what: string): 
 export function parseInnerRequest(plaintext: Uint8Array): InnerRequest {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
+    doc = parseStrictJsonBytes(plaintext);
   } catch {
     throw bad('the opened request is not UTF-8 JSON');
   }
@@ -114,7 +115,7 @@ export function parseInnerRequest(plaintext: Uint8Array): InnerRequest {
   exactKeys(r, INNER_KEYS, 'the request');
   if (r.v !== 1) throw bad(`request version ${String(r.v).slice(0, 10)} is not supported; expected 1`);
   if (typeof r.request_id !== 'string' || !UUID.test(r.request_id)) throw bad('request_id is not a lowercase UUID');
-  if (typeof r.timestamp !== 'string' || !TIMESTAMP.test(r.timestamp) || Number.isNaN(Date.parse(r.timestamp))) {
+  if (!isUtcTime(r.timestamp, 'millis')) {
     throw bad('timestamp is not an RFC 3339 UTC time like 2026-05-01T12:00:00.000Z');
   }
   if (typeof r.route !== 'string' || !isRoute(r.route)) throw bad(`route is not one of ${ROUTES.join(', ')}`);
@@ -134,11 +135,15 @@ export function parseInnerRequest(plaintext: Uint8Array): InnerRequest {
   return r as unknown as InnerRequest;
 }
 
-/** Refuses a request whose timestamp is more than `maxSkewMs` from `nowMs` (either way). */
-export function checkFreshness(req: InnerRequest, nowMs: number, maxSkewMs = DEFAULT_MAX_SKEW_MS): void {
+/**
+ * Refuses a request whose timestamp is more than `maxSkewMs` from `receivedAtMs` (either way):
+ * the time the service received it (SPEC §8.1: the proxy's `received_at`, never the time a worker
+ * picks it up, so a queue backlog never makes a fresh request stale).
+ */
+export function checkFreshness(req: InnerRequest, receivedAtMs: number, maxSkewMs = DEFAULT_MAX_SKEW_MS): void {
   const t = Date.parse(req.timestamp);
-  if (Math.abs(nowMs - t) > maxSkewMs) {
-    throw new InputError('STALE_REQUEST', `the request timestamp ${req.timestamp} is more than ${Math.round(maxSkewMs / 1000)} s from the service clock`, {
+  if (Math.abs(receivedAtMs - t) > maxSkewMs) {
+    throw new InputError('STALE_REQUEST', `the request timestamp ${req.timestamp} is more than ${Math.round(maxSkewMs / 1000)} s from the time the service received it`, {
       hint: 'check the client clock, and seal a new request (never resend an old one)',
     });
   }

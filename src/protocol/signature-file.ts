@@ -11,11 +11,12 @@
  * hashes the file first (I/O in the command, sigstore-style), then this decides.
  */
 import { InputError } from '../errors.js';
-import { equalBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
-import { canonicalBytes } from './canonical-json.js';
-import { fingerprint } from './key-codec.js';
-import type { CryptoProvider, MlDsaPrivateKey } from './provider.js';
-import { SIGNATURE_CONTEXTS, signBytes, verifyBytes } from './signature.js';
+import { equalBytes, fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
+import { canonicalBytes } from '../crypto/canonical-json.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
+import { SIGNATURE_CONTEXTS, signBytes, verifyBytes } from '../crypto/signature.js';
+import { StrictJsonError, parseStrictJson } from './strict-json.js';
 
 export const SIGNATURE_FILE_FORMAT = 'ima-qs/v1/signature';
 export const SIGNATURE_ALGORITHM = 'ML-DSA-87';
@@ -109,9 +110,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
     });
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
-  } catch {
-    throw bad('it is not JSON');
+    doc = parseStrictJson(text, { maxLength: MAX_SIGNATURE_FILE_BYTES }); // SPEC §3.3: one reading only (no duplicate members)
+  } catch (err) {
+    throw bad(err instanceof StrictJsonError ? `it is not strict JSON (${err.reason})` : 'it is not JSON');
   }
   if (!isObject(doc)) throw bad('it is not a JSON object');
   exactKeys(doc, ['format', 'algorithm', 'context', 'signer', 'file', 'signature'], bad, '');

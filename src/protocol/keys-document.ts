@@ -19,6 +19,8 @@ import { fingerprint } from '../crypto/key-codec.js';
 import type { KeyAlg } from '../crypto/key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
 import { SIGNATURE_CONTEXTS, signJson, verifyJson } from '../crypto/signature.js';
+import { parseStrictJson } from './strict-json.js';
+import { isUtcTime } from './utc-time.js';
 
 export const KEYS_DOCUMENT_FORMAT = 'ima-qs-public-keys/v1';
 /** a document larger than this is not one of ours (the real one is about 6 KiB) */
@@ -164,7 +166,7 @@ function parseDocument(input: unknown): { doc: PublicKeysDocument; keys: Documen
     const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
     if (text.length > KEYS_DOCUMENT_MAX_BYTES) return `the document is ${text.length} bytes; at most ${KEYS_DOCUMENT_MAX_BYTES} are expected`;
     try {
-      v = JSON.parse(text);
+      v = parseStrictJson(text);
     } catch {
       return 'the document is not JSON';
     }
@@ -208,10 +210,9 @@ function parseDocument(input: unknown): { doc: PublicKeysDocument; keys: Documen
  * RFC 3339 UTC date-time (`Z`) naming a real instant: a month 13 or a Feb 30 would parse as NaN or
  * roll over, and a NaN bound compares false both ways, which would make the validity check pass.
  */
+/** SPEC §1.5 "seconds" form: 2026-11-28T12:00:00Z, a real instant, no fraction. */
 function isUtcDateTime(s: unknown): s is string {
-  if (typeof s !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(s)) return false;
-  const t = Date.parse(s);
-  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 19) === s.slice(0, 19);
+  return isUtcTime(s, 'seconds');
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -3,9 +3,9 @@
  * (SPEC §3). `InlineSigner` signs on the calling thread; `SigningPool` (worker/signing-pool.ts)
  * spreads the same calls over worker threads. Both produce signatures any verifier accepts.
  */
-import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
-import { canonicalBytes } from '../crypto/canonical-json.js';
-import { signBytes, type SignaturePurpose } from '../crypto/signature.js';
+import type { CryptoProvider, MlDsaPrivateKey } from './provider.js';
+import { canonicalBytes } from './canonical-json.js';
+import { signBytes, type SignaturePurpose } from './signature.js';
 
 /**
  * What to sign: a JSON value (signed over its RFC 8785 bytes), or those canonical bytes when the

@@ -10,15 +10,15 @@
  *              fingerprint}, audit:{…anchor…}}
  *
  * The response is sealed (SPEC §4) to the client's ephemeral reply key and stored; the client
- * opens it and verifies with `verifyResponse` (decision-verify.ts) against its pinned fingerprint.
+ * opens it and verifies with `verifyResponse` (response-verify.ts) against its pinned fingerprint.
  */
 import { canonicalBytes } from '../crypto/canonical-json.js';
 import { toBase64, toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Route } from './request.js';
-import { outcome, tally, type Outcome, type Tally } from './council/aggregate.js';
-import type { CouncilId, PersonaVote } from './council/types.js';
-import type { Signer } from './signer.js';
+import { outcome, tally, type Outcome, type Tally } from '../service/council/aggregate.js';
+import type { CouncilId, PersonaVote } from '../service/council/types.js';
+import type { Signer } from '../crypto/signer.js';
 
 export interface VoteBody extends PersonaVote {
   v: 1;
@@ -150,4 +150,3 @@ export function buildResponse(signed: SignedDecision, signerPublicKey: Uint8Arra
   };
 }
 
-export { verifyResponse, type ResponseCheck, type ResponseVerification, type TrustAnchor } from './decision-verify.js';

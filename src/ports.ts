@@ -47,6 +47,12 @@ export interface Table {
    * yet. Returns false (nothing written) when the item is missing or the condition fails.
    */
   update(key: Item, set: Item, opts?: { ifAttrAbsent?: string }): Promise<boolean>;
+  /**
+   * Deletes the item with this key only when every attribute of `ifEquals` has exactly that value
+   * (a writer undoing its own write, never someone else's). Returns false (nothing deleted) when
+   * the item is missing or the condition fails.
+   */
+  deleteIf(key: Item, ifEquals: Item): Promise<boolean>;
   /** Distinct partition-key values (a scan; for audit tools, never on the request path). */
   partitions(): Promise<AttrValue[]>;
 }

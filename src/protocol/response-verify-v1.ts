@@ -1,46 +1,20 @@
 /**
- * `verifyResponse`: the offline checks of a decision response (SPEC §8.5), pure and synchronous
- * (sigstore-js style: fetching happens elsewhere). `ima-qs verify response.json` and the request
- * client are built on it. Each check is one row {name, ok, detail}; `ok` is true only when every
- * check passed. A malformed document is a failed `format` check, never a throw.
+ * The checks of a version 1 decision response (SPEC §8.5), pure and synchronous. Version 1 signed
+ * every vote but not its audit anchor: the anchor's arithmetic is recomputed and its link to the
+ * decision checked, yet nothing signs it, so its row reads "unauthenticated (v1)" (an exit 1 with
+ * --require-anchor). Written by ima-qs before response format v2 (response-verify-v2.ts).
  */
 import { equalBytes, fromBase64, fromHex } from '../crypto/bytes.js';
-import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
+import { verifyJson } from '../crypto/signature.js';
 import { BANK_SIZE, pcrBatchDigest, pcrExtend } from './anchor-math.js';
-import { outcome, tally } from './council/aggregate.js';
-import { councilFor } from './council/councils.js';
-import { VOTE_CHOICES } from './council/types.js';
+import { outcome, tally } from '../service/council/aggregate.js';
+import { councilFor } from '../service/council/councils.js';
+import { VOTE_CHOICES } from '../service/council/types.js';
 import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
 import { isRoute } from './request.js';
-
-export interface ResponseCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface ResponseVerification {
-  ok: boolean;
-  checks: ResponseCheck[];
-}
-
-/** What the verifier trusts: the pinned fingerprint (64 hex) or the ML-DSA-87 public key itself. */
-export type TrustAnchor = string | Uint8Array;
-
-const HEX64 = /^[0-9a-f]{64}$/;
-
-function isObj(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** True when `o` has exactly these members: SPEC §8.4/§8.5 list every member, and an unsigned extra
- *  one (a top-level "outcome", say) must not ride along in a document that verifies. */
-function hasExactly(o: Record<string, unknown>, keys: readonly string[]): boolean {
-  const own = Object.keys(o);
-  return own.length === keys.length && keys.every((k) => Object.hasOwn(o, k));
-}
+import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
+import { HEX64, hasExactly, isObj, orUndefined } from './shape.js';
 
 const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;
 const DECISION_KEYS = ['v', 'request_digest', 'request_id', 'route', 'council', 'model', 'issued_at', 'votes_digest', 'tally', 'outcome', 'signer'] as const;
@@ -94,47 +68,17 @@ export function responseFormatProblem(r: unknown): string | undefined {
   return undefined;
 }
 
-export function verifyResponse(
-  p: CryptoProvider,
-  response: unknown,
-  trust: TrustAnchor,
-  opts: { requestDigest?: string } = {},
-): ResponseVerification {
-  const checks: ResponseCheck[] = [];
-  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+export function verifyResponseV1(p: CryptoProvider, response: unknown, trust: TrustAnchor, opts: VerifyResponseOptions = {}): ResponseVerification {
+  const rows = new CheckRows();
   const problem = responseFormatProblem(response);
-  add('format', !problem, problem ?? 'a version 1 decision response');
-  if (problem) return { ok: false, checks };
+  rows.add('format', !problem, problem ?? 'a version 1 decision response (written before response format v2)');
+  if (problem) return { ok: false, version: 1, anchor: 'none', checks: rows.rows };
   const r = response as DecisionResponse;
 
   // 1. the signer key is the trusted one
-  let pk: Uint8Array | undefined;
-  try {
-    pk = fromBase64(r.signer.public_key, 'signer.public_key');
-  } catch {
-    pk = undefined;
-  }
-  let keyOk = false;
-  let keyDetail: string;
-  if (!pk || pk.length !== MLDSA87_SIZES.publicKey) {
-    keyDetail = `signer.public_key is ${pk?.length ?? 'not'} bytes; an ML-DSA-87 public key is ${MLDSA87_SIZES.publicKey}`;
-  } else {
-    const fp = fingerprint('ML-DSA-87', pk);
-    if (typeof trust === 'string') {
-      const pin = trust.trim().toLowerCase().replace(/^sha3-256:/, '');
-      keyOk = HEX64.test(pin) && equalBytes(fromHex(fp), fromHex(pin));
-      keyDetail = keyOk ? `fingerprint ${fp} matches the pin` : `fingerprint ${fp} is not the pinned ${pin.slice(0, 64)}`;
-    } else {
-      keyOk = equalBytes(pk, trust);
-      keyDetail = keyOk ? `the given public key (fingerprint ${fp})` : 'the response was signed by another key than the one given';
-    }
-    if (keyOk && (fp !== r.signer.fingerprint || fp !== r.decision.signer)) {
-      keyOk = false;
-      keyDetail = 'signer.fingerprint or decision.signer does not name the signing key';
-    }
-  }
-  add('signer key', keyOk, keyDetail);
-  const key = keyOk ? pk! : undefined;
+  const signer = trustedSigner(r.signer.public_key, trust, [r.signer.fingerprint, r.decision.signer]);
+  rows.add('signer key', signer.ok, signer.detail);
+  const key = signer.key;
 
   // 2. signatures (context strings included: a vote signature never verifies as a decision)
   const sigOk = (purpose: 'vote' | 'decision', value: unknown, sig: string) => {
@@ -145,9 +89,9 @@ export function verifyResponse(
       return false;
     }
   };
-  add('decision signature', sigOk('decision', r.decision, r.signature), key ? 'ML-DSA-87, context ima-qs/v1/decision' : 'not checked: the signer key is not trusted');
+  rows.add('decision signature', sigOk('decision', r.decision, r.signature), key ? 'ML-DSA-87, context ima-qs/v1/decision' : 'not checked: the signer key is not trusted');
   const badVotes = r.votes.filter((v) => !sigOk('vote', v.body, v.signature)).map((v) => v.body.persona);
-  add(
+  rows.add(
     'vote signatures',
     key !== undefined && badVotes.length === 0,
     badVotes.length === 0 ? `${r.votes.length} of ${r.votes.length} valid (context ima-qs/v1/vote)` : `${r.votes.length - badVotes.length} of ${r.votes.length} valid; bad: ${badVotes.slice(0, 5).join(', ')}`,
@@ -165,34 +109,34 @@ export function verifyResponse(
     const odd = r.votes.find((v) => v.body.request_digest !== r.decision.request_digest || v.body.council !== r.decision.council || v.body.model !== r.decision.model);
     if (odd) bindProblem = `the vote of ${odd.body.persona} is for another request, council or model`;
   }
-  add('votes bound to decision', !bindProblem, bindProblem ?? `${r.votes.length} votes of ${council.id}, digest matches`);
+  rows.add('votes bound to decision', !bindProblem, bindProblem ?? `${r.votes.length} votes of ${council.id}, digest matches`);
 
-  // 4. the tally and the aggregation rule (SPEC §8.3)
+  // 4. the tally and the aggregation rule (SPEC §8.3, rule v1)
   const t = tally(r.votes.map((v) => v.body));
   const tallyOk = TALLY_KEYS.every((k) => r.decision.tally[k] === t[k]); // format: exactly these six members
-  add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}; the decision says otherwise`);
+  rows.add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}; the decision says otherwise`);
   const expected = outcome(t);
-  add('aggregation rule', r.decision.outcome === expected, `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed: ${expected}${r.decision.outcome === expected ? '' : ` (the decision says ${r.decision.outcome})`}`);
+  rows.add('aggregation rule', r.decision.outcome === expected, `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed: ${expected}${r.decision.outcome === expected ? '' : ` (the decision says ${r.decision.outcome})`}`);
 
-  // 5. the request it answers
+  // 5. the request it answers; v1 decisions do not bind the payload
   if (opts.requestDigest !== undefined) {
     const same = opts.requestDigest.toLowerCase() === r.decision.request_digest;
-    add('request digest', same, same ? `answers request ${r.decision.request_digest}` : `answers request ${r.decision.request_digest}, not ${opts.requestDigest.slice(0, 64)}`);
+    rows.add('request digest', same, same ? `answers request ${r.decision.request_digest}` : `answers request ${r.decision.request_digest}, not ${opts.requestDigest.slice(0, 64)}`);
   }
+  if (opts.payloadDigest !== undefined) rows.note('payload digest', 'not checked', 'a version 1 decision does not bind the payload it judged');
 
-  // 6. the audit anchor: its form, its link to this decision, and the PCR arithmetic of its batch
+  // 6. the audit anchor: a wrong one is still a "no"; a consistent one is only unauthenticated
   const a = anchorProblem(p, r);
-  add('audit anchor', !a, a ?? `chain ${r.audit.chain} seq ${r.audit.seq}, pcr ${r.audit.pcr.index} ${r.audit.pcr.bank}${r.audit.pcr.simulated ? ' (SIMULATED bank)' : ''}`);
-  return { ok: checks.every((c) => c.ok), checks };
-}
-
-/** A digest over hostile JSON (a lone surrogate cannot be canonicalized, RFC 8785 §3.2.2.2) is no digest: a "no", not a throw. */
-function orUndefined(f: () => string): string | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
+  if (a) rows.add('audit anchor', false, a);
+  else {
+    rows.note(
+      'audit anchor',
+      'unauthenticated',
+      `unauthenticated (v1): chain ${r.audit.chain} seq ${r.audit.seq}, pcr ${r.audit.pcr.index} ${r.audit.pcr.bank}${r.audit.pcr.simulated ? ' (claims the SIMULATED bank)' : ''}; nothing signs a v1 anchor`,
+      opts.requireAnchor === true || opts.requireTpm === true,
+    );
   }
+  return { ok: rows.ok, version: 1, anchor: a ? 'none' : 'unauthenticated', checks: rows.rows };
 }
 
 function anchorProblem(p: CryptoProvider, r: DecisionResponse): string | undefined {

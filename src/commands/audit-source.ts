@@ -7,7 +7,6 @@
  * All I/O for `audit verify` happens here; the verdict itself is pure (audit-verify.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
@@ -18,9 +17,9 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { CliDeps } from '../context.js';
 import { InputError, PreconditionError, UsageError, VerificationError } from '../errors.js';
 import { exists, isDirectory, readInputFile } from '../io/files.js';
-import { resolveIdentity, resolveVerifyKey } from '../commands/key-args.js';
-import { DEFAULT_TABLES } from '../service/records.js';
-import type { AnchorBank } from '../service/anchor-math.js';
+import { resolveIdentity, resolveVerifyKey } from '../keys/key-args.js';
+import { DEFAULT_TABLES } from '../protocol/records.js';
+import type { AnchorBank } from '../protocol/anchor-math.js';
 import { EventLog } from '../tpm/event-log.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 import { parseHex, toHex } from '../tpm/pcr-math.js';
@@ -28,10 +27,11 @@ import { parseQuoteDoc, verifyQuote } from '../tpm/quote.js';
 import { replayLog } from '../tpm/replay.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
-import { checkChainId, type AuditRecord } from './audit-entry.js';
-import { AUDIT_DIR, FileAuditStore } from './audit-store-file.js';
-import type { AuditStore } from './audit-store.js';
-import type { PcrEvidence, PcrTransition, TrustedSigners } from './audit-verify.js';
+import { checkChainId, type AuditRecord } from '../audit/audit-entry.js';
+import { AUDIT_DIR, FileAuditStore } from '../audit/audit-store-file.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { PcrEvidence, PcrTransition, TrustedSigners } from '../audit/audit-verify.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
 
 export interface SourceFlags {
   state?: string;
@@ -111,12 +111,18 @@ async function openLocalState(state: string, deps: CliDeps): Promise<AuditSource
   };
 }
 
+/** STATE/local.lock and STATE/stack.json (SPEC §9): small state files, read with a bound. */
+async function readSmall(path: string): Promise<string> {
+  return (await readInputFile(path, MAX_STATE_FILE, 'local state file')).toString('utf8');
+}
+const MAX_STATE_FILE = 64 * 1024;
+
 async function runningStack(dir: string): Promise<{ pid: number; db?: string } | undefined> {
-  const pid = Number((await readFile(join(dir, 'local.lock'), 'utf8').catch(() => '')).trim());
+  const pid = Number((await readSmall(join(dir, 'local.lock')).catch(() => '')).trim());
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
   let db: string | undefined;
   try {
-    const s = JSON.parse(await readFile(join(dir, 'stack.json'), 'utf8')) as { db?: unknown; pid?: unknown };
+    const s = parseStrictJson(await readSmall(join(dir, 'stack.json'))) as { db?: unknown; pid?: unknown };
     if (typeof s.db === 'string' && /^http:\/\/127\.0\.0\.1:\d+$/.test(s.db) && (s.pid === undefined || s.pid === pid)) db = s.db;
   } catch {
     db = undefined;
@@ -160,7 +166,7 @@ async function startLocalDynalite(path: string): Promise<{ url: string; close():
 export async function defaultEvidence(source: AuditSource): Promise<EvidenceFlags> {
   if (!source.stateDir) return {};
   try {
-    const s = JSON.parse(await readFile(join(source.stateDir, 'stack.json'), 'utf8')) as { anchor?: { kind?: unknown; simulated?: unknown } };
+    const s = parseStrictJson(await readSmall(join(source.stateDir, 'stack.json'))) as { anchor?: { kind?: unknown; simulated?: unknown } };
     const file = join(source.stateDir, 'tpm-sim.json');
     if (s.anchor?.kind === 'simulated' && s.anchor.simulated === true && (await exists(file))) return { simulated: file };
   } catch {
@@ -176,15 +182,6 @@ export async function selectChains(store: AuditStore, chain: string | undefined)
 }
 
 /** Reads a chain a page at a time, ascending (a long chain never sits in memory whole). */
-export async function* pages(store: AuditStore, chain: string, from: number, to: number | undefined, size = 256): AsyncGenerator<AuditRecord[]> {
-  let next = from;
-  for (;;) {
-    const page = await store.range(chain, { from: next, ...(to !== undefined ? { to } : {}), limit: size });
-    if (page.length) yield page;
-    if (page.length < size) return;
-    next = page[page.length - 1].seq + 1;
-  }
-}
 
 /** ML-DSA-87 public keys to trust: every --key, else STATE/keys. */
 export async function trustedSigners(p: CryptoProvider, keys: string[] | undefined, source: AuditSource, deps: CliDeps): Promise<TrustedSigners> {
@@ -240,7 +237,7 @@ export async function loadEvidence(
   if (given > 1) throw new UsageError('USAGE', 'give at most one of --tcti, --simulated and --quote');
   if ((o.nonce || o.ak) && !o.quote) throw new UsageError('USAGE', '--nonce and --ak go with --quote');
   if (o.quote) {
-    const text = (await readInputFile(resolvePath(deps, o.quote), MAX_QUOTE_FILE, 'quote file')).toString('utf8');
+    const text = (await readInputFile(resolvePath(deps, o.quote), MAX_QUOTE_FILE, 'quote file', { tooLargeCode: 'BAD_QUOTE_FILE' })).toString('utf8');
     const doc = parseQuoteDoc(text, o.quote);
     const akPem = o.ak ? (await readInputFile(resolvePath(deps, o.ak), 64 * 1024, 'public key PEM')).toString('utf8') : undefined;
     const nonce = o.nonce ? parseHex(o.nonce, '--nonce') : parseHex(doc.nonce, 'nonce');

@@ -1,0 +1,90 @@
+/**
+ * A recording pass-through in front of an AWS emulator: every request the SDK sends is forwarded
+ * byte for byte (the Host header too, so SigV4 signatures still verify) and recorded as what the
+ * code asked for — the operation (X-Amz-Target), the JSON input, the access key that signed it —
+ * together with the emulator's answer status. Tests point AWS_ENDPOINT_URL at `endpoint` to learn
+ * exactly which calls a component makes, with which parameters, under which credentials.
+ * JSON protocols only (DynamoDB, SQS, Secrets Manager, KMS): a call without X-Amz-Target is
+ * recorded with its operation as "?".
+ */
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+
+export interface RecordedCall {
+  /** e.g. "DynamoDB_20120810.PutItem" → service "DynamoDB_20120810", operation "PutItem" */
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+  accessKeyId: string;
+  status: number;
+  /** the error code of a refused call: <Code> of an XML error (moto answers IAM refusals so), or __type of a JSON one */
+  errorCode?: string;
+}
+
+export interface Recorder {
+  endpoint: string;
+  calls: RecordedCall[];
+  stop(): Promise<void>;
+}
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+export async function startRecorder(target: string): Promise<Recorder> {
+  const upstream = new URL(target);
+  const calls: RecordedCall[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const amzTarget = String(req.headers['x-amz-target'] ?? '?');
+      const [service, operation] = amzTarget.includes('.') ? amzTarget.split('.', 2) : ['?', amzTarget];
+      const credential = /Credential=([^/,\s]+)/.exec(String(req.headers.authorization ?? ''));
+      let input: Record<string, unknown> = {};
+      try {
+        input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
+      } catch {
+        /* not JSON: recorded with an empty input */
+      }
+      const call: RecordedCall = { service, operation, input, accessKeyId: credential?.[1] ?? '', status: 0 };
+      const fwd = request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, timeout: 60_000 },
+        (up) => {
+          const parts: Buffer[] = [];
+          up.on('data', (c: Buffer) => parts.push(c));
+          up.on('end', () => {
+            const answer = Buffer.concat(parts);
+            call.status = up.statusCode ?? 0;
+            if (call.status >= 400) {
+              const text = answer.subarray(0, 8192).toString('utf8');
+              call.errorCode = /<Code>([A-Za-z.]+)<\/Code>/.exec(text)?.[1] ?? /"__type"\s*:\s*"(?:[^"#]*#)?([A-Za-z.]+)"/.exec(text)?.[1];
+            }
+            calls.push(call);
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            res.end(answer);
+          });
+        },
+      );
+      fwd.on('error', (err) => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`recorder: upstream failed: ${err.message}`);
+      });
+      fwd.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // the SDK keeps connections alive
+      }),
+  };
+}

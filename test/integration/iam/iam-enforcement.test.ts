@@ -1,0 +1,351 @@
+/**
+ * Least privilege proven by enforcement (issue 17 §2): moto_server with IAM enforcement on,
+ * each role created with the policy document from infra/*.tf (rendered by
+ * test/helpers/policy-render.ts with the emulator's ARNs), its credentials from STS AssumeRole;
+ * the proxy's and the worker's real code (src/service/wiring.ts, as in the Lambda and the
+ * container) runs under its own role, and each forbidden action is refused.
+ *
+ * What moto 5.2.1 enforces, measured here and in the experiments behind infra/README.md:
+ *   - identity policies (inline and managed) of IAM users and assumed roles: Action matching with
+ *     wildcards, explicit Deny before Allow, every service's API (DynamoDB, SQS, Secrets Manager,
+ *     KMS, Lambda, Logs, ECS, API Gateway v2, STS, IAM); moto names an action after the API
+ *     operation (Lambda's Invoke is "lambda:Invoke", not IAM's lambda:InvokeFunction);
+ *   - Resource: by itself only for SQS, IAM and STS (everything else is matched against "*", so a
+ *     table- or secret-scoped Allow would deny everything); test/helpers/moto_iam_server.py gives
+ *     moto the ARN of DynamoDB, Secrets Manager and KMS requests, and moto's own matcher does the rest;
+ *   - trust policies on AssumeRole: the Principal (AWS ARNs), and of the condition operators only
+ *     StringEquals (any other operator, e.g. Bool on aws:MultiFactorAuthPresent, is skipped);
+ *   - NOT evaluated: any Condition in an identity policy (an Allow with conditions counts as
+ *     unconditional, a Deny with conditions denies unconditionally), resource-based policies
+ *     (secret policies, Lambda permissions; KMS key policies only for an explicit Deny of
+ *     DescribeKey to "*"), and cross-service permissions (reading a KMS-encrypted secret needs no
+ *     kms:Decrypt in moto).
+ * So every condition key the roles use — dynamodb:LeadingKeys, dynamodb:Attributes,
+ * dynamodb:ReturnValues, kms:ViaService, kms:CallerAccount, kms:GrantIsForAWSResource,
+ * aws:PrincipalArn, aws:MultiFactorAuthPresent, aws:SourceAccount — is checked otherwise: the requests the code
+ * sent here (recorded on the wire by test/helpers/aws-recorder.ts) are evaluated against the
+ * rendered policies, conditions included, by test/helpers/policy-eval.ts; the resource policies
+ * in test/unit/infra/infra-policies.test.ts; each condition's presence by a Terraform mutation
+ * test (test/unit/infra/infra-mutation.test.ts, infra-policies.test.ts).
+ */
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEY_SECRETS, PUBLIC_KEYS_SUFFIX, secretName } from '../../../src/aws/secret-format.js';
+import { verifyResponse } from '../../../src/protocol/response-verify.js';
+import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
+import { DEFAULT_TABLES } from '../../../src/protocol/records.js';
+import { sealRequest } from '../../../src/protocol/request.js';
+import { proxyFromEnv, workerFromEnv } from '../../../src/service/wiring.js';
+import { startRecorder, type RecordedCall, type Recorder } from '../../helpers/aws-recorder.js';
+import { infraResolver, type Deployment } from '../../helpers/infra-resolver.js';
+import { startMoto, type Moto } from '../../helpers/moto.js';
+import { evaluate, type EvalRequest } from '../../helpers/policy-eval.js';
+import { renderPolicy, type PolicyJson } from '../../helpers/policy-render.js';
+import { INFRA_DIR } from '../../helpers/terraform.js';
+import { waitFor } from '../../helpers/wait.js';
+import { dataOf, loadInfra, type InfraModel } from '../../unit/infra/infra-model.js';
+import { CLEAN_CODE, event, memoryLogger, openDecision, p, serviceFixture } from '../../unit/service/fixtures.js';
+import { createAwsResources, PREFIX } from '../service/setup.js';
+
+const REGION = 'eu-central-1';
+const ACCOUNT = '123456789012'; // moto's default account
+const f = serviceFixture();
+
+type Who = 'proxy' | 'worker' | 'operator' | 'breakGlass';
+interface Creds {
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  AWS_SESSION_TOKEN?: string;
+}
+
+let moto: Moto;
+let recorder: Recorder;
+let model: InfraModel;
+let deployment: Deployment;
+let queueUrl: string;
+let stateDir: string;
+/** the calls the proxy and the worker made in the end-to-end flow */
+let flowCalls: RecordedCall[] = [];
+const policies = {} as Record<Who, PolicyJson>;
+const creds = {} as Record<Who | 'harness' | 'outsider' | 'runner', Creds>;
+const secretArns = new Map<string, string>(); // name → ARN
+
+const clientConfig = (c: Creds, endpoint = moto.endpoint) => ({
+  region: REGION,
+  endpoint,
+  maxAttempts: 1,
+  credentials: { accessKeyId: c.AWS_ACCESS_KEY_ID, secretAccessKey: c.AWS_SECRET_ACCESS_KEY, ...(c.AWS_SESSION_TOKEN ? { sessionToken: c.AWS_SESSION_TOKEN } : {}) },
+});
+const admin: Creds = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+const doc = (name: string) => dataOf(model, 'aws_iam_policy_document').find((d) => d.name === name)!;
+
+/**
+ * 'allowed', or the error code of the refusal. The call goes through the recorder, which keeps the
+ * code from the raw answer: moto answers an IAM refusal with an XML <ErrorResponse> (HTTP 403,
+ * <Code>AccessDenied</Code>) even on the JSON protocols, which the SDK cannot parse.
+ */
+async function attempt(fn: () => Promise<unknown>): Promise<string> {
+  const before = recorder.calls.length;
+  try {
+    await fn();
+    return 'allowed';
+  } catch (err) {
+    const call = recorder.calls.slice(before).at(-1);
+    return call?.errorCode ?? (err as { name?: string }).name ?? String(err);
+  }
+}
+const DENIED = /^(AccessDenied|AccessDeniedException)$/;
+
+beforeAll(async () => {
+  model = await loadInfra(INFRA_DIR);
+  moto = await startMoto({ iam: true });
+  recorder = await startRecorder(moto.endpoint);
+  stateDir = await mkdtemp(join(tmpdir(), 'ima-qs-iam-'));
+
+  // ---- set-up, unchecked (the first requests): the stack's resources, users and roles ----
+  const res = await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5 });
+  queueUrl = res.queueUrl;
+  const sqsAdmin = new SQSClient(clientConfig(admin));
+  const queueArn = (await sqsAdmin.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const sm = new SecretsManagerClient(clientConfig(admin));
+  for (const name of [...KEY_SECRETS.map((s) => secretName(PREFIX, s.suffix)), secretName(PREFIX, PUBLIC_KEYS_SUFFIX)]) {
+    secretArns.set(name, (await sm.send(new DescribeSecretCommand({ SecretId: name }))).ARN!);
+  }
+  const kmsKey = (await new KMSClient(clientConfig(admin)).send(new DescribeKeyCommand({ KeyId: (await sm.send(new DescribeSecretCommand({ SecretId: secretName(PREFIX, PUBLIC_KEYS_SUFFIX) }))).KmsKeyId! }))).KeyMetadata!.Arn!;
+  const iam = new IAMClient(clientConfig(admin));
+  const user = async (name: string, statements: unknown[]): Promise<Creds> => {
+    await iam.send(new CreateUserCommand({ UserName: name }));
+    await iam.send(new PutUserPolicyCommand({ UserName: name, PolicyName: 'p', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }));
+    const k = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey!;
+    return { AWS_ACCESS_KEY_ID: k.AccessKeyId!, AWS_SECRET_ACCESS_KEY: k.SecretAccessKey! };
+  };
+  creds.harness = await user('harness', [{ Effect: 'Allow', Action: '*', Resource: '*' }]);
+  creds.runner = await user('runner', [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }]);
+  creds.outsider = await user('outsider', [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }]);
+  const runnerArn = `arn:aws:iam::${ACCOUNT}:user/runner`;
+  const roleArn = (n: string) => `arn:aws:iam::${ACCOUNT}:role/${n}`;
+  const privateKeySecrets = Object.fromEntries(KEY_SECRETS.map((s) => [s.role === 'mlkem' ? 'ml_kem_768' : s.role === 'mldsa' ? 'ml_dsa_87' : 'ecdh_p384', secretArns.get(secretName(PREFIX, s.suffix))!]));
+  deployment = {
+    region: REGION,
+    account: ACCOUNT,
+    tables: Object.fromEntries(Object.entries({ audit_log: DEFAULT_TABLES.audit, decisions: DEFAULT_TABLES.decisions, requests: DEFAULT_TABLES.requests }).map(([k, n]) => [k, `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${n}`])),
+    queues: { requests: queueArn },
+    privateKeySecrets,
+    publicKeysSecret: secretArns.get(secretName(PREFIX, PUBLIC_KEYS_SUFFIX))!,
+    kmsKey,
+    roles: { lambda: roleArn('proxy'), worker_task: roleArn('worker'), break_glass: roleArn('break-glass') },
+    logGroups: { lambda: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/ima-quantum-proxy`, worker: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/ecs/ima-quantum-worker` },
+    vars: { key_operator_arns: [roleArn('operator')], break_glass_principal_arns: [runnerArn] },
+  };
+  const resolve = infraResolver(model, deployment);
+  // the services' trust policies name lambda.amazonaws.com / ecs-tasks.amazonaws.com, which a test
+  // cannot be: those roles trust the runner user; the break-glass role keeps its own trust policy
+  const runnerTrust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: runnerArn }, Action: 'sts:AssumeRole' }] });
+  const roles: [Who, string, string, string][] = [
+    ['proxy', 'proxy', 'lambda', runnerTrust],
+    ['worker', 'worker', 'worker_task', runnerTrust],
+    ['operator', 'operator', 'key_operator', runnerTrust],
+    ['breakGlass', 'break-glass', 'break_glass', JSON.stringify(renderPolicy(doc('break_glass_assume'), resolve))],
+  ];
+  for (const [who, name, docName, trust] of roles) {
+    policies[who] = renderPolicy(doc(docName), resolve);
+    await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
+    await iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: docName, PolicyDocument: JSON.stringify(policies[who]) }));
+  }
+
+  // ---- from here every request is checked ----
+  await moto.enforceIam();
+  const sts = new STSClient(clientConfig(creds.runner));
+  for (const [who, name] of roles) {
+    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn(name), RoleSessionName: `test-${name}` }))).Credentials!;
+    creds[who] = { AWS_ACCESS_KEY_ID: c.AccessKeyId!, AWS_SECRET_ACCESS_KEY: c.SecretAccessKey!, AWS_SESSION_TOKEN: c.SessionToken! };
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await recorder?.stop();
+  await moto?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+/** The environment the Lambda / the task would get, with a role's credentials, through the recorder. */
+function serviceEnv(who: Who): Record<string, string> {
+  return {
+    ...creds[who],
+    AWS_REGION: REGION,
+    AWS_ENDPOINT_URL: recorder.endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_MAX_ATTEMPTS: '1',
+    QUEUE_URL: queueUrl,
+    REQUESTS_TABLE: DEFAULT_TABLES.requests,
+    DECISIONS_TABLE: DEFAULT_TABLES.decisions,
+    AUDIT_TABLE: DEFAULT_TABLES.audit,
+    PUBLIC_KEYS_SECRET: secretName(PREFIX, PUBLIC_KEYS_SUFFIX),
+    KEYS_SECRET_PREFIX: PREFIX,
+    IMA_QS_PCR_ANCHOR: `simulated:${join(stateDir, 'pcr.json')}`,
+    AUDIT_CHAIN_ID: 'iam-test',
+    VISIBILITY_SECONDS: '30',
+    WAIT_SECONDS: '1',
+  };
+}
+
+/** An SDK client with a role's (or user's) credentials, through the recorder. */
+const client = <T>(C: new (cfg: ReturnType<typeof clientConfig>) => T, who: keyof typeof creds) => new C(clientConfig(creds[who], recorder.endpoint));
+
+describe('the roles from infra/ under moto IAM enforcement', () => {
+  let proxy: ProxyHandler;
+  let handle: string;
+
+  it('the proxy accepts a sealed request with its own role (replay guard, queue, public keys)', async () => {
+    proxy = proxyFromEnv(serviceEnv('proxy'));
+    const keys = await proxy(event('GET', '/api/keys'));
+    expect(keys.statusCode).toBe(200);
+    const r = sealRequest(p, f.recipient, 'analyze', { name: 'input.txt', content: CLEAN_CODE });
+    const out = await proxy(event('POST', '/api/analyze', { body: r.sealed }));
+    expect(out.statusCode, out.body).toBe(202);
+    handle = r.handle;
+    const pending = await proxyFromEnv(serviceEnv('proxy'))(event('GET', `/api/decisions/${handle}`)); // a fresh instance reads req#
+    expect(pending.statusCode).toBe(202);
+
+    // …and the worker decides it with its own role (private keys, queue, claim, audit, decision)
+    const w = await workerFromEnv(serviceEnv('worker'), memoryLogger());
+    w.consumer.start();
+    try {
+      const done = await waitFor(async () => {
+        const d = await proxy(event('GET', `/api/decisions/${handle}`));
+        return d.statusCode === 200 ? d : undefined;
+      }, 'the decision');
+      const v = verifyResponse(p, openDecision(done.body!, r.replyKey), f.fp.mldsa, { requestDigest: r.handle });
+      expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    } finally {
+      await w.consumer.stop();
+    }
+    // nothing the two sent was refused
+    flowCalls = [...recorder.calls];
+    const refused = flowCalls.filter((c) => c.status >= 400).map((c) => `${c.operation} ${c.status} ${c.errorCode}`);
+    expect(refused).toEqual([]);
+    expect(new Set(flowCalls.map((c) => c.operation))).toEqual(
+      new Set(['GetSecretValue', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage']),
+    );
+  }, 120_000);
+
+  it('every request the code sent satisfies its role policy with the conditions evaluated (LeadingKeys, Attributes, ReturnValues)', () => {
+    const byKey = new Map<string, Who>([[creds.proxy.AWS_ACCESS_KEY_ID, 'proxy'], [creds.worker.AWS_ACCESS_KEY_ID, 'worker']]);
+    const seen = new Set<string>();
+    expect(flowCalls.length).toBeGreaterThan(0);
+    for (const call of flowCalls) {
+      const who = byKey.get(call.accessKeyId);
+      expect(who, `a call signed by an unknown key: ${call.operation}`).toBeDefined();
+      const req = toEvalRequest(call);
+      expect(evaluate(policies[who!], req), `${who} ${req.action} ${JSON.stringify(req.context)}`).toBe('allow');
+      seen.add(`${who} ${req.action}`);
+    }
+    // the conditioned statements were exercised
+    for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem']) expect(seen).toContain(x);
+  });
+
+  it('the proxy cannot plant a decision or a refusal, read a private key, or consume the queue', async () => {
+    const ddb = client(DynamoDBClient, 'proxy');
+    expect(await attempt(() => ddb.send(new PutItemCommand({ TableName: DEFAULT_TABLES.decisions, Item: { id: { S: handle }, status: { S: 'rejected' }, code: { S: 'FORGED' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new UpdateItemCommand({ TableName: DEFAULT_TABLES.decisions, Key: { id: { S: handle } }, UpdateExpression: 'SET #s = :v', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':v': { S: 'rejected' } } })))).toMatch(DENIED);
+    // it may delete only its own replay guard (req#, undone on a failed enqueue, SPEC 8.2), never a worker's rid# claim
+    // (moto does not evaluate LeadingKeys: the evaluator does)
+    expect(evaluate(policies.proxy, { action: 'dynamodb:DeleteItem', resource: deployment.tables.requests, context: { 'dynamodb:LeadingKeys': [`rid#${handle}`] } })).toBe('implicit-deny');
+    expect(evaluate(policies.proxy, { action: 'dynamodb:DeleteItem', resource: deployment.tables.requests, context: { 'dynamodb:LeadingKeys': [`req#${handle}`] } })).toBe('allow');
+    expect(await attempt(() => ddb.send(new PutItemCommand({ TableName: DEFAULT_TABLES.audit, Item: { chain: { S: 'x' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    const sm = client(SecretsManagerClient, 'proxy');
+    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: secretName(PREFIX, KEY_SECRETS[1].suffix) })))).toMatch(DENIED);
+    const sqs = client(SQSClient, 'proxy');
+    expect(await attempt(() => sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 })))).toMatch(DENIED);
+  });
+
+  it('the worker cannot delete or scan audit entries, enqueue, or touch another table', async () => {
+    const ddb = client(DynamoDBClient, 'worker');
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new ScanCommand({ TableName: DEFAULT_TABLES.audit })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.decisions, Key: { id: { S: handle } } })))).toMatch(DENIED);
+    const sqs = client(SQSClient, 'worker');
+    expect(await attempt(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{}' })))).toMatch(DENIED);
+    // the audit entry is still there (read with the harness user)
+    const item = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } } }));
+    expect(item.Item?.core?.S).toBeDefined();
+    const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test#batches' }, seq: { N: '0' } } }));
+    expect(batch.Item?.statement?.S).toBeDefined();
+  });
+
+  it('an operator writes key material but reads no secret back (the custody rule; keys upload changes in issue 15)', async () => {
+    const sm = client(SecretsManagerClient, 'operator');
+    const priv = secretName(PREFIX, KEY_SECRETS[0].suffix);
+    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: priv })))).toMatch(DENIED);
+    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: secretName(PREFIX, PUBLIC_KEYS_SUFFIX) })))).toMatch(DENIED);
+    expect(await attempt(() => sm.send(new DescribeSecretCommand({ SecretId: priv })))).toBe('allowed');
+    expect(await attempt(() => sm.send(new PutSecretValueCommand({ SecretId: priv, SecretString: 'not a key (test)', VersionStages: ['AWSPENDING'] })))).toBe('allowed');
+    expect(await attempt(() => client(KMSClient, 'operator').send(new DescribeKeyCommand({ KeyId: deployment.kmsKey })))).toBe('allowed');
+  });
+
+  it('only the break-glass role recovers a private key or deletes an audit item, and only its named principals assume it', async () => {
+    const sm = client(SecretsManagerClient, 'breakGlass');
+    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: secretName(PREFIX, KEY_SECRETS[1].suffix) })))).toBe('allowed');
+    const ddb = client(DynamoDBClient, 'breakGlass');
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'no-such-chain' }, seq: { N: '0' } } })))).toBe('allowed');
+    expect(await attempt(() => ddb.send(new PutItemCommand({ TableName: DEFAULT_TABLES.decisions, Item: { id: { S: 'x' } } })))).toMatch(DENIED);
+    const outsider = new STSClient(clientConfig(creds.outsider, recorder.endpoint));
+    expect(await attempt(() => outsider.send(new AssumeRoleCommand({ RoleArn: deployment.roles.break_glass!, RoleSessionName: 'outsider' })))).toMatch(DENIED);
+  });
+
+  it('moto does not evaluate conditions: what the evaluator refuses, moto lets through (why the evaluator is needed)', async () => {
+    // the worker writing an entry with an unsigned per-entry anchor: moto allows it (no dynamodb:Attributes), the policy does not
+    const planted: EvalRequest = {
+      action: 'dynamodb:PutItem',
+      resource: deployment.tables.audit_log,
+      context: { 'dynamodb:LeadingKeys': ['iam-test'], 'dynamodb:Attributes': ['chain', 'seq', 'core', 'anchor'], 'dynamodb:ReturnValues': 'NONE' },
+    };
+    expect(evaluate(policies.worker, planted)).toBe('implicit-deny');
+    const moved = await attempt(() =>
+      client(DynamoDBClient, 'worker').send(
+        new PutItemCommand({ TableName: DEFAULT_TABLES.audit, Item: { chain: { S: 'moto-canary' }, seq: { N: '0' }, core: { S: 'x' }, anchor: { S: '{}' } } }),
+      ),
+    );
+    expect(moved).toBe('allowed');
+    // the proxy writing a worker's rid# claim: the same
+    const claim: EvalRequest = { action: 'dynamodb:PutItem', resource: deployment.tables.requests, context: { 'dynamodb:LeadingKeys': ['rid#x'], 'dynamodb:Attributes': ['id', 'handle'], 'dynamodb:ReturnValues': 'NONE' } };
+    expect(evaluate(policies.proxy, claim)).toBe('implicit-deny');
+    expect(await attempt(() => client(DynamoDBClient, 'proxy').send(new PutItemCommand({ TableName: DEFAULT_TABLES.requests, Item: { id: { S: 'rid#moto-canary' }, handle: { S: 'x' } } })))).toBe('allowed');
+  });
+});
+
+// ---- the request context of a recorded call, as IAM would see it --------------------------------
+
+const KEY_OF: Record<string, string> = { [DEFAULT_TABLES.requests]: 'id', [DEFAULT_TABLES.decisions]: 'id', [DEFAULT_TABLES.audit]: 'chain' };
+const DDB_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
+
+function toEvalRequest(call: RecordedCall): EvalRequest {
+  const i = call.input as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (call.service.startsWith('DynamoDB')) {
+    const table = String(i.TableName);
+    const pk = KEY_OF[table];
+    // the partition key: in Key / Item, or a Query's `#pk = :pk`
+    const leading = i.Key?.[pk]?.S ?? i.Item?.[pk]?.S ?? (i.KeyConditionExpression ? i.ExpressionAttributeValues?.[':pk']?.S : undefined);
+    const attributes = new Set<string>([...Object.keys(i.Item ?? {}), ...Object.keys(i.Key ?? {}), ...Object.values((i.ExpressionAttributeNames ?? {}) as Record<string, string>)]);
+    const context: EvalRequest['context'] = { 'dynamodb:Attributes': [...attributes] };
+    if (leading !== undefined) context['dynamodb:LeadingKeys'] = [String(leading)];
+    // "the ReturnValues parameter always has a value (NONE unless otherwise specified)" (DynamoDB guide)
+    if (DDB_WRITES.has(call.operation)) context['dynamodb:ReturnValues'] = String(i.ReturnValues ?? 'NONE');
+    if (i.Select) context['dynamodb:Select'] = String(i.Select);
+    return { action: `dynamodb:${call.operation}`, resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`, context };
+  }
+  if (call.service === 'AmazonSQS') return { action: `sqs:${call.operation}`, resource: deployment.queues.requests, context: {} };
+  if (call.service === 'secretsmanager') {
+    const id = String(i.SecretId);
+    return { action: `secretsmanager:${call.operation}`, resource: secretArns.get(id) ?? id, context: {} };
+  }
+  throw new Error(`no request context for ${call.service}.${call.operation}`);
+}

@@ -1,0 +1,237 @@
+// Least privilege derived from the code (issue 17 §1): the AWS calls each component's code can
+// make, read from the source, compared with its role's policy in infra/ — nothing missing,
+// nothing extra, on the named resources.
+//
+//   1. the adapters (src/aws): which SDK command each port method sends (DynamoTable.put →
+//      PutItem, SqsQueue.send → SendMessage, SecretsManagerStore.get → GetSecretValue, …);
+//   2. the components: which port methods their code calls on which resource (the proxy handler's
+//      deps.requests.put, the worker pipeline's d.decisions.put, the audit chain through
+//      TableAuditStore, the key loader's store.get, keys upload's store calls);
+//   3. what AWS needs beyond the calls themselves (SSE-KMS on the queue, secrets and tables: the
+//      caller's kms:Decrypt / kms:GenerateDataKey through the service; the Lambda runtime's logs);
+//   4. the policy: the role's aws_iam_policy_document rendered with synthetic ARNs.
+// A call added to the code without its permission, or a permission no call needs, fails here.
+// Conditions are not compared here: test/integration/iam checks the code's real requests
+// against them, infra-mutation.test.ts that each is present.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../helpers/cli.js';
+import { infraResolver, syntheticDeployment } from '../../helpers/infra-resolver.js';
+import { renderPolicy } from '../../helpers/policy-render.js';
+import { INFRA_DIR } from '../../helpers/terraform.js';
+import { dataOf, loadInfra, type InfraModel } from './infra-model.js';
+
+const src = (f: string) => readFile(join(repoRoot, f), 'utf8');
+
+/** The body of `class NAME` (up to the next top-level `}`). */
+function classBody(text: string, name: string): string {
+  const start = text.indexOf(`export class ${name}`);
+  if (start < 0) throw new Error(`class ${name} not found`);
+  const end = text.indexOf('\n}\n', start);
+  return text.slice(start, end < 0 ? undefined : end);
+}
+
+/** method name → the first captures of `re` inside that method (methods at two-space indentation). */
+function perMethod(body: string, re: RegExp): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current = '';
+  for (const line of body.split('\n')) {
+    const m = /^ {2}(?:async |private |static )*([a-zA-Z]\w*)\(/.exec(line);
+    if (m) current = m[1];
+    for (const x of line.matchAll(re)) if (current) out.set(current, [...(out.get(current) ?? []), x[1]]);
+  }
+  return out;
+}
+
+/** Port method → IAM actions, from an adapter class: `new XCommand(` inside each method. */
+async function adapter(file: string, cls: string, service: string): Promise<Map<string, string[]>> {
+  const cmds = perMethod(classBody(await src(file), cls), /new (\w+)Command\(/g);
+  return new Map([...cmds].map(([k, v]) => [k, v.map((c) => `${service}:${c}`)]));
+}
+
+/** Distinct captures of `re` in a source text (or in the part between two markers). */
+async function calls(file: string, re: RegExp, from?: string, to?: string): Promise<string[]> {
+  let text = await src(file);
+  if (from) text = text.slice(text.indexOf(from), to ? text.indexOf(to, text.indexOf(from) + from.length) : undefined);
+  return [...new Set([...text.matchAll(re)].map((m) => m[m.length - 1]))];
+}
+
+type Pair = `${string} on ${string}`;
+const pair = (action: string, resource: string): Pair => `${action} on ${resource}`;
+
+interface Adapters {
+  table: Map<string, string[]>;
+  queue: Map<string, string[]>;
+  secrets: Map<string, string[]>;
+  kms: Map<string, string[]>;
+}
+
+function through(a: Map<string, string[]>, methods: string[], resource: string, what: string): Pair[] {
+  return methods.flatMap((m) => {
+    const actions = a.get(m);
+    if (!actions) throw new Error(`${what}: port method ${m} has no adapter command (the extraction is stale)`);
+    return actions.map((x) => pair(x, resource));
+  });
+}
+
+/** SSE-KMS (SQS, Secrets Manager, DynamoDB developer guides): what a call needs of the key. */
+function impliedKms(pairs: Pair[]): Pair[] {
+  const out = new Set<Pair>();
+  for (const p of pairs) {
+    const action = p.split(' on ')[0];
+    if (action === 'sqs:SendMessage') out.add(pair('kms:GenerateDataKey', 'key')).add(pair('kms:Decrypt', 'key'));
+    if (action === 'sqs:ReceiveMessage' || action === 'secretsmanager:GetSecretValue') out.add(pair('kms:Decrypt', 'key'));
+    if (action === 'secretsmanager:PutSecretValue') out.add(pair('kms:GenerateDataKey', 'key'));
+    if (/^dynamodb:(GetItem|Query)$/.test(action)) out.add(pair('kms:Decrypt', 'key'));
+    if (/^dynamodb:(PutItem|UpdateItem)$/.test(action)) out.add(pair('kms:GenerateDataKey', 'key'));
+  }
+  return [...out];
+}
+
+/** What the code of each component calls, as IAM action on logical resource. */
+async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator', Pair[]>> {
+  const handler = 'src/service/proxy/handler.ts';
+  const tableCalls = (file: string, prefix: string, port: string) => calls(file, new RegExp(`\\b${prefix}\\.${port}\\.(\\w+)\\(`, 'g'));
+  const proxy = [
+    ...through(a.table, await tableCalls(handler, 'deps', 'requests'), 'table:requests', 'proxy'),
+    ...through(a.table, await tableCalls(handler, 'deps', 'decisions'), 'table:decisions', 'proxy'),
+    ...through(a.queue, await tableCalls(handler, 'deps', 'queue'), 'queue:requests', 'proxy'),
+    // the public-keys document, read by proxyFromEnv's keys() (src/service/wiring.ts)
+    ...through(a.secrets, await calls('src/service/wiring.ts', /\bstore\.(\w+)\(/g, 'export function proxyFromEnv', 'export function'), 'secret:public_keys', 'proxy'),
+  ];
+  // the audit chain calls AuditStore methods; TableAuditStore turns each into Table calls
+  const auditStore = perMethod(classBody(await src('src/audit/audit-store.ts'), 'TableAuditStore'), /\bthis\.table\.(\w+)\(/g);
+  const chainCalls = await calls('src/audit/audit-chain.ts', /\bthis\.opts\.store\.(\w+)\(/g);
+  const auditTable = chainCalls.flatMap((m) => {
+    const t = auditStore.get(m);
+    if (!t) throw new Error(`audit-chain calls store.${m}, which TableAuditStore does not implement with table calls`);
+    return t;
+  });
+  const pipeline = 'src/service/worker/pipeline.ts';
+  const worker = [
+    ...through(a.queue, await calls('src/service/worker/consumer.ts', /\bthis\.queue\.(\w+)\(/g), 'queue:requests', 'worker'),
+    ...through(a.table, await tableCalls(pipeline, 'd', 'requests'), 'table:requests', 'worker'),
+    ...through(a.table, await tableCalls(pipeline, 'd', 'decisions'), 'table:decisions', 'worker'),
+    ...through(a.table, [...new Set(auditTable)], 'table:audit_log', 'worker'),
+    // the three private keys, read by loadServiceKeysFromSecrets (src/aws/service-keys.ts)
+    ...through(a.secrets, await calls('src/aws/service-keys.ts', /\bstore\.(\w+)\(/g), 'secret:private_key', 'worker'),
+  ];
+  // `ima-qs keys upload` (src/aws/custody-upload.ts → key-custody.ts → service-keys.ts readBack)
+  const custodyStore = [...(await calls('src/aws/key-custody.ts', /\bstore\.(\w+)\(/g)), ...(await calls('src/aws/service-keys.ts', /\bstore\.(\w+)\(/g))];
+  const operator = [
+    ...through(a.kms, await calls('src/aws/custody-upload.ts', /\bkms\.(\w+)\(/g), 'key', 'operator'),
+    ...through(a.secrets, [...new Set(custodyStore)], 'secret:private_key', 'operator'),
+    ...through(a.secrets, [...new Set(custodyStore)], 'secret:public_keys', 'operator'),
+  ];
+  return { proxy, worker, operator };
+}
+
+/** The policy's (action, resource) pairs, resources named back from the synthetic ARNs. */
+function policyPairs(m: InfraModel, doc: string): Pair[] {
+  const d = syntheticDeployment();
+  const names = new Map<string, string>([
+    ...Object.entries(d.tables).map(([k, v]) => [v, `table:${k}`] as [string, string]),
+    ...Object.entries(d.queues).map(([k, v]) => [v, `queue:${k}`] as [string, string]),
+    ...Object.values(d.privateKeySecrets).map((v) => [v, 'secret:private_key'] as [string, string]),
+    [d.publicKeysSecret, 'secret:public_keys'],
+    [d.kmsKey, 'key'],
+    ...Object.entries(d.logGroups).map(([k, v]) => [`${v}:log-stream:*`, `logs:${k}`] as [string, string]),
+  ]);
+  const p = renderPolicy(dataOf(m, 'aws_iam_policy_document').find((x) => x.name === doc)!, infraResolver(m, d));
+  const out = new Set<Pair>();
+  for (const s of p.Statement) {
+    if (s.Effect !== 'Allow') continue;
+    for (const a of s.Action ?? []) for (const r of s.Resource ?? []) out.add(pair(a, names.get(r) ?? `UNNAMED ${r}`));
+  }
+  return [...out];
+}
+
+const sorted = (x: Iterable<Pair>) => [...new Set(x)].sort();
+const minus = (a: Pair[], b: Pair[]) => sorted(a.filter((x) => !b.includes(x)));
+
+let model: InfraModel;
+let code: Awaited<ReturnType<typeof codeCalls>>;
+let adapters: Adapters;
+
+beforeAll(async () => {
+  model = await loadInfra(INFRA_DIR);
+  adapters = {
+    table: await adapter('src/aws/dynamo-table.ts', 'DynamoTable', 'dynamodb'),
+    queue: await adapter('src/aws/sqs-queue.ts', 'SqsQueue', 'sqs'),
+    secrets: await adapter('src/aws/secret-store.ts', 'SecretsManagerStore', 'secretsmanager'),
+    kms: await adapter('src/aws/key-service.ts', 'KmsKeyService', 'kms'),
+  };
+  code = await codeCalls(adapters);
+});
+
+describe('the SDK commands each component sends (read from src/)', () => {
+  it('reads the adapters: each port method and its command', () => {
+    expect(Object.fromEntries(adapters.table)).toEqual({
+      put: ['dynamodb:PutItem'], get: ['dynamodb:GetItem'], query: ['dynamodb:Query'], update: ['dynamodb:UpdateItem'], deleteIf: ['dynamodb:DeleteItem'], partitions: ['dynamodb:Scan'],
+    });
+    expect(Object.fromEntries(adapters.queue)).toEqual({
+      send: ['sqs:SendMessage'], receive: ['sqs:ReceiveMessage'], delete: ['sqs:DeleteMessage'], changeVisibility: ['sqs:ChangeMessageVisibility'],
+    });
+    expect(adapters.secrets.get('get')).toEqual(['secretsmanager:GetSecretValue']);
+    expect(adapters.secrets.get('putVersion')).toEqual(['secretsmanager:PutSecretValue']);
+  });
+
+  it('the proxy: replay guard (undone on a failed enqueue) and polls on requests, reads decisions, sends to the queue, reads the public keys', () => {
+    expect(sorted(code.proxy)).toEqual(sorted([
+      pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'), pair('dynamodb:DeleteItem', 'table:requests'), pair('dynamodb:GetItem', 'table:decisions'),
+      pair('sqs:SendMessage', 'queue:requests'), pair('secretsmanager:GetSecretValue', 'secret:public_keys'),
+    ]));
+  });
+
+  it('the worker: consumes the queue, claims request ids, stores decisions, appends audit entries and batch statements, reads the private keys', () => {
+    expect(sorted(code.worker)).toEqual(sorted([
+      pair('sqs:ReceiveMessage', 'queue:requests'), pair('sqs:DeleteMessage', 'queue:requests'), pair('sqs:ChangeMessageVisibility', 'queue:requests'),
+      pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'),
+      pair('dynamodb:PutItem', 'table:decisions'), pair('dynamodb:GetItem', 'table:decisions'),
+      pair('dynamodb:Query', 'table:audit_log'), pair('dynamodb:PutItem', 'table:audit_log'), pair('dynamodb:GetItem', 'table:audit_log'),
+      pair('secretsmanager:GetSecretValue', 'secret:private_key'),
+    ]));
+  });
+});
+
+describe('each role allows exactly what its code sends (infra/ policy documents)', () => {
+  it('the proxy role (lambda): nothing missing, nothing extra', () => {
+    const need = [...code.proxy, ...impliedKms(code.proxy), pair('logs:CreateLogStream', 'logs:lambda'), pair('logs:PutLogEvents', 'logs:lambda')];
+    const have = policyPairs(model, 'lambda');
+    expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
+  });
+
+  it('the worker task role: nothing missing, nothing extra', () => {
+    const need = [...code.worker, ...impliedKms(code.worker)];
+    const have = policyPairs(model, 'worker_task');
+    expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
+  });
+
+  it('the key-operator policy: nothing extra; what keys upload sends beyond it is listed with its reason', () => {
+    const have = policyPairs(model, 'key_operator');
+    const need = [...code.operator, ...impliedKms(code.operator)];
+    expect(minus(have, need), 'permissions no operator call needs').toEqual([]);
+    // Sent by the code, refused by the policy on purpose:
+    expect(minus(need, have)).toEqual(sorted([
+      // issue 15: keys upload reads every secret back (the plan and the read-back); the custody
+      // rule says operators never read key material: upload must compare the stated fingerprints
+      pair('secretsmanager:GetSecretValue', 'secret:private_key'),
+      pair('secretsmanager:GetSecretValue', 'secret:public_keys'),
+      pair('kms:Decrypt', 'key'),
+      // Terraform creates the four containers with the module's key: an upload to this stack never
+      // creates a secret or changes its key (key-custody.ts does both for a bare account)
+      pair('secretsmanager:CreateSecret', 'secret:private_key'),
+      pair('secretsmanager:CreateSecret', 'secret:public_keys'),
+      pair('secretsmanager:UpdateSecret', 'secret:private_key'),
+      pair('secretsmanager:UpdateSecret', 'secret:public_keys'),
+    ]));
+  });
+
+  it('fails on a permission no call needs (the comparison can fail)', () => {
+    const need = [...code.worker, ...impliedKms(code.worker)];
+    const have = [...policyPairs(model, 'worker_task'), pair('dynamodb:DeleteItem', 'table:audit_log')];
+    expect(minus(have, need)).toEqual([pair('dynamodb:DeleteItem', 'table:audit_log')]);
+    expect(minus([...need, pair('sqs:SendMessage', 'queue:requests')], policyPairs(model, 'worker_task'))).toEqual([pair('sqs:SendMessage', 'queue:requests')]);
+  });
+});
