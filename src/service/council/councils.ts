@@ -1,41 +1,20 @@
 /**
- * The two councils and the default `PersonaModel`, the deterministic rules (SPEC §8.3). The
- * rosters (persona ids, order, severity class) are static data: verifiers check "one vote per
- * persona in order" against them and aggregation rule v2 reads the severity classes.
+ * The default `PersonaModel`, the deterministic rules (SPEC §8.3), over the councils of
+ * ./rosters.ts (persona ids, order, severity classes: static data that verifiers check "one vote
+ * per persona in order" against and that aggregation rule v2 reads).
  */
 import { InputError } from '../../errors.js';
-import type { Route } from '../../protocol/request.js';
 import { readText, type Text } from './features.js';
 import { judgePatent, parsePatent, type Patent } from './patent.js';
 import { MatcherSet } from './matcher.js';
 import { judgeGeneric, lineMatchers, type Ctx, type Rule, type Verdict } from './rule.js';
 import { CODE_RULES } from './rules-code.js';
 import { LEGAL_RULES } from './rules-legal.js';
+import { COUNCILS } from './rosters.js';
 import type { Council, CouncilInput, PersonaModel, PersonaVote } from './types.js';
 
-export const COUNCIL_SIZE = 21;
-
-function persona(r: Rule) {
-  return Object.freeze({ id: r.id, name: r.name, role: r.role, severity: r.severity });
-}
-
-export const CODE_COUNCIL: Council = Object.freeze({
-  id: 'code-analysis',
-  route: 'analyze',
-  personas: Object.freeze(CODE_RULES.map(persona)),
-});
-
-export const LEGAL_COUNCIL: Council = Object.freeze({
-  id: 'legal-documents',
-  route: 'patents',
-  personas: Object.freeze(LEGAL_RULES.map(persona)),
-});
-
-export const COUNCILS: readonly Council[] = Object.freeze([CODE_COUNCIL, LEGAL_COUNCIL]);
-
-export function councilFor(route: Route): Council {
-  return route === 'analyze' ? CODE_COUNCIL : LEGAL_COUNCIL;
-}
+// the rosters live in ./rosters.ts (no rule code, no regex engine); re-exported for existing callers
+export { CODE_COUNCIL, COUNCILS, COUNCIL_SIZE, LEGAL_COUNCIL, councilFor } from './rosters.js';
 
 export const RULES: Readonly<Record<string, readonly Rule[]>> = Object.freeze({ 'code-analysis': CODE_RULES, 'legal-documents': LEGAL_RULES });
 
@@ -85,8 +64,9 @@ export class RulesModel implements PersonaModel {
 }
 
 for (const c of COUNCILS) {
-  // SPEC §8.3: 21 personas with distinct ids; checked at load so a broken table cannot ship
-  if (c.personas.length !== COUNCIL_SIZE || new Set(c.personas.map((p) => p.id)).size !== COUNCIL_SIZE) {
-    throw new Error(`council ${c.id} must have ${COUNCIL_SIZE} distinct personas`);
+  // the rule tables follow the rosters exactly (ids, order, classes): checked at load
+  const rules = RULES[c.id];
+  if (!rules || rules.length !== c.personas.length || rules.some((r, i) => r.id !== c.personas[i].id || r.severity !== c.personas[i].severity)) {
+    throw new Error(`the rules of ${c.id} do not follow its roster`);
   }
 }

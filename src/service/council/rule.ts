@@ -7,7 +7,7 @@
  */
 import type { Text, TextFeatures } from './features.js';
 import type { LineHits, Matcher } from './matcher.js';
-import { MAX_RATIONALE_CHARS, type Persona, type PersonaVote, type Severity } from './types.js';
+import { MAX_RATIONALE_CHARS, type Persona, type PersonaVote } from './types.js';
 
 export type Verdict = Omit<PersonaVote, 'persona'>;
 
@@ -75,8 +75,13 @@ export interface Rule extends Persona {
   readonly definition: RuleDefinition;
 }
 
-export function rule(id: string, name: string, role: string, severity: Severity, definition: RuleDefinition): Rule {
-  return deepFreeze({ id, name, role, severity, definition });
+/** A rule table's entry: the persona of `roster` with this id, and its definition. */
+export function ruleOf(roster: readonly Persona[]): (id: string, definition: RuleDefinition) => Rule {
+  return (id, definition) => {
+    const persona = roster.find((x) => x.id === id);
+    if (!persona) throw new Error(`no persona ${id} in the roster`);
+    return deepFreeze({ ...persona, definition });
+  };
 }
 
 function deepFreeze<T>(o: T): T {

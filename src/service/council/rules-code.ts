@@ -9,13 +9,16 @@
  * of quality). Patterns are RE2 syntax, matched per line.
  */
 import { re, rei } from './matcher.js';
-import { rule, type Rule } from './rule.js';
+import { ruleOf, type Rule } from './rule.js';
+import { CODE_ROSTER } from './rosters.js';
+
+const rule = ruleOf(CODE_ROSTER);
 
 // file-level context shared by several findings
 const REQUEST_INPUT = rei`request\.(args|form|files|values|GET|POST|query_params|path_params)|\breq\.(query|params|body)|getParameter\s*\(|URL\.Query\(\)|\.FormValue\s*\(|\bc\.(Param|Query)\s*\(|@RequestParam|@PathVariable|\bctx\.(params|query|request\.body)|mux\.Vars\s*\(|\.PathValue\s*\(`;
 
 export const CODE_RULES: readonly Rule[] = Object.freeze([
-  rule('security-auditor', 'Security auditor', 'dynamic code execution', 'blocking', {
+  rule('security-auditor', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -35,7 +38,7 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       { what: 'eval of a literal', lines: 'code', confidence: 550, any: [re`\beval\s*\(\s*["']`] },
     ],
   }),
-  rule('secrets-scanner', 'Secrets scanner', 'hard-coded credentials', 'blocking', {
+  rule('secrets-scanner', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -54,7 +57,7 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('injection-hunter', 'Injection hunter', 'SQL built from strings', 'blocking', {
+  rule('injection-hunter', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -73,7 +76,7 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('crypto-reviewer', 'Cryptography reviewer', 'password hashing, ciphers and randomness', 'blocking', {
+  rule('crypto-reviewer', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -111,15 +114,15 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       { what: 'MD5 or SHA-1 (not for passwords)', lines: 'code', confidence: 550, any: [rei`\b(md5|sha-?1)`] },
     ],
   }),
-  rule('complexity-analyst', 'Complexity analyst', 'nesting depth', 'advisory', { kind: 'limit', feature: 'maxIndentLevel', max: 8, what: 'the deepest nesting level' }),
-  rule('readability-editor', 'Readability editor', 'line length', 'advisory', { kind: 'limit', feature: 'maxLineLength', max: 120, what: 'the longest line' }),
-  rule('documentation-steward', 'Documentation steward', 'comments in longer files', 'advisory', { kind: 'comments', minLines: 30, minPerMille: 50 }),
-  rule('test-advocate', 'Test advocate', 'tests or assertions alongside the code', 'advisory', {
+  rule('complexity-analyst', { kind: 'limit', feature: 'maxIndentLevel', max: 8, what: 'the deepest nesting level' }),
+  rule('readability-editor', { kind: 'limit', feature: 'maxLineLength', max: 120, what: 'the longest line' }),
+  rule('documentation-steward', { kind: 'comments', minLines: 30, minPerMille: 50 }),
+  rule('test-advocate', {
     kind: 'evidence',
     what: 'tests or assertions',
     any: [re`\b(assert|expect|describe|it|test)\s*\(|\bdef test_|#\[test\]|@Test\b|\bfunc Test\w*\(t \*testing\.T\)`],
   }),
-  rule('error-handler', 'Error-handling reviewer', 'swallowed errors', 'advisory', {
+  rule('error-handler', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -131,29 +134,29 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('dependency-watcher', 'Dependency watcher', 'number of imports', 'advisory', {
+  rule('dependency-watcher', {
     kind: 'count',
     what: 'import lines',
     max: 25,
     any: [re`^\s*(import\s|from\s+\S+\s+import\s|#include\s|using\s+\w)|\brequire\s*\(`],
   }),
-  rule('maintainer', 'Maintainer', 'unfinished work markers', 'advisory', {
+  rule('maintainer', {
     kind: 'detect',
     clean: 600,
     findings: [{ what: 'unfinished-work markers (TODO, FIXME, XXX, HACK)', lines: 'all', confidence: 650, any: [re`\b(TODO|FIXME|XXX|HACK)\b`] }],
   }),
-  rule('performance-engineer', 'Performance engineer', 'unbounded loops', 'advisory', {
+  rule('performance-engineer', {
     kind: 'detect',
     clean: 600,
     findings: [{ what: 'unbounded loops', lines: 'code', confidence: 600, any: [re`\bwhile\s*\(\s*(true|1)\s*\)|\bwhile\s+True\s*:|\bfor\s*\(\s*;\s*;\s*\)|^\s*for\s*\{`] }],
   }),
-  rule('size-guard', 'Size guard', 'file size', 'advisory', { kind: 'limit', feature: 'bytes', max: 64 * 1024, what: 'the size in bytes' }),
-  rule('licence-checker', 'Licence checker', 'copyleft licence headers', 'advisory', {
+  rule('size-guard', { kind: 'limit', feature: 'bytes', max: 64 * 1024, what: 'the size in bytes' }),
+  rule('licence-checker', {
     kind: 'detect',
     clean: 600,
     findings: [{ what: 'copyleft licence notices', lines: 'all', confidence: 650, any: [rei`GNU (Affero |Lesser )?General Public License|SPDX-License-Identifier:\s*(A|L)?GPL`] }],
   }),
-  rule('input-validator', 'Input validator', 'external input: path traversal and validation', 'blocking', {
+  rule('input-validator', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -174,7 +177,7 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('privacy-officer', 'Privacy officer', 'secrets written to logs', 'advisory', {
+  rule('privacy-officer', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -186,17 +189,17 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('concurrency-reviewer', 'Concurrency reviewer', 'shared mutable globals', 'advisory', {
+  rule('concurrency-reviewer', {
     kind: 'detect',
     clean: 600,
     findings: [{ what: 'mutable globals', lines: 'code', confidence: 600, any: [re`^\s+global\s+\w+|^var\s+\w+\s*=\s*(\[\]|\{\}|new\s|make\()`] }],
   }),
-  rule('type-guardian', 'Type guardian', 'type checks switched off', 'advisory', {
+  rule('type-guardian', {
     kind: 'detect',
     clean: 600,
     findings: [{ what: 'disabled type checks', lines: 'all', confidence: 600, any: [re`@ts-ignore|@ts-nocheck|#\s*type:\s*ignore|:\s*any\b|\bas\s+any\b|@SuppressWarnings\("unchecked"\)`] }],
   }),
-  rule('network-sentinel', 'Network sentinel', 'TLS verification and plain-text endpoints', 'blocking', {
+  rule('network-sentinel', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -219,7 +222,7 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('deserialization-guard', 'Deserialization guard', 'unsafe deserialization and XML external entities', 'blocking', {
+  rule('deserialization-guard', {
     kind: 'detect',
     clean: 600,
     findings: [
@@ -248,7 +251,7 @@ export const CODE_RULES: readonly Rule[] = Object.freeze([
       },
     ],
   }),
-  rule('shell-safety', 'Shell safety officer', 'shell command construction', 'blocking', {
+  rule('shell-safety', {
     kind: 'detect',
     clean: 600,
     findings: [

@@ -129,6 +129,13 @@ describe('the council sources', () => {
     expect(files.flatMap((f) => regexUses(f))).toEqual([]);
   });
 
+  it('rosters.ts (what verifiers import) loads no rule code and no regex engine: type-only imports', () => {
+    const src = ts.createSourceFile('rosters.ts', readFileSync(join(COUNCIL_DIR, 'rosters.ts'), 'utf8'), ts.ScriptTarget.ES2022, true);
+    const imports = src.statements.filter(ts.isImportDeclaration);
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((i) => !i.importClause?.isTypeOnly).map((i) => i.getText())).toEqual([]);
+  });
+
   it('the scanner finds what it looks for (it can fail)', () => {
     const found = regexUses('probe.ts', 'const a = /x+/g;\nnew RegExp("y");\n"z".match("z");\nconst ok = "a/b/c".split("/");');
     expect(found).toEqual(['probe.ts:1 regex literal /x+/g', 'probe.ts:2 RegExp', 'probe.ts:3 .match']);
