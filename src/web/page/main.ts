@@ -206,10 +206,10 @@ function voteExport(r: AnyResponse): HTMLElement | undefined {
   return el('div', { class: 'field' }, el('label', { for: 'vote-persona' }, 'One vote with its inclusion proof'), select, ' ', button, ' ', holder);
 }
 
-function decisionParts(r: AnyResponse, checks: ResponseCheck[], extra: [string, string][]) {
+function decisionParts(r: AnyResponse, checks: ResponseCheck[], extra: [string, string][], verified: boolean) {
   const view = responseView(r);
   return [
-    outcomeBanner(view.outcome),
+    outcomeBanner(view.outcome, verified),
     factsList([
       ['Route', `/api/${safe(view.route, 20)}`],
       ['Request digest', safe(view.requestDigest, 64)],
@@ -236,10 +236,15 @@ function showDecision(res: ClientResult, name: string, pin: PinChoice): void {
   const okRows = res.checks.filter((c) => c.status === 'ok').length;
   showResult(
     [
-      ...decisionParts(res.response, res.checks, [
-        ['File', safe(name, 255)],
-        ['Pin', `${pin.pin} (${pin.source})`],
-      ]),
+      ...decisionParts(
+        res.response,
+        res.checks,
+        [
+          ['File', safe(name, 255)],
+          ['Pin', `${pin.pin} (${pin.source})`],
+        ],
+        true,
+      ),
       timingsEl,
       el('p', { class: 'actions' }, downloadLink(JSON.stringify(res.response, null, 2) + '\n', 'response.json', 'Download response.json', 'response-download')),
       voteExport(res.response),
@@ -271,7 +276,10 @@ async function guarded(label: string, op: (signal: AbortSignal) => Promise<void>
   } catch (err) {
     stopProgress(false);
     const phase = document.body.dataset.phase as ClientPhase | undefined;
-    if (phase && !$('progress').hidden) showSteps(phase, true);
+    if (phase && !$('progress').hidden) {
+      showSteps(phase, true);
+      $('progress-text').textContent = 'Stopped.';
+    }
     const checks = err instanceof ImaError && Array.isArray(err.details?.checks) ? (err.details.checks as ResponseCheck[]) : undefined;
     showError(err, checks);
   } finally {
@@ -348,7 +356,7 @@ function verifyDropped(file: File | undefined): Promise<void> {
     const formatOk = v.checks.find((c) => c.name === 'format')?.ok === true;
     const parts: (Node | undefined)[] = [verdict];
     if (formatOk && v.kind === 'response') {
-      parts.push(...decisionParts(doc as AnyResponse, v.checks, [['File', safe(file.name, 255)]]));
+      parts.push(...decisionParts(doc as AnyResponse, v.checks, [['File', safe(file.name, 255)]], v.ok));
     } else {
       parts.push(checksTable(v.checks, 'Verification (every row checked in this browser)'));
     }

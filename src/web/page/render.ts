@@ -50,10 +50,13 @@ export function factsList(rows: [string, string][]): HTMLDListElement {
 
 const OUTCOME_WORD: Record<string, string> = { approve: 'APPROVED', reject: 'REJECTED', inconclusive: 'INCONCLUSIVE' };
 
-export function outcomeBanner(outcome: string): HTMLParagraphElement {
+/** The outcome in words; one that did not verify is shown as a claim, never as a decision. */
+export function outcomeBanner(outcome: string, verified = true): HTMLParagraphElement {
   const o = safe(outcome, 40);
+  const word = OUTCOME_WORD[o] ?? o.toUpperCase();
+  if (!verified) return el('p', { class: 'outcome outcome-unverified', id: 'outcome', 'data-outcome': o, 'data-verified': 'false' }, `? claims ${word}: NOT verified`);
   const mark = o === 'approve' ? '✓' : o === 'reject' ? '✗' : '?';
-  return el('p', { class: `outcome outcome-${o}`, id: 'outcome', 'data-outcome': o }, `${mark} ${OUTCOME_WORD[o] ?? o.toUpperCase()}`);
+  return el('p', { class: `outcome outcome-${o}`, id: 'outcome', 'data-outcome': o, 'data-verified': 'true' }, `${mark} ${word}`);
 }
 
 /** The tally as the signed decision states it (whatever fields the aggregation rule has). */
