@@ -103,7 +103,7 @@ export function startBanner(s: LocalStack): [string, string | number][] {
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
     ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
     ['browser page', s.pageUrl ?? 'not served (--no-page)'],
-    ['cors origins', s.cors.length > 0 ? s.cors.join(', ') : 'none (only the page served here)'],
+    ['cors origins', (s.cors ?? []).length > 0 ? s.cors.join(', ') : 'none (only the page served here)'],
   ];
 }
 

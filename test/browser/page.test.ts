@@ -88,6 +88,18 @@ describe.skipIf(skipReason !== undefined)(`the browser page in Chromium${skipRea
     await download.saveAs(file);
     approvedResponse = readFileSync(file, 'utf8');
     expect(JSON.parse(approvedResponse).v).toBe(2);
+    // one vote alone, in the vote export format, verifies offline in the same page
+    await page.selectOption('#vote-persona', 'secrets-scanner');
+    await page.click('#vote-export');
+    const [voteDownload] = await Promise.all([page.waitForEvent('download'), page.click('#vote-download')]);
+    const voteFile = join(tmp.dir, 'vote.json');
+    await voteDownload.saveAs(voteFile);
+    expect(JSON.parse(readFileSync(voteFile, 'utf8'))).toMatchObject({ format: 'ima-qs/v2/vote', vote: { persona: 'secrets-scanner' } });
+    await page.evaluate(() => document.body.removeAttribute('data-result'));
+    await page.setInputFiles('#response-file', voteFile);
+    await page.click('#verify');
+    expect(await settled(page)).toBe('valid');
+    expect(await page.textContent('#verdict')).toContain('VALID vote');
     await page.close();
   }, 90_000);
 

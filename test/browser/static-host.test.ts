@@ -14,6 +14,7 @@ let up: LocalUp;
 let browser: Browser;
 let allowed: Awaited<ReturnType<typeof staticHost>>;
 let other: Awaited<ReturnType<typeof staticHost>>;
+let jwtSite: Awaited<ReturnType<typeof staticHost>>;
 let headers: Record<string, string> = {};
 const consoleErrors: string[] = [];
 
@@ -31,10 +32,14 @@ describe.skipIf(skipReason !== undefined)(`package web on a static host, CORS to
   beforeAll(async () => {
     allowed = await staticHost(join(tmp.dir, 'site'), () => headers);
     other = await staticHost(join(tmp.dir, 'site'), () => headers);
-    up = await startLocalUp(join(tmp.dir, 'state'), ['--cors', allowed.origin]);
+    jwtSite = await staticHost(join(tmp.dir, 'jwt-site'), () => headers);
+    up = await startLocalUp(join(tmp.dir, 'state'), ['--cors', allowed.origin, '--cors', jwtSite.origin]);
     const r = await runCli(['package', 'web', '-o', join(tmp.dir, 'site'), '--endpoint', up.endpoint, '--pin', up.fingerprint, '--auth', 'none', '--json']);
     expect(r.code, r.stderr).toBe(0);
     headers = r.json().headers;
+    // the deployed proxy's kind of page: no pin configured, a bearer token asked for
+    const j = await runCli(['package', 'web', '-o', join(tmp.dir, 'jwt-site'), '--endpoint', up.endpoint, '--json']);
+    expect(j.code, j.stderr).toBe(0);
     expect(headers['content-security-policy']).toContain(`connect-src 'self' ${up.endpoint}`);
     browser = await launchChromium();
   }, 90_000);
@@ -44,6 +49,7 @@ describe.skipIf(skipReason !== undefined)(`package web on a static host, CORS to
     await up?.stop();
     await allowed?.close();
     await other?.close();
+    await jwtSite?.close();
     tmp.cleanup();
   });
 
@@ -89,6 +95,29 @@ describe.skipIf(skipReason !== undefined)(`package web on a static host, CORS to
     expect(routes.map((l) => `${l.route} ${l.status}`)).toEqual(['GET /api/keys 403']);
     await page.close();
   }, 60_000);
+
+  it('auth=jwt: a token is required, sent as Authorization: Bearer (the preflight allows it), and never stored', async () => {
+    const { page } = await open(`${jwtSite.origin}/#pin=${up.fingerprint}`);
+    expect(await page.isVisible('#token')).toBe(true);
+    expect(await page.getAttribute('#token', 'type')).toBe('password');
+    await page.fill('#content', CLEAN_PY);
+    await page.click('#send');
+    expect(await settled(page)).toBe('error');
+    expect(await page.textContent('#error-code')).toBe('TOKEN_REQUIRED');
+    const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl';
+    const auth: string[] = [];
+    page.on('request', (r) => r.url().startsWith(up.endpoint) && r.method() !== 'OPTIONS' && auth.push(r.headers().authorization ?? '(none)'));
+    await page.fill('#token', token);
+    await page.evaluate(() => document.body.removeAttribute('data-result'));
+    await page.click('#send');
+    expect(await settled(page)).toBe('decision-approve');
+    await shot(page, 'static-host-jwt');
+    expect(auth.length).toBeGreaterThanOrEqual(3); // keys, post, poll(s)
+    expect(new Set(auth)).toEqual(new Set([`Bearer ${token}`]));
+    const stored = await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }, document.cookie]));
+    expect(stored).not.toContain(token);
+    await page.close();
+  }, 90_000);
 
   it('no CSP violation on the static host either', () => {
     expect(consoleErrors.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
