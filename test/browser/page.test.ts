@@ -66,7 +66,13 @@ describe.skipIf(skipReason !== undefined)(`the browser page in Chromium${skipRea
     const page = await openPage(`#pin=${up.fingerprint}`);
     expect(await page.inputValue('#pin')).toBe(up.fingerprint);
     expect(await page.getAttribute('#pin', 'readonly')).not.toBeNull();
+    const bodies: Buffer[] = [];
+    page.on('request', (r) => r.method() === 'POST' && bodies.push(r.postDataBuffer() ?? Buffer.alloc(0)));
     const result = await send(page, 'analyze', 'app.py', CLEAN_PY);
+    // what left the page is the sealed envelope, not the text
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.subarray(0, 6).toString('latin1')).toBe('IMA-QS');
+    expect(bodies[0]!.includes(Buffer.from('Add two numbers'))).toBe(false);
     await shot(page, 'decision-approve');
     expect(result).toBe('decision-approve');
     expect(await page.textContent('#outcome')).toContain('APPROVED');

@@ -15,7 +15,8 @@ import type { ResponseCheck } from '../../protocol/response-verify.js';
 import { anchorLabel, isV2, responseView, type AnyResponse } from '../../protocol/response-view.js';
 import { parseStrictJson } from '../../protocol/strict-json.js';
 import { exportVote } from '../../protocol/vote-proof.js';
-import { checksTable, downloadLink, el, factsList, outcomeBanner, revokeDownloads, safe, tallyTable, votesTable } from './render.js';
+import { $, checksTable, downloadLink, el, factsList, outcomeBanner, revokeDownloads, safe, tallyTable, votesTable } from './render.js';
+import { onPhase, phaseSpans, resetTimings, showSteps, startProgress, stopProgress } from './progress.js';
 import { choosePin, clientFor, pinFromFragment, verifyDocument, type PinChoice } from './trust.js';
 
 /** SPEC §1.6: the request file limit (`request analyze FILE`), the response file limit (`verify`). */
@@ -24,11 +25,6 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** the whole request, council included, before the page gives up (the client's deadline) */
 const REQUEST_TIMEOUT_MS = 120_000;
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`the page has no #${id}`);
-  return e as T;
-};
 const meta = (name: string): string | undefined => document.querySelector<HTMLMetaElement>(`meta[name="ima-qs-${name}"]`)?.content.trim() || undefined;
 
 const config = {
@@ -70,12 +66,6 @@ function initPin(): void {
 
 let running: AbortController | undefined;
 const clients = new Map<string, BlackBoxClient>();
-/**
- * When each phase's progress callback was entered (= the previous phase ended) and left (= the
- * phase's own work begins, after this page's rendering): a phase takes left[p] → entered[next].
- */
-let timings: { entered: Partial<Record<ClientPhase, number>>; left: Partial<Record<ClientPhase, number>> } = { entered: {}, left: {} };
-let ticker: ReturnType<typeof setInterval> | undefined;
 
 function setBusy(busy: boolean): void {
   $<HTMLButtonElement>('send').disabled = busy;
@@ -97,72 +87,6 @@ function clearOutput(): void {
   $('result').hidden = true;
   $('result-body').replaceChildren();
   delete document.body.dataset.result;
-}
-
-// ---- progress ----
-
-const STEPS: [ClientPhase, string][] = [
-  ['keys', 'Fetch the service keys and check them against the pin'],
-  ['seal', 'Seal your text in this page'],
-  ['post', 'Send the sealed request'],
-  ['poll', 'The council deliberates (21 personas)'],
-  ['open', 'Open the sealed decision'],
-  ['verify', 'Verify signatures, votes and the audit anchor'],
-];
-
-/** The steps so far: done before `current`, `current` in progress (or stopped, when it failed), to do after. */
-function showSteps(current: ClientPhase, failed = false): void {
-  const at = current === 'done' ? STEPS.length : STEPS.findIndex(([p]) => p === current);
-  const items = STEPS.map(([, label], i) => {
-    const state = i < at ? 'done' : i === at ? (failed ? 'stopped' : 'now') : 'todo';
-    const word = { done: 'done', now: 'in progress', todo: 'to do', stopped: 'stopped here' }[state];
-    return el('li', { 'data-state': state, ...(state === 'now' ? { 'aria-current': 'step' } : {}) }, el('span', { class: 'badge' }, word), ` ${label}`);
-  });
-  $('steps').replaceChildren(...items);
-}
-
-function startProgress(text: string): void {
-  const region = $('progress');
-  region.hidden = false;
-  $('progress-bar').removeAttribute('value');
-  $('progress-text').textContent = text;
-  showSteps('keys');
-}
-
-function stopProgress(ok: boolean): void {
-  if (ticker) clearInterval(ticker);
-  ticker = undefined;
-  const bar = $<HTMLProgressElement>('progress-bar');
-  bar.max = 1;
-  bar.value = ok ? 1 : 0;
-}
-
-function onPhase(phase: ClientPhase, elapsedMs: number, polls: number): void {
-  timings.entered[phase] ??= performance.now();
-  try {
-    renderPhase(phase, elapsedMs, polls);
-  } finally {
-    timings.left[phase] = performance.now();
-  }
-}
-
-function renderPhase(phase: ClientPhase, elapsedMs: number, polls: number): void {
-  if (phase === 'done') return;
-  showSteps(phase);
-  const text = $('progress-text');
-  if (phase === 'poll') {
-    text.textContent = `The council is at work… ${(elapsedMs / 1000).toFixed(1)} s (poll ${polls})`;
-    if (!ticker) {
-      const t0 = performance.now() - elapsedMs;
-      ticker = setInterval(() => {
-        text.textContent = `The council is at work… ${((performance.now() - t0) / 1000).toFixed(1)} s`;
-      }, 250);
-    }
-  } else {
-    if (ticker) clearInterval(ticker);
-    ticker = undefined;
-    text.textContent = STEPS.find(([p]) => p === phase)?.[1] ?? phase;
-  }
 }
 
 // ---- errors: the code, and the message made safe ----
@@ -236,12 +160,7 @@ function decisionParts(r: AnyResponse, checks: ResponseCheck[], extra: [string, 
 }
 
 function showDecision(res: ClientResult, name: string, pin: PinChoice): void {
-  const { entered: e, left: l } = timings;
-  const span = (from: ClientPhase, to: ClientPhase) => (l[from] !== undefined && e[to] !== undefined ? e[to]! - l[from]! : undefined);
-  const seal = span('seal', 'post');
-  const open = span('open', 'verify');
-  const verify = span('verify', 'done');
-  const keys = span('keys', 'seal');
+  const { keys, seal, open, verify } = phaseSpans();
   const f = (x?: number) => (x === undefined ? '—' : `${x.toFixed(1)} ms`);
   const timingText = `keys ${f(keys)} · seal ${f(seal)} · open ${f(open)} · verify ${f(verify)}`;
   const timingsEl = el('p', { id: 'timings', class: 'note' }, `In this browser: ${timingText}; service ${res.serviceMs} ms, ${res.polls} poll(s).`);
@@ -309,7 +228,7 @@ async function guarded(label: string, op: (signal: AbortSignal) => Promise<void>
 
 function send(): Promise<void> {
   return guarded('Sealing and sending…', async (signal) => {
-    timings = { entered: {}, left: {} };
+    resetTimings();
     delete document.body.dataset.phase;
     $('progress').hidden = true;
     // Precondition: the pin is settled before anything is fetched or sent

@@ -9,6 +9,13 @@ import type { ResponseView } from '../../protocol/response-view.js';
 
 type Child = Node | string | undefined | false;
 
+/** The page's element with this id (the HTML of src/web/html.ts has every one the script uses). */
+export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`the page has no #${id}`);
+  return e as T;
+};
+
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
