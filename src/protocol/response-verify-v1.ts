@@ -13,7 +13,7 @@ import { councilFor } from '../service/council/councils.js';
 import { VOTE_CHOICES } from '../service/council/types.js';
 import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
 import { isRoute } from './request.js';
-import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './response-verify.js';
+import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
 import { HEX64, hasExactly, isObj, orUndefined } from './shape.js';
 
 const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;

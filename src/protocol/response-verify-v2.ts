@@ -23,7 +23,7 @@ import { signedBatchProblem, statementAddsUp } from './batch-statement.js';
 import { decisionDigestV2, proofPath, votesRoot, type DecisionResponseV2, type InclusionProof } from './decision-v2.js';
 import { leafHash, MAX_PATH, verifyInclusion } from './merkle.js';
 import { isRoute } from './request.js';
-import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './response-verify.js';
+import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
 import { HEX64, exactProblem, isIsoTime, isNat, isObj, orUndefined } from './shape.js';
 import { outcome, tally } from '../service/council/aggregate.js';
 import { councilFor } from '../service/council/councils.js';
