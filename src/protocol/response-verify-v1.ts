@@ -9,7 +9,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
 import { BANK_SIZE, pcrBatchDigest, pcrExtend } from './anchor-math.js';
 import { outcome, tally } from '../service/council/aggregate.js';
-import { councilFor } from '../service/council/councils.js';
+import { councilFor } from '../service/council/rosters.js';
 import { VOTE_CHOICES } from '../service/council/types.js';
 import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
 import { isRoute } from './request.js';

@@ -26,7 +26,7 @@ import { isRoute } from './request.js';
 import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
 import { HEX64, exactProblem, isIsoTime, isNat, isObj, orUndefined } from './shape.js';
 import { outcome, tally } from '../service/council/aggregate.js';
-import { councilFor } from '../service/council/councils.js';
+import { councilFor } from '../service/council/rosters.js';
 import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from '../service/council/types.js';
 
 const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;
