@@ -17,7 +17,7 @@ import { leafHash } from './merkle.js';
 import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor } from './verify-rows.js';
 import { decisionV2Problem, includes, proofProblem, voteProblem } from './response-verify-v2.js';
 import { exactProblem, isObj } from './shape.js';
-import { councilFor } from '../service/council/rosters.js';
+import { councilFor } from './council/rosters.js';
 
 export const VOTE_FORMAT = 'ima-qs/v2/vote';
 const KEYS = ['format', 'decision', 'signature', 'signer', 'vote', 'proof'] as const;

@@ -4,7 +4,7 @@
  * hand-written scans walk), repeated up to the body limit in several shapes. Used by
  * test/unit/service/council-adversarial.test.ts (bounded work) and bench/council.bench.ts (time).
  */
-import type { CouncilId } from '../../src/service/council/types.js';
+import type { CouncilId } from '../../src/protocol/council/types.js';
 
 /** The sealed request body is at most 131072 bytes (SPEC §8.1), so the content is below 128 KiB. */
 export const WORST_SIZE = 128 * 1024;

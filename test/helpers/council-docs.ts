@@ -5,11 +5,11 @@
  * prints both; tests check that SPEC.md and README.md contain exactly what is generated.
  */
 import { readFileSync } from 'node:fs';
-import { aggregateV2, VETO_CONFIDENCE } from '../../src/service/council/aggregate-v2.js';
+import { aggregateV2, VETO_CONFIDENCE } from '../../src/protocol/council/aggregate-v2.js';
 import { COUNCILS, RULES, ruleVotes } from '../../src/service/council/councils.js';
 import { Matcher } from '../../src/service/council/matcher.js';
-import type { Outcome } from '../../src/service/council/aggregate.js';
-import type { Council, CouncilId } from '../../src/service/council/types.js';
+import type { Outcome } from '../../src/protocol/council/aggregate.js';
+import type { Council, CouncilId } from '../../src/protocol/council/types.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const CORPUS_DIR = `${ROOT}test/corpus/`;

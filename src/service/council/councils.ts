@@ -10,11 +10,11 @@ import { MatcherSet } from './matcher.js';
 import { judgeGeneric, lineMatchers, type Ctx, type Rule, type Verdict } from './rule.js';
 import { CODE_RULES } from './rules-code.js';
 import { LEGAL_RULES } from './rules-legal.js';
-import { COUNCILS } from './rosters.js';
-import type { Council, CouncilInput, PersonaModel, PersonaVote } from './types.js';
+import { COUNCILS } from '../../protocol/council/rosters.js';
+import type { Council, CouncilInput, PersonaModel, PersonaVote } from '../../protocol/council/types.js';
 
 // the rosters live in ./rosters.ts (no rule code, no regex engine); re-exported for existing callers
-export { CODE_COUNCIL, COUNCILS, COUNCIL_SIZE, LEGAL_COUNCIL, councilFor } from './rosters.js';
+export { CODE_COUNCIL, COUNCILS, COUNCIL_SIZE, LEGAL_COUNCIL, councilFor } from '../../protocol/council/rosters.js';
 
 export const RULES: Readonly<Record<string, readonly Rule[]>> = Object.freeze({ 'code-analysis': CODE_RULES, 'legal-documents': LEGAL_RULES });
 

@@ -7,7 +7,7 @@
  */
 import type { Text, TextFeatures } from './features.js';
 import type { LineHits, Matcher } from './matcher.js';
-import { MAX_RATIONALE_CHARS, type Persona, type PersonaVote } from './types.js';
+import { MAX_RATIONALE_CHARS, type Persona, type PersonaVote } from '../../protocol/council/types.js';
 
 export type Verdict = Omit<PersonaVote, 'persona'>;
 

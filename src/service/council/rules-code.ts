@@ -10,7 +10,7 @@
  */
 import { re, rei } from './matcher.js';
 import { ruleOf, type Rule } from './rule.js';
-import { CODE_ROSTER } from './rosters.js';
+import { CODE_ROSTER } from '../../protocol/council/rosters.js';
 
 const rule = ruleOf(CODE_ROSTER);
 

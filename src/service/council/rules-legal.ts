@@ -8,7 +8,7 @@
  */
 import { re, rei } from './matcher.js';
 import { ruleOf, type Rule } from './rule.js';
-import { LEGAL_ROSTER } from './rosters.js';
+import { LEGAL_ROSTER } from '../../protocol/council/rosters.js';
 
 const rule = ruleOf(LEGAL_ROSTER);
 

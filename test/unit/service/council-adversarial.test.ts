@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { COUNCILS, ruleVotes } from '../../../src/service/council/councils.js';
 import { Matcher, matcherWork } from '../../../src/service/council/matcher.js';
 import { splitLines } from '../../../src/service/council/features.js';
-import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from '../../../src/service/council/types.js';
+import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from '../../../src/protocol/council/types.js';
 import { ADVERSARIAL, WORST_SIZE, adversarialInputs } from '../../helpers/council-adversarial.js';
 
 /**

@@ -3,10 +3,10 @@
  * (class and confidence), equality with v1 when nothing vetoes, and the refusals.
  */
 import { describe, expect, it } from 'vitest';
-import { outcome, tally } from '../../../src/service/council/aggregate.js';
-import { aggregateV2, outcomeV2, VETO_CONFIDENCE } from '../../../src/service/council/aggregate-v2.js';
+import { outcome, tally } from '../../../src/protocol/council/aggregate.js';
+import { aggregateV2, outcomeV2, VETO_CONFIDENCE } from '../../../src/protocol/council/aggregate-v2.js';
 import { CODE_COUNCIL, LEGAL_COUNCIL } from '../../../src/service/council/councils.js';
-import type { Council, PersonaVote, VoteChoice } from '../../../src/service/council/types.js';
+import type { Council, PersonaVote, VoteChoice } from '../../../src/protocol/council/types.js';
 
 const blocking = (c: Council) => c.personas.filter((p) => p.severity === 'blocking').map((p) => p.id);
 const advisory = (c: Council) => c.personas.filter((p) => p.severity === 'advisory').map((p) => p.id);

@@ -3,7 +3,7 @@
  * confidence ≥ 700), look-alikes that must not, and the patent-structure judges.
  */
 import { describe, expect, it } from 'vitest';
-import { VETO_CONFIDENCE } from '../../../src/service/council/aggregate-v2.js';
+import { VETO_CONFIDENCE } from '../../../src/protocol/council/aggregate-v2.js';
 import { CODE_COUNCIL, LEGAL_COUNCIL, ruleVotes } from '../../../src/service/council/councils.js';
 import { readText } from '../../../src/service/council/features.js';
 import { headingOf, parsePatent, undefinedTerms } from '../../../src/service/council/patent.js';

@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { outcome, tally } from '../../../src/service/council/aggregate.js';
-import { aggregateV2 } from '../../../src/service/council/aggregate-v2.js';
+import { outcome, tally } from '../../../src/protocol/council/aggregate.js';
+import { aggregateV2 } from '../../../src/protocol/council/aggregate-v2.js';
 import { CODE_COUNCIL, LEGAL_COUNCIL, RulesModel } from '../../../src/service/council/councils.js';
 import { HttpPersonaModel } from '../../../src/service/council/persona-model-http.js';
-import type { PersonaVote } from '../../../src/service/council/types.js';
+import type { PersonaVote } from '../../../src/protocol/council/types.js';
 import { BAD_CODE, CLEAN_CODE } from './fixtures.js';
 
 const model = new RulesModel();

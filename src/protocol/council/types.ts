@@ -3,7 +3,7 @@
  * request: approve / reject / abstain, a confidence in per-mille (an integer 0..1000, so canonical
  * JSON never meets a float) and a one-line rationale.
  */
-import type { Route } from '../../protocol/request.js';
+import type { Route } from '../request.js';
 
 export const VOTE_CHOICES = ['approve', 'reject', 'abstain'] as const;
 export type VoteChoice = (typeof VOTE_CHOICES)[number];

@@ -4,7 +4,7 @@
  * that checks "one vote per persona in order" or recomputes aggregation rule v2 imports this alone;
  * ./councils.ts checks at load that its rule tables follow these rosters exactly.
  */
-import type { Route } from '../../protocol/request.js';
+import type { Route } from '../request.js';
 import type { Council, Persona, Severity } from './types.js';
 
 export const COUNCIL_SIZE = 21;
