@@ -238,6 +238,7 @@ run "enabled_creates_the_stack" {
       PCR_INDEX          = "11"
       VISIBILITY_SECONDS = "60"
       WORKER_PIPELINES   = "1"
+      STOP_GRACE_SECONDS = "20"
     }
     error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI, no PCR lock file, one pipeline per vCPU"
   }

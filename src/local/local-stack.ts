@@ -47,6 +47,9 @@ import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
+import { checkCorsOrigins } from './cors.js';
+import { loadPageAssets } from '../web/assets.js';
+import { servedPage } from '../web/site.js';
 
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
@@ -95,6 +98,10 @@ export interface LocalStackOptions {
   auditRecipient?: string;
   /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
   http?: HttpFrontOptions;
+  /** serve the browser page at GET / (issue 16; `local up` does) */
+  page?: boolean;
+  /** browser origins allowed to call the service (`local up --cors`, checked by checkCorsOrigins) */
+  cors?: readonly string[];
 }
 
 export interface LocalStack {
@@ -114,6 +121,9 @@ export interface LocalStack {
   readonly chains: string[];
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the browser page with the pin in its fragment (never sent to the server), when served */
+  readonly pageUrl?: string;
+  readonly cors: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -202,6 +212,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const p = opts.provider ?? defaultProvider();
   const env = opts.env ?? {};
   const pcr = opts.pcr ?? LOCAL_PCR;
+  const cors = checkCorsOrigins(opts.cors ?? []);
   await ensurePrivateDir(stateDir);
   const unlock = await takeLock(join(stateDir, STATE_LAYOUT.lock));
   const cleanups: (() => Promise<unknown>)[] = [unlock];
@@ -326,13 +337,23 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
     await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
     const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter, metrics: proxyMetrics(proxyEmf) });
+    // the page is configured with no pin: it comes from the link's fragment that local up prints
+    const page = opts.page ? servedPage(await loadPageAssets(), { auth: 'none', label: 'local' }) : undefined;
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter, page, metrics: proxyMetrics(proxyEmf) });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
     let http: LoopbackServer;
     try {
-      http = await startLoopbackServer(handler, { ...opts.http, host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
+      http = await startLoopbackServer(handler, {
+        ...opts.http,
+        host: opts.host,
+        port: opts.port,
+        cors,
+        // the access log: one line per answer, the route key only (no path, query or body)
+        onAnswer: (a) => log.log('info', 'http', { route: a.route, status: a.status, ms: a.ms }),
+        onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }),
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new UsageError('PORT_IN_USE', `port ${opts.port} is already in use`, { hint: 'pick another --port, or 0 for any free one' });
@@ -347,7 +368,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chains, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, workers, chains });
+    const pageUrl = page ? `${http.url}/#pin=${fp.mldsa}` : undefined;
+    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, workers, chains });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -371,6 +393,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       audit: auditStore,
       chains,
       auditRecipient,
+      pageUrl,
+      cors,
       stop,
     };
   } catch (err) {

@@ -21,7 +21,7 @@ import type { ConsumerMetrics } from './worker/consumer.js';
 
 export const METRICS_NAMESPACE = 'ima-qs';
 export const STAGES = ['open', 'council', 'sign', 'audit', 'seal', 'store', 'total'] as const;
-export const PROXY_ROUTES = ['keys', 'analyze', 'patents', 'decisions', 'other'] as const;
+export const PROXY_ROUTES = ['keys', 'analyze', 'patents', 'decisions', 'page', 'other'] as const;
 export type ProxyRoute = (typeof PROXY_ROUTES)[number];
 
 /** stdout (EMF for CloudWatch), a line sink, or off */

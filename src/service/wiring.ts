@@ -25,11 +25,11 @@ import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 import { RulesModel } from './council/councils.js';
 import { HttpPersonaModel } from './council/persona-model-http.js';
-import type { PersonaModel } from './council/types.js';
+import type { PersonaModel } from '../protocol/council/types.js';
 import { proxyConfig, workerConfig, type PcrAnchorConfig, type WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';
-import { createProxyHandler, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
+import { createProxyHandler, type ProxyDeps, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
 import { InlineSigner } from '../crypto/signer.js';
 import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../tpm/pcr-lock.js';
@@ -50,7 +50,7 @@ function tables(env: Env, names: { requests: string; decisions: string }, client
 }
 
 /** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
-export function proxyFromEnv(env: Env, log?: Logger, opts: { metrics?: ProxyMetrics } = {}): ProxyHandler {
+export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page' | 'metrics'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
   const { requests, decisions } = tables(env, config.tables);
@@ -75,7 +75,7 @@ export function proxyFromEnv(env: Env, log?: Logger, opts: { metrics?: ProxyMetr
     cached.catch(() => (cached = undefined));
     return cached;
   };
-  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
+  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page, ...(extra.metrics ? { metrics: extra.metrics } : {}) });
 }
 
 /** The PCR bank the worker anchors in: a TPM through tpm2-tools, or an explicitly named simulated bank. */

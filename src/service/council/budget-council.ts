@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { ImaError, InputError, type ErrorClass } from '../../errors.js';
 import { threadModule } from '../worker/thread-module.js';
-import type { Council, CouncilInput, PersonaModel, PersonaVote } from './types.js';
+import type { Council, CouncilInput, PersonaModel, PersonaVote } from '../../protocol/council/types.js';
 
 /** Which model the thread runs: the rules, or a module exporting createModel() (embedders, tests). */
 export type CouncilModelSpec = { kind: 'rules' } | { kind: 'module'; url: string };

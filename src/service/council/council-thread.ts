@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toImaError } from '../../errors.js';
 import { CODE_COUNCIL, LEGAL_COUNCIL, RulesModel } from './councils.js';
-import type { CouncilInput, PersonaModel } from './types.js';
+import type { CouncilInput, PersonaModel } from '../../protocol/council/types.js';
 import type { CouncilModelSpec } from './budget-council.js';
 
 const spec = workerData as CouncilModelSpec;

@@ -21,7 +21,7 @@ import { SimulatedBank } from '../../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../../tpm/tpm2-tools.js';
 import { BudgetedCouncil } from '../council/budget-council.js';
 import { HttpPersonaModel } from '../council/persona-model-http.js';
-import type { PersonaModel } from '../council/types.js';
+import type { PersonaModel } from '../../protocol/council/types.js';
 import type { Logger } from '../log.js';
 import { notifyingTable } from '../proxy/decision-waiter.js';
 import { processBatch, type PipelineDeps } from './pipeline.js';

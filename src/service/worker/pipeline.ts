@@ -31,7 +31,7 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import { fingerprint } from '../../crypto/key-codec.js';
 import { ImaError, InputError, RemoteError, toImaError } from '../../errors.js';
 import { councilFor } from '../council/councils.js';
-import type { PersonaModel } from '../council/types.js';
+import type { PersonaModel } from '../../protocol/council/types.js';
 import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
 import { refusalText, signRefusal } from '../../protocol/refusal.js';
 import { StageTimer, type Logger } from '../log.js';
