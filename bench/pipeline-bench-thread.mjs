@@ -49,7 +49,8 @@ parentPort.on('message', async (bodies) => {
   const lane = async () => {
     while (next < bodies.length) {
       const mine = bodies.slice(next, (next += batch));
-      decided += (await processBatch(d, mine)).filter((o) => o.status === 'decided').length;
+      const outs = await processBatch(d, mine);
+      decided += outs.filter((o) => o.status === 'decided').length; // after the await: the other lane adds too
     }
   };
   await Promise.all([lane(), lane()]);
