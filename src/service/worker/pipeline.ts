@@ -261,12 +261,15 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
             issuedAt: new Date(d.clock.now()).toISOString(),
             signerFingerprint: d.signerFingerprint,
           });
-          await d.decisions.put(
+          const stored = await d.decisions.put(
             { id: x.handle, status: 'rejected', code: x.error.code, message: refusal.body.message, refusal: refusalText(refusal), decided_at: d.clock.now(), ttl: ttl() },
             { ifAbsent: true },
           );
           x.timer.lap('store');
-          out[i] = { status: 'rejected', handle: x.handle, code: x.error.code, receivedAt: x.receivedAt, ms: { ...x.timer.ms, total: x.timer.total() } };
+          // refused by another attempt first (a redelivery racing this one): a duplicate
+          out[i] = stored
+            ? { status: 'rejected', handle: x.handle, code: x.error.code, receivedAt: x.receivedAt, ms: { ...x.timer.ms, total: x.timer.total() } }
+            : { status: 'duplicate', handle: x.handle, receivedAt: x.receivedAt };
           d.log.log('info', 'request rejected', { handle: x.handle, code: x.error.code });
           return;
         }
@@ -294,9 +297,11 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
         const stored = await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });
         x.timer.lap('store');
         const ms = { ...x.timer.ms, total: x.timer.total() };
-        out[i] = { status: 'decided', handle: x.handle, outcome: signed.decision.outcome, receivedAt: x.receivedAt, ms, ...(reused ? { reused } : {}) };
         // a concurrent worker (a redelivery racing this one) stored its decision first: that one is
-        // the answer (the same decision: the slot was claimed once)
+        // the answer (the same decision: the slot was claimed once), and this attempt is a duplicate
+        out[i] = stored
+          ? { status: 'decided', handle: x.handle, outcome: signed.decision.outcome, receivedAt: x.receivedAt, ms, ...(reused ? { reused } : {}) }
+          : { status: 'duplicate', handle: x.handle, receivedAt: x.receivedAt };
         d.log.log('info', stored ? (reused ? 'decision stored from its audit entry' : 'decision stored') : 'decision already stored by another worker', {
           handle: x.handle,
           route: x.inner.route,

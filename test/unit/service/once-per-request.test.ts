@@ -186,6 +186,32 @@ describe('once per request: one audit entry, one stored outcome', () => {
     expect(await allEntries(w)).toHaveLength(1);
   });
 
+  for (const kind of ['decided', 'rejected'] as const) {
+    it(`a store that loses the ifAbsent race (${kind}): the attempt reports a duplicate, the first stored outcome stays`, async () => {
+      const w = world();
+      const r = kind === 'decided' ? queued() : badReplyKey('mlkem');
+      const first = { id: r.handle, status: kind, marker: 'stored by the other attempt', decided_at: Date.now(), ttl: 0 };
+      // another attempt stores its outcome between this attempt's read and its conditional write
+      const decisions: Table = {
+        name: w.decisions.name,
+        key: w.decisions.key,
+        put: async (item: Item, opts?: PutOptions) => {
+          if (item.id === r.handle && opts?.ifAbsent && !(await w.decisions.get({ id: r.handle }))) await w.decisions.put(first);
+          return w.decisions.put(item, opts);
+        },
+        get: (k) => w.decisions.get(k),
+        query: (a, o) => w.decisions.query(a, o),
+        update: (k, s, o) => w.decisions.update(k, s, o),
+        deleteIf: (k, e) => w.decisions.deleteIf(k, e),
+        partitions: () => w.decisions.partitions(),
+      };
+      const [o] = await processBatch(worker(w, { decisions }), [r.body]);
+      expect(o).toMatchObject({ status: 'duplicate', handle: r.handle });
+      expect(await w.decisions.get({ id: r.handle })).toMatchObject({ marker: 'stored by the other attempt' });
+      expect(await allEntries(w)).toHaveLength(kind === 'decided' ? 1 : 0);
+    });
+  }
+
   it('two workers racing on the same message: one entry; the loser answers from it or comes back', async () => {
     const w = world();
     const a = worker(w, { chain: 'worker-1' });
