@@ -171,3 +171,13 @@ output "audit_anchor" {
   description = "\"tpm\" or \"none-explicit\": how the audit chain is anchored (the rollout reports it)."
   value       = var.audit_anchor
 }
+
+output "checkpoint_bucket" {
+  description = "The Object Lock bucket of chain registrations and signed checkpoints (SPEC 8.11): ima-qs audit verify --checkpoints s3://<this>."
+  value       = one(aws_s3_bucket.checkpoints[*].bucket)
+}
+
+output "audit_reader_policy_arn" {
+  description = "Managed policy to attach to auditors: read the audit table and every checkpoint version (audit verify --checkpoints)."
+  value       = one(aws_iam_policy.audit_reader[*].arn)
+}
