@@ -123,7 +123,7 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
   });
   // SPEC 8.11: the checkpoint writer's store calls (registry/… and checkpoints/… objects; listing the bucket)
   const writerCalls = await calls('src/audit/checkpoint-writer.ts', /\bthis\.o\.store\.(\w+)\(/g);
-  const objectScoped = (x: Pair) => (x.startsWith('s3:ListBucket') ? x.replace(' on objects', ' on bucket:checkpoints') : x.replace(' on objects', ' on bucket:checkpoints/objects'));
+  const objectScoped = (x: Pair): Pair => (x.startsWith('s3:ListBucket') ? x.replace(' on objects', ' on bucket:checkpoints') : x.replace(' on objects', ' on bucket:checkpoints/objects')) as Pair;
   const checkpointCalls = through(a.checkpoints, writerCalls, 'objects', 'worker').map(objectScoped);
   const pipeline = 'src/service/worker/pipeline.ts';
   const worker = [
@@ -156,8 +156,8 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
   });
   const auditor = [
     ...through(a.table, [...new Set(auditorTable)], 'table:audit_log', 'auditor'),
-    ...through(a.checkpoints, await calls('src/audit/checkpoint-verify.ts', /\bstore\.(versions|getVersion)\(/g), 'objects', 'auditor').map((x) =>
-      x.startsWith('s3:ListBucket') ? x.replace(' on objects', ' on bucket:checkpoints') : x.replace(' on objects', ' on bucket:checkpoints/all'),
+    ...through(a.checkpoints, await calls('src/audit/checkpoint-verify.ts', /\bstore\.(versions|getVersion)\(/g), 'objects', 'auditor').map(
+      (x): Pair => (x.startsWith('s3:ListBucket') ? (x.replace(' on objects', ' on bucket:checkpoints') as Pair) : (x.replace(' on objects', ' on bucket:checkpoints/all') as Pair)),
     ),
   ];
   return { proxy, worker, operator, auditor };
