@@ -25,7 +25,7 @@ import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 import { RulesModel } from './council/councils.js';
 import { HttpPersonaModel } from './council/persona-model-http.js';
-import type { PersonaModel } from './council/types.js';
+import type { PersonaModel } from '../protocol/council/types.js';
 import { proxyConfig, workerConfig, type PcrAnchorConfig, type WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';

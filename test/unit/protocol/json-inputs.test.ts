@@ -15,7 +15,7 @@ import { parseCore } from '../../../src/audit/audit-entry.js';
 import { parseKeySecret } from '../../../src/aws/secret-format.js';
 import { fingerprint } from '../../../src/crypto/key-codec.js';
 import { getProvider } from '../../../src/crypto/providers.js';
-import { createSignatureFile, encodeSignatureFile, parseSignatureFile, verifySignatureFile } from '../../../src/crypto/signature-file.js';
+import { createSignatureFile, encodeSignatureFile, parseSignatureFile, verifySignatureFile } from '../../../src/protocol/signature-file.js';
 import { generateServiceKeys, publicKeysOf, recipientPublicKey } from '../../../src/keys/key-dir.js';
 import { createPublicKeysDocument, verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { decodeQueued, encodeQueued } from '../../../src/protocol/records.js';

@@ -15,7 +15,7 @@ import { getProvider } from '../../../src/crypto/providers.js';
 import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../../../src/keys/key-dir.js';
 import { RulesModel } from '../../../src/service/council/councils.js';
-import type { PersonaModel } from '../../../src/service/council/types.js';
+import type { PersonaModel } from '../../../src/protocol/council/types.js';
 import type { Logger } from '../../../src/service/log.js';
 import type { Clock, Table } from '../../../src/ports.js';
 import type { APIGatewayProxyEventV2 } from '../../../src/service/proxy/apigw.js';
