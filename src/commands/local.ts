@@ -98,7 +98,7 @@ export function startBanner(s: LocalStack): [string, string | number][] {
       s.auditRecipient.auditor ? `${s.auditRecipient.fingerprint} (auditor key ${s.auditRecipient.source})` : `${s.auditRecipient.fingerprint} (the service key, ${s.auditRecipient.source})`,
     ],
     ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}): ${anchorLabel({ simulated: true })}` : `${anchorLabel({ simulated: false })}: tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
-    ['audit checkpoints', `STATE/checkpoints, signed by the audit key ${s.checkpoints.signer.slice(0, 16)}… (SPEC §8.11)`],
+    ...(s.checkpoints ? ([['audit checkpoints', `STATE/checkpoints, signed by the audit key ${s.checkpoints.signer.slice(0, 16)}… (SPEC §8.11)`]] as [string, string][]) : []),
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
     ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
   ];

@@ -169,8 +169,6 @@ export async function workerFromEnv(
     });
     // registered before the chain's first entry (the consumer has not started)
     await checkpoints.register(chain, fp.mldsa);
-  } else {
-    log.log('warn', 'audit checkpoints off: AUDIT_CHECKPOINTS is not set (SPEC §8.11)', { chain });
   }
   const writer = checkpoints;
   const deps: PipelineDeps = {

@@ -36,6 +36,7 @@ export async function main(): Promise<void> {
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
     parts.checkpoints?.start();
+    if (!parts.checkpoints) log.log('warn', 'audit checkpoints off: AUDIT_CHECKPOINTS is not set (SPEC §8.11)', { chain: parts.deps.audit.chain });
     // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
     heartbeat = startHeartbeat(parts.config.heartbeatFile, () => parts.consumer.lastPollAt);
     log.log('info', 'worker started', {
