@@ -45,6 +45,9 @@ import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from 
 import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
 import { generateAuditKey, hasAuditKey, loadAuditKey, writeAuditKey } from '../keys/audit-key.js';
+import { checkCorsOrigins } from './cors.js';
+import { loadPageAssets } from '../web/assets.js';
+import { servedPage } from '../web/site.js';
 
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
@@ -88,6 +91,10 @@ export interface LocalStackOptions {
   http?: HttpFrontOptions;
   /** checkpoint triggers (SPEC §8.11): every N entries (default 100) or S seconds (default 30), and at stop */
   checkpoints?: { everyEntries?: number; everyMs?: number };
+  /** serve the browser page at GET / (issue 16; `local up` does) */
+  page?: boolean;
+  /** browser origins allowed to call the service (`local up --cors`, checked by checkCorsOrigins) */
+  cors?: readonly string[];
 }
 
 export interface LocalStack {
@@ -107,6 +114,9 @@ export interface LocalStack {
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
   /** the checkpoint writer (STATE/checkpoints, signed with STATE/keys' audit key) */
   readonly checkpoints: CheckpointWriter;
+  /** the browser page with the pin in its fragment (never sent to the server), when served */
+  readonly pageUrl?: string;
+  readonly cors: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -195,6 +205,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const p = opts.provider ?? defaultProvider();
   const env = opts.env ?? {};
   const pcr = opts.pcr ?? LOCAL_PCR;
+  const cors = checkCorsOrigins(opts.cors ?? []);
   await ensurePrivateDir(stateDir);
   const unlock = await takeLock(join(stateDir, STATE_LAYOUT.lock));
   const cleanups: (() => Promise<unknown>)[] = [unlock];
@@ -302,13 +313,23 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
     await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
     const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter });
+    // the page is configured with no pin: it comes from the link's fragment that local up prints
+    const page = opts.page ? servedPage(await loadPageAssets(), { auth: 'none', label: 'local' }) : undefined;
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter, page });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
     let http: LoopbackServer;
     try {
-      http = await startLoopbackServer(handler, { ...opts.http, host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
+      http = await startLoopbackServer(handler, {
+        ...opts.http,
+        host: opts.host,
+        port: opts.port,
+        cors,
+        // the access log: one line per answer, the route key only (no path, query or body)
+        onAnswer: (a) => log.log('info', 'http', { route: a.route, status: a.status, ms: a.ms }),
+        onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }),
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new UsageError('PORT_IN_USE', `port ${opts.port} is already in use`, { hint: 'pick another --port, or 0 for any free one' });
@@ -322,7 +343,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: auditKey.fingerprint }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+    const pageUrl = page ? `${http.url}/#pin=${fp.mldsa}` : undefined;
+    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -347,6 +369,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       chain: LOCAL_CHAIN,
       auditRecipient,
       checkpoints,
+      pageUrl,
+      cors,
       stop,
     };
   } catch (err) {

@@ -3,17 +3,23 @@
  *
  *   packageLambda → a zip with index.mjs (+ index.mjs.map): Lambda handler `index.handler`,
  *                   runtime nodejs22.x (infra/lambda.tf), reproducible byte for byte;
+ *                   and web/app.js + web/app.css: the browser page it serves at GET / (issue 16);
+ *   packageWeb    → the browser page as a folder for any static host: index.html (configured
+ *                   with the service endpoint and, optionally, the pin), app.js, app.css;
  *   packageWorker → a Docker build context: worker.mjs + sign-thread.js (the signing pool loads
  *                   it as a sibling, `new URL('./sign-thread.js', import.meta.url)`), health.mjs,
  *                   package.json, Dockerfile, .dockerignore.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../io/files.js';
 import { HEALTH_SCRIPT } from '../service/worker/heartbeat.js';
 import { bundleEntry, ENTRIES, loadEsbuild, projectRoot, resolveEntry } from './bundle.js';
 import { WORKER_FILES, workerDockerfile, workerDockerignore, workerPackageJson } from './dockerfile.js';
 import { reproducibleZip, sha256Base64, sha256Hex, type ZipEntry } from './zip.js';
+import { loadPageAssets } from '../web/assets.js';
+import { PAGE_FILES, pageCsp, pageHeaders, renderPageHtml, type PageConfig } from '../web/html.js';
 
 /** The Lambda runtime of infra/lambda.tf (nodejs22.x) and the worker image's Node (24 LTS). */
 export const LAMBDA_TARGET = 'node22';
@@ -77,7 +83,12 @@ export async function packageLambda(out: string, flags: BundleFlags = {}): Promi
   const minify = flags.minify ?? false;
   const b = await bundleEntry(esbuild, { root, entry, outName: 'index.mjs', target: LAMBDA_TARGET, minify, sourcemap: flags.sourcemap ?? false });
   // index.mjs: the .mjs suffix makes it an ES module without a package.json beside it
-  const entries: ZipEntry[] = [{ name: 'index.mjs', data: b.code }];
+  const page = await loadPageAssets(root);
+  const entries: ZipEntry[] = [
+    { name: 'index.mjs', data: b.code },
+    { name: `web/${PAGE_FILES.script}`, data: page.script },
+    { name: `web/${PAGE_FILES.style}`, data: page.style },
+  ];
   if (b.map) entries.push({ name: 'index.mjs.map', data: b.map });
   const zip = await reproducibleZip(entries);
   await mkdir(join(out, '..'), { recursive: true });
@@ -129,6 +140,42 @@ export async function packageWorker(outDir: string, flags: Omit<BundleFlags, 'so
     esbuild: esbuild.version,
     target: WORKER_TARGET,
     minified: minify,
+  };
+}
+
+export interface WebArtifact {
+  dir: string;
+  files: FileFact[];
+  /** app.js gzipped (level 9): what a browser downloads with Content-Encoding: gzip */
+  scriptGzipBytes: number;
+  config: PageConfig;
+  /** the headers the static host should send with every file (frame-ancestors needs a header) */
+  headers: Record<string, string>;
+  /** the policy in the page's <meta> (without frame-ancestors, which a meta policy ignores) */
+  metaCsp: string;
+  source: 'src' | 'dist';
+}
+
+/** The page for a static host; the endpoint's origin must then be in the service's CORS origins. */
+export async function packageWeb(outDir: string, cfg: PageConfig, flags: { root?: string } = {}): Promise<WebArtifact> {
+  const page = await loadPageAssets(flags.root ?? projectRoot());
+  const files: [string, Uint8Array][] = [
+    [PAGE_FILES.html, new TextEncoder().encode(renderPageHtml(cfg))],
+    [PAGE_FILES.script, page.script],
+    [PAGE_FILES.style, page.style],
+  ];
+  await mkdir(outDir, { recursive: true });
+  for (const [name, data] of files) await writeFileAtomic(join(outDir, name), data, { force: true, mode: 0o644 });
+  const headers = pageHeaders(cfg, '(per file)');
+  delete headers['content-type'];
+  return {
+    dir: outDir,
+    files: files.map(([n, d]) => fact(n, d)),
+    scriptGzipBytes: gzipSync(page.script, { level: 9 }).length,
+    config: cfg,
+    headers,
+    metaCsp: pageCsp(cfg, 'meta'),
+    source: page.from,
   };
 }
 

@@ -29,7 +29,7 @@ import type { PersonaModel } from '../protocol/council/types.js';
 import { proxyConfig, workerConfig, type PcrAnchorConfig, type WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';
-import { createProxyHandler, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
+import { createProxyHandler, type ProxyDeps, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
 import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
@@ -53,7 +53,7 @@ function tables(env: Env, names: { requests: string; decisions: string }, client
 }
 
 /** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
-export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
+export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
   const { requests, decisions } = tables(env, config.tables);
@@ -78,7 +78,7 @@ export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
     cached.catch(() => (cached = undefined));
     return cached;
   };
-  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log });
+  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page });
 }
 
 /** The PCR bank the worker anchors in: a TPM through tpm2-tools, or an explicitly named simulated bank. */

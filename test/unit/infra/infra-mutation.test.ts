@@ -71,6 +71,8 @@ const MUTATIONS: Mutation[] = [
     expect: 'api.auth',
   },
   { name: 'routes without authorization', file: 'api.tf', from: 'authorization_type   = "JWT"', to: 'authorization_type   = "NONE"', expect: 'api.auth' },
+  { name: 'an /api route among the public page routes', file: 'api.tf', from: '"app.css"    = "GET /app.css"', to: '"app.css"    = "GET /api/keys"', expect: 'api.auth' },
+  { name: 'the page permission for any method and path', file: 'api.tf', from: 'execution_arn}/*/GET/${each.key}"', to: 'execution_arn}/*/*/*"', expect: 'lambda.permission-scoped' },
   { name: 'a Lambda (REQUEST) authorizer instead of JWT', file: 'api.tf', from: 'authorizer_type  = "JWT"', to: 'authorizer_type  = "REQUEST"', expect: 'api.auth' },
   { name: 'the issuer/audience precondition removed', file: 'api.tf', from: /\n  lifecycle \{\n    precondition \{[\s\S]*?\n    \}\n  \}\n/, to: '\n', expect: 'api.auth' },
   { name: 'a default JWT issuer', file: 'variables.tf', from: /(variable "api_jwt_issuer" \{[\s\S]*?default\s*=\s*)null/, to: '$1"https://example.com"', expect: 'api.auth' },
