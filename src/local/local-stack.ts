@@ -42,6 +42,9 @@ import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
+import { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
+import { generateAuditKey, hasAuditKey, loadAuditKey, writeAuditKey } from '../keys/audit-key.js';
 import { checkCorsOrigins } from './cors.js';
 import { loadPageAssets } from '../web/assets.js';
 import { servedPage } from '../web/site.js';
@@ -55,6 +58,8 @@ export const STATE_LAYOUT = {
   keysDocument: 'public-keys.json',
   stack: 'stack.json',
   lock: 'local.lock',
+  /** SPEC §8.11: registrations and signed checkpoints, write-once files */
+  checkpoints: 'checkpoints',
 } as const;
 
 /** The audit chain the local worker appends to (SPEC §9). */
@@ -84,6 +89,8 @@ export interface LocalStackOptions {
   auditRecipient?: string;
   /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
   http?: HttpFrontOptions;
+  /** checkpoint triggers (SPEC §8.11): every N entries (default 100) or S seconds (default 30), and at stop */
+  checkpoints?: { everyEntries?: number; everyMs?: number };
   /** serve the browser page at GET / (issue 16; `local up` does) */
   page?: boolean;
   /** browser origins allowed to call the service (`local up --cors`, checked by checkCorsOrigins) */
@@ -105,6 +112,8 @@ export interface LocalStack {
   readonly chain: string;
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the checkpoint writer (STATE/checkpoints, signed with STATE/keys' audit key) */
+  readonly checkpoints: CheckpointWriter;
   /** the browser page with the pin in its fragment (never sent to the server), when served */
   readonly pageUrl?: string;
   readonly cors: readonly string[];
@@ -211,6 +220,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const keysCreated = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
     if (keysCreated) await writeKeyDir(keysDir, generateServiceKeys(p));
     const keys = await loadPrivateKeys(p, keysDir);
+    // the audit key (SPEC §8.11): generated with the keys, or added to a folder written before it existed
+    if (!(await hasAuditKey(keysDir))) await writeAuditKey(keysDir, generateAuditKey(p));
+    const auditKey = await loadAuditKey(p, keysDir);
     const pub = publicKeysOf(keys);
     const fp = fingerprints(pub);
     const recipient = auditor ?? serviceRecipient(recipientPublicKey(pub), `STATE/${STATE_LAYOUT.keys}`);
@@ -252,6 +264,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     cleanups.push(() => signer.close());
 
+    // registrations and checkpoints (SPEC §8.11): the chain is registered before its first entry
+    const checkpoints = new CheckpointWriter(p, {
+      store: new FileCheckpointStore(join(stateDir, STATE_LAYOUT.checkpoints)),
+      audit: auditStore,
+      key: auditKey,
+      clock: systemClock,
+      everyEntries: opts.checkpoints?.everyEntries ?? 100,
+      everyMs: opts.checkpoints?.everyMs ?? 30_000,
+      log,
+    });
+    await checkpoints.register(LOCAL_CHAIN, fp.mldsa);
+    checkpoints.start();
+    cleanups.push(() => checkpoints.stop());
+
     // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, through
     // the decisions table the worker writes to: no polling of the table while a request waits
     const waiter = new InProcessDecisionWaiter();
@@ -278,6 +304,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         recipient: recipient.publicKey,
         recipientFingerprint: recipient.fingerprint,
         clock: systemClock,
+        onBatch: (signed, head) => checkpoints.observe(LOCAL_CHAIN, signed, head),
       }),
     };
     const consumer = new Consumer(queue, deps, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 });
@@ -313,7 +340,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: auditKey.fingerprint }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
     const pageUrl = page ? `${http.url}/#pin=${fp.mldsa}` : undefined;
@@ -341,6 +368,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       audit: auditStore,
       chain: LOCAL_CHAIN,
       auditRecipient,
+      checkpoints,
       pageUrl,
       cors,
       stop,

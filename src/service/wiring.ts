@@ -35,6 +35,13 @@ import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
+import { checkChainId } from '../audit/audit-entry.js';
+import { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
+import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
+import { loadAuditKeyFromSecrets } from '../aws/service-keys.js';
+import { loadAuditKey } from '../keys/audit-key.js';
+import type { SignedBatch } from '../protocol/batch-statement.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -107,6 +114,10 @@ export interface WorkerParts {
   deps: PipelineDeps;
   consumer: Consumer;
   signer: Signer;
+  /** SPEC §8.11: the chain is registered; start() it with the consumer, stop() it after the consumer */
+  checkpoints?: CheckpointWriter;
+  /** where the chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
+  chainSource: ChainIdSource;
   /** who can read the audit payloads: the service key, or the AUDIT_RECIPIENT auditor key */
   auditRecipient: { fingerprint: string; source: string; auditor: boolean };
 }
@@ -115,7 +126,7 @@ export interface WorkerParts {
 export async function workerFromEnv(
   env: Env,
   log: Logger,
-  opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys, config: WorkerConfig) => Signer | Promise<Signer>; dynamo?: DynamoDBClient } = {},
+  opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys, config: WorkerConfig) => Signer | Promise<Signer>; dynamo?: DynamoDBClient; fetch?: typeof fetch } = {},
 ): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
   // the configuration first (SPEC §8.8): every variable is checked before any file or network call
@@ -139,6 +150,27 @@ export async function workerFromEnv(
     model = new HttpPersonaModel({ url, token });
   }
   const signer = opts.signer ? await opts.signer(keys, config) : new InlineSigner(p, keys.mldsa);
+  const { id: chain, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
+  const auditStore = dynamoAuditStore(dynamo, config.tables.audit);
+  // SPEC §8.11: the audit key signs registrations and checkpoints; it is loaded for nothing else
+  let checkpoints: CheckpointWriter | undefined;
+  if (config.checkpoints) {
+    const auditKey = 'dir' in config.keys ? await loadAuditKey(p, config.keys.dir) : await loadAuditKeyFromSecrets(p, secrets(), config.keys.prefix);
+    const loc = config.checkpoints.location;
+    const store = loc.startsWith('s3://') ? s3CheckpointStore(loc, env).store : new FileCheckpointStore(loc);
+    checkpoints = new CheckpointWriter(p, {
+      store,
+      audit: auditStore,
+      key: auditKey,
+      clock: systemClock,
+      everyEntries: config.checkpoints.everyEntries,
+      everyMs: config.checkpoints.everySeconds * 1000,
+      log,
+    });
+    // registered before the chain's first entry (the consumer has not started)
+    await checkpoints.register(chain, fp.mldsa);
+  }
+  const writer = checkpoints;
   const deps: PipelineDeps = {
     p,
     recipientKey: recipientPrivateKey(keys),
@@ -151,8 +183,8 @@ export async function workerFromEnv(
     log,
     maxSkewMs: config.maxSkewSeconds * 1000,
     audit: new AuditChain(p, {
-      chain: config.auditChainId ?? hostname(),
-      store: dynamoAuditStore(dynamo, config.tables.audit),
+      chain,
+      store: auditStore,
       pcrBank,
       pcr: config.pcrIndex,
       bank: config.pcrBank,
@@ -161,6 +193,7 @@ export async function workerFromEnv(
       recipient: auditRecipient.publicKey,
       recipientFingerprint: auditRecipient.fingerprint,
       clock: systemClock,
+      ...(writer ? { onBatch: (signed: SignedBatch, head: string) => writer.observe(chain, signed, head) } : {}),
     }),
   };
   const consumer = new Consumer(queue, deps, log, {
@@ -168,5 +201,50 @@ export async function workerFromEnv(
     waitSeconds: config.waitSeconds,
     graceMs: config.stopGraceSeconds * 1000,
   });
-  return { config, deps, consumer, signer, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
+  return {
+    config,
+    deps,
+    consumer,
+    signer,
+    ...(checkpoints ? { checkpoints } : {}),
+    chainSource,
+    auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
+  };
+}
+
+export type ChainIdSource = 'AUDIT_CHAIN_ID' | 'ecs-task' | 'hostname';
+
+/**
+ * The worker's chain id (SPEC §8.8, §8.11): AUDIT_CHAIN_ID; else on ECS the task id (the last part
+ * of the TaskARN from the task metadata endpoint v4: unique per task, what the registry lists);
+ * else, outside ECS, the host name. On ECS a failed metadata read stops the start: a Fargate
+ * task's host name is neither stable nor meaningful to an auditor.
+ */
+export async function auditChainId(config: Pick<WorkerConfig, 'auditChainId' | 'ecsMetadataUri'>, fetchImpl: typeof fetch): Promise<{ id: string; source: ChainIdSource }> {
+  if (config.auditChainId) return { id: config.auditChainId, source: 'AUDIT_CHAIN_ID' };
+  if (!config.ecsMetadataUri) return { id: checkChainId(hostname().slice(0, 128)), source: 'hostname' };
+  const fail = (why: string, cause?: unknown) =>
+    new RemoteError('ECS_METADATA_FAILED', `reading the task id from the ECS task metadata endpoint failed: ${why}`, {
+      hint: 'set AUDIT_CHAIN_ID, or check that the task runs on ECS (the agent sets ECS_CONTAINER_METADATA_URI_V4)',
+      ...(cause ? { cause } : {}),
+    });
+  let text: string;
+  try {
+    const res = await fetchImpl(`${config.ecsMetadataUri.replace(/\/$/, '')}/task`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+    if (res.status !== 200) throw fail(`status ${res.status}`);
+    text = await res.text();
+  } catch (err) {
+    throw err instanceof RemoteError ? err : fail('no answer', err);
+  }
+  if (text.length > 1 << 20) throw fail('the answer is over 1 MiB');
+  let arn: unknown;
+  try {
+    arn = (parseStrictJson(text) as { TaskARN?: unknown }).TaskARN;
+  } catch {
+    throw fail('the answer is not JSON');
+  }
+  // arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/TASK_ID (or the old task/TASK_ID)
+  const m = typeof arn === 'string' ? /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task\/(?:[A-Za-z0-9_-]{1,255}\/)?([A-Za-z0-9-]{1,64})$/.exec(arn) : null;
+  if (!m) throw fail('TaskARN is not an ECS task ARN');
+  return { id: m[1], source: 'ecs-task' };
 }
