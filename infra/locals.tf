@@ -21,12 +21,17 @@ locals {
     ml_kem_768 = "${var.secret_prefix}/ml-kem-768-private"
     ml_dsa_87  = "${var.secret_prefix}/ml-dsa-87-private"
     ecdh_p384  = "${var.secret_prefix}/ecdh-p384-private"
+    # SPEC 7.1 / 8.11: the audit key, which signs registrations and checkpoints only
+    audit_ml_dsa_87 = "${var.secret_prefix}/audit-ml-dsa-87-private"
   }
   public_keys_secret_name = "${var.secret_prefix}/public-keys"
 
-  audit_table_name     = "${var.name_prefix}-tpm-audit-log"
-  decisions_table_name = "${var.name_prefix}-quantum-decisions"
-  requests_table_name  = "${var.name_prefix}-quantum-requests"
+  audit_table_name = "${var.name_prefix}-tpm-audit-log"
+  # SPEC 8.11: registrations and signed checkpoints (checkpoints.tf); bucket names are global,
+  # so the account id is part of it
+  checkpoint_bucket_name = "${var.name_prefix}-quantum-audit-checkpoints-${local.account_id}"
+  decisions_table_name   = "${var.name_prefix}-quantum-decisions"
+  requests_table_name    = "${var.name_prefix}-quantum-requests"
 
   queue_name = "${var.name_prefix}-quantum-requests"
   dlq_name   = "${var.name_prefix}-quantum-requests-dlq"
@@ -53,8 +58,9 @@ locals {
   audit_entry_attributes = ["chain", "seq", "core", "digest", "payload"]
   audit_batch_attributes = ["chain", "seq", "statement", "signature"]
 
-  # kms:ViaService values: the roles may use the key only through these services.
-  via_services = [for s in ["secretsmanager", "dynamodb", "sqs"] : "${s}.${local.region}.amazonaws.com"]
+  # kms:ViaService values: the roles may use the key only through these services (s3: the worker's
+  # checkpoints under SSE-KMS; the proxy has no S3 permission at all).
+  via_services = [for s in ["secretsmanager", "dynamodb", "sqs", "s3"] : "${s}.${local.region}.amazonaws.com"]
 
   # ECR repository of the worker image, when the image lives in ECR
   # (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]); null for a public registry.
@@ -65,8 +71,11 @@ locals {
 
   tpm_device = "/dev/tpmrm0"
 
-  # the break-glass role exists only when someone is named to assume it (custody.tf)
-  break_glass = length(var.break_glass_principal_arns) > 0
+  # the break-glass role exists only when someone is named to assume it (custody.tf); its name is
+  # fixed, so the checkpoint bucket policy can except it whether or not it exists yet
+  break_glass           = length(var.break_glass_principal_arns) > 0
+  break_glass_role_name = "${var.name_prefix}-quantum-break-glass"
+  break_glass_role_arn  = "arn:${local.partition}:iam::${local.account_id}:role/${local.break_glass_role_name}"
 
   # who may read a private-key secret at all (their resource policy denies everyone else)
   private_key_readers = concat(

@@ -61,6 +61,11 @@ export interface AuditChainOptions {
    * so that every recorded `before`/`after` is true. Default: none (this chain is the only writer).
    */
   pcrLock?: PcrLock;
+  /**
+   * Told of every batch statement once it is stored, with the digest of its last entry (SPEC
+   * §8.11: the checkpoint writer follows the chain this way). Must not throw.
+   */
+  onBatch?: (signed: SignedBatch, headDigest: string) => void;
 }
 
 export interface AuditItem {
@@ -335,6 +340,7 @@ export class AuditChain {
     const [sig] = await this.opts.signer.signAll([{ purpose: 'batch', value: statement }]);
     // a statement that fails to store stays in `extended`: the next commit stores it (the PCR holds `after`)
     const signed = await this.store({ statement, signature: toBase64(sig) });
+    this.opts.onBatch?.(signed, batch[batch.length - 1].digest);
     const paths = allInclusionPaths(this.p, leaves);
     return batch.map((r, index) => ({
       record: r,

@@ -9,12 +9,16 @@ import { encodePrivateKeyPem } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { basename } from 'node:path';
 import { KEY_FILES, type ServiceFingerprints, type ServiceKeys, fingerprints, publicKeysOf, writeKeyDir } from '../keys/key-dir.js';
-import { type AppliedItem, type CustodyPlan, type PlanItem, type ReadBack, applyPlan, planCustody, readBack, refusedItems, writesIn } from './key-custody.js';
+import { type AppliedItem, type CustodyPlan, type LocalFingerprints, type PlanItem, type ReadBack, applyPlan, planCustody, readBack, refusedItems, writesIn } from './key-custody.js';
 import { type KeyService, type KmsKeyInfo, assertUsableForSecrets, checkKmsKeyRef } from './key-service.js';
 import { createPublicKeysDocument } from '../protocol/keys-document.js';
-import { KEY_SECRETS, encodeKeySecret, secretTags } from './secret-format.js';
+import { AUDIT_KEY_SECRET, KEY_SECRETS, encodeKeySecret, secretTags } from './secret-format.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import type { MlDsaPrivateKey } from '../crypto/provider.js';
 import type { SecretStore } from './secret-store.js';
-import { readServiceKeys } from './service-keys.js';
+import { readKeySecret, readServiceKeys } from './service-keys.js';
+import { AUDIT_KEY_FILES, hasAuditKey, writeAuditKey } from '../keys/audit-key.js';
+import { InputError } from '../errors.js';
 
 export interface CustodyPorts {
   store: SecretStore;
@@ -25,6 +29,8 @@ export interface CustodyPorts {
 
 export interface UploadRequest {
   keys: ServiceKeys;
+  /** the audit key of the folder (SPEC §7.1 fourth secret), when it has one */
+  auditKey?: MlDsaPrivateKey;
   prefix: string;
   kmsKeyRef: string;
   /** replace different existing keys (rotate) instead of refusing them */
@@ -51,7 +57,7 @@ export interface UploadReport {
 export async function uploadKeys(ports: CustodyPorts, req: UploadRequest): Promise<UploadReport> {
   const { store, kms, p } = ports;
   const now = ports.now();
-  const local = fingerprints(publicKeysOf(req.keys));
+  const local: LocalFingerprints = { ...fingerprints(publicKeysOf(req.keys)), ...(req.auditKey ? { audit: fingerprint('ML-DSA-87', req.auditKey.publicKey) } : {}) };
   // Precondition: the KMS key is enabled and symmetric before anything else is read or written.
   const ref = checkKmsKeyRef(req.kmsKeyRef);
   const kmsKey = await kms.describe(ref);
@@ -76,6 +82,8 @@ export async function uploadKeys(ports: CustodyPorts, req: UploadRequest): Promi
           validityDays: req.validityDays,
         });
         values.set(it.name, JSON.stringify(doc));
+      } else if (it.role === 'audit') {
+        values.set(it.name, encodeKeySecret({ algorithm: AUDIT_KEY_SECRET.algorithm, fingerprint: local.audit!, pem: encodePrivateKeyPem(req.auditKey!), created }));
       } else {
         const spec = KEY_SECRETS.find((s) => s.role === it.role)!;
         const pem = encodePrivateKeyPem(req.keys[spec.role]);
@@ -113,12 +121,24 @@ export interface FetchReport {
 export async function fetchKeys(ports: Pick<CustodyPorts, 'store' | 'p'>, req: { prefix: string; out: string; force: boolean }): Promise<FetchReport> {
   const r = await readServiceKeys(ports.p, ports.store, req.prefix);
   const keys: ServiceKeys = { mlkem: r.mlkem.key, mldsa: r.mldsa.key, ecdh: r.ecdh.key };
+  // the audit key (SPEC §7.1): fetched when its secret exists (a deployment before it has none)
+  let audit: Awaited<ReturnType<typeof readKeySecret<'ML-DSA-87'>>> | undefined;
+  try {
+    audit = await readKeySecret(ports.p, ports.store, req.prefix, AUDIT_KEY_SECRET);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'AWS_NOT_FOUND') throw err;
+  }
+  if (audit && !req.force && (await hasAuditKey(req.out))) {
+    throw new InputError('FILE_EXISTS', `${req.out} already holds an audit key`, { hint: 'choose another folder, or pass --force' });
+  }
   const paths = await writeKeyDir(req.out, keys, { force: req.force });
+  if (audit) paths.push(...(await writeAuditKey(req.out, audit.key, { force: req.force })));
   // seed-only PKCS#8 is deterministic (SPEC §2.3), so the file written is the PEM stored
   const stored: Record<string, { key: Parameters<typeof encodePrivateKeyPem>[0]; pem: string }> = {
     [KEY_FILES.mlkemPrivate]: r.mlkem,
     [KEY_FILES.mldsaPrivate]: r.mldsa,
     [KEY_FILES.ecdhPrivate]: r.ecdh,
+    ...(audit ? { [AUDIT_KEY_FILES.private]: audit } : {}),
   };
   const files: FetchedFile[] = paths.map((path) => {
     const s = stored[basename(path)];
@@ -126,7 +146,7 @@ export async function fetchKeys(ports: Pick<CustodyPorts, 'store' | 'p'>, req: {
   });
   return {
     fingerprints: fingerprints(publicKeysOf(keys)),
-    versions: { [r.mlkem.name]: r.mlkem.versionId, [r.mldsa.name]: r.mldsa.versionId, [r.ecdh.name]: r.ecdh.versionId },
+    versions: { [r.mlkem.name]: r.mlkem.versionId, [r.mldsa.name]: r.mldsa.versionId, [r.ecdh.name]: r.ecdh.versionId, ...(audit ? { [audit.name]: audit.versionId } : {}) },
     files,
   };
 }

@@ -14,11 +14,11 @@
 import { RemoteError } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { type KeysDocumentVerdict, verifyPublicKeysDocument } from '../protocol/keys-document.js';
-import { KEY_SECRETS, type KeyRole, PUBLIC_KEYS_SUFFIX, parseKeySecret, secretName } from './secret-format.js';
+import { AUDIT_KEY_SECRET, KEY_SECRETS, type KeyRole, PUBLIC_KEYS_SUFFIX, parseKeySecret, secretName } from './secret-format.js';
 import { STAGE_CURRENT, STAGE_PENDING, type SecretDescription, type SecretStore } from './secret-store.js';
 import { readKeySecret } from './service-keys.js';
 
-export type CustodyRole = KeyRole | 'public-keys';
+export type CustodyRole = KeyRole | 'audit' | 'public-keys';
 export type PlanAction = 'create' | 'unchanged' | 'conflict' | 'rotate' | 'update' | 'blocked';
 
 /** What the store holds for one secret name, as far as planning needs it (never the value). */
@@ -94,6 +94,8 @@ export interface LocalFingerprints {
   mldsa: string;
   ecdh: string;
   composite: string;
+  /** the audit key's (SPEC §7.1 fourth secret), when the key folder has one */
+  audit?: string;
 }
 
 /**
@@ -123,6 +125,15 @@ export async function planCustody(
     return { documentMatches: same, fingerprint: v.fingerprints.composite, documentReason: same ? undefined : 'lists other encryption keys' };
   });
   items.push(item(docName, 'public-keys', 'signed public keys', opts.local.composite, remoteDoc, decideDocument(remoteDoc), opts.kmsKeyArn));
+  // the audit key (SPEC §7.1, §8.11): planned like the others when the folder has one, last (it is not in the public-keys document)
+  if (opts.local.audit !== undefined) {
+    const name = secretName(opts.prefix, AUDIT_KEY_SECRET.suffix);
+    const remote = await readRemote(store, name, async (value) => {
+      const parsed = parseKeySecret(value, AUDIT_KEY_SECRET.algorithm);
+      return parsed.ok ? { fingerprint: parsed.secret.fingerprint } : { foreign: `is not an ima-qs ML-DSA-87 key secret (${parsed.reason})` };
+    });
+    items.push(item(name, 'audit', AUDIT_KEY_SECRET.algorithm, opts.local.audit, remote, decideKey(opts.local.audit, remote, opts.allowRotate), opts.kmsKeyArn));
+  }
   return { prefix: opts.prefix, kmsKeyArn: opts.kmsKeyArn, items };
 }
 
@@ -223,6 +234,7 @@ export async function applyPlan(
 }
 
 function describeSecret(it: PlanItem): string {
+  if (it.role === 'audit') return 'ima-qs audit key: signs audit checkpoints only (SPEC 7.1, 8.11)';
   return it.role === 'public-keys'
     ? 'ima-qs signed public-keys document (SPEC 7.3), served at /api/keys'
     : `ima-qs ${it.algorithm} private key (SPEC 7.1)`;
@@ -269,9 +281,9 @@ export async function readBack(p: CryptoProvider, store: SecretStore, plan: Cust
         out.push({ name: it.name, ok, ...(v.valid ? { fingerprint: v.fingerprints.composite } : {}), ...(ok ? {} : { reason: v.valid ? 'lists other keys' : v.reason }) });
         continue;
       }
-      const spec = KEY_SECRETS.find((s) => s.role === it.role)!;
+      const spec = it.role === 'audit' ? AUDIT_KEY_SECRET : KEY_SECRETS.find((s) => s.role === it.role)!;
       const r = await readKeySecret(p, store, plan.prefix, spec);
-      const ok = r.fingerprint === local[spec.role];
+      const ok = r.fingerprint === (spec.role === 'audit' ? local.audit : local[spec.role as KeyRole]);
       out.push({ name: it.name, ok, fingerprint: r.fingerprint, ...(ok ? {} : { reason: 'holds a different key' }) });
     } catch (err) {
       const e = err as { code?: string; message?: string };

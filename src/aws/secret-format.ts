@@ -37,6 +37,12 @@ export const KEY_SECRETS: readonly KeySecretSpec[] = Object.freeze([
 export const PUBLIC_KEYS_SUFFIX = 'public-keys';
 
 /**
+ * The fourth key secret (SPEC §7.1, §8.11): the audit key, which signs chain registrations and
+ * checkpoints only. Same format as the others; read only by the worker's checkpoint writer.
+ */
+export const AUDIT_KEY_SECRET = Object.freeze({ role: 'audit', algorithm: 'ML-DSA-87', suffix: 'audit-ml-dsa-87-private' } as const);
+
+/**
  * A prefix is a secret-name path without leading or trailing slash, of the characters Secrets
  * Manager allows in names (ASCII letters, digits, / _ + = . @ -), short enough for every suffix.
  */

@@ -12,7 +12,8 @@ import { type PrivateKeyOf, decodeKeyPem, fingerprint } from '../crypto/key-code
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import type { ServiceKeys } from '../keys/key-dir.js';
-import { DEFAULT_PREFIX, KEY_SECRETS, type KeyAlgorithm, type KeySecretSpec, checkPrefix, parseKeySecret, secretName } from './secret-format.js';
+import { auditSigningKey, type AuditSigningKey } from '../keys/audit-key.js';
+import { AUDIT_KEY_SECRET, DEFAULT_PREFIX, KEY_SECRETS, type KeyAlgorithm, type KeySecretSpec, checkPrefix, parseKeySecret, secretName } from './secret-format.js';
 import { STAGE_CURRENT, type SecretStore } from './secret-store.js';
 
 export interface ReadKeySecret<A extends KeyAlgorithm = KeyAlgorithm> {
@@ -41,7 +42,7 @@ export async function readKeySecret<A extends KeyAlgorithm>(
   p: CryptoProvider,
   store: SecretStore,
   prefix: string,
-  spec: KeySecretSpec & { algorithm: A },
+  spec: Pick<KeySecretSpec, 'suffix'> & { algorithm: A },
   stage = STAGE_CURRENT,
 ): Promise<ReadKeySecret<A>> {
   const name = secretName(prefix, spec.suffix);
@@ -109,4 +110,13 @@ export function loadServiceKeysFromSecrets(
 export function forgetServiceKeys(store: SecretStore, prefix?: string): void {
   if (prefix === undefined) cache.delete(store);
   else cache.get(store)?.delete(prefix);
+}
+
+/**
+ * The audit key from its custody secret (SPEC §7.1 `P/audit-ml-dsa-87-private`, §8.11): read and
+ * checked like the others, for the checkpoint writer only.
+ */
+export async function loadAuditKeyFromSecrets(p: CryptoProvider, store: SecretStore, prefix: string): Promise<AuditSigningKey> {
+  const r = await readKeySecret(p, store, checkPrefix(prefix), AUDIT_KEY_SECRET);
+  return auditSigningKey(r.key, r.name);
 }

@@ -14,6 +14,7 @@ import { PreconditionError, RemoteError, UsageError } from '../errors.js';
 import { type CommandResult, Progress, table } from '../output.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { loadPrivateKeys, loadPublicKeys, fingerprints, requireAll } from '../keys/key-dir.js';
+import { hasAuditKey, loadAuditKey, loadAuditPublicKey } from '../keys/audit-key.js';
 import type { AwsOptions } from '../aws/config.js';
 import { custodyStatus } from '../aws/custody-status.js';
 import { type CustodyPorts, type UploadReport, fetchKeys, uploadKeys } from '../aws/custody-upload.js';
@@ -65,9 +66,13 @@ export function registerKeyCustody(keys: Command, app: App): void {
     }
     const p = defaultProvider();
     const localKeys = await loadPrivateKeys(p, resolve(deps.cwd, f.keys));
+    // the audit key (SPEC §7.1 fourth secret) goes up too when the folder has one
+    const keyDir = resolve(deps.cwd, f.keys);
+    const auditKey = (await hasAuditKey(keyDir)) ? (await loadAuditKey(p, keyDir)).key : undefined;
     const progress = new Progress(deps.stderr, 'writing secrets');
     const report = await uploadKeys(ports(f), {
       keys: localKeys,
+      ...(auditKey ? { auditKey } : {}),
       prefix,
       kmsKeyRef: f.kmsKey,
       allowRotate: rotateCommand || Boolean(f.rotate),
@@ -136,7 +141,9 @@ ${AWS_NOTES}`,
     .action(
       app.action(async (f: AwsFlags & { keys?: string }): Promise<CommandResult> => {
         const prefix = checkPrefix(f.prefix);
-        const local = f.keys ? fingerprints(requireAll(await loadPublicKeys(defaultProvider(), resolve(deps.cwd, f.keys)), f.keys)) : undefined;
+        const dir = f.keys ? resolve(deps.cwd, f.keys) : undefined;
+        const audit = dir && (await hasAuditKey(dir)) ? (await loadAuditPublicKey(defaultProvider(), dir)).fingerprint : undefined;
+        const local = dir ? { ...fingerprints(requireAll(await loadPublicKeys(defaultProvider(), dir), f.keys!)), ...(audit ? { audit } : {}) } : undefined;
         const rows = await custodyStatus(ports(f).store, prefix, local);
         const v = (id?: string) => (id ? shortVersion(id) : '—');
         const yn = (b?: boolean) => (b === undefined ? '—' : b ? 'yes' : 'no');

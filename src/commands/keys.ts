@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { facts, table } from '../output.js';
 import { type DecodedKey, type KeyAlg, expectPublic, fingerprint } from '../crypto/key-codec.js';
 import { defaultProvider } from '../crypto/providers.js';
@@ -26,6 +26,7 @@ import {
   recipientPublicKey,
   writeKeyDir,
 } from '../keys/key-dir.js';
+import { AUDIT_KEY_FILES, generateAuditKey, hasAuditKey, writeAuditKey } from '../keys/audit-key.js';
 
 export const REPORT_FILE = 'KEY_GENERATION_REPORT.md';
 export const UPLOAD_SCRIPT = 'upload_keys_to_aws.sh';
@@ -41,8 +42,26 @@ const SIZE_NOTES: Record<KeyAlg, string> = {
 export interface GenerateResult {
   dir: string;
   files: string[];
-  fingerprints: ServiceFingerprints;
+  /** the service keys (absent with --audit-key-only) */
+  fingerprints?: ServiceFingerprints;
+  /** the audit key's (SPEC §8.11: signs registrations and checkpoints only) */
+  auditFingerprint: string;
   generated: string;
+}
+
+/**
+ * `keys generate --audit-key-only`: adds the audit key pair to an existing key folder (written
+ * before the audit key existed), never replacing anything.
+ */
+export async function addAuditKey(deps: CliDeps, o: { out: string }, p: CryptoProvider = defaultProvider()): Promise<GenerateResult> {
+  const dir = resolve(deps.cwd, o.out);
+  if (!(await isDirectory(dir))) throw new InputError('NOT_A_DIRECTORY', `${o.out} is not a key folder`, { hint: '--audit-key-only adds the audit key to a folder written by `ima-qs keys generate`' });
+  if (await hasAuditKey(dir)) {
+    throw new InputError('FILE_EXISTS', `${o.out} already holds an audit key (${AUDIT_KEY_FILES.private})`, { hint: 'the existing audit key is kept' });
+  }
+  const key = generateAuditKey(p);
+  const files = await writeAuditKey(dir, key);
+  return { dir: o.out, files, auditFingerprint: fingerprint('ML-DSA-87', key.publicKey), generated: (deps.now?.() ?? new Date()).toISOString() };
 }
 
 export async function generateKeyDir(
@@ -53,7 +72,7 @@ export async function generateKeyDir(
   const dir = resolve(deps.cwd, o.out);
   if (!o.force) {
     // all eight names checked before anything is written (writeKeyDir checks its six again)
-    const names = [...Object.values(KEY_FILES), REPORT_FILE, UPLOAD_SCRIPT];
+    const names = [...Object.values(KEY_FILES), ...Object.values(AUDIT_KEY_FILES), REPORT_FILE, UPLOAD_SCRIPT];
     const present: string[] = [];
     for (const n of names) if (await exists(join(dir, n))) present.push(n);
     if (present.length > 0) {
@@ -66,15 +85,18 @@ export async function generateKeyDir(
     throw new InputError('NOT_A_DIRECTORY', `${o.out} is a file; a folder was expected`);
   }
   const keys = generateServiceKeys(p);
+  const audit = generateAuditKey(p);
   const written = await writeKeyDir(dir, keys, { force: o.force });
+  written.push(...(await writeAuditKey(dir, audit, { force: o.force })));
   const fps = fingerprints(publicKeysOf(keys));
+  const auditFingerprint = fingerprint('ML-DSA-87', audit.publicKey);
   const generated = (deps.now?.() ?? new Date()).toISOString();
-  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, generated), { mode: 0o644, force: o.force });
+  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, auditFingerprint, generated), { mode: 0o644, force: o.force });
   await writeFileAtomic(join(dir, UPLOAD_SCRIPT), UPLOAD_SCRIPT_TEXT, { mode: 0o700, force: o.force });
-  return { dir: o.out, files: [...written, join(dir, REPORT_FILE), join(dir, UPLOAD_SCRIPT)], fingerprints: fps, generated };
+  return { dir: o.out, files: [...written, join(dir, REPORT_FILE), join(dir, UPLOAD_SCRIPT)], fingerprints: fps, auditFingerprint, generated };
 }
 
-function reportText(fp: ServiceFingerprints, date: string): string {
+function reportText(fp: ServiceFingerprints, audit: string, date: string): string {
   return `# ima-qs key generation report
 
 Generated: ${date}
@@ -87,6 +109,7 @@ A fingerprint is the SHA3-256 of the key's SubjectPublicKeyInfo DER (SPEC §2).
 | encryption (KEM) | ML-KEM-768 (FIPS 203) | ${KEY_FILES.mlkemPublic}, ${KEY_FILES.mlkemPrivate} | ${SIZE_NOTES['ML-KEM-768']} | \`${fp.mlkem}\` |
 | encryption (ECDH) | ECDH P-384 | ${KEY_FILES.ecdhPublic}, ${KEY_FILES.ecdhPrivate} | ${SIZE_NOTES['P-384']} | \`${fp.ecdh}\` |
 | signatures | ML-DSA-87 (FIPS 204) | ${KEY_FILES.mldsaPublic}, ${KEY_FILES.mldsaPrivate} | ${SIZE_NOTES['ML-DSA-87']} | \`${fp.mldsa}\` |
+| audit checkpoints (SPEC §8.11; not the service key) | ML-DSA-87 (FIPS 204) | ${AUDIT_KEY_FILES.public}, ${AUDIT_KEY_FILES.private} | ${SIZE_NOTES['ML-DSA-87']} | \`${audit}\` |
 | recipient (what envelopes name) | id-MLKEM768-ECDH-P384-SHA3-256 | (ML-KEM-768 + P-384 public keys) | ${SIZE_NOTES['MLKEM768-P384']} | \`${fp.composite}\` |
 
 **Service fingerprint to pin (ML-DSA-87):** \`${fp.mldsa}\`
@@ -156,22 +179,32 @@ export function registerKeyFiles(keys: Command, app: App): void {
     .command(keys, {
       name: 'generate',
       description: 'generate the service key pairs (ML-KEM-768, ML-DSA-87, ECDH P-384) into a folder',
-      examples: ['ima-qs keys generate --out quantum_keys', 'ima-qs keys generate --out quantum_keys --force --json'],
-      notes: `Writes six PEM files (private ones 0600, folder 0700), ${REPORT_FILE} and ${UPLOAD_SCRIPT}.\nRefuses to overwrite anything without --force (and then writes nothing).`,
+      examples: ['ima-qs keys generate --out quantum_keys', 'ima-qs keys generate --out quantum_keys --force --json', 'ima-qs keys generate --out quantum_keys --audit-key-only'],
+      notes: `Writes eight PEM files (private ones 0600, folder 0700): the three service key pairs and the
+separate audit key pair (${AUDIT_KEY_FILES.private}: signs audit checkpoints only, SPEC §8.11),
+${REPORT_FILE} and ${UPLOAD_SCRIPT}. Refuses to overwrite anything without --force (and then
+writes nothing). --audit-key-only adds the audit key pair to an existing folder, replacing nothing.`,
     })
     .requiredOption('--out <dir>', 'folder for the key files (created 0700)')
     .option('--force', 'replace existing key files (the old private keys are lost)')
+    .option('--audit-key-only', 'add only the audit key pair to an existing key folder (never replaces anything)')
     .action(
-      app.action(async (o: { out: string; force?: boolean }) => {
-        const r = await generateKeyDir(app.deps, o);
+      app.action(async (o: { out: string; force?: boolean; auditKeyOnly?: boolean }) => {
+        if (o.auditKeyOnly && o.force) throw new UsageError('USAGE', '--audit-key-only never replaces anything: it does not go with --force');
+        const r = o.auditKeyOnly ? await addAuditKey(app.deps, o) : await generateKeyDir(app.deps, o);
         const human =
           table(['file'], r.files.map((f) => [f])) +
           '\n' +
           facts([
-            ['ML-DSA-87 (pin this)', r.fingerprints.mldsa],
-            ['recipient (MLKEM768-P384)', r.fingerprints.composite],
-            ['ML-KEM-768', r.fingerprints.mlkem],
-            ['ECDH P-384', r.fingerprints.ecdh],
+            ...(r.fingerprints
+              ? ([
+                  ['ML-DSA-87 (pin this)', r.fingerprints.mldsa],
+                  ['recipient (MLKEM768-P384)', r.fingerprints.composite],
+                  ['ML-KEM-768', r.fingerprints.mlkem],
+                  ['ECDH P-384', r.fingerprints.ecdh],
+                ] as [string, string][])
+              : []),
+            ['audit key (checkpoints only)', r.auditFingerprint],
           ]);
         return { data: { ...r }, human };
       }),

@@ -20,6 +20,9 @@ export const SIGNATURE_CONTEXTS = {
   decision2: 'ima-qs/v2/decision',
   batch: 'ima-qs/v2/batch',
   refusal: 'ima-qs/v2/refusal',
+  // SPEC §8.11: signed by the separate audit key only (never the decision key)
+  checkpoint: 'ima-qs/v2/checkpoint',
+  chain: 'ima-qs/v2/chain',
 } as const;
 export type SignaturePurpose = keyof typeof SIGNATURE_CONTEXTS;
 

@@ -17,7 +17,6 @@ import { open, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { AuditChain } from '../audit/audit-chain.js';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
 import { createPublicKeysDocument } from '../protocol/keys-document.js';
@@ -27,26 +26,25 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
 import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
-import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
-import { RulesModel } from '../service/council/councils.js';
+import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
 import { jsonLogger, type Logger } from '../service/log.js';
 import { MemoryQueue } from '../service/memory/memory-queue.js';
 import { systemClock } from '../ports.js';
-import { InProcessDecisionWaiter, notifyingTable } from '../service/proxy/decision-waiter.js';
+import { InProcessDecisionWaiter } from '../service/proxy/decision-waiter.js';
 import { createProxyHandler } from '../service/proxy/handler.js';
 import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner } from '../crypto/signer.js';
-import { DEFAULT_COUNCIL_BUDGET_MS, type CouncilModelSpec } from '../service/council/budget-council.js';
+import type { CouncilModelSpec } from '../service/council/budget-council.js';
 import { EmfMetrics, WorkerMetrics, proxyMetrics } from '../service/metrics.js';
 import { Consumer } from '../service/worker/consumer.js';
-import { DEFAULT_CLAIM_LEASE_MS } from '../service/worker/pipeline.js';
-import { InlinePipeline, ThreadPipeline, type PipelineRunner } from '../service/worker/pipelines.js';
-import { DEFAULT_MAX_SKEW_MS } from '../protocol/request.js';
-import { ThreadLock } from '../tpm/pcr-lock.js';
+import type { PipelineRunner } from '../service/worker/pipelines.js';
+import { localChain, startLocalPipelines } from './local-pipelines.js';
 import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
+import { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
+import { generateAuditKey, hasAuditKey, loadAuditKey, writeAuditKey } from '../keys/audit-key.js';
 import { checkCorsOrigins } from './cors.js';
 import { loadPageAssets } from '../web/assets.js';
 import { servedPage } from '../web/site.js';
@@ -60,6 +58,8 @@ export const STATE_LAYOUT = {
   keysDocument: 'public-keys.json',
   stack: 'stack.json',
   lock: 'local.lock',
+  /** SPEC §8.11: registrations and signed checkpoints, write-once files */
+  checkpoints: 'checkpoints',
 } as const;
 
 /** The base of the local pipelines' audit chains, `local/<i>` (SPEC §9). */
@@ -98,6 +98,8 @@ export interface LocalStackOptions {
   auditRecipient?: string;
   /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
   http?: HttpFrontOptions;
+  /** checkpoint triggers (SPEC §8.11): every N entries (default 100) or S seconds (default 30), and at stop */
+  checkpoints?: { everyEntries?: number; everyMs?: number };
   /** serve the browser page at GET / (issue 16; `local up` does) */
   page?: boolean;
   /** browser origins allowed to call the service (`local up --cors`, checked by checkCorsOrigins) */
@@ -121,6 +123,8 @@ export interface LocalStack {
   readonly chains: string[];
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the checkpoint writer (STATE/checkpoints, signed with STATE/keys' audit key) */
+  readonly checkpoints: CheckpointWriter;
   /** the browser page with the pin in its fragment (never sent to the server), when served */
   readonly pageUrl?: string;
   readonly cors: readonly string[];
@@ -227,6 +231,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const keysCreated = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
     if (keysCreated) await writeKeyDir(keysDir, generateServiceKeys(p));
     const keys = await loadPrivateKeys(p, keysDir);
+    // the audit key (SPEC §8.11): generated with the keys, or added to a folder written before it existed
+    if (!(await hasAuditKey(keysDir))) await writeAuditKey(keysDir, generateAuditKey(p));
+    const auditKey = await loadAuditKey(p, keysDir);
     const pub = publicKeysOf(keys);
     const fp = fingerprints(pub);
     const recipient = auditor ?? serviceRecipient(recipientPublicKey(pub), `STATE/${STATE_LAYOUT.keys}`);
@@ -255,74 +262,43 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const decisions = new DynamoTable(dynamo, DEFAULT_TABLES.decisions, DECISIONS_KEY);
     const auditStore = new TableAuditStore(new DynamoTable(dynamo, DEFAULT_TABLES.audit, AUDIT_KEY));
 
+    // registrations and checkpoints (SPEC §8.11): every pipeline chain is registered before its
+    // first entry; the writer (and the audit key) stays on this thread
+    const workers = opts.workers ?? availableParallelism();
+    const checkpoints = new CheckpointWriter(p, {
+      store: new FileCheckpointStore(join(stateDir, STATE_LAYOUT.checkpoints)),
+      audit: auditStore,
+      key: auditKey,
+      clock: systemClock,
+      everyEntries: opts.checkpoints?.everyEntries ?? 100,
+      everyMs: opts.checkpoints?.everyMs ?? 30_000,
+      log,
+    });
+    for (let i = 0; i < Math.max(1, workers); i++) await checkpoints.register(localChain(LOCAL_CHAIN, i), fp.mldsa);
+
     // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, which
     // hands the stored item over: no table read for a held poll
     const waiter = new InProcessDecisionWaiter();
     const deadLetter = new MemoryQueue();
     const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
-    const workers = opts.workers ?? availableParallelism();
-    const shared = ThreadLock.buffer();
-    const pipelines: PipelineRunner[] = [];
+    const pipelines: PipelineRunner[] = await startLocalPipelines({
+      p,
+      keys,
+      signerFingerprint: fp.mldsa,
+      recipient: { publicKey: recipient.publicKey, fingerprint: recipient.fingerprint },
+      base: LOCAL_CHAIN,
+      workers,
+      inline: { requests, decisions, auditStore, bank },
+      dynamoUrl: db.url,
+      anchor: opts.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: opts.anchor.tcti, env } : { kind: 'simulated', stateFile: join(stateDir, STATE_LAYOUT.simulatedBank) },
+      pcr,
+      ...(opts.councilModel ? { councilModel: opts.councilModel } : {}),
+      ...(opts.councilBudgetMs !== undefined ? { councilBudgetMs: opts.councilBudgetMs } : {}),
+      waiter,
+      onBatch: (chain, signed, head) => checkpoints.observe(chain, signed, head),
+      log,
+    });
     cleanups.push(() => Promise.all(pipelines.map((x) => x.close())));
-    if (workers === 0) {
-      const signer = new InlineSigner(p, keys.mldsa);
-      pipelines.push(
-        new InlinePipeline({
-          p,
-          recipientKey: recipientPrivateKey(keys),
-          signer,
-          signerFingerprint: fp.mldsa,
-          model: new RulesModel(),
-          requests,
-          decisions: notifyingTable(decisions, waiter),
-          clock: systemClock,
-          log,
-          audit: new AuditChain(p, {
-            chain: `${LOCAL_CHAIN}/0`,
-            store: auditStore,
-            pcrBank: bank,
-            pcr,
-            bank: 'sha256',
-            signer,
-            signerFingerprint: fp.mldsa,
-            recipient: recipient.publicKey,
-            recipientFingerprint: recipient.fingerprint,
-            clock: systemClock,
-            pcrLock: new ThreadLock(shared, 1),
-          }),
-        }),
-      );
-    } else {
-      const dynamoSpec = { endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 4 };
-      const started = await Promise.allSettled(
-        Array.from({ length: workers }, (_, i) =>
-          ThreadPipeline.start(
-            {
-              index: i,
-              chain: `${LOCAL_CHAIN}/${i}`,
-              keys,
-              signerFingerprint: fp.mldsa,
-              dynamo: dynamoSpec,
-              tables: DEFAULT_TABLES,
-              anchor: opts.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: opts.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: join(stateDir, STATE_LAYOUT.simulatedBank) },
-              pcr,
-              bank: 'sha256',
-              lock: { shared },
-              recipient: { publicKey: recipient.publicKey, fingerprint: recipient.fingerprint },
-              model: opts.councilModel ?? { kind: 'rules' },
-              councilBudgetMs: opts.councilBudgetMs ?? DEFAULT_COUNCIL_BUDGET_MS,
-              maxSkewMs: DEFAULT_MAX_SKEW_MS,
-              claimLeaseMs: DEFAULT_CLAIM_LEASE_MS,
-              notifyStored: true,
-            },
-            { log, onStored: (handle, item) => waiter.notify(handle, item) },
-          ),
-        ),
-      );
-      for (const r of started) if (r.status === 'fulfilled') pipelines.push(r.value);
-      const failed = started.find((r) => r.status === 'rejected');
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-    }
     // EMF metrics (SPEC §8.8) into STATE/service.log, never onto the CLI's stdout
     const emf = (service: 'proxy' | 'worker') => new EmfMetrics(service, opts.metrics === false ? 'off' : logStream, log, { flushEveryMs: 1000 });
     const workerEmf = emf('worker');
@@ -331,6 +307,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       workerEmf.close();
       proxyEmf.close();
     });
+    checkpoints.start();
+    // after the consumer has stopped (cleanups run in reverse): the final checkpoint of every chain
+    cleanups.push(() => checkpoints.stop());
     const consumer = new Consumer(queue, pipelines, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 }, new WorkerMetrics(workerEmf));
 
     // the keys document is signed at each start (same keys, fresh validity) and kept for reading
@@ -365,7 +344,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chains, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chains, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: auditKey.fingerprint }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
     const pageUrl = page ? `${http.url}/#pin=${fp.mldsa}` : undefined;
@@ -393,6 +372,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       audit: auditStore,
       chains,
       auditRecipient,
+      checkpoints,
       pageUrl,
       cors,
       stop,

@@ -6,7 +6,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { hostname } from 'node:os';
 import { AuditChain } from '../audit/audit-chain.js';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
@@ -39,6 +38,9 @@ import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
 import { InlinePipeline, ThreadPipeline, type PipelineRunner, type PipelineSpec } from './worker/pipelines.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
+import type { SignedBatch } from '../protocol/batch-statement.js';
+import type { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { auditChainId, pipelineChain, workerCheckpoints, type ChainIdSource } from './worker-audit.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -112,6 +114,10 @@ export interface WorkerParts {
   pipelines: PipelineRunner[];
   /** with `inline`: the pipelines' dependencies (tests read them) */
   deps?: PipelineDeps[];
+  /** SPEC §8.11: every pipeline chain is registered; start() it with the consumer, stop() it after the consumer */
+  checkpoints?: CheckpointWriter;
+  /** where the base chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
+  chainSource: ChainIdSource;
   /** who can read the audit payloads: the service key, or the AUDIT_RECIPIENT auditor key */
   auditRecipient: { fingerprint: string; source: string; auditor: boolean };
   /** the ML-DSA-87 fingerprint the decisions are signed under */
@@ -134,11 +140,8 @@ export interface WorkerOptions {
   councilModel?: CouncilModelSpec;
   /** where the EMF metrics go (default: stdout, as in the task; 'off' in-process) */
   metrics?: MetricsSink;
-}
-
-/** Audit chain of pipeline `i` (SPEC §8.7): `<AUDIT_CHAIN_ID>/<i>`. */
-export function pipelineChain(base: string, i: number): string {
-  return `${base}/${i}`;
+  /** the ECS task metadata read (tests) */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -160,15 +163,21 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   let token: string | undefined;
   if (config.personaModel?.tokenSecret !== undefined) token = await secretToken(secrets(), config.personaModel.tokenSecret)(); // read at start: a bad one stops it
-  const base = config.auditChainId ?? hostname();
+  const { id: base, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
   const shared = ThreadLock.buffer();
   const n = config.pipelines;
+  const chains = Array.from({ length: n }, (_, i) => pipelineChain(base, i));
+  // SPEC §8.11: every pipeline chain registered before its first entry; the writer (and the audit
+  // key) stays on this thread, the pipelines tell it of each stored batch statement
+  const dynamo = opts.dynamo ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
+  const checkpoints = await workerCheckpoints(p, config, env, { dynamo, secrets, log, chains, workerKey: fp.mldsa });
+  const onBatch = checkpoints ? (chain: string, signed: SignedBatch, head: string) => checkpoints.observe(chain, signed, head) : undefined;
   const pipelines: PipelineRunner[] = [];
   let deps: PipelineDeps[] | undefined;
   let model = config.personaModel ? 'http' : 'rules/v1';
 
   if (opts.inline) {
-    const { dynamo, requests, decisions } = tables(env, config.tables, opts.dynamo);
+    const { requests, decisions } = tables(env, config.tables, dynamo);
     const store = dynamoAuditStore(dynamo, config.tables.audit);
     const signer = new InlineSigner(p, keys.mldsa);
     const pm: PersonaModel = config.personaModel ? new HttpPersonaModel({ url: config.personaModel.url, ...(token !== undefined ? { token: async () => token! } : {}) }) : new RulesModel();
@@ -189,7 +198,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
         maxSkewMs: config.maxSkewSeconds * 1000,
         claimLeaseMs: config.visibilitySeconds * 2000,
         audit: new AuditChain(p, {
-          chain: pipelineChain(base, i),
+          chain: chains[i],
           store,
           pcrBank: pcrBankFromConfig(config.anchor, env),
           pcr: config.pcrIndex,
@@ -200,6 +209,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
           recipientFingerprint: auditRecipient.fingerprint,
           clock: systemClock,
           pcrLock,
+          ...(onBatch ? { onBatch: (signed: SignedBatch, head: string) => onBatch(chains[i], signed, head) } : {}),
         }),
       };
     });
@@ -214,7 +224,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
         ThreadPipeline.start(
           {
             index: i,
-            chain: pipelineChain(base, i),
+            chain: chains[i],
             keys,
             signerFingerprint: fp.mldsa,
             dynamo: { ...dyn },
@@ -229,8 +239,9 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
             maxSkewMs: config.maxSkewSeconds * 1000,
             claimLeaseMs: config.visibilitySeconds * 2000,
             notifyStored: false,
+            observeBatches: onBatch !== undefined,
           },
-          { log },
+          { log, ...(onBatch ? { onBatch } : {}) },
         ),
       ),
     );
@@ -254,6 +265,8 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
     consumer,
     pipelines,
     ...(deps ? { deps } : {}),
+    ...(checkpoints ? { checkpoints } : {}),
+    chainSource,
     auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
     signerFingerprint: fp.mldsa,
     model,

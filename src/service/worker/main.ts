@@ -23,6 +23,9 @@ export async function main(): Promise<void> {
       log.log('info', 'stopping', { signal });
       // every pipeline finishes its batch within STOP_GRACE_SECONDS, or its messages are released
       const { released } = await parts.consumer.stop();
+      // SPEC §8.11: the final checkpoint, once nothing more is appended
+      const final = await parts.checkpoints?.stop();
+      if (final) log.log(final.failed.length ? 'error' : 'info', 'final checkpoint', { written: final.written, failed: final.failed.length });
       process.exitCode = 0;
       // released messages are visible again for another worker: end now, so their abandoned
       // pipelines (e.g. a consultation still waiting on the persona model) cannot finish later
@@ -32,12 +35,17 @@ export async function main(): Promise<void> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
+    parts.checkpoints?.start();
+    if (!parts.checkpoints) log.log('warn', 'audit checkpoints off: AUDIT_CHECKPOINTS is not set (SPEC §8.11)', { chains: parts.pipelines.map((x) => x.chain) });
     // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
     heartbeat = startHeartbeat(parts.config.heartbeatFile, () => parts.consumer.lastPollAt);
     log.log('info', 'worker started', {
       chains: parts.pipelines.map((x) => x.chain),
+      chain_source: parts.chainSource,
       pipelines: parts.pipelines.length,
       signer: parts.signerFingerprint,
+      // SPEC §8.11: who signs the checkpoints (the audit key), or that there are none
+      checkpoints: parts.checkpoints ? { store: parts.config.checkpoints?.location, audit_key: parts.checkpoints.signer } : 'off',
       // who can read the audit payloads (SPEC §8.8 AUDIT_RECIPIENT): operators check it here
       audit_recipient: parts.auditRecipient.fingerprint,
       audit_recipient_source: parts.auditRecipient.source,

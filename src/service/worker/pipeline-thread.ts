@@ -2,7 +2,7 @@
  * One pipeline thread (pipelines.ts): builds its pipeline from the `PipelineSpec` it was started
  * with — its own DynamoDB client, its own audit chain, the PCR lock it shares, its budgeted council
  * thread, inline ML-DSA signing — then decides the batches the main thread posts to it.
- * Messages in: {type:'batch', id, bodies} · {type:'close'}. Out: ready/failed, done, log, stored, closed.
+ * Messages in: {type:'batch', id, bodies} · {type:'close'}. Out: ready/failed, done, log, stored, statement, closed.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,6 +14,7 @@ import { getProvider } from '../../crypto/providers.js';
 import { InlineSigner } from '../../crypto/signer.js';
 import { toImaError } from '../../errors.js';
 import { systemClock, type Item, type Table } from '../../ports.js';
+import type { SignedBatch } from '../../protocol/batch-statement.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../../protocol/records.js';
 import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../../tpm/pcr-lock.js';
 import type { PcrBank } from '../../tpm/pcr-bank.js';
@@ -79,6 +80,7 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
       recipientFingerprint: spec.recipient.fingerprint,
       clock: systemClock,
       pcrLock,
+      ...(spec.observeBatches ? { onBatch: (signed: SignedBatch, head: string) => port.postMessage({ type: 'statement', signed, head }) } : {}),
     }),
   };
   return {

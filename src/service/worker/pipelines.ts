@@ -14,6 +14,7 @@ import type { Env } from '../../aws/config.js';
 import { ImaError } from '../../errors.js';
 import type { ServiceKeys } from '../../keys/key-dir.js';
 import type { Item } from '../../ports.js';
+import type { SignedBatch } from '../../protocol/batch-statement.js';
 import { ThreadLock } from '../../tpm/pcr-lock.js';
 import type { CouncilModelSpec } from '../council/budget-council.js';
 import type { Level, Logger } from '../log.js';
@@ -74,12 +75,16 @@ export interface PipelineSpec {
   claimLeaseMs: number;
   /** post each stored decision to the main thread (local up wakes held polls with it) */
   notifyStored: boolean;
+  /** post each stored batch statement to the main thread (its checkpoint writer: SPEC §8.11) */
+  observeBatches: boolean;
 }
 
 export interface PipelineHooks {
   log: Logger;
   /** a decision or refusal was stored (with the stored item) */
   onStored?: (handle: string, item: Item) => void;
+  /** a batch statement of `chain` was stored, its last entry's digest `head` (the checkpoint writer) */
+  onBatch?: (chain: string, signed: SignedBatch, head: string) => void;
 }
 
 type FromThread =
@@ -88,6 +93,7 @@ type FromThread =
   | { type: 'done'; id: number; outcomes: Outcome[] }
   | { type: 'log'; level: Level; msg: string; fields: Record<string, unknown> }
   | { type: 'stored'; handle: string; item: Item }
+  | { type: 'statement'; signed: SignedBatch; head: string }
   | { type: 'closed' };
 
 /** One pipeline on its own worker thread; a thread that dies is replaced (its chain reopens from the store). */
@@ -150,6 +156,9 @@ export class ThreadPipeline implements PipelineRunner {
       this.hooks.log.log(m.level, m.msg, { ...m.fields, pipeline: this.spec.index });
     } else if (m.type === 'stored') {
       this.hooks.onStored?.(m.handle, m.item);
+    } else if (m.type === 'statement') {
+      // posted before the batch's 'done': the writer knows of it before the consumer sees the batch end
+      this.hooks.onBatch?.(this.spec.chain, m.signed, m.head);
     }
   }
 

@@ -73,7 +73,9 @@ describe('ima-qs keys (built binary) on moto_server', () => {
     });
     expect(out.code, out.stderr).toBe(0);
     const j = JSON.parse(out.stdout);
-    expect(j.applied.map((x: any) => x.outcome)).toEqual(['created', 'created', 'created', 'created']);
+    expect(j.applied.map((x: any) => x.outcome)).toEqual(['created', 'created', 'created', 'created', 'created']);
+    // keys generate writes the audit key too: it is the fifth secret (SPEC §7.1), last
+    expect(j.plan.map((x: any) => x.name).at(-1)).toBe('ima/quantum/audit-ml-dsa-87-private');
     expect(j.readBack.every((x: any) => x.ok)).toBe(true);
   });
 

@@ -84,14 +84,14 @@ describe('key custody errors', () => {
     const r = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes', '--json'], { env });
     expect(r.code).toBe(4);
     expect(r.json().error.code).toBe('KMS_KEY_DISABLED');
-    expect(await statusExists()).toEqual([false, false, false, false]);
+    expect(await statusExists()).toEqual([false, false, false, false, false]); // the three keys, the document, the audit key
 
     const k2 = await createKmsKey(moto, 'alias/doomed');
     await kmsClient(moto).send(new ScheduleKeyDeletionCommand({ KeyId: k2.keyId, PendingWindowInDays: 7 }));
     const r2 = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', 'alias/doomed', '--yes', '--json'], { env });
     expect(r2.code).toBe(4);
     expect(r2.json().error.code).toBe('KMS_KEY_PENDING_DELETION');
-    expect(await statusExists()).toEqual([false, false, false, false]);
+    expect(await statusExists()).toEqual([false, false, false, false, false]); // the three keys, the document, the audit key
 
     const r3 = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', 'alias/missing', '--yes', '--json'], { env });
     expect(r3.code).toBe(4);
@@ -116,7 +116,7 @@ describe('key custody errors', () => {
     const r = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--json'], { env });
     expect(r.code).toBe(2);
     expect(r.json().error.hint).toContain('--yes');
-    expect(await statusExists()).toEqual([false, false, false, false]);
+    expect(await statusExists()).toEqual([false, false, false, false, false]); // the three keys, the document, the audit key
   });
 
   it('a secret deleted between plan and apply: CUSTODY_INCOMPLETE naming what was and was not written; readers unaffected', async () => {
@@ -163,7 +163,7 @@ describe('key custody errors', () => {
     const current = await readKeySecret(p, inner, 'ima/quantum', KEY_SECRETS[0]);
     expect(current.fingerprint).toBe(fpA.mlkem);
     const st = (await runCli(['keys', 'status', '--keys', a.dir, '--json'], { env })).json().secrets;
-    expect(st.map((s: any) => s.exists)).toEqual([true, true, false, true]);
+    expect(st.map((s: any) => s.exists)).toEqual([true, true, false, true, false]); // the folder has no audit key: none uploaded
     expect(st[0].note).toMatch(/staged/);
     expect(st[0].matchesLocal).toBe(true);
   });

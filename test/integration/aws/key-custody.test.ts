@@ -12,7 +12,8 @@ import { defaultProvider } from '../../../src/crypto/providers.js';
 import { KEY_FILES, type ServiceKeys, fingerprints, publicKeysOf } from '../../../src/keys/key-dir.js';
 import { verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
-import { forgetServiceKeys, loadServiceKeysFromSecrets } from '../../../src/aws/service-keys.js';
+import { forgetServiceKeys, loadAuditKeyFromSecrets, loadServiceKeysFromSecrets } from '../../../src/aws/service-keys.js';
+import { AUDIT_KEY_FILES, loadAuditPublicKey } from '../../../src/keys/audit-key.js';
 import { runCli } from '../../helpers/cli.js';
 import { type Moto, startMoto } from '../../helpers/moto.js';
 import { ALIAS, createKmsKey, makeKeyDir, sandbox } from './fixture.js';
@@ -35,6 +36,8 @@ beforeEach(async () => {
 });
 
 const cli = (argv: string[]) => runCli(argv, { env });
+/** these key folders have no audit key (written with the key-dir API): its secret is neither written nor compared */
+const notAudit = (s: { role: string }) => s.role !== 'audit';
 
 function sameKeys(a: ServiceKeys, b: ServiceKeys): boolean {
   return equalBytes(a.mlkem.seed!, b.mlkem.seed!) && equalBytes(a.mldsa.seed!, b.mldsa.seed!) && equalBytes(a.ecdh.scalar, b.ecdh.scalar);
@@ -78,7 +81,7 @@ describe('keys upload / status / rotate / fetch on moto_server', () => {
     expect(cj.plan.slice(0, 3).map((i: any) => i.action)).toEqual(['conflict', 'conflict', 'conflict']);
     expect(cj.applied).toBeUndefined();
     const st0 = (await cli(['keys', 'status', '--keys', a.dir, '--json'])).json();
-    expect(st0.secrets.map((s: any) => s.matchesLocal)).toEqual([true, true, true, true]);
+    expect(st0.secrets.map((s: any) => s.matchesLocal)).toEqual([true, true, true, true, undefined]); // no audit key in the folder: not compared
 
     // rotate: AWSPENDING → AWSCURRENT, the old version kept as AWSPREVIOUS
     const before = st0.secrets.map((s: any) => s.stages.AWSCURRENT);
@@ -96,7 +99,7 @@ describe('keys upload / status / rotate / fetch on moto_server', () => {
       expect(secrets[i].stages.AWSPENDING).toBeUndefined();
       expect(secrets[i].matchesLocal).toBe(true);
     }
-    expect(secrets.map((s: any) => s.fingerprint)).toEqual([fpB.mlkem, fpB.mldsa, fpB.ecdh, fpB.composite]);
+    expect(secrets.filter(notAudit).map((s: any) => s.fingerprint)).toEqual([fpB.mlkem, fpB.mldsa, fpB.ecdh, fpB.composite]);
     const human = await cli(['keys', 'status', '--keys', a.dir]);
     expect(human.stdout).toContain('AWSPREVIOUS');
     expect(human.stdout).toContain(before[0].slice(0, 8));
@@ -167,7 +170,7 @@ describe('keys upload / status / rotate / fetch on moto_server', () => {
     expect((await cli(['keys', 'status', '--json'])).json().secrets.every((s: any) => !s.exists)).toBe(true);
     const yes = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS], { env, interactive: true, confirm: ask(true) });
     expect(yes.code).toBe(0);
-    expect((await cli(['keys', 'status', '--keys', a.dir, '--json'])).json().secrets.every((s: any) => s.matchesLocal)).toBe(true);
+    expect((await cli(['keys', 'status', '--keys', a.dir, '--json'])).json().secrets.filter(notAudit).every((s: any) => s.matchesLocal)).toBe(true);
     // nothing to write: no question
     await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS], { env, interactive: true, confirm: ask(true) });
     expect(asked.length).toBe(2);
@@ -181,9 +184,9 @@ describe('keys upload / status / rotate / fetch on moto_server', () => {
     expect((await cli(['keys', 'upload', '--keys', a.dir, '--kms-key', 'alias/one', '--yes'])).code).toBe(0);
     const same = await cli(['keys', 'upload', '--keys', a.dir, '--kms-key', 'alias/two', '--yes']);
     expect(same.stdout).toContain('stays under its KMS key');
-    expect((await cli(['keys', 'status', '--json'])).json().secrets.map((s: any) => s.kmsKeyId)).toEqual(Array(4).fill(one.arn));
+    expect((await cli(['keys', 'status', '--json'])).json().secrets.filter(notAudit).map((s: any) => s.kmsKeyId)).toEqual(Array(4).fill(one.arn));
     expect((await cli(['keys', 'rotate', '--keys', b.dir, '--kms-key', 'alias/two', '--yes'])).code).toBe(0);
-    expect((await cli(['keys', 'status', '--json'])).json().secrets.map((s: any) => s.kmsKeyId)).toEqual(Array(4).fill(two.arn));
+    expect((await cli(['keys', 'status', '--json'])).json().secrets.filter(notAudit).map((s: any) => s.kmsKeyId)).toEqual(Array(4).fill(two.arn));
   });
 
   it('uses another prefix and a key ARN, and upload --rotate replaces like rotate does', async () => {
@@ -196,7 +199,28 @@ describe('keys upload / status / rotate / fetch on moto_server', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().plan[0].name).toBe('prod/ima/ml-kem-768-private');
     const st = (await cli(['keys', 'status', '--prefix', 'prod/ima', '--keys', b.dir, '--json'])).json();
-    expect(st.secrets.every((s: any) => s.matchesLocal && s.stages.AWSPREVIOUS)).toBe(true);
+    expect(st.secrets.filter(notAudit).every((s: any) => s.matchesLocal && s.stages.AWSPREVIOUS)).toBe(true);
     expect((await cli(['keys', 'status', '--json'])).json().secrets.every((s: any) => !s.exists)).toBe(true);
+  });
+
+  it('the audit key is the fifth secret: uploaded from a generated folder, matched by status, fetched byte for byte, loaded by the worker (SPEC 7.1, 8.11)', async () => {
+    await createKmsKey(moto);
+    const dir = join(box.root, 'with-audit');
+    expect((await cli(['keys', 'generate', '--out', dir, '--json'])).code).toBe(0);
+    const up = await cli(['keys', 'upload', '--keys', dir, '--kms-key', ALIAS, '--yes', '--json']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.json().plan.map((i: any) => [i.role, i.action])).toEqual([['mlkem', 'create'], ['mldsa', 'create'], ['ecdh', 'create'], ['public-keys', 'create'], ['audit', 'create']]);
+    expect(up.json().readBack.every((x: any) => x.ok)).toBe(true);
+    const st = (await cli(['keys', 'status', '--keys', dir, '--json'])).json();
+    expect(st.secrets.map((s: any) => s.matchesLocal)).toEqual([true, true, true, true, true]);
+    const auditFp = (await loadAuditPublicKey(defaultProvider(), dir)).fingerprint;
+    expect(st.secrets.at(-1)).toMatchObject({ name: 'ima/quantum/audit-ml-dsa-87-private', fingerprint: auditFp });
+    const out = join(box.root, 'with-audit-fetched');
+    const f = await cli(['keys', 'fetch', '--out', out, '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    for (const name of [AUDIT_KEY_FILES.private, AUDIT_KEY_FILES.public]) expect(readFileSync(join(out, name)).equals(readFileSync(join(dir, name))), name).toBe(true);
+    expect(statSync(join(out, AUDIT_KEY_FILES.private)).mode & 0o777).toBe(0o600);
+    const loaded = await loadAuditKeyFromSecrets(defaultProvider(), SecretsManagerStore.fromOptions({}, env), 'ima/quantum');
+    expect(loaded).toMatchObject({ fingerprint: auditFp, source: 'ima/quantum/audit-ml-dsa-87-private' });
   });
 });

@@ -34,11 +34,13 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { generateAuditKey } from '../../../src/keys/audit-key.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEY_SECRETS, PUBLIC_KEYS_SUFFIX, secretName } from '../../../src/aws/secret-format.js';
+import { AUDIT_KEY_SECRET, KEY_SECRETS, PUBLIC_KEYS_SUFFIX, secretName } from '../../../src/aws/secret-format.js';
 import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
 import { DEFAULT_TABLES } from '../../../src/protocol/records.js';
@@ -56,6 +58,8 @@ import { CLEAN_CODE, event, memoryLogger, openDecision, p, serviceFixture } from
 import { createAwsResources, PREFIX } from '../service/setup.js';
 
 const REGION = 'eu-central-1';
+/** SPEC 8.11: the Object Lock bucket of registrations and checkpoints (infra/checkpoints.tf) */
+const BUCKET = 'ima-quantum-audit-checkpoints-iam-test';
 const ACCOUNT = '123456789012'; // moto's default account
 const f = serviceFixture();
 
@@ -111,12 +115,15 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'ima-qs-iam-'));
 
   // ---- set-up, unchecked (the first requests): the stack's resources, users and roles ----
-  const res = await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5 });
+  const res = await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5, auditKey: generateAuditKey(p) });
+  const s3Admin = new S3Client({ ...clientConfig(admin), forcePathStyle: true });
+  await s3Admin.send(new CreateBucketCommand({ Bucket: BUCKET, ObjectLockEnabledForBucket: true, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  await s3Admin.send(new PutObjectLockConfigurationCommand({ Bucket: BUCKET, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } } }));
   queueUrl = res.queueUrl;
   const sqsAdmin = new SQSClient(clientConfig(admin));
   const queueArn = (await sqsAdmin.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   const sm = new SecretsManagerClient(clientConfig(admin));
-  for (const name of [...KEY_SECRETS.map((s) => secretName(PREFIX, s.suffix)), secretName(PREFIX, PUBLIC_KEYS_SUFFIX)]) {
+  for (const name of [...KEY_SECRETS.map((s) => secretName(PREFIX, s.suffix)), secretName(PREFIX, AUDIT_KEY_SECRET.suffix), secretName(PREFIX, PUBLIC_KEYS_SUFFIX)]) {
     secretArns.set(name, (await sm.send(new DescribeSecretCommand({ SecretId: name }))).ARN!);
   }
   const kmsKey = (await new KMSClient(clientConfig(admin)).send(new DescribeKeyCommand({ KeyId: (await sm.send(new DescribeSecretCommand({ SecretId: secretName(PREFIX, PUBLIC_KEYS_SUFFIX) }))).KmsKeyId! }))).KeyMetadata!.Arn!;
@@ -132,7 +139,10 @@ beforeAll(async () => {
   creds.outsider = await user('outsider', [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }]);
   const runnerArn = `arn:aws:iam::${ACCOUNT}:user/runner`;
   const roleArn = (n: string) => `arn:aws:iam::${ACCOUNT}:role/${n}`;
-  const privateKeySecrets = Object.fromEntries(KEY_SECRETS.map((s) => [s.role === 'mlkem' ? 'ml_kem_768' : s.role === 'mldsa' ? 'ml_dsa_87' : 'ecdh_p384', secretArns.get(secretName(PREFIX, s.suffix))!]));
+  const privateKeySecrets = {
+    ...Object.fromEntries(KEY_SECRETS.map((s) => [s.role === 'mlkem' ? 'ml_kem_768' : s.role === 'mldsa' ? 'ml_dsa_87' : 'ecdh_p384', secretArns.get(secretName(PREFIX, s.suffix))!])),
+    audit_ml_dsa_87: secretArns.get(secretName(PREFIX, AUDIT_KEY_SECRET.suffix))!,
+  };
   deployment = {
     region: REGION,
     account: ACCOUNT,
@@ -143,6 +153,7 @@ beforeAll(async () => {
     kmsKey,
     roles: { lambda: roleArn('proxy'), worker_task: roleArn('worker'), break_glass: roleArn('break-glass') },
     logGroups: { lambda: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/ima-quantum-proxy`, worker: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/ecs/ima-quantum-worker` },
+    buckets: { checkpoints: `arn:aws:s3:::${BUCKET}` },
     vars: { key_operator_arns: [roleArn('operator')], break_glass_principal_arns: [runnerArn] },
   };
   const resolve = infraResolver(model, deployment);
@@ -193,6 +204,8 @@ function serviceEnv(who: Who): Record<string, string> {
     IMA_QS_PCR_ANCHOR: `simulated:${join(stateDir, 'pcr.json')}`,
     AUDIT_CHAIN_ID: 'iam-test',
     WORKER_PIPELINES: '1',
+    AUDIT_CHECKPOINTS: `s3://${BUCKET}`,
+    AWS_ENDPOINT_URL_S3: recorder.endpoint,
     VISIBILITY_SECONDS: '30',
     WAIT_SECONDS: '1',
   };
@@ -228,6 +241,10 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
       await w.consumer.stop();
+      // SPEC 8.11: the final checkpoint, written under the worker's own role
+      const final = await w.checkpoints!.stop();
+      expect(final.failed).toEqual([]);
+      expect(final.written).toBe(1);
       await w.close();
     }
     // nothing the two sent was refused
@@ -235,7 +252,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     const refused = flowCalls.filter((c) => c.status >= 400).map((c) => `${c.operation} ${c.status} ${c.errorCode}`);
     expect(refused).toEqual([]);
     expect(new Set(flowCalls.map((c) => c.operation))).toEqual(
-      new Set(['GetSecretValue', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage']),
+      new Set(['GetSecretValue', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage', 'PutObject', 'ListObjectsV2']),
     );
   }, 120_000);
 
@@ -251,7 +268,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
       seen.add(`${who} ${req.action}`);
     }
     // the conditioned statements were exercised
-    for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem']) expect(seen).toContain(x);
+    for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem', 'worker s3:PutObject', 'worker s3:ListBucket']) expect(seen).toContain(x);
     // the worker's audit-slot claim (aud#<handle>) went through its own statement
     expect(flowCalls.some((c) => c.operation === 'PutItem' && JSON.stringify(c.input).includes('"aud#'))).toBe(true);
   });
@@ -289,6 +306,32 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     expect(item.Item?.core?.S).toBeDefined();
     const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0#batches' }, seq: { N: '0' } } }));
     expect(batch.Item?.statement?.S).toBeDefined();
+  });
+
+  it('the worker writes checkpoints but cannot delete or update an audit item, nor delete or overwrite a checkpoint (role and Object Lock)', async () => {
+    const ddb = client(DynamoDBClient, 'worker');
+    // issue 14 item 4: PutItem only; no UpdateItem, no DeleteItem on the audit table
+    expect(await attempt(() => ddb.send(new UpdateItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0' }, seq: { N: '0' } }, UpdateExpression: 'SET #c = :v', ExpressionAttributeNames: { '#c': 'core' }, ExpressionAttributeValues: { ':v': { S: 'x' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0#batches' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    const harness = new S3Client({ ...clientConfig(creds.harness, recorder.endpoint), forcePathStyle: true });
+    const versions = await harness.send(new ListObjectVersionsCommand({ Bucket: BUCKET }));
+    const keys = (versions.Versions ?? []).map((v) => v.Key).sort();
+    // the one pipeline's chain iam-test/0 (SPEC §8.11: the id URI-encoded in the key)
+    expect(keys).toEqual(['checkpoints/iam-test%2F0/000000000000.json', 'registry/iam-test%2F0.json']);
+    const s3w = new S3Client({ ...clientConfig(creds.worker, recorder.endpoint), forcePathStyle: true });
+    const cp = (versions.Versions ?? []).find((v) => v.Key!.startsWith('checkpoints/'))!;
+    // the role: no DeleteObject at all (with or without a version id)
+    expect(await attempt(() => s3w.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key! })))).toMatch(DENIED);
+    expect(await attempt(() => s3w.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key!, VersionId: cp.VersionId! })))).toMatch(DENIED);
+    // nor a write outside registry/ and checkpoints/
+    expect(await attempt(() => s3w.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'elsewhere/x.json', Body: '{}' })))).toMatch(DENIED);
+    // Object Lock (compliance): even a principal that may delete cannot remove the locked version
+    expect(await attempt(() => harness.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key!, VersionId: cp.VersionId! })))).toMatch(DENIED);
+    // an overwrite by the worker's role is allowed by IAM, but only adds a version: the first stays
+    expect(await attempt(() => s3w.send(new PutObjectCommand({ Bucket: BUCKET, Key: cp.Key!, Body: '{"forged":true}' })))).toBe('allowed');
+    const after = await harness.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: cp.Key! }));
+    expect((after.Versions ?? []).map((v) => v.VersionId)).toContain(cp.VersionId);
+    expect(after.Versions).toHaveLength(2);
   });
 
   it('an operator writes key material but reads no secret back (the custody rule; keys upload changes in issue 15)', async () => {
@@ -353,6 +396,12 @@ function toEvalRequest(call: RecordedCall): EvalRequest {
     return { action: `dynamodb:${call.operation}`, resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`, context };
   }
   if (call.service === 'AmazonSQS') return { action: `sqs:${call.operation}`, resource: deployment.queues.requests, context: {} };
+  if (call.service === 's3') {
+    // S3 API → IAM action (S3 user guide: ListObjectsV2 is s3:ListBucket, with s3:prefix)
+    const bucket = `arn:aws:s3:::${String(i.Bucket)}`;
+    if (call.operation === 'ListObjectsV2') return { action: 's3:ListBucket', resource: bucket, context: { 's3:prefix': String(i.prefix ?? '') } };
+    if (call.operation === 'PutObject' || call.operation === 'GetObject') return { action: `s3:${call.operation}`, resource: `${bucket}/${String(i.Key)}`, context: {} };
+  }
   if (call.service === 'secretsmanager') {
     const id = String(i.SecretId);
     return { action: `secretsmanager:${call.operation}`, resource: secretArns.get(id) ?? id, context: {} };

@@ -66,6 +66,7 @@ describe('the council budget', () => {
         maxSkewMs: 300_000,
         claimLeaseMs: 120_000,
         notifyStored: false,
+        observeBatches: false,
       },
       { log },
     );

@@ -65,7 +65,17 @@ interface Adapters {
   queue: Map<string, string[]>;
   secrets: Map<string, string[]>;
   kms: Map<string, string[]>;
+  /** the checkpoint store (src/aws/checkpoint-store-s3.ts): API operation → IAM action (they differ for S3) */
+  checkpoints: Map<string, string[]>;
 }
+
+/** S3 API operations → the IAM action that authorises them (Amazon S3 user guide, "Actions, resources and condition keys"). */
+const S3_ACTION: Record<string, string> = {
+  's3:PutObject': 's3:PutObject',
+  's3:GetObject': 's3:GetObject',
+  's3:ListObjectsV2': 's3:ListBucket',
+  's3:ListObjectVersions': 's3:ListBucketVersions',
+};
 
 function through(a: Map<string, string[]>, methods: string[], resource: string, what: string): Pair[] {
   return methods.flatMap((m) => {
@@ -85,12 +95,15 @@ function impliedKms(pairs: Pair[]): Pair[] {
     if (action === 'secretsmanager:PutSecretValue') out.add(pair('kms:GenerateDataKey', 'key'));
     if (/^dynamodb:(GetItem|Query)$/.test(action)) out.add(pair('kms:Decrypt', 'key'));
     if (/^dynamodb:(PutItem|UpdateItem)$/.test(action)) out.add(pair('kms:GenerateDataKey', 'key'));
+    // SSE-KMS objects: a PUT needs a data key, a GET decrypts it
+    if (action === 's3:PutObject') out.add(pair('kms:GenerateDataKey', 'key'));
+    if (action === 's3:GetObject' || action === 's3:GetObjectVersion') out.add(pair('kms:Decrypt', 'key'));
   }
   return [...out];
 }
 
 /** What the code of each component calls, as IAM action on logical resource. */
-async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator', Pair[]>> {
+async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator' | 'auditor', Pair[]>> {
   const handler = 'src/service/proxy/handler.ts';
   const tableCalls = (file: string, prefix: string, port: string) => calls(file, new RegExp(`\\b${prefix}\\.${port}\\.(\\w+)\\(`, 'g'));
   const proxy = [
@@ -108,6 +121,10 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     if (!t) throw new Error(`audit-chain calls store.${m}, which TableAuditStore does not implement with table calls`);
     return t;
   });
+  // SPEC 8.11: the checkpoint writer's store calls (registry/… and checkpoints/… objects; listing the bucket)
+  const writerCalls = await calls('src/audit/checkpoint-writer.ts', /\bthis\.o\.store\.(\w+)\(/g);
+  const objectScoped = (x: Pair): Pair => (x.startsWith('s3:ListBucket') ? x.replace(' on objects', ' on bucket:checkpoints') : x.replace(' on objects', ' on bucket:checkpoints/objects')) as Pair;
+  const checkpointCalls = through(a.checkpoints, writerCalls, 'objects', 'worker').map(objectScoped);
   const pipeline = 'src/service/worker/pipeline.ts';
   // the audit-slot claims (audit-claim.ts): the requests table, and the audit store read back
   const claim = 'src/service/worker/audit-claim.ts';
@@ -123,6 +140,7 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     ...through(a.table, [...new Set(claimAudit)], 'table:audit_log', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'decisions'), 'table:decisions', 'worker'),
     ...through(a.table, [...new Set(auditTable)], 'table:audit_log', 'worker'),
+    ...checkpointCalls,
     // the three private keys, read by loadServiceKeysFromSecrets (src/aws/service-keys.ts)
     ...through(a.secrets, await calls('src/aws/service-keys.ts', /\bstore\.(\w+)\(/g), 'secret:private_key', 'worker'),
   ];
@@ -133,7 +151,25 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     ...through(a.secrets, [...new Set(custodyStore)], 'secret:private_key', 'operator'),
     ...through(a.secrets, [...new Set(custodyStore)], 'secret:public_keys', 'operator'),
   ];
-  return { proxy, worker, operator };
+  // `ima-qs audit verify --table … --checkpoints s3://…`: the audit store's reads (src/audit, the command's
+  // chain listing) and every version of the checkpoint store (checkpoint-verify.ts)
+  const auditorStore = [
+    ...(await calls('src/audit/audit-verify-run.ts', /\bstore\.(\w+)\(/g)),
+    ...(await calls('src/audit/checkpoint-verify.ts', /\bstore\.(batches|get|range)\(/g)),
+    ...(await calls('src/commands/audit-source.ts', /\bstore\.(chains)\(/g)),
+  ];
+  const auditorTable = [...new Set(auditorStore)].flatMap((m) => {
+    const t = auditStore.get(m);
+    if (!t) throw new Error(`audit verify calls store.${m}, which TableAuditStore does not implement with table calls`);
+    return t;
+  });
+  const auditor = [
+    ...through(a.table, [...new Set(auditorTable)], 'table:audit_log', 'auditor'),
+    ...through(a.checkpoints, await calls('src/audit/checkpoint-verify.ts', /\bstore\.(versions|getVersion)\(/g), 'objects', 'auditor').map(
+      (x): Pair => (x.startsWith('s3:ListBucket') ? (x.replace(' on objects', ' on bucket:checkpoints') as Pair) : (x.replace(' on objects', ' on bucket:checkpoints/all') as Pair)),
+    ),
+  ];
+  return { proxy, worker, operator, auditor };
 }
 
 /** The policy's (action, resource) pairs, resources named back from the synthetic ARNs. */
@@ -146,6 +182,7 @@ function policyPairs(m: InfraModel, doc: string): Pair[] {
     [d.publicKeysSecret, 'secret:public_keys'],
     [d.kmsKey, 'key'],
     ...Object.entries(d.logGroups).map(([k, v]) => [`${v}:log-stream:*`, `logs:${k}`] as [string, string]),
+    ...Object.entries(d.buckets ?? {}).flatMap(([k, v]) => [[v, `bucket:${k}`], [`${v}/checkpoints/*`, `bucket:${k}/objects`], [`${v}/registry/*`, `bucket:${k}/objects`], [`${v}/*`, `bucket:${k}/all`]] as [string, string][]),
   ]);
   const p = renderPolicy(dataOf(m, 'aws_iam_policy_document').find((x) => x.name === doc)!, infraResolver(m, d));
   const out = new Set<Pair>();
@@ -170,6 +207,8 @@ beforeAll(async () => {
     queue: await adapter('src/aws/sqs-queue.ts', 'SqsQueue', 'sqs'),
     secrets: await adapter('src/aws/secret-store.ts', 'SecretsManagerStore', 'secretsmanager'),
     kms: await adapter('src/aws/key-service.ts', 'KmsKeyService', 'kms'),
+    // a GetObject with a VersionId (getVersion) is authorised by s3:GetObjectVersion
+    checkpoints: new Map([...(await adapter('src/aws/checkpoint-store-s3.ts', 'S3CheckpointStore', 's3'))].map(([k, v]) => [k, v.map((x) => (k === 'getVersion' && x === 's3:GetObject' ? 's3:GetObjectVersion' : (S3_ACTION[x] ?? `UNMAPPED ${x}`)))])),
   };
   code = await codeCalls(adapters);
 });
@@ -183,6 +222,9 @@ describe('the SDK commands each component sends (read from src/)', () => {
       send: ['sqs:SendMessage'], receive: ['sqs:ReceiveMessage'], delete: ['sqs:DeleteMessage'], changeVisibility: ['sqs:ChangeMessageVisibility'],
     });
     expect(adapters.secrets.get('get')).toEqual(['secretsmanager:GetSecretValue']);
+    expect(Object.fromEntries(adapters.checkpoints)).toEqual({
+      putOnce: ['s3:PutObject'], get: ['s3:GetObject'], keys: ['s3:ListBucket'], versions: ['s3:ListBucketVersions'], getVersion: ['s3:GetObjectVersion'],
+    });
     expect(adapters.secrets.get('putVersion')).toEqual(['secretsmanager:PutSecretValue']);
   });
 
@@ -193,8 +235,10 @@ describe('the SDK commands each component sends (read from src/)', () => {
     ]));
   });
 
-  it('the worker: consumes the queue, claims request ids and audit slots, stores decisions, appends audit entries and batch statements, reads the private keys', () => {
+  it('the worker: consumes the queue, claims request ids and audit slots, stores decisions, appends audit entries and batch statements, writes registrations and checkpoints, reads the private keys', () => {
     expect(sorted(code.worker)).toEqual(sorted([
+      // SPEC 8.11: write once (If-None-Match), read back the newest checkpoint of its chain on start; never a delete
+      pair('s3:PutObject', 'bucket:checkpoints/objects'), pair('s3:GetObject', 'bucket:checkpoints/objects'), pair('s3:ListBucket', 'bucket:checkpoints'),
       pair('sqs:ReceiveMessage', 'queue:requests'), pair('sqs:DeleteMessage', 'queue:requests'), pair('sqs:ChangeMessageVisibility', 'queue:requests'),
       pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'), pair('dynamodb:DeleteItem', 'table:requests'),
       pair('dynamodb:PutItem', 'table:decisions'), pair('dynamodb:GetItem', 'table:decisions'),
@@ -235,6 +279,16 @@ describe('each role allows exactly what its code sends (infra/ policy documents)
       pair('secretsmanager:UpdateSecret', 'secret:private_key'),
       pair('secretsmanager:UpdateSecret', 'secret:public_keys'),
     ]));
+  });
+
+  it('the audit-reader policy: exactly what audit verify --checkpoints reads (the table, every checkpoint version)', () => {
+    expect(sorted(code.auditor)).toEqual(sorted([
+      pair('dynamodb:Query', 'table:audit_log'), pair('dynamodb:GetItem', 'table:audit_log'), pair('dynamodb:Scan', 'table:audit_log'),
+      pair('s3:ListBucketVersions', 'bucket:checkpoints'), pair('s3:GetObjectVersion', 'bucket:checkpoints/all'),
+    ]));
+    const need = [...code.auditor, ...impliedKms(code.auditor)];
+    const have = policyPairs(model, 'audit_reader');
+    expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
   });
 
   it('fails on a permission no call needs (the comparison can fail)', () => {
