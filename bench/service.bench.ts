@@ -15,7 +15,9 @@
  *      runs them; bench/pipeline-bench-thread.mjs, on dist/), and the step from one to the next.
  *
  * Node 24 (native ML-KEM/ML-DSA) is the target; on Node 20 the same code runs with pure-JS PQ.
- * Run: npm run build && node --import tsx bench/service.bench.ts [--n 400]
+ * The machine may be shared: part 3 interleaves the runs (--reps rounds) and prints the cores
+ * each run actually got (CPU time ÷ wall time) beside its rate.
+ * Run: npm run build && node --import tsx bench/service.bench.ts [--n 400] [--reps 3]
  */
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -187,7 +189,7 @@ console.log(
 );
 
 // ---- 3. 1, 2, … pipelines on their own threads, one PCR under the shared lock ----
-async function threaded(k: number, perPipeline: number): Promise<{ rate: number; cpuPerDecision: number }> {
+async function threaded(k: number, perPipeline: number): Promise<{ rate: number; cpuPerDecision: number; coresUsed: number }> {
   const shared = ThreadLock.buffer();
   const pcrFile = join(mkdtempSync(join(tmpdir(), 'ima-bench-')), 'pcr.json');
   const workers = Array.from(
@@ -205,19 +207,31 @@ async function threaded(k: number, perPipeline: number): Promise<{ rate: number;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const decided = (await Promise.all(workers.map((w, i) => go(w, work[i].slice(20))))).reduce((a, b) => a + b, 0);
-  const rate = decided / ((performance.now() - t0) / 1000);
-  const cpuPerDecision = cpuMs(c0) / decided;
+  const wallMs = performance.now() - t0;
+  const cpu = cpuMs(c0);
   await Promise.all(workers.map((w) => w.terminate()));
-  return { rate, cpuPerDecision };
+  // cores used = CPU time ÷ wall time: below k when other processes took the cores meanwhile
+  return { rate: decided / (wallMs / 1000), cpuPerDecision: cpu / decided, coresUsed: cpu / wallMs };
 }
+// the machine may be shared: the runs of 1, 2, … pipelines are interleaved, REPS rounds, and
+// each count's median and best are printed with the cores it actually got (CPU ÷ wall)
+const REPS = arg('--reps', 3);
 const cores = availableParallelism();
-const rates: number[] = [];
+const runs: { rate: number; cpuPerDecision: number; coresUsed: number }[][] = Array.from({ length: cores }, () => []);
+for (let rep = 0; rep < REPS; rep++) {
+  for (let k = 1; k <= cores; k++) {
+    const r = await threaded(k, N);
+    runs[k - 1].push(r);
+    console.log(`  round ${rep + 1}: ${k} pipeline thread(s) ${r.rate.toFixed(1)} decisions/s, CPU ${r.cpuPerDecision.toFixed(3)} ms per decision, ${r.coresUsed.toFixed(2)} cores used; load ${loadavg()[0].toFixed(2)}`);
+  }
+}
+const med = runs.map((rs) => median(rs.map((r) => r.rate)));
+const best = runs.map((rs) => Math.max(...rs.map((r) => r.rate)));
 for (let k = 1; k <= cores; k++) {
-  const { rate: r, cpuPerDecision } = await threaded(k, N);
-  rates.push(r);
+  const rs = runs[k - 1];
   console.log(
-    `${k} pipeline thread(s), one PCR: ${r.toFixed(1)} decisions/s${k > 1 ? ` (×${(r / rates[0]).toFixed(2)} of one; step ×${(r / rates[k - 2]).toFixed(2)})` : ''}; CPU ${cpuPerDecision.toFixed(3)} ms per decision; load ${loadavg()[0].toFixed(2)}`,
+    `${k} pipeline thread(s), one PCR, ${REPS} interleaved rounds: median ${med[k - 1].toFixed(1)} decisions/s${k > 1 ? ` (×${(med[k - 1] / med[0]).toFixed(2)} of one)` : ''}, best ${best[k - 1].toFixed(1)}${k > 1 ? ` (×${(best[k - 1] / best[0]).toFixed(2)})` : ''}; CPU ${median(rs.map((r) => r.cpuPerDecision)).toFixed(3)} ms per decision; cores used ${median(rs.map((r) => r.coresUsed)).toFixed(2)}`,
   );
 }
-console.log(`per core: ${(rates[rates.length - 1] / cores).toFixed(1)} decisions/s; a 16-core projection at that per-core rate (a projection, not a measurement): ${((16 * rates[rates.length - 1]) / cores).toFixed(0)} decisions/s`);
+console.log(`per core: ${(med[cores - 1] / cores).toFixed(1)} decisions/s (median); a 16-core projection at that per-core rate (a projection, not a measurement): ${((16 * med[cores - 1]) / cores).toFixed(0)} decisions/s`);
 console.log(`load after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
