@@ -222,7 +222,9 @@ for (let rep = 0; rep < REPS; rep++) {
   for (let k = 1; k <= cores; k++) {
     const r = await threaded(k, N);
     runs[k - 1].push(r);
-    console.log(`  round ${rep + 1}: ${k} pipeline thread(s) ${r.rate.toFixed(1)} decisions/s, CPU ${r.cpuPerDecision.toFixed(3)} ms per decision, ${r.coresUsed.toFixed(2)} cores used; load ${loadavg()[0].toFixed(2)}`);
+    console.log(
+      `  round ${rep + 1}: ${k} pipeline thread(s) ${r.rate.toFixed(1)} decisions/s, CPU ${r.cpuPerDecision.toFixed(3)} ms per decision, ${r.coresUsed.toFixed(2)} cores used (${(r.rate / r.coresUsed).toFixed(1)} decisions/s per core used); load ${loadavg()[0].toFixed(2)}`,
+    );
   }
 }
 const med = runs.map((rs) => median(rs.map((r) => r.rate)));
@@ -230,7 +232,7 @@ const best = runs.map((rs) => Math.max(...rs.map((r) => r.rate)));
 for (let k = 1; k <= cores; k++) {
   const rs = runs[k - 1];
   console.log(
-    `${k} pipeline thread(s), one PCR, ${REPS} interleaved rounds: median ${med[k - 1].toFixed(1)} decisions/s${k > 1 ? ` (×${(med[k - 1] / med[0]).toFixed(2)} of one)` : ''}, best ${best[k - 1].toFixed(1)}${k > 1 ? ` (×${(best[k - 1] / best[0]).toFixed(2)})` : ''}; CPU ${median(rs.map((r) => r.cpuPerDecision)).toFixed(3)} ms per decision; cores used ${median(rs.map((r) => r.coresUsed)).toFixed(2)}`,
+    `${k} pipeline thread(s), one PCR, ${REPS} interleaved rounds: median ${med[k - 1].toFixed(1)} decisions/s${k > 1 ? ` (×${(med[k - 1] / med[0]).toFixed(2)} of one)` : ''}, best ${best[k - 1].toFixed(1)}${k > 1 ? ` (×${(best[k - 1] / best[0]).toFixed(2)})` : ''}; CPU ${median(rs.map((r) => r.cpuPerDecision)).toFixed(3)} ms per decision; cores used ${median(rs.map((r) => r.coresUsed)).toFixed(2)}; per core used ${median(rs.map((r) => r.rate / r.coresUsed)).toFixed(1)} decisions/s`,
   );
 }
 console.log(`per core: ${(med[cores - 1] / cores).toFixed(1)} decisions/s (median); a 16-core projection at that per-core rate (a projection, not a measurement): ${((16 * med[cores - 1]) / cores).toFixed(0)} decisions/s`);
