@@ -245,11 +245,25 @@ data "aws_iam_policy_document" "worker_task" {
     }
   }
 
+  # The key ring (src/aws/keyset-secret.ts): one DescribeSecret (which version holds which
+  # generation label), then each labelled version by its id.
   statement {
     sid       = "ReadPrivateKeys"
     effect    = "Allow"
-    actions   = ["secretsmanager:GetSecretValue"]
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     resources = [for s in aws_secretsmanager_secret.private_key : s.arn]
+  }
+
+  # SIGNER=kms:<arn> (src/aws/kms-signer.ts): the decisions signer's private key stays in the HSM;
+  # the worker reads its public key at start and signs the FIPS 204 external mu, on that key only.
+  dynamic "statement" {
+    for_each = var.signer_kms_key_arn == "" ? [] : [1]
+    content {
+      sid       = "SignWithTheKmsSigner"
+      effect    = "Allow"
+      actions   = ["kms:GetPublicKey", "kms:Sign"]
+      resources = [var.signer_kms_key_arn]
+    }
   }
 
   # Decrypt: secrets, queue messages, table items. GenerateDataKey: DynamoDB writes under the key.

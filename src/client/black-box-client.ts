@@ -2,15 +2,19 @@
  * `BlackBoxClient`: the request side of DESIGN.md "The data flow", as a library that runs in Node
  * and in a browser (pure JS: the noble provider, `fetch`, no `node:` import anywhere below it).
  *
- *   1. GET /api/keys, verify the signed keys document against the PINNED ML-DSA-87 fingerprint
- *      (SPEC §7.3) — on any "no" it stops here: nothing is sealed or sent
+ *   1. GET /api/keys, verify the keys document against the PINNED ROOT fingerprint (SPEC §7.3):
+ *      the root key, its signed key-set statements, the current one valid now and of a generation
+ *      no lower than the highest this client has seen (a rollback is refused) — on any "no" it
+ *      stops here: nothing is sealed or sent
  *   2. make an ephemeral composite reply key, seal the request to the service key (SPEC §8.1)
  *   3. POST it; the 202 answer must name the handle the client computed itself
  *   4. long-poll GET /api/decisions/{handle}?wait=S (SPEC §8.2): the service holds the request
  *      until the decision is stored; a service that answers 202 at once (an older proxy that
  *      ignores `wait`) is polled with backoff instead (a progress callback sees each poll)
- *   5. open the sealed response with the reply key, verify every check of SPEC §8.5 against the
- *      pin and the request digest, and return the response document (what `-o response.json` keeps)
+ *   5. open the sealed response with the reply key, verify every check of SPEC §8.10 against the
+ *      root pin (the response carries the statement that certifies its signer, of a generation
+ *      no lower than the highest seen) and the request digest, and return the response document
+ *      (what `-o response.json` keeps)
  *
  * The verifier is the same pure `verifyResponse` that `ima-qs verify response.json` runs offline.
  *
@@ -56,8 +60,15 @@ export interface ClientProgress {
 export interface BlackBoxClientOptions {
   /** the service base URL, e.g. http://127.0.0.1:8787 or https://abc.lambda-url.eu-central-1.on.aws */
   endpoint: string;
-  /** the ML-DSA-87 fingerprint given out of band (64 hex digits, as `ima-qs keys show` prints it) */
+  /** the ROOT fingerprint given out of band (64 hex digits, as `ima-qs keys generate` and `local up` print it) */
   pin: string;
+  /**
+   * the highest key-set generation already seen for this root (kept by the caller across runs,
+   * e.g. the CLI's state file): a keys document or a response certified by a lower one is refused
+   */
+  minGeneration?: number;
+  /** told whenever a verified keys document raises the highest generation seen */
+  onGeneration?: (generation: number) => void;
   fetch?: FetchLike;
   /** defaults to the pure-JS noble provider (the only one that runs in a browser) */
   provider?: CryptoProvider;
@@ -140,6 +151,8 @@ export class BlackBoxClient {
   private readonly fetch: FetchLike;
   private readonly now: () => number;
   private cachedKeys?: { keys: DocumentKeys; at: number };
+  /** the highest key-set generation this instance has seen in a verified keys document */
+  private highest: number;
 
   constructor(private readonly opts: BlackBoxClientOptions) {
     let url: URL;
@@ -152,8 +165,9 @@ export class BlackBoxClient {
     this.base = url.href.replace(/\/+$/, '');
     const pin = String(opts.pin ?? '').trim().toLowerCase().replace(/^sha3-256:/, '');
     if (!/^[0-9a-f]{64}$/.test(pin)) {
-      throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits', { hint: "it is the ML-DSA-87 fingerprint 'ima-qs keys show' or 'ima-qs local up' prints" });
+      throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits', { hint: "it is the root fingerprint 'ima-qs keys generate' or 'ima-qs local up' prints" });
     }
+    this.highest = Number.isSafeInteger(opts.minGeneration) && opts.minGeneration! > 0 ? opts.minGeneration! : 0;
     this.opts = { ...opts, pin };
     this.p = opts.provider ?? nobleProvider;
     const global = (globalThis as { fetch?: FetchLike }).fetch;
@@ -207,6 +221,11 @@ export class BlackBoxClient {
     });
   }
 
+  /** The highest key-set generation seen so far (0: none). */
+  get generation(): number {
+    return this.highest;
+  }
+
   /** Step 1: the service keys, trusted only once the document verifies against the pin. */
   async keys(signal?: AbortSignal): Promise<DocumentKeys> {
     return this.keysWithin(this.deadline(signal));
@@ -218,11 +237,20 @@ export class BlackBoxClient {
     const res = await this.call(d, { step: 'keys', method: 'GET', path: '/api/keys', ok: { status: 200, type: 'application/json', maxBytes: MAX_KEYS_DOC_BYTES } });
     if (res.status !== 200) throw refusal(res, 'GET /api/keys');
     const text = new TextDecoder('utf-8').decode(res.body);
-    const v = verifyPublicKeysDocument(this.p, text, { pin: this.opts.pin, now: new Date(this.now()) });
+    const v = verifyPublicKeysDocument(this.p, text, { pin: this.opts.pin, now: new Date(this.now()), minGeneration: this.highest || undefined });
     // Precondition: nothing is sealed or sent to a service whose keys do not verify against the pin
     if (!v.valid) throw new VerificationError(v.code, `the service keys document is refused: ${v.reason}`, {
-      hint: v.code === 'KEYS_DOC_PIN_MISMATCH' ? 'the endpoint is not the service you pinned, or its signing key changed: check the fingerprint out of band' : undefined,
+      hint:
+        v.code === 'KEYS_DOC_PIN_MISMATCH'
+          ? 'the endpoint is not the service you pinned (the pin is the root fingerprint): check it out of band'
+          : v.code === 'KEYS_DOC_ROLLBACK'
+            ? 'someone serves an old keys document (a rotated, possibly leaked key set): do not send anything'
+            : undefined,
     });
+    if (v.keys.generation > this.highest) {
+      this.highest = v.keys.generation;
+      this.opts.onGeneration?.(v.keys.generation);
+    }
     this.cachedKeys = { keys: v.keys, at: this.now() };
     return v.keys;
   }
@@ -307,7 +335,12 @@ export class BlackBoxClient {
     }
     progress('verify');
     // the client knows what it sent: the request digest and the payload digest are checked, not taken
-    const v = verifyResponse(this.p, response, this.opts.pin, { requestDigest: sealed.handle, payloadDigest: payloadDigest(this.p, payload), requireAnchor: this.opts.requireAnchor });
+    const v = verifyResponse(this.p, response, this.opts.pin, {
+      requestDigest: sealed.handle,
+      payloadDigest: payloadDigest(this.p, payload),
+      requireAnchor: this.opts.requireAnchor,
+      ...(this.highest ? { minGeneration: this.highest } : {}),
+    });
     const doc = response as AnyResponse;
     if (v.ok && doc.decision.request_id !== sealed.inner.request_id) {
       v.ok = false;
@@ -349,8 +382,9 @@ function refusal(res: Reply, what: string): RemoteError {
 }
 
 /**
- * A 422 is the worker's refusal, signed (SPEC §8.10.5): verified against the pinned service key
- * from the verified keys document and this request's digest. A real one is REQUEST_REFUSED
+ * A 422 is the worker's refusal, signed (SPEC §8.10.5): verified against the decisions signers
+ * the verified keys document certifies (any of its generations: a worker signs under the newest
+ * it holds) and this request's digest. A real one is REQUEST_REFUSED
  * (exit 3, the service's code in details); anything else is a forged refusal (exit 1).
  */
 function signedRefusal(p: CryptoProvider, res: Reply, keys: DocumentKeys, handle: string): ImaError {
@@ -362,9 +396,15 @@ function signedRefusal(p: CryptoProvider, res: Reply, keys: DocumentKeys, handle
   }
   const claimed = (doc as { error?: { code?: unknown } } | undefined)?.error?.code;
   const shown = typeof claimed === 'string' && /^[A-Z0-9_]{1,64}$/.test(claimed) ? claimed : 'unknown';
-  const v = verifyRefusal(p, (doc as { refusal?: unknown } | undefined)?.refusal, { publicKey: keys.mldsa, fingerprint: fingerprint('ML-DSA-87', keys.mldsa) }, handle);
+  const claimedRefusal = (doc as { refusal?: unknown } | undefined)?.refusal;
+  let v = verifyRefusal(p, claimedRefusal, { publicKey: keys.signers[0], fingerprint: fingerprint('ML-DSA-87', keys.signers[0]) }, handle);
+  for (const signer of keys.signers.slice(1)) {
+    if (v.ok) break;
+    const other = verifyRefusal(p, claimedRefusal, { publicKey: signer, fingerprint: fingerprint('ML-DSA-87', signer) }, handle);
+    if (other.ok) v = other;
+  }
   if (!v.ok) {
-    return new VerificationError('REFUSAL_FORGED', `the service answered 422 ${shown}, but the refusal is not signed by the pinned service key: ${v.reason}`, {
+    return new VerificationError('REFUSAL_FORGED', `the service answered 422 ${shown}, but the refusal is not signed by a signer the pinned root certifies: ${v.reason}`, {
       hint: 'something between you and the service (a proxy, or whoever can write its tables) made up this refusal; the request may still be decided: poll again or resend',
       details: { serviceCode: shown },
     });

@@ -20,6 +20,8 @@ export const SIGNATURE_CONTEXTS = {
   decision2: 'ima-qs/v2/decision',
   batch: 'ima-qs/v2/batch',
   refusal: 'ima-qs/v2/refusal',
+  // the offline root's key-set statement (SPEC §7.3): the only thing the root signs
+  keyset: 'ima-qs/v2/keyset',
 } as const;
 export type SignaturePurpose = keyof typeof SIGNATURE_CONTEXTS;
 

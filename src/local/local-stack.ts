@@ -19,14 +19,16 @@ import { join, resolve } from 'node:path';
 import { AuditChain } from '../audit/audit-chain.js';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
-import { createPublicKeysDocument } from '../protocol/keys-document.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
 import { fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
 import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
-import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import { KeyRing } from '../keys/key-ring.js';
+import { DirKeySetSource } from '../keys/key-set-dir-source.js';
+import { ensureLocalKeys, localDocumentText } from './local-keys.js';
 import { RulesModel } from '../service/council/councils.js';
 import { jsonLogger, type Logger } from '../service/log.js';
 import { MemoryQueue } from '../service/memory/memory-queue.js';
@@ -46,6 +48,8 @@ import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from 
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
   keys: 'keys',
+  root: 'root',
+  stages: 'stages.json',
   db: 'db',
   simulatedBank: 'tpm-sim.json',
   log: 'service.log',
@@ -81,15 +85,21 @@ export interface LocalStackOptions {
   auditRecipient?: string;
   /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
   http?: HttpFrontOptions;
+  /** how often the worker re-reads STATE/stages.json and its generations (default 2 s) */
+  keysReloadMs?: number;
 }
 
 export interface LocalStack {
   readonly endpoint: string;
   readonly port: number;
   readonly stateDir: string;
-  /** THE fingerprint to pin: SHA3-256 of the ML-DSA-87 SPKI (what `keys show STATE/keys` prints) */
+  /** THE fingerprint to pin: the stack's root (STATE/root), SHA3-256 of its ML-DSA-87 SPKI */
   readonly fingerprint: string;
+  /** the online signer's fingerprint (the decisions signer the root certifies) */
+  readonly signerFingerprint: string;
   readonly keysCreated: boolean;
+  /** the generations the worker holds (`local rotate` changes them; the ring reloads them) */
+  readonly ring: KeyRing;
   readonly anchor: BankDescription & { pcr: number };
   readonly signer: { threads: number; native?: boolean };
   readonly http: LoopbackServer['stats'];
@@ -195,14 +205,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   try {
     // a separate auditor key first: a bad one stops the start before anything is created
     const auditor = opts.auditRecipient === undefined ? undefined : await loadAuditRecipient(p, resolve(opts.auditRecipient), '--audit-recipient');
-    // keys: the `keys generate` layout, generated once, then loaded (and checked pair by pair)
-    const keysDir = join(stateDir, STATE_LAYOUT.keys);
-    const keysCreated = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
-    if (keysCreated) await writeKeyDir(keysDir, generateServiceKeys(p));
-    const keys = await loadPrivateKeys(p, keysDir);
-    const pub = publicKeysOf(keys);
-    const fp = fingerprints(pub);
-    const recipient = auditor ?? serviceRecipient(recipientPublicKey(pub), `STATE/${STATE_LAYOUT.keys}`);
+    // keys: a root, generation 1 (the `keys generate` layout, certified), stages (SPEC §9)
+    const localKeys = await ensureLocalKeys(p, stateDir, new Date());
+    const keysCreated = localKeys.created;
+    const ring = await KeyRing.open(p, new DirKeySetSource(p, stateDir), { reloadMs: opts.keysReloadMs ?? 2000, minReloadGapMs: 500 });
+    cleanups.push(async () => ring.stop());
+    const current = ring.sets.find((x) => x.stage === 'current')!;
+    const signingKey = ring.newest(Date.now())?.decisionsKey ?? current.decisionsKey;
+    if (!signingKey) throw new PreconditionError('SIGNER_NOT_HELD', 'the current generation holds no signing key');
+    const signerFp = fingerprint('ML-DSA-87', signingKey.publicKey);
+    const recipient = auditor ?? serviceRecipient(current.recipient.publicKey, `STATE/${STATE_LAYOUT.keys}`);
     const auditRecipient = { fingerprint: recipient.fingerprint, source: recipient.source, auditor: auditor !== undefined };
 
     const logStream: WriteStream = createWriteStream(join(stateDir, STATE_LAYOUT.log), { flags: 'a', mode: 0o600 });
@@ -232,10 +244,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     let signer: Signer;
     let signerInfo: { threads: number; native?: boolean };
     if (threads === 0) {
-      signer = new InlineSigner(p, keys.mldsa);
+      signer = new InlineSigner(p, signingKey);
       signerInfo = { threads: 0 };
     } else {
-      const pool = await SigningPool.start(keys.mldsa, { threads });
+      const pool = await SigningPool.start(signingKey, { threads });
       signer = pool;
       signerInfo = { threads: pool.size, native: pool.native };
     }
@@ -248,9 +260,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
     const deps: PipelineDeps = {
       p,
-      recipientKey: recipientPrivateKey(keys),
+      recipientKey: current.recipient,
+      recipientFor: (fp) => ring.recipientFor(fp),
+      certification: (at) => ring.certificationFor(signingKey.publicKey, at),
       signer,
-      signerFingerprint: fp.mldsa,
+      signerFingerprint: signerFp,
       model: new RulesModel(),
       requests,
       decisions: notifyingTable(decisions, waiter),
@@ -263,7 +277,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         pcr,
         bank: 'sha256',
         signer,
-        signerFingerprint: fp.mldsa,
+        signerFingerprint: signerFp,
         recipient: recipient.publicKey,
         recipientFingerprint: recipient.fingerprint,
         clock: systemClock,
@@ -271,11 +285,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     };
     const consumer = new Consumer(queue, deps, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 });
 
-    // the keys document is signed at each start (same keys, fresh validity) and kept for reading
-    const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
-    await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
-    const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter });
+    // the keys document: the ring's generations (current, then pending and previous as accepted),
+    // rebuilt whenever the ring's stages change, and kept in STATE for reading
+    let published: { document: string; recipientFingerprints: Uint8Array[]; key: string } | undefined;
+    const keys = async () => {
+      const key = ring.sets.map((x) => `${x.stage}:${x.generation}`).join(',');
+      if (published?.key !== key) {
+        const document = localDocumentText(ring);
+        published = { document, recipientFingerprints: ring.sets.map((x) => fromHex(x.recipientFingerprint)), key };
+        await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), document + '\n', { force: true });
+      }
+      return published;
+    };
+    await keys();
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys, log, waiter });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
@@ -292,10 +315,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    log.log('info', 'local stack started', { endpoint: http.url, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+    log.log('info', 'local stack started', { endpoint: http.url, pin: localKeys.pin, signer: signerFp, generations: ring.sets.map((x) => `${x.stage}:${x.generation}`), audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -310,8 +333,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       endpoint: http.url,
       port: http.port,
       stateDir,
-      fingerprint: fp.mldsa,
+      fingerprint: localKeys.pin,
+      signerFingerprint: signerFp,
       keysCreated,
+      ring,
       anchor,
       signer: signerInfo,
       http: http.stats,

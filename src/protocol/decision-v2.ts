@@ -10,7 +10,10 @@
  *     votes_root      RFC 9162 Merkle root (SHA3-256) over the canonical JSON of each vote, in
  *                     the council's persona order: one vote can be shown alone with its proof
  *   response  {v:2, decision, signature, votes, signer:{alg, public_key, fingerprint},
- *              audit:{entry, proof, batch:{statement, signature}}}
+ *              certification:{root, keyset}, audit:{entry, proof, batch:{statement, signature}}}
+ *     certification   the offline root's public key and the key-set statement it signed that
+ *                     certifies `signer` (keyset.ts): the response carries its whole trust chain,
+ *                     so it verifies offline with the root pin alone
  */
 import { canonicalBytes } from '../crypto/canonical-json.js';
 import { fromHex, toBase64, toHex } from '../crypto/bytes.js';
@@ -18,6 +21,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { Signer } from '../crypto/signer.js';
 import type { AuditCoreV3 } from './audit-core.js';
 import type { SignedBatch } from './batch-statement.js';
+import type { SignedKeySet } from './keyset.js';
 import { allInclusionPaths, leafHash, rootFromLeafHashes } from './merkle.js';
 import type { Route } from './request.js';
 import { outcome, tally, type Outcome, type Tally } from '../service/council/aggregate.js';
@@ -66,9 +70,16 @@ export interface SignerBlock {
   fingerprint: string;
 }
 
+/** The root key (base64) and the key-set statement that certifies the signer (SPEC §8.10). */
+export interface CertificationBlock {
+  root: string;
+  keyset: SignedKeySet;
+}
+
 export interface DecisionResponseV2 extends SignedDecisionV2 {
   v: 2;
   signer: SignerBlock;
+  certification: CertificationBlock;
   audit: AuditBlockV2;
 }
 
@@ -145,13 +156,14 @@ export async function signDecisionV2(p: Hash, signer: Signer, input: DecideInput
   return { decision, signature: toBase64(sig), votes };
 }
 
-export function buildResponseV2(signed: SignedDecisionV2, signerPublicKey: Uint8Array, audit: AuditBlockV2): DecisionResponseV2 {
+export function buildResponseV2(signed: SignedDecisionV2, signerPublicKey: Uint8Array, certification: CertificationBlock, audit: AuditBlockV2): DecisionResponseV2 {
   return {
     v: 2,
     decision: signed.decision,
     signature: signed.signature,
     votes: signed.votes,
     signer: { alg: 'ML-DSA-87', public_key: toBase64(signerPublicKey), fingerprint: signed.decision.signer },
+    certification,
     audit,
   };
 }

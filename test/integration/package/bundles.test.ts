@@ -102,7 +102,7 @@ class LambdaDriver {
 
 beforeAll(async () => {
   moto = await startMoto();
-  res = await createAwsResources(moto.env, f.keys, { visibility: 10, maxReceiveCount: 5 });
+  res = await createAwsResources(moto.env, f, { visibility: 10, maxReceiveCount: 5 });
   const w = await runCli(['package', 'worker', '-o', workerBuild, '--json']);
   expect(w.code, w.stderr).toBe(0);
   const l = await runCli(['package', 'lambda', '-o', join(tmp, 'lambda.zip'), '--json']);
@@ -189,9 +189,9 @@ describe('ima-qs package lambda', () => {
     assertNoNodeModules(lambdaDir);
     const out = await lambda.call(event('GET', '/api/keys'));
     expect(out.statusCode).toBe(200);
-    const v = verifyPublicKeysDocument(p, JSON.parse(out.body!), { pin: f.fp.mldsa, now: new Date() });
+    const v = verifyPublicKeysDocument(p, JSON.parse(out.body!), { pin: f.pin, now: new Date() });
     expect(v.valid).toBe(true);
-    if (v.valid) expect(v.fingerprints.composite).toBe(f.fp.composite);
+    if (v.valid) expect(v.keys.fingerprints.composite).toBe(f.fp.composite);
   });
 
   it('takes a sealed request (202), refuses the same body again (409), reports it pending (202)', async () => {

@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await moto.reset();
-  res = await createAwsResources(moto.env, f.keys, { visibility: VISIBILITY, maxReceiveCount: 5 });
+  res = await createAwsResources(moto.env, f, { visibility: VISIBILITY, maxReceiveCount: 5 });
   env = {
     ...moto.env,
     QUEUE_URL: res.queueUrl,

@@ -176,7 +176,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await moto.reset();
-  res = await createAwsResources(moto.env, f.keys, { visibility: VISIBILITY, maxReceiveCount: 5 });
+  res = await createAwsResources(moto.env, f, { visibility: VISIBILITY, maxReceiveCount: 5 });
   proxy = proxyFromEnv({ ...moto.env, QUEUE_URL: res.queueUrl, KEYS_SECRET_PREFIX: PREFIX });
   model.release();
   model.mode = 'answer';

@@ -3,7 +3,7 @@
 // refused; a service refusal carries its code; malformed endpoint/pin are usage errors.
 // And the loadtest's nearest-rank percentiles.
 import { describe, expect, it } from 'vitest';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { BlackBoxClient, readCapped, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
@@ -13,8 +13,8 @@ import { requestHandle } from '../../../src/protocol/request.js';
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
-const pin = fingerprints(pub).mldsa;
-const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() }));
+// the pin is the root's fingerprint; the document carries the root-signed key-set statement
+const { pin, doc } = testKeySet(p, { keys });
 
 function scripted(answers: Record<string, (body?: Uint8Array) => { status: number; body: string }>) {
   const seen: string[] = [];

@@ -61,7 +61,7 @@ const MUTATIONS: Mutation[] = [
   { name: 'FARGATE + tpm precondition removed', file: 'ecs.tf', from: /precondition \{\n\s*condition\s*= !\(var\.worker_launch_type == "FARGATE"[\s\S]*?\n    \}\n/, to: '', expect: 'tpm.explicit' },
   { name: 'a resource not gated', file: 'ecs.tf', from: /(resource "aws_ecs_cluster" "main" \{\n)\s*count = local\.count\n/, to: '$1', expect: 'gating' },
   { name: 'audit table renamed', file: 'locals.tf', from: '-tpm-audit-log"', to: '-audit"', expect: 'inventory' },
-  { name: 'a private-key secret dropped', file: 'locals.tf', from: /^\s*ecdh_p384\s*= "\$\{var\.secret_prefix\}\/ecdh-p384-private"\n/m, to: '', expect: 'inventory' },
+  { name: 'the key-set secret dropped', file: 'locals.tf', from: /^\s*keyset\s*= "\$\{var\.secret_prefix\}\/keyset"\n/m, to: '', expect: 'inventory' },
   // who may call the proxy (issue 12 item 10)
   {
     name: 'a public function URL back',

@@ -32,7 +32,7 @@ const deployment: Deployment = syntheticDeployment({
   vars: { key_operator_arns: [OPERATOR], break_glass_principal_arns: [ALICE] },
 });
 const KEY = deployment.kmsKey;
-const SECRET = deployment.privateKeySecrets.ml_dsa_87;
+const SECRET = deployment.privateKeySecrets.keyset;
 
 interface Scenario {
   name: string;

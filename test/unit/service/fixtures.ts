@@ -12,8 +12,10 @@ import type { CompositeKemPrivateKey } from '../../../src/crypto/composite-kem.j
 import { openBytes } from '../../../src/crypto/envelope.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { getProvider } from '../../../src/crypto/providers.js';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../../../src/keys/key-dir.js';
+import type { CertificationBlock } from '../../../src/protocol/decision-v2.js';
+import type { SignedKeySet } from '../../../src/protocol/keyset.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { RulesModel } from '../../../src/service/council/councils.js';
 import type { PersonaModel } from '../../../src/service/council/types.js';
 import type { Logger } from '../../../src/service/log.js';
@@ -35,6 +37,13 @@ export const p: CryptoProvider = getProvider('node');
 export interface ServiceFixture {
   keys: ServiceKeys;
   fp: ReturnType<typeof fingerprints>;
+  /** the root fingerprint: what clients and verify pin (SPEC §1.4) */
+  pin: string;
+  root: Uint8Array;
+  /** the root's private key (tests certify the next generation with it) */
+  rootKey: import('../../../src/crypto/provider.js').MlDsaPrivateKey;
+  keyset: SignedKeySet;
+  certification: CertificationBlock;
   recipient: Uint8Array;
   recipientKey: CompositeKemPrivateKey;
   published: PublishedKeys;
@@ -46,13 +55,18 @@ export function serviceFixture(): ServiceFixture {
   const keys = generateServiceKeys(p);
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
-  const doc = createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() });
+  const ks = testKeySet(p, { keys });
   cached = {
     keys,
     fp,
+    pin: ks.pin,
+    root: ks.root.publicKey,
+    rootKey: ks.root,
+    keyset: ks.keyset,
+    certification: ks.certification,
     recipient: recipientPublicKey(pub),
     recipientKey: recipientPrivateKey(keys),
-    published: { document: JSON.stringify(doc), recipientFingerprint: fromHex(fp.composite) },
+    published: { document: ks.doc, recipientFingerprint: fromHex(fp.composite) },
   };
   return cached;
 }
@@ -123,6 +137,7 @@ export function pipelineDeps(opts: {
     recipientKey: f.recipientKey,
     signer,
     signerFingerprint: f.fp.mldsa,
+    certification: () => f.certification,
     model: opts.model ?? new RulesModel(),
     requests: opts.requests,
     decisions: opts.decisions,
