@@ -126,6 +126,9 @@ export function pipelineDeps(opts: {
   clock?: Clock;
   log: Logger;
   signer?: Signer;
+  /** with `signer`: its fingerprint and the certification a response carries (default: the fixture's) */
+  signerFingerprint?: string;
+  certification?: CertificationBlock;
   model?: PersonaModel;
   chain?: string;
 }): PipelineDeps {
@@ -136,8 +139,8 @@ export function pipelineDeps(opts: {
     p,
     recipientKey: f.recipientKey,
     signer,
-    signerFingerprint: f.fp.mldsa,
-    certification: () => f.certification,
+    signerFingerprint: opts.signerFingerprint ?? f.fp.mldsa,
+    certification: () => opts.certification ?? f.certification,
     model: opts.model ?? new RulesModel(),
     requests: opts.requests,
     decisions: opts.decisions,
@@ -149,7 +152,7 @@ export function pipelineDeps(opts: {
       pcrBank: opts.pcrBank,
       pcr: opts.pcr ?? 16,
       signer,
-      signerFingerprint: f.fp.mldsa,
+      signerFingerprint: opts.signerFingerprint ?? f.fp.mldsa,
       recipient: f.recipient,
       recipientFingerprint: f.fp.composite,
       clock,
