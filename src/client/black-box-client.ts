@@ -67,8 +67,10 @@ export interface BlackBoxClientOptions {
    * e.g. the CLI's state file): a keys document or a response certified by a lower one is refused
    */
   minGeneration?: number;
-  /** told whenever a verified keys document raises the highest generation seen */
-  onGeneration?: (generation: number) => void;
+  /** the decisions signers (fingerprints) the generation `minGeneration` certifies (from the same record) */
+  minGenerationSigners?: readonly string[];
+  /** told whenever a verified keys document raises the highest generation seen (with its current signer) */
+  onGeneration?: (generation: number, signers: string[]) => void;
   fetch?: FetchLike;
   /** defaults to the pure-JS noble provider (the only one that runs in a browser) */
   provider?: CryptoProvider;
@@ -151,8 +153,9 @@ export class BlackBoxClient {
   private readonly fetch: FetchLike;
   private readonly now: () => number;
   private cachedKeys?: { keys: DocumentKeys; at: number };
-  /** the highest key-set generation this instance has seen in a verified keys document */
+  /** the highest key-set generation this instance has seen in a verified keys document, and its signers */
   private highest: number;
+  private highestSigners: readonly string[];
 
   constructor(private readonly opts: BlackBoxClientOptions) {
     let url: URL;
@@ -168,6 +171,7 @@ export class BlackBoxClient {
       throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits', { hint: "it is the root fingerprint 'ima-qs keys generate' or 'ima-qs local up' prints" });
     }
     this.highest = Number.isSafeInteger(opts.minGeneration) && opts.minGeneration! > 0 ? opts.minGeneration! : 0;
+    this.highestSigners = opts.minGenerationSigners ?? [];
     this.opts = { ...opts, pin };
     this.p = opts.provider ?? nobleProvider;
     const global = (globalThis as { fetch?: FetchLike }).fetch;
@@ -226,6 +230,11 @@ export class BlackBoxClient {
     return this.highest;
   }
 
+  /** The decisions signers (fingerprints) that generation certifies. */
+  get generationSigners(): readonly string[] {
+    return this.highestSigners;
+  }
+
   /** Step 1: the service keys, trusted only once the document verifies against the pin. */
   async keys(signal?: AbortSignal): Promise<DocumentKeys> {
     return this.keysWithin(this.deadline(signal));
@@ -247,9 +256,11 @@ export class BlackBoxClient {
             ? 'someone serves an old keys document (a rotated, possibly leaked key set): do not send anything'
             : undefined,
     });
-    if (v.keys.generation > this.highest) {
+    if (v.keys.generation >= this.highest) {
+      const raised = v.keys.generation > this.highest;
       this.highest = v.keys.generation;
-      this.opts.onGeneration?.(v.keys.generation);
+      this.highestSigners = [v.keys.fingerprints.decisions];
+      if (raised) this.opts.onGeneration?.(v.keys.generation, [v.keys.fingerprints.decisions]);
     }
     this.cachedKeys = { keys: v.keys, at: this.now() };
     return v.keys;
@@ -339,7 +350,7 @@ export class BlackBoxClient {
       requestDigest: sealed.handle,
       payloadDigest: payloadDigest(this.p, payload),
       requireAnchor: this.opts.requireAnchor,
-      ...(this.highest ? { minGeneration: this.highest } : {}),
+      ...(this.highest ? { minGeneration: this.highest, stillCertified: this.highestSigners } : {}),
     });
     const doc = response as AnyResponse;
     if (v.ok && doc.decision.request_id !== sealed.inner.request_id) {

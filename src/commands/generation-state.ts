@@ -5,7 +5,10 @@
  * served again by an active attacker.
  *
  *   $XDG_STATE_HOME/ima-qs/generations.json   (else ~/.ima-qs/generations.json; folder 0700, file 0600)
- *   {"v":1,"roots":{"<root pin>":{"generation":3,"seen":"2026-11-28T12:00:00Z"}}}
+ *   {"v":1,"roots":{"<root pin>":{"generation":3,"signers":["<fp>"],"seen":"2026-11-28T12:00:00Z"}}}
+ *
+ * `signers`: the decisions signers that generation certifies — a response certified by an older
+ * generation is still accepted when its signer is one of them (a signer kept across rotations).
  *
  * Read with a bound and the strict JSON reader; replaced atomically; only ever raised (a reset is
  * an explicit flag, --reset-generation). Two processes writing at once may lose one raise (the
@@ -23,6 +26,7 @@ const MAX_ROOTS = 4096;
 
 export interface GenerationRecord {
   generation: number;
+  signers: string[];
   seen: string;
 }
 
@@ -53,16 +57,26 @@ export async function readGenerations(env: Env): Promise<Record<string, Generati
     throw new InputError('BAD_GENERATION_STATE', `${path} is not {"v":1,"roots":{…}}`, { hint: 'remove it (the generations seen are then forgotten) or repair it' });
   }
   for (const [pin, r] of Object.entries(roots)) {
-    if (!HEX64.test(pin) || exactProblem(r, ['generation', 'seen'], 'a root') || !isNat((r as GenerationRecord).generation) || !isUtcTime((r as GenerationRecord).seen, 'seconds')) {
-      throw new InputError('BAD_GENERATION_STATE', `${path}: the entry ${pin.slice(0, 16)}… is not {generation, seen}`);
+    const g = r as GenerationRecord;
+    if (
+      !HEX64.test(pin) ||
+      exactProblem(r, ['generation', 'signers', 'seen'], 'a root') ||
+      !isNat(g.generation) ||
+      !Array.isArray(g.signers) ||
+      g.signers.length > 8 ||
+      !g.signers.every((s) => typeof s === 'string' && HEX64.test(s)) ||
+      !isUtcTime(g.seen, 'seconds')
+    ) {
+      throw new InputError('BAD_GENERATION_STATE', `${path}: the entry ${pin.slice(0, 16)}… is not {generation, signers, seen}`);
     }
   }
   return roots as Record<string, GenerationRecord>;
 }
 
-/** The highest generation recorded for a root pin (0: none). */
-export async function highestSeen(env: Env, pin: string): Promise<number> {
-  return (await readGenerations(env))[pin]?.generation ?? 0;
+/** The highest generation recorded for a root pin (generation 0: none) and the signers it certifies. */
+export async function highestSeen(env: Env, pin: string): Promise<{ generation: number; signers: string[] }> {
+  const r = (await readGenerations(env))[pin];
+  return { generation: r?.generation ?? 0, signers: r?.signers ?? [] };
 }
 
 async function write(env: Env, roots: Record<string, GenerationRecord>): Promise<void> {
@@ -73,10 +87,10 @@ async function write(env: Env, roots: Record<string, GenerationRecord>): Promise
 }
 
 /** Raises the recorded generation of a root pin (never lowers it). */
-export async function recordGeneration(env: Env, pin: string, generation: number, now: Date): Promise<void> {
+export async function recordGeneration(env: Env, pin: string, generation: number, signers: string[], now: Date): Promise<void> {
   const roots = await readGenerations(env);
   if ((roots[pin]?.generation ?? 0) >= generation) return;
-  roots[pin] = { generation, seen: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  roots[pin] = { generation, signers: signers.slice(0, 8), seen: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
   await write(env, roots);
 }
 

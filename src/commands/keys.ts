@@ -95,10 +95,11 @@ export async function generateKeyDir(
 ): Promise<GenerateResult> {
   const dir = resolve(deps.cwd, o.out);
   const rootDir = resolve(deps.cwd, o.root ?? `${o.out.replace(/\/+$/, '')}_root`);
-  const rootExists = await exists(join(rootDir, ROOT_FILES.private));
+  // the default root folder of a previous run is replaced only with --force (a new root: a new pin)
+  const rootExists = (await exists(join(rootDir, ROOT_FILES.private))) && !(o.root === undefined && o.force);
   if (rootExists && o.root === undefined) {
     throw new InputError('FILE_EXISTS', `${rootDir} already holds a root key`, {
-      hint: 'certify with it explicitly: --root DIR --previous OLD/keyset.json (a new root would change the pin)',
+      hint: 'certify with it explicitly: --root DIR --previous OLD/keyset.json, or pass --force to replace it too (a new root changes the pin)',
     });
   }
   if (o.previous && !rootExists) throw new UsageError('USAGE', '--previous needs the root that signed it (--root DIR)');
@@ -118,7 +119,7 @@ export async function generateKeyDir(
     throw new InputError('NOT_A_DIRECTORY', `${o.out} is a file; a folder was expected`);
   }
   const keys = generateServiceKeys(p);
-  const root = rootExists ? await loadRootKey(p, rootDir) : await writeRootDir(p, rootDir);
+  const root = rootExists ? await loadRootKey(p, rootDir) : await writeRootDir(p, rootDir, { force: o.force });
   const written = await writeKeyDir(dir, keys, { force: o.force });
   const fps = fingerprints(publicKeysOf(keys));
   const now = deps.now?.() ?? new Date();
@@ -270,7 +271,7 @@ Refuses to overwrite anything without --force (and then writes nothing).`,
       })
       .requiredOption('--out <dir>', 'folder for the key files (created 0700)')
       .option('--root <dir>', 'the root folder to certify with (default: a new root in OUT_root)')
-      .option('--force', 'replace existing key files (the old private keys are lost)'),
+      .option('--force', 'replace existing key files, and a root in OUT_root (the old private keys are lost; a new root changes the pin)'),
   ).action(
     app.action(async (o: { out: string; force?: boolean } & CertifyFlags) => {
       const r = await generateKeyDir(app.deps, o);

@@ -91,7 +91,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
   if (!/^[0-9a-f]{64}$/.test(pin)) throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits');
   // the highest generation this user has seen for the root: an older keys document is a rollback (SPEC §7.3)
   if (o.resetGeneration) await forgetGeneration(deps.env, pin);
-  const seen = await highestSeen(deps.env, pin);
+  const { generation: seen, signers: seenSigners } = await highestSeen(deps.env, pin);
   const timeoutMs = parseTimeout(o.timeout, 60_000);
   const payload = await readRequestFile(file, deps.cwd);
   const out = o.output ? resolve(deps.cwd, o.output) : undefined;
@@ -100,7 +100,8 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
     endpoint: o.endpoint,
     pin,
     minGeneration: seen || undefined,
-    onGeneration: (g) => void recordGeneration(deps.env, pin, g, deps.now?.() ?? new Date()).catch(() => undefined),
+    minGenerationSigners: seenSigners,
+    onGeneration: (g, signers) => void recordGeneration(deps.env, pin, g, signers, deps.now?.() ?? new Date()).catch(() => undefined),
     token: resolveToken(o.token, deps.env),
     // the CLI verifies with the fastest correct provider; the library defaults to pure JS
     provider: defaultProvider(),
@@ -116,7 +117,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
     progress.done();
   }
   // recorded once more, awaited: the run ends with the state file written
-  if (client.generation > seen) await recordGeneration(deps.env, pin, client.generation, deps.now?.() ?? new Date());
+  if (client.generation > seen) await recordGeneration(deps.env, pin, client.generation, [...client.generationSigners], deps.now?.() ?? new Date());
   if (out) await writeFileAtomic(out, JSON.stringify(res.response, null, 2) + '\n', { force: o.force === true });
   const d = res.response.decision;
   return {

@@ -113,7 +113,7 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
   const p = defaultProvider();
   const pin = pinOf(trust);
   if (opts.resetGeneration) await forgetGeneration(app.deps.env, pin);
-  const seen = await highestSeen(app.deps.env, pin);
+  const { generation: seen, signers: seenSigners } = await highestSeen(app.deps.env, pin);
   let digest: string | undefined;
   if (opts.payloadFile) {
     const sent = await readRequestFile(opts.payloadFile, app.deps.cwd);
@@ -130,7 +130,7 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
     const checks: ResponseCheck[] = [
       { name: 'keys document', ok: v.valid, status: v.valid ? 'ok' : 'fail', detail: v.valid ? `generation ${v.keys.generation} of root ${pin.slice(0, 16)}…, valid until ${v.document.current.statement.not_after}${v.document.accepted.length ? `; accepted ${v.document.accepted.map((a) => a.statement.generation).join(', ')}` : ''}` : `${v.code}: ${v.reason}` },
     ];
-    if (v.valid && v.keys.generation > seen) await recordGeneration(app.deps.env, pin, v.keys.generation, now);
+    if (v.valid && v.keys.generation > seen) await recordGeneration(app.deps.env, pin, v.keys.generation, [v.keys.fingerprints.decisions], now);
     const summary = { kind: 'keys-document', generation: v.valid ? v.keys.generation : null, highestSeen: Math.max(seen, v.valid ? v.keys.generation : 0) };
     return {
       data: { file: path, valid: v.valid, checks, failed: v.valid ? [] : ['keys document'], ...summary },
@@ -143,7 +143,7 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
     if (digest || opts.requestDigest || opts.requireAnchor || opts.requireTpm) {
       throw new UsageError('USAGE', '--file, --request-digest, --require-anchor and --require-tpm are for a whole response, not one exported vote');
     }
-    const v = verifyVoteDocument(p, doc, trust, seen ? { minGeneration: seen } : {});
+    const v = verifyVoteDocument(p, doc, trust, seen ? { minGeneration: seen, stillCertified: seenSigners } : {});
     return render(file, path, v, {});
   }
   const v = verifyResponse(p, doc, trust, {
@@ -151,7 +151,7 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
     ...(digest ? { payloadDigest: digest } : {}),
     requireAnchor: opts.requireAnchor === true,
     requireTpm: opts.requireTpm === true,
-    ...(seen ? { minGeneration: seen } : {}),
+    ...(seen ? { minGeneration: seen, stillCertified: seenSigners } : {}),
   });
   const formatOk = v.checks.find((c) => c.name === 'format')?.ok === true;
   let summary: Record<string, unknown> = {};

@@ -121,6 +121,7 @@ export function verifyResponseV2(p: CryptoProvider, response: unknown, trust: Tr
   const signer = certifiedSigner(p, r.certification, r.signer.public_key, trust, [r.signer.fingerprint, d.signer, st.signer], {
     at: Date.parse(d.issued_at),
     minGeneration: opts.minGeneration,
+    stillCertified: opts.stillCertified,
   });
   rows.add('signer key', signer.ok, signer.detail);
   const key = signer.key;

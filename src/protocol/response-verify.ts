@@ -58,8 +58,14 @@ export interface VerifyResponseOptions {
   requireAnchor?: boolean;
   /** a simulated anchor fails too: only a TPM anchor passes */
   requireTpm?: boolean;
-  /** the highest key-set generation seen for this root: a signer certified by a lower one is a rollback */
+  /**
+   * the highest key-set generation seen for this root: a response certified by a lower one is a
+   * rollback — unless its signer is one that generation still certifies (`stillCertified`), so a
+   * decision made before a rotation that kept its signer (a KMS signer) still verifies
+   */
   minGeneration?: number;
+  /** the decisions signers' fingerprints the highest generation seen certifies */
+  stillCertified?: readonly string[];
 }
 
 /** Collects the rows of one verification. */
@@ -141,7 +147,7 @@ export function certifiedSigner(
   publicKeyB64: unknown,
   trust: TrustAnchor,
   named: readonly unknown[],
-  opts: { at: number; minGeneration?: number },
+  opts: { at: number; minGeneration?: number; stillCertified?: readonly string[] },
 ): { key?: Uint8Array; generation?: number; ok: boolean; detail: string } {
   let root: Uint8Array | undefined;
   if (typeof trust === 'string') {
@@ -152,8 +158,16 @@ export function certifiedSigner(
     root = orUndefined(() => fromBase64(cert.root, 'certification.root'));
     if (!root || !equalBytes(root, trust)) return { ok: false, detail: 'the certifying root is not the root key given' };
   }
-  const v = verifyKeySet(p, cert.keyset, root, { at: opts.at, minGeneration: opts.minGeneration });
+  const v = verifyKeySet(p, cert.keyset, root, { at: opts.at });
   if (!v.ok) return { ok: false, detail: `the key-set statement does not certify the signer: ${v.reason}` };
+  // SPEC §8.10: an older generation than seen is a rollback, unless the newest seen still certifies the signer
+  let older = '';
+  if (opts.minGeneration !== undefined && v.keys.generation < opts.minGeneration) {
+    if (!opts.stillCertified?.includes(v.keys.fingerprints.decisions)) {
+      return { ok: false, detail: `generation ${v.keys.generation} is older than generation ${opts.minGeneration} already seen for this root, which no longer certifies this signer (a rollback is refused)` };
+    }
+    older = `; older than generation ${opts.minGeneration} seen, which still certifies this signer`;
+  }
   let pk: Uint8Array | undefined;
   try {
     pk = typeof publicKeyB64 === 'string' ? fromBase64(publicKeyB64, 'signer.public_key') : undefined;
@@ -169,7 +183,7 @@ export function certifiedSigner(
     key: pk,
     generation: v.keys.generation,
     ok: true,
-    detail: `${fp} certified by generation ${v.keys.generation} of root ${cert.keyset.statement.root.slice(0, 16)}… (valid ${cert.keyset.statement.not_before} to ${cert.keyset.statement.not_after})`,
+    detail: `${fp} certified by generation ${v.keys.generation} of root ${cert.keyset.statement.root.slice(0, 16)}… (valid ${cert.keyset.statement.not_before} to ${cert.keyset.statement.not_after}${older})`,
   };
 }
 

@@ -58,7 +58,7 @@ export function voteDocumentProblem(x: unknown): string | undefined {
   return certificationProblem(o.certification) ?? voteProblem(o.vote, 0) ?? proofProblem(o.proof, 'proof');
 }
 
-export function verifyVoteDocument(p: CryptoProvider, doc: unknown, trust: TrustAnchor, opts: { minGeneration?: number } = {}): ResponseVerification {
+export function verifyVoteDocument(p: CryptoProvider, doc: unknown, trust: TrustAnchor, opts: { minGeneration?: number; stillCertified?: readonly string[] } = {}): ResponseVerification {
   const rows = new CheckRows();
   const problem = voteDocumentProblem(doc);
   rows.add('format', !problem, problem ?? 'one vote of a version 2 decision, with its inclusion proof');
@@ -67,6 +67,7 @@ export function verifyVoteDocument(p: CryptoProvider, doc: unknown, trust: Trust
   const signer = certifiedSigner(p, v.certification, v.signer.public_key, trust, [v.signer.fingerprint, v.decision.signer], {
     at: Date.parse(v.decision.issued_at),
     minGeneration: opts.minGeneration,
+    stillCertified: opts.stillCertified,
   });
   rows.add('signer key', signer.ok, signer.detail);
   let sigOk = false;

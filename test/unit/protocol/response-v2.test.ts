@@ -99,6 +99,11 @@ describe('response format v2', () => {
     expect(failed(response, { minGeneration: 2 })).toEqual(['signer key', 'decision signature', 'batch signature']);
     expect(verifyResponse(p, response, f.pin, { minGeneration: 2 }).checks[1].detail).toMatch(/rollback/);
     expect(failed(response, { minGeneration: 1 })).toEqual([]);
+    // …unless the newest generation seen still certifies this signer (a rotation that kept it): a
+    // decision made before the rotation still verifies
+    expect(failed(response, { minGeneration: 2, stillCertified: [f.fp.mldsa] })).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { minGeneration: 2, stillCertified: [f.fp.mldsa] }).checks[1].detail).toMatch(/still certifies this signer/);
+    expect(failed(response, { minGeneration: 2, stillCertified: ['ab'.repeat(32)] })).toEqual(['signer key', 'decision signature', 'batch signature']);
     // a statement that certifies another signer: the response's key is not the certified one
     const other = testKeySet(p, { root: undefined });
     const swapped = clone();
