@@ -129,7 +129,7 @@ describe('rotation on the local stack with requests in flight', () => {
     // from the publish on, every worker signs under the newest generation it holds
     expect(new Set(all.filter((o) => o.phase !== 'gen1' && o.phase !== 'publishing').map((o) => o.generation))).toEqual(new Set([2]));
     expect(all.filter((o) => o.phase === 'publish').length).toBeGreaterThan(0);
-    expect(before.response.certification.keyset.statement.generation).toBe(1);
+    expect((before.response as any).certification.keyset.statement.generation).toBe(1);
     expect((acrossSwitch.response as any).certification.keyset.statement.generation).toBe(2);
 
     // after the retire, a request sealed to generation 1 is refused at the door (WRONG_RECIPIENT);
