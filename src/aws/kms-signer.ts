@@ -1,5 +1,5 @@
 /**
- * The online decisions signer held in AWS KMS (SPEC §7.4, §8.8 `SIGNER=kms:<key arn>`): an
+ * The online decisions signer held in AWS KMS (SPEC §7.5, §8.8 `SIGNER=kms:<key arn>`): an
  * ML-DSA-87 key (KeySpec ML_DSA_87, KeyUsage SIGN_VERIFY) whose private half never leaves the HSM.
  *
  * KMS signs ML-DSA with SigningAlgorithm ML_DSA_SHAKE_256 in two message modes: RAW (KMS builds

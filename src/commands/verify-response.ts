@@ -21,7 +21,7 @@ import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readInputFile } from '../io/files.js';
 import { parseStrictJsonBytes } from '../protocol/strict-json.js';
 import type { CliDeps } from '../context.js';
-import { loadPublicKeys } from '../keys/key-dir.js';
+import { KEY_FILES, loadPublicKeys } from '../keys/key-dir.js';
 import { table, type CommandResult } from '../output.js';
 import { payloadDigest } from '../protocol/decision-v2.js';
 import { verifyResponse, normalizePin, type ResponseCheck, type ResponseVerification, type TrustAnchor } from '../protocol/response-verify.js';
@@ -74,7 +74,11 @@ export async function trustFromFlags(opts: { pin?: string; key?: string }, cwd: 
   }
   const p = defaultProvider();
   const path = resolve(cwd, opts.key!);
-  if (await exists(join(path, ROOT_FILES.public))) return loadRootPublicKey(p, path);
+  if (await exists(join(path, ROOT_FILES.public))) {
+    // a key folder is used only when its pairs match (SPEC §2.4), even for its copy of the root key
+    if (await exists(join(path, KEY_FILES.mldsaPublic))) await loadPublicKeys(p, path);
+    return loadRootPublicKey(p, path);
+  }
   const keys = await loadPublicKeys(p, path);
   if (!keys.mldsa) throw new InputError('NO_SIGNING_KEY', `${opts.key} holds no ML-DSA-87 public key`, { hint: `give the root folder or ${ROOT_FILES.public}` });
   return keys.mldsa;

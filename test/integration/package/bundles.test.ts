@@ -272,7 +272,7 @@ describe('ima-qs package worker', () => {
         return d.statusCode === 200 ? d : undefined;
       }, 'the decision', 60_000);
       const response = openDecision(decided.body!, r.replyKey) as { audit: { batch: { statement: { pcr: { simulated: boolean; index: number } } } } };
-      const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
+      const v = verifyResponse(p, response, f.pin, { requestDigest: r.handle });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
       expect(response.audit.batch.statement.pcr).toMatchObject({ simulated: true, index: 11 });
 
