@@ -43,7 +43,7 @@ import { type Answer, type FetchLike, printable, readCapped, refuseRedirect, req
 export { type FetchLike, printable, readCapped } from './http-answer.js';
 
 /** Caps on what a (possibly hostile) server can make the client read. */
-const MAX_KEYS_DOC_BYTES = 64 * 1024;
+const MAX_KEYS_DOC_BYTES = 128 * 1024;
 const MAX_ERROR_BYTES = 16 * 1024;
 
 export type ClientPhase = 'keys' | 'seal' | 'post' | 'poll' | 'open' | 'verify' | 'done';

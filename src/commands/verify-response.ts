@@ -35,7 +35,7 @@ import { anchorLabel, responseView, type AnyResponse } from '../protocol/respons
 import { isVoteDocument, verifyVoteDocument } from '../protocol/vote-proof.js';
 import { readRequestFile } from './request.js';
 
-/** A response is ~25 KiB of JSON (v2; v1 with 22 signatures ~250 KiB); anything far larger is not one. */
+/** A response is ~40 KiB of JSON (v2 with its certification; v1 with 22 signatures ~250 KiB); anything far larger is not one. */
 export const MAX_RESPONSE_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface VerifyResponseFlags {

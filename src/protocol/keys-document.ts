@@ -25,8 +25,8 @@ import { exactProblem, HEX64, isObj, orUndefined } from './shape.js';
 import { parseStrictJson } from './strict-json.js';
 
 export const KEYS_DOCUMENT_FORMAT = 'ima-qs-public-keys/v2';
-/** a document larger than this is not one of ours (three statements are about 20 KiB) */
-export const KEYS_DOCUMENT_MAX_BYTES = 64 * 1024;
+/** a document larger than this is not one of ours (three statements with audit signers: about 57 KiB) */
+export const KEYS_DOCUMENT_MAX_BYTES = 128 * 1024;
 /** at most the next and the previous generation beside the current one */
 export const MAX_ACCEPTED = 2;
 const DOC_KEYS = ['format', 'root', 'current', 'accepted'] as const;

@@ -125,7 +125,7 @@ describe('public-keys document v2 (SPEC §7.3)', () => {
     ['not JSON', () => ({ input: '{"format":' }), 'KEYS_DOC_MALFORMED'],
     ['an array', () => ({ input: [] }), 'KEYS_DOC_MALFORMED'],
     ['a duplicate member (last would win in JSON.parse)', () => ({ input: text.replace('{"accepted":', '{"accepted":[],"accepted":') }), 'KEYS_DOC_MALFORMED'],
-    ['oversized text', () => ({ input: ' '.repeat(70_000) }), 'KEYS_DOC_MALFORMED'],
+    ['oversized text', () => ({ input: ' '.repeat(130_000) }), 'KEYS_DOC_MALFORMED'],
   ];
   for (const [name, make, code] of cases) {
     it(`says no (${code}) for ${name}`, () => {
