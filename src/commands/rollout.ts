@@ -74,7 +74,7 @@ function resourceFlags(c: Command): Command {
 
 const NOTES = `Names: defaults are the seed's (alias/ima-quantum, ima-quantum-decisions, ...); --tf-outputs,
 then --config, then --resource override them. Keys for --config / --resource: region, kms.alias,
-secret.mlkem, secret.mldsa, secret.ecdh, secret.public-keys, table.audit, table.decisions,
+secret.keyset, secret.public-keys, table.audit, table.decisions,
 table.requests, queue, dlq, lambda.function, lambda.alias, api.url, ecs.cluster, ecs.service,
 log.groups (comma-separated).
 Exit codes: 0 ok (manual items may still be pending) · 2 a manual item needs --yes/--confirm ·
