@@ -21,8 +21,17 @@ locals {
     patents  = "POST /api/patents"
     decision = "GET /api/decisions/{handle}"
   }
-  # submitting a request costs the worker ~23 ML-DSA-87 signatures: its own, lower bucket
+  # submitting a request costs the worker a decision: its own, lower bucket
   api_submit_routes = ["POST /api/analyze", "POST /api/patents"]
+  # the browser page (SPEC 10): three static files, public like any web page (a visitor has no
+  # token before the page has loaded); the proxy serves nothing else on these routes and the page
+  # itself calls /api/* with the JWT. Keyed by the path the invoke permission names.
+  page_routes = {
+    ""           = "GET /"
+    "index.html" = "GET /index.html"
+    "app.js"     = "GET /app.js"
+    "app.css"    = "GET /app.css"
+  }
 }
 
 resource "aws_apigatewayv2_api" "proxy" {
@@ -89,6 +98,16 @@ resource "aws_apigatewayv2_route" "proxy" {
   authorization_scopes = length(var.api_jwt_scopes) > 0 ? var.api_jwt_scopes : null
 }
 
+# The page's static files: no authorizer (see page_routes); GET only.
+resource "aws_apigatewayv2_route" "page" {
+  for_each = local.enabled ? local.page_routes : {}
+
+  api_id             = aws_apigatewayv2_api.proxy[0].id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.proxy[0].id}"
+  authorization_type = "NONE"
+}
+
 resource "aws_apigatewayv2_stage" "default" {
   count = local.count
 
@@ -113,7 +132,7 @@ resource "aws_apigatewayv2_stage" "default" {
   tags = local.tags
 
   # route_settings name routes: they must exist first
-  depends_on = [aws_apigatewayv2_route.proxy]
+  depends_on = [aws_apigatewayv2_route.proxy, aws_apigatewayv2_route.page]
 }
 
 # API Gateway (this API, its $default stage, any method, /api/...) may invoke the alias "live";
@@ -127,4 +146,16 @@ resource "aws_lambda_permission" "api" {
   qualifier     = aws_lambda_alias.live[0].name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.proxy[0].execution_arn}/*/*/api/*"
+}
+
+# ... and GET each of the page's files, by its exact path.
+resource "aws_lambda_permission" "page" {
+  for_each = local.enabled ? local.page_routes : {}
+
+  statement_id  = "HttpApiServesPage-${each.key == "" ? "root" : replace(each.key, ".", "-")}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.proxy[0].function_name
+  qualifier     = aws_lambda_alias.live[0].name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.proxy[0].execution_arn}/*/GET/${each.key}"
 }

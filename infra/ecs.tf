@@ -17,6 +17,15 @@ resource "aws_ecs_cluster" "main" {
   count = local.count
 
   name = local.ecs_cluster_name
+
+  # Container Insights publishes ECS/ContainerInsights RunningTaskCount per service: the divisor of
+  # the backlog-per-task scaling metric (autoscaling.tf) and the worker-at-max alarm (alarms.tf).
+  # AWS/ECS has no task-count metric of its own. Billed as custom metrics (infra/README.md, cost).
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+
   tags = local.tags
 }
 
@@ -39,11 +48,20 @@ locals {
     PCR_INDEX          = tostring(var.audit_pcr_index)
     # the consumer renews a message's visibility at half of this while it works on it
     VISIBILITY_SECONDS = tostring(var.queue_visibility_timeout_seconds)
+    # on SIGTERM (a scale-in, a deployment, a rollback) the batch in hand may finish within this;
+    # after it the worker releases its messages and exits, before ECS's stopTimeout (below) kills it
+    STOP_GRACE_SECONDS = tostring(var.worker_stop_grace_seconds)
   }
   worker_environment = [for k, v in local.worker_env : { name = k, value = v } if v != ""]
 
   # audit_anchor = "none-explicit": the labelled software PCR bank, in the task's writable /tmp
   simulated_pcr_file = "/tmp/ima-qs-pcr-simulated.json"
+
+  # ECS sends SIGTERM, waits stopTimeout seconds, then SIGKILL. The worker's own deadline
+  # (STOP_GRACE_SECONDS) ends first, by this margin: time to release the unfinished messages
+  # (ChangeMessageVisibility 0), close the signing threads and exit 0. Fargate allows at most 120.
+  worker_stop_margin_seconds = 10
+  worker_stop_timeout        = var.worker_stop_grace_seconds + local.worker_stop_margin_seconds
 
   # linuxParameters: drop every capability; on EC2 with a TPM, pass the kernel's resource manager
   # device (never /dev/tpm0: tpmrm0 lets several clients share the TPM safely).
@@ -90,7 +108,7 @@ resource "aws_ecs_task_definition" "worker" {
       environment            = local.worker_environment
       linuxParameters        = local.worker_linux_parameters
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
-      stopTimeout            = 30
+      stopTimeout            = local.worker_stop_timeout
       # ECS ignores the image's HEALTHCHECK: the same check (health.mjs reads the heartbeat file
       # the poll loop keeps fresh in /tmp; `ima-qs package worker`)
       healthCheck = {
@@ -121,13 +139,15 @@ resource "aws_ecs_task_definition" "worker" {
   }
 }
 
+# desired_count is only the starting count: from then on Application Auto Scaling owns it
+# (autoscaling.tf), and lifecycle.ignore_changes keeps an apply from resetting what it chose.
 resource "aws_ecs_service" "worker" {
   count = local.count
 
   name                               = local.ecs_service_name
   cluster                            = aws_ecs_cluster.main[0].id
   task_definition                    = aws_ecs_task_definition.worker[0].arn
-  desired_count                      = var.worker_desired_count
+  desired_count                      = var.worker_min_tasks
   launch_type                        = var.worker_launch_type == "FARGATE" ? "FARGATE" : null
   platform_version                   = var.worker_launch_type == "FARGATE" ? "LATEST" : null
   deployment_minimum_healthy_percent = 100
@@ -157,6 +177,8 @@ resource "aws_ecs_service" "worker" {
   tags = local.tags
 
   lifecycle {
+    ignore_changes = [desired_count]
+
     precondition {
       condition     = var.audit_anchor != null
       error_message = "choose audit_anchor explicitly: \"tpm\" (needs worker_launch_type = \"EC2\" on NitroTPM instances) or \"none-explicit\" (hash chain only, no hardware anchor)."

@@ -171,3 +171,26 @@ output "audit_anchor" {
   description = "\"tpm\" or \"none-explicit\": how the audit chain is anchored (the rollout reports it)."
   value       = var.audit_anchor
 }
+
+output "alarm_names" {
+  description = "The CloudWatch alarms (alarms.tf), by what they watch: ima-qs rollout day 5 reads their states."
+  value = local.enabled ? {
+    dlq_not_empty        = aws_cloudwatch_metric_alarm.dlq_not_empty[0].alarm_name
+    queue_oldest_message = aws_cloudwatch_metric_alarm.queue_oldest_message[0].alarm_name
+    unanchored_entries   = aws_cloudwatch_metric_alarm.unanchored_entries[0].alarm_name
+    proxy_5xx            = aws_cloudwatch_metric_alarm.api_5xx[0].alarm_name
+    proxy_errors         = aws_cloudwatch_metric_alarm.proxy_errors[0].alarm_name
+    proxy_throttles      = aws_cloudwatch_metric_alarm.proxy_throttles[0].alarm_name
+    worker_at_max        = aws_cloudwatch_metric_alarm.worker_at_max[0].alarm_name
+  } : null
+}
+
+output "worker_scaling" {
+  description = "The worker's Application Auto Scaling target: min, max, and the backlog-per-task target."
+  value = local.enabled ? {
+    resource_id             = aws_appautoscaling_target.worker[0].resource_id
+    min_tasks               = var.worker_min_tasks
+    max_tasks               = var.worker_max_tasks
+    backlog_per_task_target = var.backlog_per_task_target
+  } : null
+}

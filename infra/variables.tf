@@ -192,21 +192,109 @@ variable "worker_memory" {
   default     = 1024
 }
 
-variable "worker_desired_count" {
-  description = "Number of worker tasks."
+variable "worker_min_tasks" {
+  description = "Fewest worker tasks Application Auto Scaling keeps (and the count the service starts with). At least 1 while the worker runs: the scaling metric divides the backlog by the running tasks, so it cannot scale out from 0. 0 together with worker_max_tasks = 0 = stopped."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.worker_desired_count >= 0
-    error_message = "worker_desired_count must be >= 0 (0 = stopped, the rollback state)."
+    condition     = var.worker_min_tasks >= 0 && var.worker_min_tasks <= 100 && floor(var.worker_min_tasks) == var.worker_min_tasks
+    error_message = "worker_min_tasks must be a whole number from 0 to 100."
+  }
+}
+
+variable "worker_max_tasks" {
+  description = "Most worker tasks Application Auto Scaling may run (the cost ceiling; the worker-at-max alarm fires when the service stays there). 0 = stopped (then worker_min_tasks = 0 too)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.worker_max_tasks >= 0 && var.worker_max_tasks <= 100 && floor(var.worker_max_tasks) == var.worker_max_tasks
+    error_message = "worker_max_tasks must be a whole number from 0 to 100."
+  }
+}
+
+variable "backlog_per_task_target" {
+  description = "Target of the scaling policy: visible request-queue messages per running worker task (acceptable queueing latency / seconds per decision of one task). 20 ≈ 2 s of waiting at ~10 decisions/s per 0.5-vCPU task on Node 24."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.backlog_per_task_target > 0 && var.backlog_per_task_target <= 10000
+    error_message = "backlog_per_task_target must be a positive number of messages per task (at most 10000)."
+  }
+}
+
+variable "worker_scale_out_cooldown_seconds" {
+  description = "Seconds after a scale-out before the policy scales out again (a new Fargate task takes ~30-60 s to start polling)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.worker_scale_out_cooldown_seconds >= 0 && var.worker_scale_out_cooldown_seconds <= 3600
+    error_message = "worker_scale_out_cooldown_seconds must be between 0 and 3600."
+  }
+}
+
+variable "worker_scale_in_cooldown_seconds" {
+  description = "Seconds after a scale-in before the policy scales in again. Each scale-in stops a task with SIGTERM; it finishes or releases its batch within worker_stop_grace_seconds."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.worker_scale_in_cooldown_seconds >= 0 && var.worker_scale_in_cooldown_seconds <= 3600
+    error_message = "worker_scale_in_cooldown_seconds must be between 0 and 3600."
+  }
+}
+
+variable "worker_stop_grace_seconds" {
+  description = "STOP_GRACE_SECONDS of the worker: on SIGTERM (scale-in, deployment, rollback) the batch in hand may finish within it, then its messages are released. The container's stopTimeout is this + 10 s, and Fargate allows at most 120 s."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.worker_stop_grace_seconds >= 0 && var.worker_stop_grace_seconds <= 110 && floor(var.worker_stop_grace_seconds) == var.worker_stop_grace_seconds
+    error_message = "worker_stop_grace_seconds must be a whole number from 0 to 110 (stopTimeout = it + 10 s, at most 120 s on Fargate)."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic the CloudWatch alarms notify (on ALARM and back to OK). null = the alarms exist and change state (ima-qs rollout day 5 reads them) but notify nobody."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+}
+
+variable "alarm_oldest_message_seconds" {
+  description = "The oldest-message alarm fires when the request queue's oldest message stays older than this for 5 minutes (the worker is stuck or the scaler is at its ceiling)."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.alarm_oldest_message_seconds >= 60 && var.alarm_oldest_message_seconds <= 345600
+    error_message = "alarm_oldest_message_seconds must be between 60 and 345600 (the queue's 4-day retention)."
+  }
+}
+
+variable "alarm_api_5xx_threshold" {
+  description = "The proxy-5xx alarm fires when the HTTP API answers more than this many 5xx in 5 minutes (0: any 5xx; the seed's error-rate target is 0 %)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.alarm_api_5xx_threshold >= 0
+    error_message = "alarm_api_5xx_threshold must be >= 0."
   }
 }
 
 variable "worker_cpu_architecture" {
-  description = "Worker CPU architecture: ARM64 (Graviton, cheaper) or X86_64. Must match the image."
+  description = "Worker CPU architecture: X86_64 or ARM64 (Graviton, ~20% cheaper). Must match the image: `ima-qs package worker --image` builds linux/amd64 (X86_64); ARM64 needs an arm64 image (e.g. the Dockerfile built with docker buildx --platform linux/arm64)."
   type        = string
-  default     = "ARM64"
+  default     = "X86_64"
 
   validation {
     condition     = contains(["ARM64", "X86_64"], var.worker_cpu_architecture)

@@ -29,7 +29,9 @@ function step(name, cmd, args, opts = {}) {
 
 let failedSteps = 0;
 if (step('build', process.execPath, [tsc, '-p', 'tsconfig.build.json']) !== 0) process.exit(1);
+if (step('build the browser page', process.execPath, [join(root, 'scripts/build-web.mjs')]) !== 0) process.exit(1);
 if (step('type-check tests', process.execPath, [tsc, '-p', 'tsconfig.test.json']) !== 0) failedSteps++;
+if (step('type-check the browser page', process.execPath, [tsc, '-p', 'tsconfig.web.json']) !== 0) failedSteps++;
 
 const runs = [
   { name: `vitest on node ${process.version}`, node: process.execPath, args: [], out: 'vitest-node20.json' },

@@ -237,6 +237,7 @@ run "enabled_creates_the_stack" {
       IMA_QS_PCR_ANCHOR  = "simulated:/tmp/ima-qs-pcr-simulated.json"
       PCR_INDEX          = "11"
       VISIBILITY_SECONDS = "60"
+      STOP_GRACE_SECONDS = "20"
     }
     error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI"
   }

@@ -23,7 +23,7 @@ import {
   verifySignatureFile,
   type FileStatement,
   type FileVerification,
-} from '../crypto/signature-file.js';
+} from '../protocol/signature-file.js';
 import { readInputFile } from '../io/files.js';
 import { type Input, openInput, openOutput, pump } from '../io/stream-files.js';
 import { resolveIdentity, resolveRecipient, resolveSigningKey, resolveVerifyKey } from '../keys/key-args.js';

@@ -12,6 +12,7 @@ import { defaultProvider } from '../crypto/providers.js';
 import { facts, type CommandResult } from '../output.js';
 import { HTTP_FRONT_DEFAULTS, type HttpFrontOptions } from '../local/http-server.js';
 import { startLocalStack, type AnchorChoice, type LocalStack } from '../local/local-stack.js';
+import { checkCorsOrigins } from '../local/cors.js';
 import { isTcti } from '../service/config.js';
 import { requireSubcommand } from './index.js';
 
@@ -36,6 +37,8 @@ export interface LocalUpFlags {
   headersTimeout?: string;
   requestTimeout?: string;
   maxConnections?: string;
+  cors?: string[];
+  page?: boolean;
   json?: boolean;
 }
 
@@ -101,6 +104,8 @@ export function startBanner(s: LocalStack): [string, string | number][] {
     ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}) — not a TPM` : `TPM via tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
     ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
+    ['browser page', s.pageUrl ?? 'not served (--no-page)'],
+    ['cors origins', (s.cors ?? []).length > 0 ? s.cors.join(', ') : 'none (only the page served here)'],
   ];
 }
 
@@ -116,6 +121,7 @@ export function registerLocal(program: Command, app: App): void {
         'ima-qs local up --port 8787 --state ./blackbox --tcti swtpm:path=/tmp/tpm/tpm.sock',
         'ima-qs local up --simulated --audit-recipient ./auditor_keys',
         'ima-qs local up --simulated --headers-timeout 5 --request-timeout 15 --max-connections 64',
+        'ima-qs local up --simulated --cors http://127.0.0.1:8080 --cors https://app.example.com',
         'ima-qs request analyze app.py --endpoint http://127.0.0.1:8787 --pin <fingerprint printed by local up>',
       ],
       notes: `The same proxy handler as the Lambda, the same worker pipeline as the Fargate task, DynamoDB
@@ -128,7 +134,10 @@ output labels as such. It listens on 127.0.0.1 only and authenticates no caller 
 proxy requires a JWT): it says so on stderr and as callerAuthentication in --json. The audit payloads are sealed to STATE/keys unless --audit-recipient
 names a separate auditor key (then only \`audit tail --decrypt --identity AUDITOR_DIR\` reads
 them). The HTTP front answers oversize bodies 413, slow clients 408 and connections over the cap
-429 (bounds: SPEC §9.1). Layout of STATE: SPEC §9.`,
+429 (bounds: SPEC §9.1). The browser page is served at / (open the "browser page" link it prints:
+the pin is in its #fragment, which no server sees); a page on another origin may call the service
+only when --cors names that origin (preflight answered; any other Origin is refused 403). Every
+answer is logged to STATE/service.log (method and route, status, ms). Layout of STATE: SPEC §9.`,
     })
     .option('--port <port>', `loopback port (0 picks a free one)`, String(DEFAULT_LOCAL_PORT))
     .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
@@ -139,6 +148,8 @@ them). The HTTP front answers oversize bodies 413, slow clients 408 and connecti
     .option('--headers-timeout <s>', `seconds a client has to send a request's head (default ${HTTP_FRONT_DEFAULTS.headersTimeoutMs / 1000})`)
     .option('--request-timeout <s>', `seconds a client has to send a whole request (default ${HTTP_FRONT_DEFAULTS.requestTimeoutMs / 1000})`)
     .option('--max-connections <n>', `open connections served; more get 429 (default ${HTTP_FRONT_DEFAULTS.maxConnections})`)
+    .option('--cors <origin>', 'a browser origin allowed to call the service (https://host[:port] or http://127.0.0.1[:port]); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--no-page', 'do not serve the browser page at /')
     .option('--verbose', 'also print the service log lines (JSON) on stderr')
     // --json may be parsed by the program (global option): read it with the globals
     .action(app.action(async (o: LocalUpFlags, cmd: Command) => localUp(app, { ...o, json: Boolean(cmd.optsWithGlobals().json) })));
@@ -170,6 +181,7 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
   const anchor = anchorChoice(o, deps.env);
   const port = parsePort(o.port, DEFAULT_LOCAL_PORT);
   const http = httpFrontFlags(o);
+  const cors = checkCorsOrigins(o.cors ?? []);
   let threads: number | undefined;
   if (o.threads !== undefined) {
     threads = Number(o.threads);
@@ -186,6 +198,8 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
     logSink: o.verbose ? deps.stderr : undefined,
     auditRecipient: o.auditRecipient === undefined ? undefined : resolve(deps.cwd, o.auditRecipient),
     http,
+    cors,
+    page: o.page !== false,
   });
   const started = Date.now();
   const banner = startBanner(stack);
@@ -201,6 +215,8 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
         anchor: stack.anchor,
         auditRecipient: stack.auditRecipient,
         callerAuthentication: LOCAL_CALLER_AUTHENTICATION,
+        page: stack.pageUrl ?? null,
+        cors: stack.cors,
       }) + '\n',
     );
   } else {
@@ -220,6 +236,8 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
       auditRecipient: stack.auditRecipient,
       callerAuthentication: LOCAL_CALLER_AUTHENTICATION,
       keysCreated: stack.keysCreated,
+      page: stack.pageUrl ?? null,
+      cors: stack.cors,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       http: stack.http,
       worker: stats,

@@ -76,8 +76,8 @@ const NOTES = `Names: defaults are the seed's (alias/ima-quantum, ima-quantum-de
 then --config, then --resource override them. Keys for --config / --resource: region, kms.alias,
 secret.keyset, secret.public-keys, table.audit, table.decisions,
 table.requests, queue, dlq, lambda.function, lambda.alias, api.url, ecs.cluster, ecs.service,
-log.groups (comma-separated).
-Exit codes: 0 ok (manual items may still be pending) · 2 a manual item needs --yes/--confirm ·
+log.groups, alarm.names (comma-separated).
+Exit codes: 0 ok (manual items may still be pending, checks may warn) · 2 a manual item needs --yes/--confirm ·
 4 AWS failed (credentials, access, network) · 5 an automated check failed.`;
 
 async function resources(f: CommonFlags): Promise<Resources> {
@@ -332,8 +332,11 @@ function dayResult(dayN: number, items: ChecklistItem[], state: RolloutState, pa
   const rows = items.map((i) => row(i, state.items[i.id]));
   const failed = rows.filter((r) => r.status === 'fail');
   const pending = rows.filter((r) => r.status === 'pending');
+  // a warning is neither done nor failed: the day stays incomplete, the exit code stays 0
+  const warned = rows.filter((r) => r.status === 'warn');
   const done = rows.filter((r) => r.status === 'pass' || r.status === 'confirmed').length;
-  const summary = `day ${dayN} (${DAY_TITLES[dayN]}): ${done}/${rows.length} done, ${failed.length} failed, ${pending.length} pending`;
+  const summary = `day ${dayN} (${DAY_TITLES[dayN]}): ${done}/${rows.length} done, ${failed.length} failed, ${pending.length} pending` +
+    (warned.length ? `, ${warned.length} warning(s): ${warned.map((r) => r.id).join(', ')}` : '');
   const human =
     table(['item', 'kind', 'status', 'detail'], rows.map((r) => [`${r.id}\n${r.title}`, r.kind, r.status, wrap(r.detail)])) +
     `\n${summary}${account ? ` · account ${account}` : ''} · state ${path}`;

@@ -25,6 +25,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { APIGatewayProxyEventV2 } from '../service/proxy/apigw.js';
 import type { ProxyHandler } from '../service/proxy/handler.js';
 import { MAX_SEALED_BYTES } from '../protocol/request.js';
+import { corsDecision } from './cors.js';
 
 export interface HttpFrontOptions {
   /** the request head (request line and headers) must arrive within this (ms) */
@@ -69,11 +70,15 @@ export interface LoopbackServer {
 
 const KNOWN_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH']);
 
+/** The browser page's paths (src/web/site.ts), counted by name. */
+const PAGE_PATHS = new Set(['/', '/index.html', '/app.js', '/app.css']);
+
 /** A bounded set of keys, so that random paths cannot grow the stats without limit. */
 function routeKey(method: string, rawPath: string): string {
   const m = KNOWN_METHODS.has(method) ? method : 'OTHER';
   if (rawPath.startsWith('/api/decisions/')) return `${m} /api/decisions`;
   if (rawPath === '/api/keys' || rawPath === '/api/analyze' || rawPath === '/api/patents') return `${m} ${rawPath}`;
+  if (PAGE_PATHS.has(rawPath)) return `${m} ${rawPath}`;
   return `${m} OTHER`;
 }
 
@@ -150,7 +155,15 @@ const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
 /** Starts the server on host:port (port 0 picks a free one). */
 export async function startLoopbackServer(
   handler: ProxyHandler,
-  opts: { host?: string; port?: number; onError?: (err: unknown) => void } & HttpFrontOptions = {},
+  opts: {
+    host?: string;
+    port?: number;
+    onError?: (err: unknown) => void;
+    /** browser origins allowed to call (local up --cors; src/local/cors.ts); others with an Origin are refused */
+    cors?: readonly string[];
+    /** every answered request, for the access log: the bounded route key, never the path or query */
+    onAnswer?: (a: { route: string; status: number; ms: number }) => void;
+  } & HttpFrontOptions = {},
 ): Promise<LoopbackServer> {
   const o = { ...HTTP_FRONT_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<HttpFrontOptions>;
   const host = opts.host ?? '127.0.0.1';
@@ -160,10 +173,12 @@ export async function startLoopbackServer(
   const overCap = new WeakSet<Socket>();
   const answeredEarly = new WeakSet<Socket>();
   let open = 0;
+  /** the port listened on (known once listening; requests arrive only then) */
+  let boundPort = 0;
 
-  const refuse = (res: ServerResponse, status: number, code: string, message: string, close: boolean) => {
+  const refuse = (res: ServerResponse, status: number, code: string, message: string, close: boolean, extra: Record<string, string> = {}) => {
     stats.refused[status] = (stats.refused[status] ?? 0) + 1;
-    send(res, status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) }, errorBody(code, message));
+    send(res, status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra, ...(close ? { connection: 'close' } : {}) }, errorBody(code, message));
   };
 
   /** After an early answer: discard the rest of the body, bounded in bytes and time, then close. */
@@ -192,15 +207,39 @@ export async function startLoopbackServer(
     const key = routeKey(method, rawPath);
     stats.byRoute[key] = (stats.byRoute[key] ?? 0) + 1;
     stats.total++;
+    const t0 = performance.now();
+    res.once('finish', () => opts.onAnswer?.({ route: key, status: res.statusCode, ms: Math.round(performance.now() - t0) }));
+    const one = (h: string | string[] | undefined) => (Array.isArray(h) ? h.join(',') : h);
+    const cors = corsDecision(
+      {
+        method,
+        origin: one(req.headers.origin),
+        host: one(req.headers.host),
+        requestMethod: one(req.headers['access-control-request-method']),
+        requestHeaders: one(req.headers['access-control-request-headers']),
+      },
+      opts.cors ?? [],
+      boundPort,
+    );
+    // an allowed origin reads every answer, refusals included (its page shows the code)
+    const granted = cors.kind === 'pass' ? cors.headers : {};
+    if (cors.kind === 'refuse') {
+      refuse(res, 403, cors.code, cors.message, false);
+      return drain(req);
+    }
+    if (cors.kind === 'preflight') {
+      send(res, 204, { ...cors.headers, 'cache-control': 'no-store' }, Buffer.alloc(0));
+      return drain(req);
+    }
     if (overCap.has(req.socket)) {
-      refuse(res, 429, 'TOO_MANY_CONNECTIONS', `more than ${o.maxConnections} connections are open; retry later`, true);
+      refuse(res, 429, 'TOO_MANY_CONNECTIONS', `more than ${o.maxConnections} connections are open; retry later`, true, granted);
       return drain(req);
     }
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && declared > BODY_LIMIT) {
       // 413 before reading any of it; the client reads it while still sending (SPEC §8.2)
       // (a body larger than we would drain, or one the client holds back for a 100 Continue: close after)
-      refuse(res, 413, 'BODY_TOO_LARGE', TOO_LARGE_MESSAGE, declared > o.drainBytes || req.headers.expect !== undefined);
+      refuse(res, 413, 'BODY_TOO_LARGE', TOO_LARGE_MESSAGE, declared > o.drainBytes || req.headers.expect !== undefined, granted);
       return drain(req);
     }
     const hold = new AbortController();
@@ -213,16 +252,16 @@ export async function startLoopbackServer(
       try {
         const body = await readBody(req);
         if (body === 'too-large') {
-          refuse(res, 413, 'BODY_TOO_LARGE', TOO_LARGE_MESSAGE, false);
+          refuse(res, 413, 'BODY_TOO_LARGE', TOO_LARGE_MESSAGE, false, granted);
           return;
         }
         if (body === 'aborted') return; // the client went away, or the request timed out (408 sent)
         const out = await handler(toEvent(req, body, Date.now()), { signal: hold.signal });
         const payload = out.body === undefined ? Buffer.alloc(0) : Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8');
-        send(res, out.statusCode, out.headers ?? {}, payload);
+        send(res, out.statusCode, { ...(out.headers ?? {}), ...granted }, payload);
       } catch (err) {
         opts.onError?.(err);
-        send(res, 500, { 'content-type': 'application/json' }, errorBody('INTERNAL', 'internal error'));
+        send(res, 500, { 'content-type': 'application/json', ...granted }, errorBody('INTERNAL', 'internal error'));
       }
     })();
   };
@@ -291,6 +330,7 @@ export async function startLoopbackServer(
     });
   });
   const port = (server.address() as AddressInfo).port;
+  boundPort = port;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,

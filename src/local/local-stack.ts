@@ -44,6 +44,9 @@ import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
+import { checkCorsOrigins } from './cors.js';
+import { loadPageAssets } from '../web/assets.js';
+import { servedPage } from '../web/site.js';
 
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
@@ -87,6 +90,10 @@ export interface LocalStackOptions {
   http?: HttpFrontOptions;
   /** how often the worker re-reads STATE/stages.json and its generations (default 2 s) */
   keysReloadMs?: number;
+  /** serve the browser page at GET / (issue 16; `local up` does) */
+  page?: boolean;
+  /** browser origins allowed to call the service (`local up --cors`, checked by checkCorsOrigins) */
+  cors?: readonly string[];
 }
 
 export interface LocalStack {
@@ -108,6 +115,9 @@ export interface LocalStack {
   readonly chain: string;
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the browser page with the pin in its fragment (never sent to the server), when served */
+  readonly pageUrl?: string;
+  readonly cors: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -196,6 +206,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const p = opts.provider ?? defaultProvider();
   const env = opts.env ?? {};
   const pcr = opts.pcr ?? LOCAL_PCR;
+  const cors = checkCorsOrigins(opts.cors ?? []);
   await ensurePrivateDir(stateDir);
   const unlock = await takeLock(join(stateDir, STATE_LAYOUT.lock));
   const cleanups: (() => Promise<unknown>)[] = [unlock];
@@ -298,13 +309,23 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       return published;
     };
     await keys();
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys, log, waiter });
+    // the page is configured with no pin: it comes from the link's fragment that local up prints
+    const page = opts.page ? servedPage(await loadPageAssets(), { auth: 'none', label: 'local' }) : undefined;
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys, log, waiter, page });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
     let http: LoopbackServer;
     try {
-      http = await startLoopbackServer(handler, { ...opts.http, host: opts.host, port: opts.port, onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }) });
+      http = await startLoopbackServer(handler, {
+        ...opts.http,
+        host: opts.host,
+        port: opts.port,
+        cors,
+        // the access log: one line per answer, the route key only (no path, query or body)
+        onAnswer: (a) => log.log('info', 'http', { route: a.route, status: a.status, ms: a.ms }),
+        onError: (err) => log.log('error', 'http handler failed', { error: String((err as Error)?.message ?? err).slice(0, 200) }),
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new UsageError('PORT_IN_USE', `port ${opts.port} is already in use`, { hint: 'pick another --port, or 0 for any free one' });
@@ -318,7 +339,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    log.log('info', 'local stack started', { endpoint: http.url, pin: localKeys.pin, signer: signerFp, generations: ring.sets.map((x) => `${x.stage}:${x.generation}`), audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+    const pageUrl = page ? `${http.url}/#pin=${localKeys.pin}` : undefined;
+    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, pin: localKeys.pin, signer: signerFp, generations: ring.sets.map((x) => `${x.stage}:${x.generation}`), audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -344,6 +366,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       audit: auditStore,
       chain: LOCAL_CHAIN,
       auditRecipient,
+      pageUrl,
+      cors,
       stop,
     };
   } catch (err) {

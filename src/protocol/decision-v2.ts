@@ -9,6 +9,8 @@
  *                     recomputes itself (the service never returns the content)
  *     votes_root      RFC 9162 Merkle root (SHA3-256) over the canonical JSON of each vote, in
  *                     the council's persona order: one vote can be shown alone with its proof
+ *     tally, outcome  aggregation rule v2 (SPEC §8.3): a confident reject of a blocking persona
+ *                     vetoes; otherwise quorum and a two-thirds majority as in v1
  *   response  {v:2, decision, signature, votes, signer:{alg, public_key, fingerprint},
  *              certification:{root, keyset}, audit:{entry, proof, batch:{statement, signature}}}
  *     certification   the offline root's public key and the key-set statement it signed that
@@ -24,8 +26,10 @@ import type { SignedBatch } from './batch-statement.js';
 import type { SignedKeySet } from './keyset.js';
 import { allInclusionPaths, leafHash, rootFromLeafHashes } from './merkle.js';
 import type { Route } from './request.js';
-import { outcome, tally, type Outcome, type Tally } from '../service/council/aggregate.js';
-import type { CouncilId, PersonaVote } from '../service/council/types.js';
+import type { Outcome } from './council/aggregate.js';
+import { aggregateV2, type TallyV2 } from './council/aggregate-v2.js';
+import { councilFor } from './council/rosters.js';
+import type { CouncilId, PersonaVote } from './council/types.js';
 
 export type VoteLeaf = PersonaVote;
 
@@ -39,7 +43,8 @@ export interface DecisionBodyV2 {
   payload_digest: string;
   issued_at: string;
   votes_root: string;
-  tally: Tally;
+  /** aggregation rule v2 (SPEC §8.3): the v1 counts plus the vetoes of blocking personas */
+  tally: TallyV2;
   outcome: Outcome;
   signer: string;
 }
@@ -129,7 +134,7 @@ export interface DecideInputV2 {
 /** The unsigned decision over the votes (pure: what `signDecisionV2` signs). */
 export function decisionBodyV2(p: Hash, input: DecideInputV2): { decision: DecisionBodyV2; votes: VoteLeaf[] } {
   const votes = input.votes.map((v) => ({ persona: v.persona, vote: v.vote, confidence: v.confidence, rationale: v.rationale }));
-  const t = tally(votes);
+  const { tally: t, outcome } = aggregateV2(councilFor(input.route), votes);
   return {
     votes,
     decision: {
@@ -143,7 +148,7 @@ export function decisionBodyV2(p: Hash, input: DecideInputV2): { decision: Decis
       issued_at: input.issuedAt,
       votes_root: votesRoot(p, votes),
       tally: t,
-      outcome: outcome(t),
+      outcome,
       signer: input.signerFingerprint,
     },
   };

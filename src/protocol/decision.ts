@@ -16,15 +16,15 @@ import { canonicalBytes } from '../crypto/canonical-json.js';
 import { toBase64, toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Route } from './request.js';
-import { outcome, tally, type Outcome, type Tally } from '../service/council/aggregate.js';
-import type { CouncilId, PersonaVote } from '../service/council/types.js';
+import { outcome, tally, type Outcome, type Tally } from './council/aggregate.js';
+import type { CouncilId, PersonaVote } from './council/types.js';
 import type { Signer } from '../crypto/signer.js';
 
 export interface VoteBody extends PersonaVote {
   v: 1;
   request_digest: string;
   council: CouncilId;
-  /** the PersonaModel that produced it ("rules/v1", "http") */
+  /** the PersonaModel that produced it ("rules/v1" for decisions before rules/v2, "http") */
   model: string;
 }
 

@@ -8,12 +8,12 @@ import { equalBytes, fromBase64, fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
 import { BANK_SIZE, pcrBatchDigest, pcrExtend } from './anchor-math.js';
-import { outcome, tally } from '../service/council/aggregate.js';
-import { councilFor } from '../service/council/councils.js';
-import { VOTE_CHOICES } from '../service/council/types.js';
+import { outcome, tally } from './council/aggregate.js';
+import { councilFor } from './council/rosters.js';
+import { VOTE_CHOICES } from './council/types.js';
 import { decisionDigest, votesDigest, type DecisionResponse } from './decision.js';
 import { isRoute } from './request.js';
-import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './response-verify.js';
+import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
 import { HEX64, hasExactly, isObj, orUndefined } from './shape.js';
 
 const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;

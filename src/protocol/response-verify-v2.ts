@@ -24,15 +24,15 @@ import { signedBatchProblem, statementAddsUp } from './batch-statement.js';
 import { decisionDigestV2, proofPath, votesRoot, type DecisionResponseV2, type InclusionProof } from './decision-v2.js';
 import { leafHash, MAX_PATH, verifyInclusion } from './merkle.js';
 import { isRoute } from './request.js';
-import { CheckRows, certificationProblem, certifiedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './response-verify.js';
+import { CheckRows, certificationProblem, certifiedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
 import { HEX64, exactProblem, isIsoTime, isNat, isObj, orUndefined } from './shape.js';
-import { outcome, tally } from '../service/council/aggregate.js';
-import { councilFor } from '../service/council/councils.js';
-import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from '../service/council/types.js';
+import { aggregateV2, VETO_CONFIDENCE } from './council/aggregate-v2.js';
+import { councilFor } from './council/rosters.js';
+import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from './council/types.js';
 
 const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'certification', 'audit'] as const;
 const DECISION_KEYS = ['v', 'request_digest', 'request_id', 'route', 'council', 'model', 'payload_digest', 'issued_at', 'votes_root', 'tally', 'outcome', 'signer'] as const;
-const TALLY_KEYS = ['approve', 'reject', 'abstain', 'cast', 'quorum', 'needed'] as const;
+const TALLY_KEYS = ['approve', 'reject', 'abstain', 'cast', 'quorum', 'needed', 'vetoes', 'veto_confidence'] as const;
 const VOTE_KEYS = ['persona', 'vote', 'confidence', 'rationale'] as const;
 const SIGNER_KEYS = ['alg', 'public_key', 'fingerprint'] as const;
 const AUDIT_KEYS = ['entry', 'proof', 'batch'] as const;
@@ -138,17 +138,26 @@ export function verifyResponseV2(p: CryptoProvider, response: unknown, trust: Tr
   // the votes: one per persona of the route's council, in roster order, under the signed root
   const council = councilFor(d.route);
   const personas = council.personas.map((x) => x.id);
-  let votesProblem: string | undefined;
-  if (d.council !== council.id) votesProblem = `council ${d.council} does not serve route ${d.route}`;
-  else if (r.votes.length !== personas.length || r.votes.some((v, i) => v.persona !== personas[i])) votesProblem = `the votes are not one per persona of ${council.id} in order`;
-  else if (orUndefined(() => votesRoot(p, r.votes)) !== d.votes_root) votesProblem = 'the Merkle root of the votes is not the signed votes_root';
+  let rosterProblem: string | undefined;
+  if (d.council !== council.id) rosterProblem = `council ${d.council} does not serve route ${d.route}`;
+  else if (r.votes.length !== personas.length || r.votes.some((v, i) => v.persona !== personas[i])) rosterProblem = `the votes are not one per persona of ${council.id} in order`;
+  const votesProblem = rosterProblem ?? (orUndefined(() => votesRoot(p, r.votes)) !== d.votes_root ? 'the Merkle root of the votes is not the signed votes_root' : undefined);
   rows.add('votes root', !votesProblem, votesProblem ?? `${r.votes.length} votes of ${council.id}, root ${d.votes_root.slice(0, 16)}… recomputed`);
 
-  const t = tally(r.votes);
-  const tallyOk = TALLY_KEYS.every((k) => d.tally[k] === t[k]);
-  rows.add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}; the decision says otherwise`);
-  const expected = outcome(t);
-  rows.add('aggregation rule', d.outcome === expected, `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed: ${expected}${d.outcome === expected ? '' : ` (the decision says ${d.outcome})`}`);
+  // aggregation rule v2 (SPEC §8.3) recomputed from the votes given; only over the roster's
+  // personas (a vote list that is not the roster has no recount)
+  const agg = rosterProblem ? undefined : orUndefined(() => aggregateV2(council, r.votes));
+  if (!agg) {
+    rows.add('tally', false, 'not recounted: the votes are not the council roster');
+    rows.add('aggregation rule', false, 'not recomputed: the votes are not the council roster');
+  } else {
+    const t = agg.tally;
+    const tallyOk = TALLY_KEYS.every((k) => d.tally[k] === t[k]);
+    rows.add('tally', tallyOk, tallyOk ? `approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}, vetoes ${t.vetoes}` : `the votes count approve ${t.approve}, reject ${t.reject}, abstain ${t.abstain}, vetoes ${t.vetoes}; the decision says otherwise`);
+    const expected = agg.outcome;
+    const why = t.vetoes > 0 ? `${t.vetoes} veto(es) of blocking personas at confidence ≥ ${VETO_CONFIDENCE}` : `quorum ${t.quorum}, ${t.cast} cast, ${t.needed} approvals needed`;
+    rows.add('aggregation rule', d.outcome === expected, `rule v2: ${why}: ${expected}${d.outcome === expected ? '' : ` (the decision says ${d.outcome})`}`);
+  }
 
   if (opts.payloadDigest !== undefined) {
     const same = opts.payloadDigest.toLowerCase() === d.payload_digest;

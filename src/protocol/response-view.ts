@@ -15,7 +15,8 @@ export interface ResponseView {
   route: string;
   requestDigest: string;
   signer: string;
-  tally: DecisionResponseV2['decision']['tally'];
+  /** v1: six counts; v2: with the vetoes of aggregation rule v2 */
+  tally: DecisionResponseV2['decision']['tally'] | DecisionResponse['decision']['tally'];
   votes: VoteLeaf[];
   anchor: { chain: string; seq: number; pcr: number; bank: string; simulated: boolean; authenticated: boolean };
 }

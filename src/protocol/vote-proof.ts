@@ -14,10 +14,10 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
 import { voteLeafBytes, voteProofs, type CertificationBlock, type DecisionBodyV2, type DecisionResponseV2, type InclusionProof, type SignerBlock, type VoteLeaf } from './decision-v2.js';
 import { leafHash } from './merkle.js';
-import { CheckRows, certificationProblem, certifiedSigner, type ResponseVerification, type TrustAnchor } from './response-verify.js';
+import { CheckRows, certificationProblem, certifiedSigner, type ResponseVerification, type TrustAnchor } from './verify-rows.js';
 import { decisionV2Problem, includes, proofProblem, voteProblem } from './response-verify-v2.js';
 import { exactProblem, isObj } from './shape.js';
-import { councilFor } from '../service/council/councils.js';
+import { councilFor } from './council/rosters.js';
 
 export const VOTE_FORMAT = 'ima-qs/v2/vote';
 const KEYS = ['format', 'decision', 'signature', 'signer', 'certification', 'vote', 'proof'] as const;

@@ -25,6 +25,7 @@ import {
   checkUnauthenticatedRefused,
   checkWorker,
 } from './checks.js';
+import { checkAlarms } from './checks-alarms.js';
 
 export interface ChecklistItem {
   /** stable id, `d<day>.<slug>` */
@@ -106,7 +107,13 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
     ],
     [
       auto('d5.dlq-empty', 'No failed requests in the dead-letter queue', checkDlqEmpty, 'read the messages in the DLQ (they are sealed: inspect the worker logs by request id) and fix the cause'),
-      manual('d5.error-rates', 'Error rates monitored (target 0 %: Lambda errors, worker failures)', 'watch the Lambda Errors metric and the worker log group'),
+      auto(
+        'd5.alarms-ok',
+        'The CloudWatch alarms are OK (DLQ, oldest message, unanchored entries, proxy 5xx/errors/throttles, worker at max) and notify someone',
+        checkAlarms,
+        'ALARM: its description says what it watches (infra/README.md, Alarms); not found: terraform apply (infra/alarms.tf) or --tf-outputs outputs.json; INSUFFICIENT_DATA: wait for the first evaluation (1-15 min) and run day 5 again; no action: set alarm_sns_topic_arn',
+      ),
+      manual('d5.error-rates', 'Error rates monitored (target 0 %: Lambda errors, worker failures)', 'the proxy-5xx, proxy-errors and dlq-not-empty alarms (d5.alarms-ok) notify the alarm_sns_topic_arn topic; also watch the worker log group'),
       manual('d5.latency', 'Latency monitored (p99 within the 550 ms budget)', 'watch the Lambda Duration metric and the worker stage timings'),
       manual('d5.signature-failures', 'Client-side signature verification failures monitored (target 0)', 'collect verification failures from the client library'),
       manual('d5.customer-request', 'A real customer request answered and verified', 'run: ima-qs request analyze FILE --endpoint URL and ima-qs verify response.json'),

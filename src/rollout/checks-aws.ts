@@ -3,6 +3,8 @@
  * `updateAlias` and `scaleService` (rollback). Not-found answers are `undefined`; every other SDK
  * failure goes through `mapAwsError` (exit 4) naming what was being read, never a value.
  */
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeContinuousBackupsCommand, DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, QueryCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
@@ -21,6 +23,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { type AwsOptions, type AwsService, type Env, awsClientConfig } from '../aws/config.js';
 import { awsCall, isNotFound, mapAwsError } from '../aws/errors.js';
 import type {
+  AlarmFacts,
   CallerIdentity,
   HttpAnswer,
   KmsKeyFacts,
@@ -28,6 +31,7 @@ import type {
   LogScanBatch,
   QueueFacts,
   RolloutProbe,
+  ScalableTargetFacts,
   SecretFacts,
   ServiceFacts,
   TableFacts,
@@ -38,9 +42,17 @@ const MAX_HTTP_BODY = 1 << 20;
 
 /**
  * config.ts names the services key custody uses; the SDK convention AWS_ENDPOINT_URL_<SERVICE> is
- * the same for the three the rollout adds (LAMBDA, ECS, CLOUDWATCH_LOGS), so the helper applies.
+ * the same for the ones the rollout adds (LAMBDA, ECS, CLOUDWATCH_LOGS, CLOUDWATCH,
+ * APPLICATION_AUTO_SCALING), so the helper applies.
  */
-type RolloutService = AwsService | 'LAMBDA' | 'ECS' | 'CLOUDWATCH_LOGS';
+type RolloutService = AwsService | 'LAMBDA' | 'ECS' | 'CLOUDWATCH_LOGS' | 'CLOUDWATCH' | 'APPLICATION_AUTO_SCALING';
+
+/** The ECS service's desired count as Application Auto Scaling names it. */
+const ecsScalable = (cluster: string, service: string) => ({
+  ServiceNamespace: 'ecs' as const,
+  ScalableDimension: 'ecs:service:DesiredCount' as const,
+  ResourceId: `service/${cluster}/${service}`,
+});
 const config = (svc: RolloutService, opts: AwsOptions, env: Env) => awsClientConfig(svc as AwsService, opts, env);
 
 const notFoundNames = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue', 'NotFoundException', 'ClusterNotFoundException', 'ServiceNotFoundException']);
@@ -78,6 +90,8 @@ export class AwsRolloutProbe implements RolloutProbe {
   private readonly logs: CloudWatchLogsClient;
   private readonly lambdaClient: LambdaClient;
   private readonly ecs: ECSClient;
+  private readonly cloudwatch: CloudWatchClient;
+  private readonly scaling: ApplicationAutoScalingClient;
 
   constructor(opts: AwsOptions, env: Env) {
     this.sts = new STSClient(config('STS', opts, env));
@@ -88,6 +102,8 @@ export class AwsRolloutProbe implements RolloutProbe {
     this.logs = new CloudWatchLogsClient(config('CLOUDWATCH_LOGS', opts, env));
     this.lambdaClient = new LambdaClient(config('LAMBDA', opts, env));
     this.ecs = new ECSClient(config('ECS', opts, env));
+    this.cloudwatch = new CloudWatchClient(config('CLOUDWATCH', opts, env));
+    this.scaling = new ApplicationAutoScalingClient(config('APPLICATION_AUTO_SCALING', opts, env));
   }
 
   async callerIdentity(): Promise<CallerIdentity> {
@@ -295,6 +311,41 @@ export class AwsRolloutProbe implements RolloutProbe {
     };
   }
 
+  async alarms(names: string[]): Promise<AlarmFacts[]> {
+    const out: AlarmFacts[] = [];
+    // DescribeAlarms takes at most 100 names per call
+    for (let i = 0; i < names.length; i += 100) {
+      let next: string | undefined;
+      do {
+        const page = await awsCall('reading the CloudWatch alarms', () =>
+          this.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), NextToken: next })),
+        );
+        for (const a of page.MetricAlarms ?? []) {
+          if (!a.AlarmName) continue;
+          out.push({
+            name: a.AlarmName,
+            state: a.StateValue ?? 'INSUFFICIENT_DATA',
+            reason: a.StateReason,
+            since: a.StateUpdatedTimestamp?.toISOString(),
+            actionsEnabled: a.ActionsEnabled !== false,
+            alarmActions: a.AlarmActions ?? [],
+          });
+        }
+        next = page.NextToken;
+      } while (next);
+    }
+    return out;
+  }
+
+  async scalableTarget(cluster: string, service: string): Promise<ScalableTargetFacts | undefined> {
+    const id = ecsScalable(cluster, service);
+    const out = await awsCall(`reading the scalable target of ECS service ${service}`, () =>
+      this.scaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: id.ServiceNamespace, ResourceIds: [id.ResourceId], ScalableDimension: id.ScalableDimension })),
+    );
+    const t = out.ScalableTargets?.find((x) => x.ResourceId === id.ResourceId);
+    return t ? { resourceId: id.ResourceId, min: t.MinCapacity ?? 0, max: t.MaxCapacity ?? 0 } : undefined;
+  }
+
   httpGet(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<HttpAnswer> {
     return this.http(url, timeoutMs, { method: 'GET', headers: { accept: 'application/json', ...headers } });
   }
@@ -343,6 +394,12 @@ export class AwsRolloutProbe implements RolloutProbe {
   async scaleService(cluster: string, service: string, desired: number): Promise<void> {
     await awsCall(`scaling ECS service ${service} to ${desired}`, () =>
       this.ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount: desired })),
+    );
+  }
+
+  async setScalingRange(cluster: string, service: string, min: number, max: number): Promise<void> {
+    await awsCall(`setting the scaling range of ECS service ${service} to ${min}-${max}`, () =>
+      this.scaling.send(new RegisterScalableTargetCommand({ ...ecsScalable(cluster, service), MinCapacity: min, MaxCapacity: max })),
     );
   }
 }

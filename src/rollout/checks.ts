@@ -82,7 +82,8 @@ export interface CheckContext {
 }
 
 export interface CheckOutcome {
-  status: 'pass' | 'fail';
+  /** warn: nothing is wrong that the check can see, but it cannot say all is well (not done, not failed) */
+  status: 'pass' | 'warn' | 'fail';
   detail: string;
 }
 

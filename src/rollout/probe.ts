@@ -81,6 +81,26 @@ export interface ServiceFacts {
   taskDefinition?: string;
 }
 
+/** A CloudWatch metric alarm as DescribeAlarms reports it. */
+export interface AlarmFacts {
+  name: string;
+  /** OK | ALARM | INSUFFICIENT_DATA */
+  state: string;
+  reason?: string;
+  /** when the state last changed, ISO 8601 */
+  since?: string;
+  actionsEnabled: boolean;
+  /** where an ALARM transition notifies (SNS topic ARNs, …) */
+  alarmActions: string[];
+}
+
+/** The worker's Application Auto Scaling target (ECS service desired count), when one exists. */
+export interface ScalableTargetFacts {
+  resourceId: string;
+  min: number;
+  max: number;
+}
+
 export interface LogScanBatch {
   group: string;
   /** events read in the window (at most the cap) */
@@ -120,6 +140,10 @@ export interface RolloutProbe {
   logEvents(group: string, sinceMs: number, cap: number): Promise<LogScanBatch | undefined>;
   lambda(name: string, alias: string): Promise<LambdaFacts | undefined>;
   service(cluster: string, service: string): Promise<ServiceFacts | undefined>;
+  /** the named metric alarms that exist (a name without an alarm is simply absent) */
+  alarms(names: string[]): Promise<AlarmFacts[]>;
+  /** the service's scalable target (Application Auto Scaling), undefined when it has none */
+  scalableTarget(cluster: string, service: string): Promise<ScalableTargetFacts | undefined>;
   /** GET with a timeout; network failures are answers too (status 0 and the reason in body) */
   httpGet(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** POST of `body` (application/octet-stream) with a timeout; failures as in httpGet */
@@ -127,4 +151,6 @@ export interface RolloutProbe {
   // rollback (the only writes)
   updateAlias(functionName: string, alias: string, version: string): Promise<void>;
   scaleService(cluster: string, service: string, desired: number): Promise<void>;
+  /** sets the scalable target's min and max (Application Auto Scaling then keeps the count inside) */
+  setScalingRange(cluster: string, service: string, min: number, max: number): Promise<void>;
 }

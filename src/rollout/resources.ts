@@ -28,6 +28,8 @@ export interface Resources {
   ecsCluster: string;
   ecsService: string;
   logGroups: string[];
+  /** the CloudWatch alarms d5.alarms-ok reads (infra/alarms.tf) */
+  alarms: string[];
   /** "tpm" | "none-explicit" as chosen in Terraform, when known */
   auditAnchor?: string;
   /** FARGATE | EC2, when known */
@@ -51,7 +53,11 @@ export const RESOURCE_KEYS: Record<string, { field: keyof Resources; what: strin
   'ecs.cluster': { field: 'ecsCluster', what: 'worker ECS cluster' },
   'ecs.service': { field: 'ecsService', what: 'worker ECS service' },
   'log.groups': { field: 'logGroups', what: 'CloudWatch log groups, comma-separated' },
+  'alarm.names': { field: 'alarms', what: 'CloudWatch alarms, comma-separated' },
 };
+
+/** What infra/alarms.tf watches, as the suffixes of its alarm names (<name_prefix>-quantum-<suffix>). */
+export const ALARM_SUFFIXES = ['dlq-not-empty', 'queue-oldest-message', 'unanchored-entries', 'proxy-5xx', 'proxy-errors', 'proxy-throttles', 'worker-at-max'] as const;
 
 export function defaultResources(namePrefix = 'ima', secretPrefix = 'ima/quantum'): Resources {
   return {
@@ -68,6 +74,7 @@ export function defaultResources(namePrefix = 'ima', secretPrefix = 'ima/quantum
     ecsCluster: `${namePrefix}-quantum`,
     ecsService: `${namePrefix}-quantum-worker`,
     logGroups: [`/aws/lambda/${namePrefix}-quantum-proxy`, `/ecs/${namePrefix}-quantum-worker`],
+    alarms: ALARM_SUFFIXES.map((s) => `${namePrefix}-quantum-${s}`),
   };
 }
 
@@ -105,10 +112,10 @@ export function setResource(res: Resources, key: string, value: unknown, source:
       hint: `known keys: ${Object.keys(RESOURCE_KEYS).join(', ')}`,
     });
   }
-  if (spec.field === 'logGroups') {
+  if (spec.field === 'logGroups' || spec.field === 'alarms') {
     const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').filter(Boolean) : null;
-    if (!list || list.length > 20) throw new InputError('BAD_ROLLOUT_CONFIG', `${source}: log.groups must be a list of at most 20 names`);
-    res.logGroups = list.map((g) => checkName(g, 'a log group', source));
+    if (!list || list.length > 20) throw new InputError('BAD_ROLLOUT_CONFIG', `${source}: ${key} must be a list of at most 20 names`);
+    res[spec.field] = list.map((g) => checkName(g, spec.field === 'alarms' ? 'an alarm name' : 'a log group', source));
   } else if (spec.field === 'apiUrl') {
     res.apiUrl = checkUrl(checkNameOrUrl(value, source), source);
   } else {
@@ -199,6 +206,8 @@ export async function applyTerraformOutputs(res: Resources, path: string): Promi
   set('ecs.service', value('ecs_service_name'));
   const groups = Object.values(map('log_group_names')).filter((g) => typeof g === 'string');
   if (groups.length) set('log.groups', groups);
+  const alarms = Object.values(map('alarm_names')).filter((a) => typeof a === 'string');
+  if (alarms.length) set('alarm.names', alarms);
   const anchor = value('audit_anchor');
   if (typeof anchor === 'string') res.auditAnchor = anchor;
   const launch = value('worker_launch_type');

@@ -4,7 +4,10 @@
  *   1. the proxy's alias moves back to the published version before the one it serves now
  *      (UpdateAlias: instantaneous, the function URL on the alias follows);
  *   2. the worker ECS service is scaled to desiredCount 0 (requests then wait in SQS, where they
- *      are kept for the queue's retention period, and are processed after a roll-forward).
+ *      are kept for the queue's retention period, and are processed after a roll-forward). When
+ *      the service has an Application Auto Scaling target (infra/autoscaling.tf), its range is set
+ *      to 0-0 first: otherwise the scaler would bring the count back to its minimum. A roll-forward
+ *      is `terraform apply`, which sets the range back to worker_min_tasks-worker_max_tasks.
  * Requires the proxy to be deployed as published versions behind an alias; without one the plan
  * says so instead of guessing.
  */
@@ -20,6 +23,8 @@ export interface RollbackStep {
   kind: 'run' | 'noop' | 'blocked';
   from?: string;
   to?: string;
+  /** worker-scale: the scalable target's range before, when the service has one */
+  scaling?: { min: number; max: number };
   result?: 'done' | 'failed';
   error?: { code: string; message: string };
 }
@@ -55,16 +60,22 @@ export async function planRollback(probe: RolloutProbe, res: Resources): Promise
   const s = await probe.service(res.ecsCluster, res.ecsService);
   if (!s) {
     steps.push({ id: 'worker-scale', kind: 'blocked', action: `ECS service ${res.ecsService} not found in cluster ${res.ecsCluster}` });
-  } else if (s.desired === 0) {
-    steps.push({ id: 'worker-scale', kind: 'noop', action: `${res.ecsCluster}/${res.ecsService} is already at desiredCount 0`, from: '0', to: '0' });
   } else {
-    steps.push({
-      id: 'worker-scale',
-      kind: 'run',
-      action: `scale ${res.ecsCluster}/${res.ecsService} from desiredCount ${s.desired} to 0 (requests wait in SQS)`,
-      from: String(s.desired),
-      to: '0',
-    });
+    const t = await probe.scalableTarget(res.ecsCluster, res.ecsService);
+    const scaling = t ? { min: t.min, max: t.max } : undefined;
+    if (s.desired === 0 && (!t || t.max === 0)) {
+      steps.push({ id: 'worker-scale', kind: 'noop', action: `${res.ecsCluster}/${res.ecsService} is already at desiredCount 0${t ? ' with scaling range 0-0' : ''}`, from: '0', to: '0', scaling });
+    } else {
+      const range = t ? `set its scaling range from ${t.min}-${t.max} to 0-0 (else Application Auto Scaling restores ${t.min}) and ` : '';
+      steps.push({
+        id: 'worker-scale',
+        kind: 'run',
+        action: `${range}scale ${res.ecsCluster}/${res.ecsService} from desiredCount ${s.desired} to 0 (requests wait in SQS; terraform apply restores the range)`,
+        from: String(s.desired),
+        to: '0',
+        scaling,
+      });
+    }
   }
   return steps;
 }
@@ -79,7 +90,11 @@ export async function executeRollback(probe: RolloutProbe, res: Resources, steps
     }
     try {
       if (step.id === 'lambda-alias') await probe.updateAlias(res.lambdaFunction, res.lambdaAlias, step.to!);
-      else await probe.scaleService(res.ecsCluster, res.ecsService, 0);
+      else {
+        // the range first: with 0-0 the scaler cannot undo the scale-in (it also sets the count itself)
+        if (step.scaling) await probe.setScalingRange(res.ecsCluster, res.ecsService, 0, 0);
+        await probe.scaleService(res.ecsCluster, res.ecsService, 0);
+      }
       out.push({ ...step, result: 'done' });
     } catch (err) {
       if (!(err instanceof ImaError)) throw err;

@@ -14,7 +14,8 @@ import { InputError } from '../errors.js';
 import { exists, fsError, readInputFile, writeFileAtomic } from '../io/files.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
 
-export type ItemStatus = 'pass' | 'fail' | 'pending' | 'confirmed' | 'skipped';
+/** warn: an automated check that found nothing wrong but could not confirm either (not done, not failed) */
+export type ItemStatus = 'pass' | 'warn' | 'fail' | 'pending' | 'confirmed' | 'skipped';
 
 export interface ItemRecord {
   status: ItemStatus;
@@ -35,7 +36,7 @@ export interface RolloutState {
 
 export const DEFAULT_STATE_PATH = '.ima-qs/rollout.json';
 const MAX_STATE_BYTES = 1 << 20;
-const STATUSES = new Set<ItemStatus>(['pass', 'fail', 'pending', 'confirmed', 'skipped']);
+const STATUSES = new Set<ItemStatus>(['pass', 'warn', 'fail', 'pending', 'confirmed', 'skipped']);
 
 export function statePath(cwd: string, flag?: string): string {
   return resolve(cwd, flag ?? DEFAULT_STATE_PATH);

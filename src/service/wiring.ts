@@ -30,11 +30,11 @@ import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 import { RulesModel } from './council/councils.js';
 import { HttpPersonaModel } from './council/persona-model-http.js';
-import type { PersonaModel } from './council/types.js';
+import type { PersonaModel } from '../protocol/council/types.js';
 import { proxyConfig, workerConfig, type PcrAnchorConfig, type WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';
-import { createProxyHandler, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
+import { createProxyHandler, type ProxyDeps, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
 import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
@@ -84,7 +84,7 @@ export function cachedFor<T>(ttlMs: number, load: () => Promise<T>, now: () => n
 }
 
 /** The proxy: tables, queue, and the published keys document from Secrets Manager (cached ≤ 60 s). */
-export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
+export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
   const { requests, decisions } = tables(env, config.tables);
@@ -92,7 +92,7 @@ export function proxyFromEnv(env: Env, log?: Logger): ProxyHandler {
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
   const docName = config.publicKeysSecret;
   const keys = cachedFor(PROXY_KEYS_TTL_MS, () => store.get(docName).then((v) => publishedKeys(v.value, docName)));
-  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log });
+  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page });
 }
 
 /** The PCR bank the worker anchors in: a TPM through tpm2-tools, or an explicitly named simulated bank. */

@@ -30,6 +30,12 @@ describe('local up flags', () => {
     expect(r.json().error.code).toBe('BAD_OPTION');
   });
 
+  it.each(['*', 'http://app.example.com', 'https://app.example.com/path'])('--cors %s → exit 2 BAD_CORS_ORIGIN, nothing started', async (origin) => {
+    const r = await runCli(['local', 'up', '--simulated', '--state', join(tmp.dir, 'cors'), '--cors', 'http://127.0.0.1:8080', '--cors', origin, '--json'], { stopSignal: never });
+    expect(r.code).toBe(2);
+    expect(r.json().error.code).toBe('BAD_CORS_ORIGIN');
+  });
+
   it('--request-timeout below --headers-timeout is refused', async () => {
     const r = await runCli(['local', 'up', '--simulated', '--state', join(tmp.dir, 's'), '--headers-timeout', '20', '--request-timeout', '10', '--json'], { stopSignal: never });
     expect(r.json().error.code).toBe('BAD_OPTION');

@@ -15,7 +15,7 @@ describe('local up', () => {
     const stop = new AbortController();
     let err = '';
     let running!: ReturnType<typeof runCli>;
-    const ready = new Promise<{ endpoint: string; fingerprint: string; anchor: { simulated: boolean }; callerAuthentication: string }>((resolve) => {
+    const ready = new Promise<{ endpoint: string; fingerprint: string; anchor: { simulated: boolean }; callerAuthentication: string; page: string; cors: string[] }>((resolve) => {
       const stderr = {
         isTTY: false,
         write(s: string) {
@@ -40,6 +40,13 @@ describe('local up', () => {
     expect(info.callerAuthentication).toBe('none (loopback only)');
     expect(err.split('\n').filter((l) => l.startsWith('ima-qs: open on loopback with no caller authentication'))).toHaveLength(1);
 
+    // the browser page (issue 16): its link carries the pin in the fragment; served at /
+    expect(info.page).toBe(`${info.endpoint}/#pin=${info.fingerprint}`);
+    expect(info.cors).toEqual([]);
+    const page = await fetch(`${info.endpoint}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'none'/);
+
     const files = writeSamples(tmp.dir);
     const req = await runCli(['request', 'patents', files.claims, '--endpoint', info.endpoint, '--pin', info.fingerprint, '--json']);
     expect(req.code).toBe(0);
@@ -53,6 +60,7 @@ describe('local up', () => {
     expect(j.callerAuthentication).toBe('none (loopback only)');
     expect(j.worker.decided).toBe(1);
     expect(j.http.byRoute['POST /api/patents']).toBe(1);
+    expect(j.http.byRoute['GET /']).toBe(1);
     // the endpoint is closed after stop
     await expect(fetch(`${info.endpoint}/api/keys`)).rejects.toThrow();
   }, 60_000);

@@ -17,7 +17,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { RemoteError } from '../../errors.js';
-import { MAX_RATIONALE_CHARS, VOTE_CHOICES, type Council, type CouncilInput, type PersonaModel, type PersonaVote } from './types.js';
+import { MAX_RATIONALE_CHARS, VOTE_CHOICES, type Council, type CouncilInput, type PersonaModel, type PersonaVote } from '../../protocol/council/types.js';
 import { parseStrictJson } from '../../protocol/strict-json.js';
 
 export interface HttpPersonaModelOptions {

@@ -15,6 +15,9 @@
  *        ?wait=S (0..20)        long poll: held while pending, until the decision is stored or S
  *                               seconds pass (a DecisionWaiter wakes it), then the same answers
  *
+ *   GET  /, /index.html, /app.js, /app.css   the browser page (issue 16), when deps.page has it:
+ *                               static files with their security headers (CSP, nosniff, no referrer)
+ *
  * Every refusal is JSON {"error":{"code","message"}} with no stack trace or internal detail; a
  * malformed event, path or query string is a 4xx, a 500 only a bug.
  */
@@ -60,6 +63,11 @@ export interface ProxyDeps {
   pollIntervalMs?: number;
   /** how the default waiter sleeps (tests inject one that advances their clock) */
   sleep?: Sleep;
+  /**
+   * The browser page's files by request path, each with its headers (src/web/site.ts builds it);
+   * absent: no page (GET / is 404 like any unknown path).
+   */
+  page?: Readonly<Record<string, { body: string; headers: Record<string, string> }>>;
 }
 
 /** Per invocation: the Lambda context (its remaining time bounds a wait) or the local server's signal. */
@@ -268,6 +276,11 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
         const remaining = ctx?.getRemainingTimeInMillis?.();
         if (remaining !== undefined) waitMs = Math.max(0, Math.min(waitMs, remaining - LAMBDA_MARGIN_MS));
         return await decision(dm[1], waitMs, ctx?.signal);
+      }
+      const file = deps.page && Object.hasOwn(deps.page, path) ? deps.page[path] : undefined;
+      if (file) {
+        if (method !== 'GET') return refuse(405, 'METHOD_NOT_ALLOWED', 'use GET');
+        return { statusCode: 200, headers: { ...file.headers }, body: file.body };
       }
       return refuse(404, 'NOT_FOUND', 'no such endpoint');
     } catch (err) {

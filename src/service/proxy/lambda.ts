@@ -5,8 +5,15 @@
  * made: a bad variable is logged once as CONFIG_INVALID naming it, and every request of that
  * container is answered 503 SERVICE_UNAVAILABLE (no detail to the caller) — never served with a
  * silently defaulted setting.
+ *
+ * The browser page (issue 16) is served at GET / when the zip has web/app.js and web/app.css beside
+ * index.mjs (`ima-qs package lambda` puts them there): configured for a bearer token (the API's JWT
+ * authorizer), the page's own origin as the endpoint, and no pin (the link's #pin=… or typed).
  */
+import { fileURLToPath } from 'node:url';
 import { toImaError } from '../../errors.js';
+import { readPageFiles } from '../../web/page-files.js';
+import { servedPage } from '../../web/site.js';
 import { jsonLogger } from '../log.js';
 import { proxyFromEnv } from '../wiring.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
@@ -20,10 +27,21 @@ const UNAVAILABLE: APIGatewayProxyStructuredResultV2 = {
   body: JSON.stringify({ error: { code: 'SERVICE_UNAVAILABLE', message: 'the service is temporarily unavailable; try again' } }),
 };
 
+/** The page from web/ beside this bundle, or none (a zip without it, or the sources run from src/). */
+function bundledPage(log: ReturnType<typeof jsonLogger>) {
+  try {
+    const files = readPageFiles(fileURLToPath(new URL('./web/', import.meta.url)));
+    return files ? servedPage(files, { auth: 'jwt' }) : undefined;
+  } catch (err) {
+    log.log('error', 'browser page not loaded', { error: String((err as Error)?.message ?? err).slice(0, 200) });
+    return undefined;
+  }
+}
+
 function build(): ProxyHandler {
   const log = jsonLogger(process.stdout, { service: 'ima-qs-proxy' });
   try {
-    return proxyFromEnv(process.env, log);
+    return proxyFromEnv(process.env, log, { page: bundledPage(log) });
   } catch (err) {
     const e = toImaError(err);
     log.log('error', 'proxy configuration refused', { code: e.code, error: e.message, ...(e.details?.variables ? { variables: e.details.variables } : {}) });

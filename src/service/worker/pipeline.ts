@@ -27,7 +27,7 @@ import { openBytes, sealBytes } from '../../crypto/envelope.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { ImaError, InputError, RemoteError, toImaError } from '../../errors.js';
 import { councilFor } from '../council/councils.js';
-import type { PersonaModel } from '../council/types.js';
+import type { PersonaModel } from '../../protocol/council/types.js';
 import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type CertificationBlock, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
 import { refusalText, signRefusal } from '../../protocol/refusal.js';
 import { StageTimer, type Logger } from '../log.js';

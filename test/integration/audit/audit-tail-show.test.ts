@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { decisionDigest } from '../../../src/protocol/decision.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { repoRoot, runCli, spawnCli } from '../../helpers/cli.js';
-import { PERSONAS, type Dynalite, type KeyFixture, type RawStore, buildChain, dynamoRaw, fileRaw, keyFixture, p, removeDir, startDynalite, tempDir } from './fixtures.js';
+import { PERSONAS, personasFor, type Dynalite, type KeyFixture, type RawStore, buildChain, dynamoRaw, fileRaw, keyFixture, p, removeDir, startDynalite, tempDir } from './fixtures.js';
 
 let root: string;
 let k: KeyFixture;
@@ -85,14 +85,14 @@ describe.each(['file', 'dynamo'] as const)('audit tail and show (%s store)', (ki
     // its batch, checked whole: the statement verifies and the stored entries give its root
     expect(doc.batch).toMatchObject({ status: 'ok', statement: { first_seq: 0, size: 2, pcr: { simulated: true } } });
     expect(doc.payload.decision.request_id).toBe('0b0b0b0b-0b0b-4b0b-8b0b-000000000001');
-    expect(doc.payload.votes.map((v: { persona: string }) => v.persona)).toEqual(PERSONAS);
+    expect(doc.payload.votes.map((v: { persona: string }) => v.persona)).toEqual(personasFor('patents')); // entry 1: a patents decision
     expect(doc.payload).toMatchObject({ digestOk: true, decisionSignatureOk: true, votesOk: 3 });
     const id = decisionDigest(p, decisions[kind][3] as never).slice(0, 12);
     const byId = await runCli(['audit', 'show', id, ...s.flags, '--key', k.dir, '--decrypt', '--identity', k.dir], env());
     expect(byId.code, byId.stderr).toBe(0);
     expect(byId.stdout).toContain('0b0b0b0b-0b0b-4b0b-8b0b-000000000003');
     expect(byId.stdout).toContain('statement signature and root ok');
-    for (const persona of PERSONAS) expect(byId.stdout).toContain(persona);
+    for (const persona of personasFor('patents')) expect(byId.stdout).toContain(persona);
     const sealed = await runCli(['audit', 'show', '1', ...s.flags, '--json'], env());
     expect(sealed.code).toBe(0);
     expect(sealed.json().payload).toBeUndefined();

@@ -24,7 +24,8 @@ import { decisionDigest, signDecision, type SignedDecision } from '../../../src/
 import { decisionDigestV2, signDecisionV2, type SignedDecisionV2 } from '../../../src/protocol/decision-v2.js';
 import { legacyCommit } from './legacy-chain.js';
 import { InlineSigner } from '../../../src/crypto/signer.js';
-import type { PersonaVote } from '../../../src/service/council/types.js';
+import type { PersonaVote } from '../../../src/protocol/council/types.js';
+import { councilFor } from '../../../src/protocol/council/rosters.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
 
 export const p: CryptoProvider = getProvider('node');
@@ -50,11 +51,13 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export const PERSONAS = ['security-auditor', 'performance-engineer', 'maintainability-reviewer'];
+/** A few real personas of each council (the decisions here carry 3 votes, enough for the audit code). */
+export const personasFor = (route: 'analyze' | 'patents'): string[] => councilFor(route).personas.slice(0, 3).map((x) => x.id);
+export const PERSONAS = [...personasFor('analyze'), ...personasFor('patents')];
 
 /** A real signed version 2 decision (one signature; the votes are bound by their Merkle root). */
 export async function signedDecisionV2(k: KeyFixture, i: number, route: 'analyze' | 'patents' = 'analyze'): Promise<SignedDecisionV2> {
-  const votes: PersonaVote[] = PERSONAS.map((persona, j) => ({
+  const votes: PersonaVote[] = personasFor(route).map((persona, j) => ({
     persona,
     vote: (i + j) % 3 === 0 ? 'reject' : 'approve',
     confidence: 700 + j,
@@ -75,7 +78,7 @@ export async function signedDecisionV2(k: KeyFixture, i: number, route: 'analyze
 
 /** A real signed version 1 decision (every vote signed: the format before v2, for legacy chains). */
 export async function signedDecision(k: KeyFixture, i: number, route: 'analyze' | 'patents' = 'analyze'): Promise<SignedDecision> {
-  const votes: PersonaVote[] = PERSONAS.map((persona, j) => ({
+  const votes: PersonaVote[] = personasFor(route).map((persona, j) => ({
     persona,
     vote: (i + j) % 3 === 0 ? 'reject' : 'approve',
     confidence: 700 + j,

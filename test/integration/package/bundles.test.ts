@@ -109,7 +109,10 @@ beforeAll(async () => {
   expect(l.code, l.stderr).toBe(0);
   // unpack the zip with the strict reader (CRC and size checked) into a folder of its own
   mkdirSync(lambdaDir);
-  for (const r of readZip(readFileSync(join(tmp, 'lambda.zip')))) writeFileSync(join(lambdaDir, r.name), r.data);
+  for (const r of readZip(readFileSync(join(tmp, 'lambda.zip')))) {
+    mkdirSync(dirname(join(lambdaDir, r.name)), { recursive: true });
+    writeFileSync(join(lambdaDir, r.name), r.data);
+  }
   writeFileSync(join(lambdaDir, 'driver.mjs'), DRIVER);
   mkdirSync(workerDir);
   for (const name of ['worker.mjs', 'sign-thread.js', 'health.mjs', 'package.json']) copyFileSync(join(workerBuild, name), join(workerDir, name));
@@ -159,7 +162,7 @@ describe('ima-qs package lambda', () => {
     }
     expect(zips[1].equals(zips[0])).toBe(true);
     const recs = readZip(zips[0]);
-    expect(recs.map((r) => r.name)).toEqual(['index.mjs', 'index.mjs.map']);
+    expect(recs.map((r) => r.name)).toEqual(['index.mjs', 'index.mjs.map', 'web/app.css', 'web/app.js']);
     const plain = readZip(readFileSync(join(tmp, 'lambda.zip')))[0];
     expect(recs[0].data.length).toBeLessThan(plain.data.length);
     expect(JSON.parse(recs[1].data.toString('utf8'))).toMatchObject({ version: 3 });
@@ -192,6 +195,26 @@ describe('ima-qs package lambda', () => {
     const v = verifyPublicKeysDocument(p, JSON.parse(out.body!), { pin: f.pin, now: new Date() });
     expect(v.valid).toBe(true);
     if (v.valid) expect(v.keys.fingerprints.composite).toBe(f.fp.composite);
+  });
+
+  it('serves the browser page at GET / from the zip\'s web/ folder: its CSP, nosniff, a token field (JWT)', async () => {
+    const zip = readZip(readFileSync(join(tmp, 'lambda.zip')));
+    expect(zip.map((r) => r.name)).toEqual(['index.mjs', 'web/app.css', 'web/app.js']);
+    const page = await lambda.call(event('GET', '/'));
+    expect(page.statusCode).toBe(200);
+    expect(page.headers).toMatchObject({
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': expect.stringMatching(/^default-src 'none'; script-src 'self'; .*frame-ancestors 'none'$/),
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
+    expect(page.body).toContain('<meta name="ima-qs-auth" content="jwt">');
+    expect(page.body).toContain('<meta name="ima-qs-pin" content="">');
+    const js = await lambda.call(event('GET', '/app.js'));
+    expect(js.statusCode).toBe(200);
+    expect(js.headers?.['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(js.body).toBe(zip.find((r) => r.name === 'web/app.js')!.data.toString('utf8'));
+    expect((await lambda.call(event('POST', '/', { body: new Uint8Array(1) }))).statusCode).toBe(405);
   });
 
   it('takes a sealed request (202), refuses the same body again (409), reports it pending (202)', async () => {

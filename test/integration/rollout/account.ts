@@ -5,6 +5,8 @@
  * Lambda with two published versions behind alias `live`, and the worker ECS service running.
  * Each `break*` helper then removes one property so a test can see the matching item fail.
  */
+import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { type AttributeDefinition, CreateTableCommand, DynamoDBClient, type KeySchemaElement, PutItemCommand, UpdateContinuousBackupsCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
@@ -18,6 +20,7 @@ import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { signJson } from '../../../src/crypto/signature.js';
 import type { ServiceKeys } from '../../../src/keys/key-dir.js';
 import { fingerprints, publicKeysOf } from '../../../src/keys/key-dir.js';
+import { defaultResources } from '../../../src/rollout/resources.js';
 import type { Moto } from '../../helpers/moto.js';
 
 export const NAMES = {
@@ -44,7 +47,58 @@ export function clients(moto: Moto) {
     logs: new CloudWatchLogsClient(cfg),
     lambda: new LambdaClient(cfg),
     ecs: new ECSClient(cfg),
+    cw: new CloudWatchClient(cfg),
+    scaling: new ApplicationAutoScalingClient(cfg),
   };
+}
+
+/**
+ * The seven alarms of infra/alarms.tf by their default names, each on the metric it watches there
+ * (moto creates them in state OK; a test moves one with SetAlarmState). `topic` = alarm_sns_topic_arn.
+ */
+export async function createAlarms(moto: Moto, topic?: string) {
+  const { cw } = clients(moto);
+  const metric: Record<string, [string, string, Record<string, string>]> = {
+    'dlq-not-empty': ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: NAMES.dlq }],
+    'queue-oldest-message': ['AWS/SQS', 'ApproximateAgeOfOldestMessage', { QueueName: NAMES.queue }],
+    'unanchored-entries': ['ima-qs', 'UnanchoredEntries', { service: 'worker' }],
+    'proxy-5xx': ['AWS/ApiGateway', '5xx', { ApiId: 'abc123' }],
+    'proxy-errors': ['AWS/Lambda', 'Errors', { FunctionName: NAMES.fn }],
+    'proxy-throttles': ['AWS/Lambda', 'Throttles', { FunctionName: NAMES.fn }],
+    'worker-at-max': ['ECS/ContainerInsights', 'RunningTaskCount', { ClusterName: NAMES.cluster, ServiceName: NAMES.service }],
+  };
+  for (const name of defaultResources().alarms) {
+    const [Namespace, MetricName, dims] = metric[name.replace(/^ima-quantum-/, '')];
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace,
+        MetricName,
+        Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })),
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        ...(topic ? { AlarmActions: [topic], OKActions: [topic] } : {}),
+      }),
+    );
+  }
+}
+
+/** The worker's Application Auto Scaling target (infra/autoscaling.tf), min-max tasks. */
+export async function createScalableTarget(moto: Moto, min: number, max: number) {
+  const { scaling } = clients(moto);
+  await scaling.send(
+    new RegisterScalableTargetCommand({
+      ServiceNamespace: 'ecs',
+      ScalableDimension: 'ecs:service:DesiredCount',
+      ResourceId: `service/${NAMES.cluster}/${NAMES.service}`,
+      MinCapacity: min,
+      MaxCapacity: max,
+    }),
+  );
 }
 
 /** IAM has no SDK client in this project: moto's query API, as the SDK would send it. */

@@ -17,7 +17,7 @@ import { defaultProvider } from '../../../src/crypto/providers.js';
 import { type ServiceKeys, fingerprints, generateServiceKeys, publicKeysOf, writeKeyDir } from '../../../src/keys/key-dir.js';
 import { runCli } from '../../helpers/cli.js';
 import { type Moto, startMoto } from '../../helpers/moto.js';
-import { NAMES, clients, createInfrastructure, createLambda, createLogGroups, createWorker, writeAuditEntries } from './account.js';
+import { NAMES, clients, createAlarms, createInfrastructure, createLambda, createLogGroups, createWorker, writeAuditEntries } from './account.js';
 
 const p = defaultProvider();
 let moto: Moto;
@@ -289,10 +289,13 @@ describe('rollout days 2-5', () => {
     expect(bad.stdout).not.toContain('MC4CAQAwBQYDK2VwBCIEIA'); // the finding never repeats the text
   });
 
-  it('day 5: an empty dead-letter queue passes', async () => {
+  it('day 5: an empty dead-letter queue and OK alarms that notify a topic pass', async () => {
     await createInfrastructure(moto);
+    await createAlarms(moto, 'arn:aws:sns:eu-central-1:123456789012:ima-oncall');
     const r = await cli(['rollout', 'day', '5', '--yes', '--state', stateFile, '--json']);
     expect(r.code, r.stdout).toBe(0);
     expect(statusOf(r.json(), 'd5.dlq-empty')).toBe('pass');
+    expect(statusOf(r.json(), 'd5.alarms-ok')).toBe('pass');
+    expect(r.json().complete).toBe(true);
   });
 });

@@ -1,17 +1,20 @@
 /**
  * `ima-qs rollout rollback` against moto_server: a Lambda function with two published versions
  * behind alias `live`, and the worker ECS service. The plan changes nothing; --execute moves the
- * alias to the previous version and scales the worker to 0, after confirmation.
+ * alias to the previous version and scales the worker to 0, after confirmation; with an Application
+ * Auto Scaling target on the worker (infra/autoscaling.tf) it first sets the range to 0-0, so the
+ * scaler cannot bring the worker back (moto records the range; it does not move the count itself).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { GetAliasCommand } from '@aws-sdk/client-lambda';
 import { runCli } from '../../helpers/cli.js';
 import { type Moto, startMoto } from '../../helpers/moto.js';
-import { NAMES, clients, createLambda, createWorker } from './account.js';
+import { NAMES, clients, createLambda, createScalableTarget, createWorker } from './account.js';
 
 let moto: Moto;
 let dir: string;
@@ -93,5 +96,27 @@ describe('rollout rollback', () => {
     ]);
     const { lambda } = clients(moto);
     expect((await lambda.send(new GetAliasCommand({ FunctionName: NAMES.fn, Name: 'live' }))).FunctionVersion).toBe('1');
+  });
+
+  it('with a scalable target: the range goes to 0-0 first, then the count; run again it is a no-op', async () => {
+    await createLambda(moto);
+    await createWorker(moto, true);
+    await createScalableTarget(moto, 1, 4);
+    const plan = await cli(['rollout', 'rollback', '--json']);
+    expect(plan.code, plan.stdout).toBe(0);
+    const step = plan.json().steps[1];
+    expect(step).toMatchObject({ id: 'worker-scale', kind: 'run', from: '2', to: '0', scaling: { min: 1, max: 4 } });
+    expect(step.action).toContain('set its scaling range from 1-4 to 0-0');
+
+    const r = await cli(['rollout', 'rollback', '--execute', '--yes', '--json']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json().steps[1]).toMatchObject({ id: 'worker-scale', result: 'done' });
+    const { scaling } = clients(moto);
+    const t = (await scaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [`service/${NAMES.cluster}/${NAMES.service}`] }))).ScalableTargets!;
+    expect(t.map((x) => [x.MinCapacity, x.MaxCapacity])).toEqual([[0, 0]]);
+    expect(await current()).toEqual({ version: '1', desired: 0 });
+
+    const again = await cli(['rollout', 'rollback', '--json']);
+    expect(again.json().steps[1]).toMatchObject({ id: 'worker-scale', kind: 'noop', scaling: { min: 0, max: 0 } });
   });
 });

@@ -9,7 +9,7 @@ import {
   signedBytes,
   verifySignatureFile,
   type FileStatement,
-} from '../../../src/crypto/signature-file.js';
+} from '../../../src/protocol/signature-file.js';
 import { errorOf } from './helpers.js';
 
 const noble = getProvider('noble');

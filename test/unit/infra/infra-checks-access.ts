@@ -37,7 +37,17 @@ function api(m: InfraModel, f: Finding[]): void {
   const authorizers = new Map(resourcesOf(m, 'aws_apigatewayv2_authorizer').map((a) => [a.name, a]));
   const routes = resourcesOf(m, 'aws_apigatewayv2_route');
   if (routes.length === 0) f.push({ check: 'api.auth', where: 'api.tf', message: 'no routes' });
+  // the browser page's static files (SPEC 10) are the only routes without the authorizer: GET of
+  // exactly these paths, from the page_routes local, never an /api/ route
+  const pageKeys = new Set(['GET /', 'GET /index.html', 'GET /app.js', 'GET /app.css']);
+  const page = m.locals.page_routes as Record<string, unknown> | undefined;
   for (const r of routes) {
+    if (r.body.authorization_type === 'NONE') {
+      const keys = String(r.body.for_each ?? '').includes('local.page_routes') ? Object.values(page ?? {}).map(String) : [String(r.body.route_key)];
+      const bad = keys.filter((k) => !pageKeys.has(k));
+      if (bad.length || keys.length === 0) f.push({ check: 'api.auth', where: at(r), message: `route(s) without the JWT authorizer that are not the page's static files: ${bad.join(', ') || '(none named)'}` });
+      continue;
+    }
     const ref = /^\$\{aws_apigatewayv2_authorizer\.([A-Za-z0-9_]+)\[0\]\.id\}$/.exec(String(r.body.authorizer_id ?? ''));
     const a = ref ? authorizers.get(ref[1]) : undefined;
     const jwt = block(a?.body, 'jwt_configuration');
@@ -90,7 +100,7 @@ function lambdaAccess(m: InfraModel, f: Finding[]): void {
     const ok =
       p.body.action === 'lambda:InvokeFunction' &&
       p.body.principal === 'apigateway.amazonaws.com' &&
-      /^\$\{aws_apigatewayv2_api\.[a-z_]+\[0\]\.execution_arn\}\/.+/.test(String(p.body.source_arn ?? '')) &&
+      /^\$\{aws_apigatewayv2_api\.[a-z_]+\[0\]\.execution_arn\}\/(\*\/\*\/api\/\*|\*\/GET\/\$\{each\.key\})$/.test(String(p.body.source_arn ?? '')) &&
       p.body.function_url_auth_type === undefined;
     if (!ok) f.push({ check: 'lambda.permission-scoped', where: at(p), message: 'a Lambda permission other than InvokeFunction by API Gateway from this API (source_arn = its execution ARN)' });
   }

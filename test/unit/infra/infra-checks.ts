@@ -17,6 +17,7 @@ import {
   type TfBlock,
 } from './infra-model.js';
 import { checkAccess } from './infra-checks-access.js';
+import { checkOperations } from './infra-checks-ops.js';
 
 export type { Finding } from './infra-checks-access.js';
 import type { Finding } from './infra-checks-access.js';
@@ -293,6 +294,6 @@ export function acceptsVersion(constraint: string, v: [number, number, number]):
 
 export function checkInfra(m: InfraModel): Finding[] {
   const f: Finding[] = [];
-  for (const check of [inventory, gating, kms, dynamodb, sqs, logs, iam, lambda, ecs, versions, checkAccess]) check(m, f);
+  for (const check of [inventory, gating, kms, dynamodb, sqs, logs, iam, lambda, ecs, versions, checkAccess, checkOperations]) check(m, f);
   return f;
 }

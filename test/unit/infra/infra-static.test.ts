@@ -16,7 +16,7 @@ beforeAll(async () => {
 
 describe('infra/ parsed file by file with @cdktn/hcl2json', () => {
   it('splits the configuration by concern', () => {
-    for (const f of ['versions.tf', 'variables.tf', 'outputs.tf', 'kms.tf', 'secrets.tf', 'dynamodb.tf', 'sqs.tf', 'logs.tf', 'iam.tf', 'lambda.tf', 'ecs.tf']) {
+    for (const f of ['versions.tf', 'variables.tf', 'outputs.tf', 'kms.tf', 'secrets.tf', 'dynamodb.tf', 'sqs.tf', 'logs.tf', 'iam.tf', 'lambda.tf', 'ecs.tf', 'autoscaling.tf', 'alarms.tf']) {
       expect(model.files).toContain(f);
     }
   });
@@ -32,6 +32,8 @@ describe('infra/ parsed file by file with @cdktn/hcl2json', () => {
     'iam.lambda-no-private-keys', 'lambda.runtime', 'lambda.arm64', 'lambda.versions', 'lambda.alias', 'ecs.hardening', 'tpm.explicit', 'versions',
     'api.auth', 'api.throttling', 'api.cors', 'lambda.reserved-concurrency', 'lambda.permission-scoped', 'kms.grants', 'kms.decrypters',
     'iam.audit-append-only', 'iam.proxy-writes', 'secrets.resource-policy', 'custody.operators', 'custody.break-glass',
+    'autoscaling.target', 'autoscaling.policy', 'autoscaling.container-insights', 'autoscaling.desired-count', 'ecs.stop-timeout',
+    'alarms.inventory', 'alarms.actions', 'alarms.missing-data',
   ])('property %s holds', (check) => {
     expect(findingsOf(check)).toEqual([]);
   });

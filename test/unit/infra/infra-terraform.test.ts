@@ -11,6 +11,8 @@ const unavailable = await terraformUnavailableReason();
 if (unavailable) process.stderr.write(`infra-terraform: skipping the terraform layer: ${unavailable}\n`);
 
 const TIMEOUT = 180_000;
+/** The whole `terraform test` (two files, 23 runs): ~60 s alone here, several minutes on a busy 2-core machine. */
+const FULL_TEST_TIMEOUT = 400_000;
 
 describe.skipIf(unavailable !== undefined)(`terraform layer${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let bin: string;
@@ -43,12 +45,12 @@ describe.skipIf(unavailable !== undefined)(`terraform layer${unavailable ? ` (sk
     expect(r.code).toBe(0);
   }, TIMEOUT);
 
-  it('passes terraform test with the mocked provider (enabled, prod, EC2+TPM, refusals, disabled)', async () => {
-    const r = await terraform(bin, ['test', '-no-color'], dir);
+  it('passes terraform test with the mocked provider (enabled, prod, EC2+TPM, autoscaling, alarms, refusals, disabled)', async () => {
+    const r = await terraform(bin, ['test', '-no-color'], dir, FULL_TEST_TIMEOUT - 20_000);
     expect(r.stdout + r.stderr).toMatch(/Success! \d+ passed, 0 failed\./);
     expect(r.stdout).not.toMatch(/\.\.\. (fail|skip)/);
     expect(r.code).toBe(0);
-  }, TIMEOUT);
+  }, FULL_TEST_TIMEOUT);
 
   it('terraform test fails when key rotation is turned off (its assertions can fail)', async () => {
     const kms = join(dir, 'kms.tf');
@@ -62,6 +64,21 @@ describe.skipIf(unavailable !== undefined)(`terraform layer${unavailable ? ` (sk
       expect(r.stdout + r.stderr).toMatch(/KMS key rotation must be on/);
     } finally {
       await writeFile(kms, original);
+    }
+  }, TIMEOUT);
+
+  it('terraform test fails when stopTimeout no longer outlasts STOP_GRACE_SECONDS (operations.tftest.hcl can fail)', async () => {
+    const ecs = join(dir, 'ecs.tf');
+    const original = await readFile(ecs, 'utf8');
+    const mutated = original.replace(/worker_stop_margin_seconds = 10/, 'worker_stop_margin_seconds = 0');
+    expect(mutated).not.toBe(original);
+    await writeFile(ecs, mutated);
+    try {
+      const r = await terraform(bin, ['test', '-no-color', '-filter=tests/operations.tftest.hcl'], dir);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/stopTimeout must leave the worker its STOP_GRACE_SECONDS/);
+    } finally {
+      await writeFile(ecs, original);
     }
   }, TIMEOUT);
 });

@@ -16,7 +16,7 @@ import { decodeKeySetSecret, encodeKeySetSecret } from '../../../src/aws/keyset-
 import { testKeySet } from '../../helpers/keyset.js';
 import { fingerprint } from '../../../src/crypto/key-codec.js';
 import { getProvider } from '../../../src/crypto/providers.js';
-import { createSignatureFile, encodeSignatureFile, parseSignatureFile, verifySignatureFile } from '../../../src/crypto/signature-file.js';
+import { createSignatureFile, encodeSignatureFile, parseSignatureFile, verifySignatureFile } from '../../../src/protocol/signature-file.js';
 import { generateServiceKeys, publicKeysOf, recipientPublicKey } from '../../../src/keys/key-dir.js';
 import { verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { decodeQueued, encodeQueued } from '../../../src/protocol/records.js';

@@ -9,7 +9,7 @@ import { AUDIT_KEY, TableAuditStore } from '../../../src/audit/audit-store.js';
 import { RemoteError } from '../../../src/errors.js';
 import { verifyJson } from '../../../src/crypto/signature.js';
 import { CODE_COUNCIL } from '../../../src/service/council/councils.js';
-import type { PersonaModel } from '../../../src/service/council/types.js';
+import type { PersonaModel } from '../../../src/protocol/council/types.js';
 import { MemoryQueue } from '../../../src/service/memory/memory-queue.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/protocol/records.js';

@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { outcome, tally } from '../../../src/service/council/aggregate.js';
+import { outcome, tally } from '../../../src/protocol/council/aggregate.js';
+import { aggregateV2 } from '../../../src/protocol/council/aggregate-v2.js';
 import { CODE_COUNCIL, LEGAL_COUNCIL, RulesModel } from '../../../src/service/council/councils.js';
 import { HttpPersonaModel } from '../../../src/service/council/persona-model-http.js';
-import type { PersonaVote } from '../../../src/service/council/types.js';
+import type { PersonaVote } from '../../../src/protocol/council/types.js';
 import { BAD_CODE, CLEAN_CODE } from './fixtures.js';
 
 const model = new RulesModel();
@@ -12,11 +13,11 @@ const input = (route: 'analyze' | 'patents', content: string) => ({ route, reque
 
 const PATENT = `Title: A sensor housing
 Abstract
-A housing for a sensor device with a processor and memory. ${'The housing protects the circuit from dust and water. '.repeat(20)}
+A housing for a sensor device with a processor and memory.
 Background
 Earlier housings leaked. Inventors: A. Example. Filed on 2025-01-02.
 Summary
-In one embodiment, FIG. 1 shows the housing. See prior art US 1234567.
+In one embodiment, FIG. 1 shows the housing. See prior art US 1234567. ${'The housing protects the circuit from dust and water. '.repeat(20)}
 Claims
 1. A housing comprising a sealed shell.
 2. The housing of claim 1, further comprising a gasket.
@@ -36,17 +37,22 @@ describe('councils', () => {
     expect(a).toEqual(b);
   });
 
-  it('different inputs give different decisions', async () => {
+  it('different inputs give different decisions (aggregation rule v2)', async () => {
+    expect(model.name).toBe('rules/v2');
+    const v2 = (c: typeof CODE_COUNCIL, votes: PersonaVote[]) => aggregateV2(c, votes).outcome;
     const clean = await model.consult(CODE_COUNCIL, input('analyze', CLEAN_CODE));
     const bad = await model.consult(CODE_COUNCIL, input('analyze', BAD_CODE));
-    expect(outcome(tally(clean))).toBe('approve');
-    expect(outcome(tally(bad))).toBe('reject');
+    expect(v2(CODE_COUNCIL, clean)).toBe('approve');
+    expect(v2(CODE_COUNCIL, bad)).toBe('reject');
     const good = await model.consult(LEGAL_COUNCIL, input('patents', PATENT));
     const empty = await model.consult(LEGAL_COUNCIL, input('patents', 'hello'));
-    expect(outcome(tally(good))).toBe('approve');
-    expect(outcome(tally(empty))).toBe('reject');
+    expect(v2(LEGAL_COUNCIL, good)).toBe('approve');
+    expect(v2(LEGAL_COUNCIL, empty)).toBe('reject');
+    // v1 still decides these two the same way (today's pipeline computes v1)
+    expect(outcome(tally(clean))).toBe('approve');
+    expect(outcome(tally(bad))).toBe('reject');
     expect(bad.find((v) => v.persona === 'security-auditor')?.vote).toBe('reject');
-    expect(bad.find((v) => v.persona === 'secrets-scanner')?.rationale).toMatch(/hard-coded secrets/);
+    expect(bad.find((v) => v.persona === 'secrets-scanner')?.rationale).toMatch(/hard-coded credentials/);
   });
 
   it('aggregates with a quorum of 14 and a two-thirds supermajority', () => {

@@ -17,7 +17,7 @@ import type { CertificationBlock } from '../../../src/protocol/decision-v2.js';
 import type { SignedKeySet } from '../../../src/protocol/keyset.js';
 import { testKeySet } from '../../helpers/keyset.js';
 import { RulesModel } from '../../../src/service/council/councils.js';
-import type { PersonaModel } from '../../../src/service/council/types.js';
+import type { PersonaModel } from '../../../src/protocol/council/types.js';
 import type { Logger } from '../../../src/service/log.js';
 import type { Clock, Table } from '../../../src/ports.js';
 import type { APIGatewayProxyEventV2 } from '../../../src/service/proxy/apigw.js';

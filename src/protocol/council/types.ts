@@ -3,12 +3,21 @@
  * request: approve / reject / abstain, a confidence in per-mille (an integer 0..1000, so canonical
  * JSON never meets a float) and a one-line rationale.
  */
-import type { Route } from '../../protocol/request.js';
+import type { Route } from '../request.js';
 
 export const VOTE_CHOICES = ['approve', 'reject', 'abstain'] as const;
 export type VoteChoice = (typeof VOTE_CHOICES)[number];
 
 export type CouncilId = 'code-analysis' | 'legal-documents';
+
+/**
+ * A persona's severity class (roster data, SPEC §8.3): a `blocking` persona's domain is one where a
+ * single finding disqualifies (a security weakness, a missing mandatory part): under aggregation
+ * rule v2 its reject with confidence ≥ VETO_CONFIDENCE is a veto. An `advisory` persona's finding
+ * counts only as one vote among the others.
+ */
+export const SEVERITIES = ['blocking', 'advisory'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 
 export interface Persona {
   /** stable id, lowercase-dashed (e.g. "security-auditor") */
@@ -16,6 +25,8 @@ export interface Persona {
   readonly name: string;
   /** what the persona looks at (documentation, and sent to a PersonaModel) */
   readonly role: string;
+  /** roster data for aggregation rule v2 (decision v2); v1 ignores it */
+  readonly severity: Severity;
 }
 
 /** What a persona (rule or model) says. */
@@ -46,7 +57,7 @@ export interface Council {
  * Must return exactly one vote per persona of the council.
  */
 export interface PersonaModel {
-  /** recorded in every decision ("rules/v1", "http") */
+  /** recorded in every decision ("rules/v2", "http"; "rules/v1" in decisions made before) */
   readonly name: string;
   consult(council: Council, input: CouncilInput): Promise<PersonaVote[]>;
 }

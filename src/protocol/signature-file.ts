@@ -11,12 +11,12 @@
  * hashes the file first (I/O in the command, sigstore-style), then this decides.
  */
 import { InputError } from '../errors.js';
-import { equalBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
-import { canonicalBytes } from './canonical-json.js';
-import { fingerprint } from './key-codec.js';
-import type { CryptoProvider, MlDsaPrivateKey } from './provider.js';
-import { SIGNATURE_CONTEXTS, signBytes, verifyBytes } from './signature.js';
-import { StrictJsonError, parseStrictJson } from '../protocol/strict-json.js';
+import { equalBytes, fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
+import { canonicalBytes } from '../crypto/canonical-json.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
+import { SIGNATURE_CONTEXTS, signBytes, verifyBytes } from '../crypto/signature.js';
+import { StrictJsonError, parseStrictJson } from './strict-json.js';
 
 export const SIGNATURE_FILE_FORMAT = 'ima-qs/v1/signature';
 export const SIGNATURE_ALGORITHM = 'ML-DSA-87';
