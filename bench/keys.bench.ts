@@ -26,7 +26,7 @@ const p0 = getProvider('node');
 const root = p0.mldsa87.fromSeed();
 const cert = (previous?: ReturnType<typeof certifyKeySet>) => {
   const k = generateServiceKeys(p0);
-  return certifyKeySet(p0, root, { kem: recipientPublicKey(publicKeysOf(k)), decisions: k.mldsa.publicKey, previous, notBefore: new Date(Date.now() - 60_000) });
+  return certifyKeySet(p0, root, { kem: recipientPublicKey(publicKeysOf(k)), decisions: k.mldsa.publicKey, audit: p0.mldsa87.fromSeed().publicKey, previous, notBefore: new Date(Date.now() - 60_000) });
 };
 const g1 = cert();
 const g2 = cert(g1);

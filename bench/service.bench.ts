@@ -31,7 +31,7 @@ const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
 // the root-signed statement every response carries (SPEC §8.10): made once, as a worker holds it
 const root = p.mldsa87.fromSeed();
-const certification = { root: toBase64(root.publicKey), keyset: certifyKeySet(p, root, { kem: recipientPublicKey(pub), decisions: pub.mldsa, notBefore: new Date(Date.now() - 60_000) }) };
+const certification = { root: toBase64(root.publicKey), keyset: certifyKeySet(p, root, { kem: recipientPublicKey(pub), decisions: pub.mldsa, audit: p.mldsa87.fromSeed().publicKey, notBefore: new Date(Date.now() - 60_000) }) };
 const fp = fingerprints(pub);
 const recipient = recipientPublicKey(pub);
 const content = 'export function add(a: number, b: number) {\n  return a + b;\n}\n'.repeat(20);

@@ -89,7 +89,7 @@ data "aws_iam_policy_document" "break_glass_assume" {
 resource "aws_iam_role" "break_glass" {
   count = local.enabled && local.break_glass ? 1 : 0
 
-  name                 = "${var.name_prefix}-quantum-break-glass"
+  name                 = local.break_glass_role_name
   description          = "ima-qs break-glass: recover the private keys, repair the audit table (MFA; every use is in CloudTrail)"
   assume_role_policy   = data.aws_iam_policy_document.break_glass_assume[0].json
   max_session_duration = 3600

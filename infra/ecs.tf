@@ -6,7 +6,9 @@
 #     The worker refuses to start without an anchor (NO_PCR_ANCHOR, never a silent fallback), so
 #     "none-explicit" hands it the labelled software anchor, IMA_QS_PCR_ANCHOR=simulated:<file in
 #     /tmp>: the audit chain is still hash-chained and ML-DSA-87-signed in DynamoDB, but the "PCR"
-#     is a file in the task, lost when the task stops, and every anchor says simulated: true.
+#     is a file in the task, lost when the task stops, and every anchor says simulated: true. What
+#     then holds the chain is its registration and the checkpoints signed with the audit key in the
+#     Object Lock bucket (checkpoints.tf): "signed hash chain with checkpoints; no hardware anchor".
 #   worker_launch_type = "EC2"     -> tasks are placed on ec2_capacity_provider_name (an Auto
 #     Scaling group of NitroTPM instances, managed outside this module), and with
 #     audit_anchor = "tpm" the host's /dev/tpmrm0 is mapped into the container and the worker
@@ -51,6 +53,11 @@ locals {
     # on SIGTERM (a scale-in, a deployment, a rollback) the batch in hand may finish within this;
     # after it the worker releases its messages and exits, before ECS's stopTimeout (below) kills it
     STOP_GRACE_SECONDS = tostring(var.worker_stop_grace_seconds)
+    # SPEC 8.11: registrations and signed checkpoints go to the Object Lock bucket (checkpoints.tf);
+    # the chain id is the ECS task id (the agent sets ECS_CONTAINER_METADATA_URI_V4)
+    AUDIT_CHECKPOINTS        = "s3://${local.checkpoint_bucket_name}"
+    AUDIT_CHECKPOINT_ENTRIES = tostring(var.audit_checkpoint_entries)
+    AUDIT_CHECKPOINT_SECONDS = tostring(var.audit_checkpoint_seconds)
   }
   worker_environment = [for k, v in local.worker_env : { name = k, value = v } if v != ""]
 

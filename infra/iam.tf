@@ -223,6 +223,29 @@ data "aws_iam_policy_document" "worker_task" {
     }
   }
 
+  # SPEC 8.11: chain registrations and signed checkpoints, written once (If-None-Match) into the
+  # Object Lock bucket under registry/ and checkpoints/, and under keysets/ the root-signed
+  # statements that certify the audit key (SPEC 7.3); read back on start (the newest checkpoint of
+  # the worker's chain). No delete: the bucket policy and Object Lock refuse it anyway.
+  statement {
+    sid       = "WriteCheckpoints"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.checkpoints[0].arn}/checkpoints/*", "${aws_s3_bucket.checkpoints[0].arn}/registry/*", "${aws_s3_bucket.checkpoints[0].arn}/keysets/*"]
+  }
+
+  statement {
+    sid       = "ListCheckpoints"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.checkpoints[0].arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["checkpoints/*", "registry/*"]
+    }
+  }
+
   statement {
     sid       = "WriteDecisions"
     effect    = "Allow"

@@ -15,7 +15,7 @@ locals {
 
   kms_alias_name = "alias/${var.name_prefix}-quantum"
 
-  # Secrets Manager: the key set, one secret whose versions are the generations (values uploaded
+  # Secrets Manager: the key set (KEM keys, decisions signer, audit key), one secret whose versions are the generations (values uploaded
   # by `ima-qs keys upload|rotate`, never by Terraform; SPEC 7.1), and the public-keys document
   # served by the proxy at GET /api/keys. A map, so that a key added to the custody model is one entry.
   private_key_secret_names = {
@@ -23,9 +23,12 @@ locals {
   }
   public_keys_secret_name = "${var.secret_prefix}/public-keys"
 
-  audit_table_name     = "${var.name_prefix}-tpm-audit-log"
-  decisions_table_name = "${var.name_prefix}-quantum-decisions"
-  requests_table_name  = "${var.name_prefix}-quantum-requests"
+  audit_table_name = "${var.name_prefix}-tpm-audit-log"
+  # SPEC 8.11: registrations and signed checkpoints (checkpoints.tf); bucket names are global,
+  # so the account id is part of it
+  checkpoint_bucket_name = "${var.name_prefix}-quantum-audit-checkpoints-${local.account_id}"
+  decisions_table_name   = "${var.name_prefix}-quantum-decisions"
+  requests_table_name    = "${var.name_prefix}-quantum-requests"
 
   queue_name = "${var.name_prefix}-quantum-requests"
   dlq_name   = "${var.name_prefix}-quantum-requests-dlq"
@@ -52,8 +55,9 @@ locals {
   audit_entry_attributes = ["chain", "seq", "core", "digest", "payload"]
   audit_batch_attributes = ["chain", "seq", "statement", "signature"]
 
-  # kms:ViaService values: the roles may use the key only through these services.
-  via_services = [for s in ["secretsmanager", "dynamodb", "sqs"] : "${s}.${local.region}.amazonaws.com"]
+  # kms:ViaService values: the roles may use the key only through these services (s3: the worker's
+  # checkpoints under SSE-KMS; the proxy has no S3 permission at all).
+  via_services = [for s in ["secretsmanager", "dynamodb", "sqs", "s3"] : "${s}.${local.region}.amazonaws.com"]
 
   # ECR repository of the worker image, when the image lives in ECR
   # (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]); null for a public registry.
@@ -64,8 +68,11 @@ locals {
 
   tpm_device = "/dev/tpmrm0"
 
-  # the break-glass role exists only when someone is named to assume it (custody.tf)
-  break_glass = length(var.break_glass_principal_arns) > 0
+  # the break-glass role exists only when someone is named to assume it (custody.tf); its name is
+  # fixed, so the checkpoint bucket policy can except it whether or not it exists yet
+  break_glass           = length(var.break_glass_principal_arns) > 0
+  break_glass_role_name = "${var.name_prefix}-quantum-break-glass"
+  break_glass_role_arn  = "arn:${local.partition}:iam::${local.account_id}:role/${local.break_glass_role_name}"
 
   # who may read a private-key secret at all (their resource policy denies everyone else)
   private_key_readers = concat(

@@ -194,3 +194,13 @@ output "worker_scaling" {
     backlog_per_task_target = var.backlog_per_task_target
   } : null
 }
+
+output "checkpoint_bucket" {
+  description = "The Object Lock bucket of chain registrations and signed checkpoints (SPEC 8.11): ima-qs audit verify --checkpoints s3://<this>."
+  value       = one(aws_s3_bucket.checkpoints[*].bucket)
+}
+
+output "audit_reader_policy_arn" {
+  description = "Managed policy to attach to auditors: read the audit table and every checkpoint version (audit verify --checkpoints)."
+  value       = one(aws_iam_policy.audit_reader[*].arn)
+}

@@ -335,6 +335,39 @@ variable "audit_anchor" {
   }
 }
 
+variable "checkpoint_retention_days" {
+  description = "Object Lock (COMPLIANCE) retention of every registration and checkpoint version in the checkpoint bucket (SPEC 8.11): nobody can delete or change one before it ends, and it cannot be shortened for versions already written."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.checkpoint_retention_days >= 1 && var.checkpoint_retention_days <= 36500 && floor(var.checkpoint_retention_days) == var.checkpoint_retention_days
+    error_message = "checkpoint_retention_days must be a whole number of days from 1 to 36500."
+  }
+}
+
+variable "audit_checkpoint_entries" {
+  description = "The worker writes a checkpoint of its chain after this many entries (AUDIT_CHECKPOINT_ENTRIES, SPEC 8.8)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.audit_checkpoint_entries >= 1 && var.audit_checkpoint_entries <= 65536 && floor(var.audit_checkpoint_entries) == var.audit_checkpoint_entries
+    error_message = "audit_checkpoint_entries must be a whole number from 1 to 65536."
+  }
+}
+
+variable "audit_checkpoint_seconds" {
+  description = "...or after this many seconds with new entries (AUDIT_CHECKPOINT_SECONDS, SPEC 8.8)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.audit_checkpoint_seconds >= 1 && var.audit_checkpoint_seconds <= 86400 && floor(var.audit_checkpoint_seconds) == var.audit_checkpoint_seconds
+    error_message = "audit_checkpoint_seconds must be a whole number from 1 to 86400."
+  }
+}
+
 variable "audit_pcr_index" {
   description = "PCR the worker extends when audit_anchor = \"tpm\" (the seed's 11; systemd also measures into 11)."
   type        = number

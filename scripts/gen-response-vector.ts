@@ -53,7 +53,9 @@ const kemKey = recipientPublicKey({
   ecdh: p.p384.fromScalar(new Uint8Array([...new Uint8Array(16), ...derive('vector P-384 scalar (TEST)')])).publicKey,
 });
 const rootPrivate = p.mldsa87.fromSeed(rootSeed);
-const hedged = certifyKeySet(p, rootPrivate, { kem: kemKey, decisions: keys.publicKey, notBefore: new Date('2026-05-01T00:00:00Z') });
+// the audit signer (SPEC §7.3 signers.audit; it signs checkpoints, nothing in this vector)
+const auditKey = ml_dsa87.keygen(derive('ima-qs response vector audit signer (TEST ONLY)'));
+const hedged = certifyKeySet(p, rootPrivate, { kem: kemKey, decisions: keys.publicKey, audit: auditKey.publicKey, notBefore: new Date('2026-05-01T00:00:00Z') });
 const statementBytes = utf8(canonicalJson(hedged.statement));
 const keysetSig = ml_dsa87.sign(statementBytes, rootKeys.secretKey, { context: utf8(SIGNATURE_CONTEXTS.keyset), extraEntropy: false });
 const keyset = { statement: hedged.statement, signature: toBase64(keysetSig) };

@@ -31,6 +31,9 @@ mock_provider "aws" {
   mock_resource "aws_secretsmanager_secret" {
     defaults = { arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mocked-AbCdEf" }
   }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::ima-quantum-audit-checkpoints-123456789012" }
+  }
   mock_resource "aws_dynamodb_table" {
     defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/mocked" }
   }
@@ -228,18 +231,30 @@ run "enabled_creates_the_stack" {
   }
   assert {
     condition = { for e in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment : e.name => e.value } == {
-      AWS_REGION         = "eu-west-1"
-      QUEUE_URL          = aws_sqs_queue.requests[0].url
-      REQUESTS_TABLE     = "ima-quantum-requests"
-      DECISIONS_TABLE    = "ima-quantum-decisions"
-      AUDIT_TABLE        = "ima-tpm-audit-log"
-      KEYS_SECRET_PREFIX = "ima/quantum"
-      IMA_QS_PCR_ANCHOR  = "simulated:/tmp/ima-qs-pcr-simulated.json"
-      PCR_INDEX          = "11"
-      VISIBILITY_SECONDS = "60"
-      STOP_GRACE_SECONDS = "20"
+      AWS_REGION               = "eu-west-1"
+      QUEUE_URL                = aws_sqs_queue.requests[0].url
+      REQUESTS_TABLE           = "ima-quantum-requests"
+      DECISIONS_TABLE          = "ima-quantum-decisions"
+      AUDIT_TABLE              = "ima-tpm-audit-log"
+      KEYS_SECRET_PREFIX       = "ima/quantum"
+      IMA_QS_PCR_ANCHOR        = "simulated:/tmp/ima-qs-pcr-simulated.json"
+      PCR_INDEX                = "11"
+      VISIBILITY_SECONDS       = "60"
+      STOP_GRACE_SECONDS       = "20"
+      AUDIT_CHECKPOINTS        = "s3://ima-quantum-audit-checkpoints-123456789012"
+      AUDIT_CHECKPOINT_ENTRIES = "1000"
+      AUDIT_CHECKPOINT_SECONDS = "60"
     }
-    error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI"
+    error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI, checkpoints to the Object Lock bucket"
+  }
+  assert {
+    condition = (aws_s3_bucket.checkpoints[0].object_lock_enabled == true
+      && aws_s3_bucket_versioning.checkpoints[0].versioning_configuration[0].status == "Enabled"
+      && aws_s3_bucket_object_lock_configuration.checkpoints[0].rule[0].default_retention[0].mode == "COMPLIANCE"
+      && aws_s3_bucket_object_lock_configuration.checkpoints[0].rule[0].default_retention[0].days == 365
+      && one(aws_s3_bucket_server_side_encryption_configuration.checkpoints[0].rule[*].apply_server_side_encryption_by_default[0].sse_algorithm) == "aws:kms"
+    && output.checkpoint_bucket == "ima-quantum-audit-checkpoints-123456789012")
+    error_message = "checkpoint bucket: object lock in compliance mode (365 days by default), versioning, SSE-KMS"
   }
   assert {
     condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].healthCheck.command == ["CMD", "node", "/app/health.mjs"]
@@ -257,6 +272,26 @@ run "enabled_creates_the_stack" {
     condition     = output.table_names.requests == "ima-quantum-requests" && output.kms_alias_name == "alias/ima-quantum" && output.audit_anchor == "none-explicit"
     error_message = "outputs the CLI reads"
   }
+}
+
+run "checkpoint_retention_is_a_variable" {
+  command = plan
+  variables {
+    checkpoint_retention_days = 3650
+  }
+
+  assert {
+    condition     = aws_s3_bucket_object_lock_configuration.checkpoints[0].rule[0].default_retention[0].days == 3650
+    error_message = "checkpoint_retention_days sets the Object Lock retention"
+  }
+}
+
+run "checkpoint_retention_zero_is_refused" {
+  command = plan
+  variables {
+    checkpoint_retention_days = 0
+  }
+  expect_failures = [var.checkpoint_retention_days]
 }
 
 run "prod_turns_on_deletion_protection" {
@@ -396,11 +431,12 @@ run "disabled_creates_nothing" {
       + length(aws_dynamodb_table.decisions) + length(aws_dynamodb_table.requests) + length(aws_sqs_queue.requests)
       + length(aws_lambda_function.proxy) + length(aws_ecs_service.worker) + length(aws_iam_role.lambda)
       + length(aws_cloudwatch_log_group.worker) + length(aws_apigatewayv2_api.proxy) + length(aws_apigatewayv2_route.proxy)
-    + length(aws_lambda_permission.api) + length(aws_iam_policy.key_operator) + length(aws_secretsmanager_secret_policy.private_key)) == 0
+      + length(aws_lambda_permission.api) + length(aws_iam_policy.key_operator) + length(aws_secretsmanager_secret_policy.private_key)
+    + length(aws_s3_bucket.checkpoints) + length(aws_s3_bucket_policy.checkpoints) + length(aws_iam_policy.audit_reader)) == 0
     error_message = "quantum_safe_enabled = false must create nothing"
   }
   assert {
-    condition     = output.kms_key_arn == null && output.table_names == null && output.queue_url == null
+    condition     = output.kms_key_arn == null && output.table_names == null && output.queue_url == null && output.checkpoint_bucket == null
     error_message = "outputs are null when disabled"
   }
 }

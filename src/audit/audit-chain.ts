@@ -47,6 +47,11 @@ export interface AuditChainOptions {
   recipient: Uint8Array;
   recipientFingerprint: string;
   clock: Clock;
+  /**
+   * Told of every batch statement once it is stored, with the digest of its last entry (SPEC
+   * §8.11: the checkpoint writer follows the chain this way). Must not throw.
+   */
+  onBatch?: (signed: SignedBatch, headDigest: string) => void;
 }
 
 export interface AuditItem {
@@ -255,6 +260,7 @@ export class AuditChain {
       throw err;
     }
     this.lastAfter = after;
+    this.opts.onBatch?.(signed, batch[batch.length - 1].digest);
     const paths = allInclusionPaths(this.p, leaves);
     return batch.map((r, index) => ({
       record: r,

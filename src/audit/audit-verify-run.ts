@@ -21,6 +21,7 @@ import {
   compareWithPcr,
   resolveGaps,
 } from './audit-verify.js';
+import { checkAgainstStore, type CheckpointAssessment, type CheckpointStanding } from './checkpoint-verify.js';
 
 export interface VerifyRunOptions {
   chains: string[];
@@ -34,6 +35,10 @@ export interface VerifyRunOptions {
   /** progress: entries done of total (total may grow chain by chain) */
   onProgress?: (done: number, total: number) => void;
   pageSize?: number;
+  /** the checkpoint store, judged (SPEC §8.11); undefined: chains are not compared with checkpoints */
+  checkpoints?: CheckpointAssessment;
+  /** for the age of what is not yet checkpointed (default Date.now()) */
+  now?: number;
 }
 
 export interface ChainResult {
@@ -41,6 +46,8 @@ export interface ChainResult {
   pcr: PcrComparison;
   /** the newest seq in the store (undefined: empty chain) */
   head?: number;
+  /** with a checkpoint store: the chain's registration and where its checkpoints stand */
+  checkpoints?: { registered: boolean } & CheckpointStanding;
 }
 
 export interface VerifyRunResult {
@@ -122,10 +129,33 @@ export async function verifyStore(p: CryptoProvider, store: AuditStore, o: Verif
   for (const x of verdicts) resolveGaps(x.verdict, transitions);
   const wanted = verdicts.filter((x) => x.verdict.pcr && !x.verdict.problem).map((x) => ({ pcr: x.verdict.pcr!.index, bank: x.verdict.pcr!.bank }));
   const evidence = await o.evidence(wanted);
-  const results = verdicts.map((x) => ({
+  const results: ChainResult[] = verdicts.map((x) => ({
     verdict: x.verdict,
     pcr: compareWithPcr(x.verdict, evidence, transitions, x.throughHead),
     ...(x.head !== undefined ? { head: x.head } : {}),
   }));
+  if (o.checkpoints) {
+    for (const r of results) r.checkpoints = await againstCheckpoints(p, store, r, o.checkpoints, from === 0 && (o.to === undefined || (r.head ?? -1) <= o.to), o.now ?? Date.now());
+  }
   return { results, ...(evidence ? { evidence } : {}) };
+}
+
+/**
+ * SPEC §8.11: the chain's registration and checkpoints. The first problem by seq wins (the chain
+ * verifier's on a tie: it is the more precise); checkpoints are compared only for a whole chain.
+ */
+async function againstCheckpoints(p: CryptoProvider, store: AuditStore, r: ChainResult, a: CheckpointAssessment, whole: boolean, now: number): Promise<{ registered: boolean } & CheckpointStanding> {
+  const chain = r.verdict.chain;
+  const cc = a.chains.get(chain);
+  const registered = Boolean(cc?.registration);
+  const found: (ChainVerdict['problem'] | undefined)[] = [r.verdict.problem, cc?.problem];
+  if (!registered && !cc?.problem) found.push({ chain, seq: 0, kind: 'unregistered', detail: `chain ${chain} is not registered in ${a.label}: no registration was written for it, or it was deleted` });
+  const standing: CheckpointStanding = whole ? await checkAgainstStore(p, store, chain, cc?.checkpoints ?? [], r.head, now) : {};
+  found.push(standing.problem);
+  const first = found.filter((x): x is NonNullable<typeof x> => x !== undefined).sort((x, y) => x.seq - y.seq)[0];
+  if (first && first !== r.verdict.problem) {
+    r.verdict.problem = first;
+    if (r.pcr.status === 'match') r.pcr = { status: 'not-compared', reason: 'the chain already failed' };
+  }
+  return { registered, ...standing };
 }

@@ -26,6 +26,13 @@
  *   pcr-mismatch  an anchor that does not replay: after ≠ H(before ‖ batch digest) (SPEC §6.3),
  *                 a malformed or inconsistent batch, or the PCR changed between two batches by
  *                 extends no verified chain or event log explains
+ * With a checkpoint store (SPEC §8.11, checkpoint-verify.ts), also:
+ *   unregistered  a chain with entries (or checkpoints) but no registration
+ *   checkpoint    a checkpoint or registration that is malformed, not signed by a trusted audit
+ *                 key, deleted, or missing between two others
+ *   forked        two different versions of one checkpoint, checkpoints that do not link, or a
+ *                 checkpoint that covers fewer entries than the one before
+ * and `missing` / `altered` / `inserted` for a chain that contradicts its checkpoints.
  */
 import { fromBase64, toHex } from '../crypto/bytes.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
@@ -39,7 +46,7 @@ import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, 
 import { parseStrictJson } from '../protocol/strict-json.js';
 export type { TrustedSigners };
 
-export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch'] as const;
+export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch', 'unregistered', 'checkpoint', 'forked'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface AuditProblem {

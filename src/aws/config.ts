@@ -27,7 +27,7 @@ export interface AwsOptions {
 }
 
 /** The env var suffix of each service, as in AWS_ENDPOINT_URL_<SUFFIX> (AWS SDKs and tools reference). */
-export type AwsService = 'SECRETS_MANAGER' | 'KMS' | 'DYNAMODB' | 'SQS' | 'STS';
+export type AwsService = 'SECRETS_MANAGER' | 'KMS' | 'DYNAMODB' | 'SQS' | 'STS' | 'S3';
 
 /** The subset of SDK v3 client config we set (structurally compatible with every client). */
 export interface AwsClientConfig {

@@ -10,7 +10,8 @@ import { InputError, RemoteError } from '../errors.js';
 import { ensurePrivateDir, exists, writeFileAtomic, writePrivateFile } from '../io/files.js';
 import { KEY_FILES } from '../keys/key-dir.js';
 import { KEYSET_FILES, keySetText } from '../keys/key-set-files.js';
-import { AUDIT_PRIVATE_FILE, type CustodyPorts } from './custody-upload.js';
+import type { CustodyPorts } from './custody-upload.js';
+import { AUDIT_KEY_FILES } from '../keys/audit-key.js';
 import { decodeKeySetSecret, keysetSecretName, parseKeysetVersionId } from './keyset-secret.js';
 import { STAGE_CURRENT } from './secret-store.js';
 
@@ -52,12 +53,8 @@ export async function fetchKeys(ports: Pick<CustodyPorts, 'store' | 'p'>, req: {
           [KEY_FILES.mldsaPublic, encodePublicKeyPem('ML-DSA-87', k.keys.mldsa.publicKey), false],
         ] as [string, string, boolean][])
       : []),
-    ...(k.keys.audit
-      ? ([
-          [AUDIT_PRIVATE_FILE, encodePrivateKeyPem(k.keys.audit), true],
-          ['audit_ml_dsa_87_public.key', encodePublicKeyPem('ML-DSA-87', k.keys.audit.publicKey), false],
-        ] as [string, string, boolean][])
-      : []),
+    [AUDIT_KEY_FILES.private, encodePrivateKeyPem(k.keys.audit), true],
+    [AUDIT_KEY_FILES.public, encodePublicKeyPem('ML-DSA-87', k.keys.audit.publicKey), false],
     [KEYSET_FILES.current, keySetText(k.keyset), false],
     [KEYSET_FILES.root, encodePublicKeyPem('ML-DSA-87', k.root), false],
   ];

@@ -7,11 +7,8 @@
  * material and checks it by the version ids custody shows (key-custody.ts). `keys fetch` is the
  * one command that reads a key set back (custody-fetch.ts), and it needs the break-glass role.
  */
-import { join } from 'node:path';
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { exists } from '../io/files.js';
-import { readPrivateKey } from '../keys/key-dir.js';
 import { loadKeySetDir } from '../keys/key-set-files.js';
 import { type CustodyMode, type CustodyPlan, type Phase, type PlanStep, type ReadBack, applyPlan, checkAfterWrite, planCustody } from './key-custody.js';
 import { type KeyService, type KmsKeyInfo, assertUsableForSecrets, checkKmsKeyRef } from './key-service.js';
@@ -26,8 +23,6 @@ export interface CustodyPorts {
   now: () => Date;
 }
 
-/** The audit checkpoint signer's private key in a key folder (issue 14), uploaded with the set when present. */
-export const AUDIT_PRIVATE_FILE = 'audit_ml_dsa_87_private.key';
 
 export interface UploadRequest {
   /** the certified key folder (keys generate / keys certify) */
@@ -58,8 +53,6 @@ export async function uploadKeys(ports: CustodyPorts, req: UploadRequest): Promi
   const { store, kms, p } = ports;
   const now = ports.now();
   const local = await loadKeySetDir(p, req.dir);
-  const auditPath = join(req.dir, AUDIT_PRIVATE_FILE);
-  const audit = local.keyset.statement.signers.audit && (await exists(auditPath)) ? await readPrivateKey(p, auditPath, 'ML-DSA-87') : undefined;
   // Precondition: the KMS key is enabled and symmetric before anything else is read or written.
   const ref = checkKmsKeyRef(req.kmsKeyRef);
   const kmsKey = await kms.describe(ref);
@@ -70,7 +63,7 @@ export async function uploadKeys(ports: CustodyPorts, req: UploadRequest): Promi
       root: local.root,
       keyset: local.keyset,
       // the decisions signer's private key goes into custody only when the folder holds the certified one (not a KMS signer)
-      keys: { mlkem: local.keys.mlkem, ecdh: local.keys.ecdh, ...(local.signerInFolder ? { mldsa: local.keys.mldsa } : {}), ...(audit ? { audit } : {}) },
+      keys: { mlkem: local.keys.mlkem, ecdh: local.keys.ecdh, ...(local.signerInFolder ? { mldsa: local.keys.mldsa } : {}), audit: local.audit },
       created: now,
     });
   const plan = planCustody(p, { root: local.root, keyset: local.keyset, previous: local.previous, value }, remote, {

@@ -17,11 +17,11 @@
  *
  *   {"format":"ima-qs-keyset-secret/v1","generation":N,"root":"<base64 root public key>",
  *    "keyset":{statement, signature},
- *    "keys":{"mlkem":"<PKCS#8 PEM>","ecdh":"<PEM>","mldsa":"<PEM>"?,"audit":"<PEM>"?},
+ *    "keys":{"mlkem":"<PKCS#8 PEM>","ecdh":"<PEM>","mldsa":"<PEM>"?,"audit":"<PEM>"},
  *    "created":"2026-11-28T12:00:00Z"}
  *
  * `mldsa` (the decisions signer) is absent when the signer is held in AWS KMS; `audit` is the
- * checkpoint signer (issue 14) when the folder has one. Every private key is checked against the
+ * checkpoint signer (SPEC §8.11), which every statement certifies (signers.audit). Every private key is checked against the
  * statement when loaded (key-ring.ts): a secret whose keys are not the certified ones stops the start.
  */
 import { InputError, RemoteError } from '../errors.js';
@@ -48,7 +48,7 @@ export const KEYSET_ROLES = [
   { role: 'mlkem', algorithm: 'ML-KEM-768', required: true },
   { role: 'ecdh', algorithm: 'P-384', required: true },
   { role: 'mldsa', algorithm: 'ML-DSA-87', required: false },
-  { role: 'audit', algorithm: 'ML-DSA-87', required: false },
+  { role: 'audit', algorithm: 'ML-DSA-87', required: true },
 ] as const;
 export type KeySetRole = (typeof KEYSET_ROLES)[number]['role'];
 
@@ -85,7 +85,7 @@ export interface KeySetSecretValue {
   generation: number;
   root: Uint8Array;
   keyset: SignedKeySet;
-  keys: Pick<ServiceKeys, 'mlkem' | 'ecdh'> & { mldsa?: MlDsaPrivateKey; audit?: MlDsaPrivateKey };
+  keys: Pick<ServiceKeys, 'mlkem' | 'ecdh'> & { mldsa?: MlDsaPrivateKey; audit: MlDsaPrivateKey };
   pems: Partial<Record<KeySetRole, string>>;
   created: string;
 }

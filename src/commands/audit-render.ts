@@ -4,6 +4,7 @@
  * people or as JSON; nothing of a sealed payload appears unless it was opened with --identity.
  */
 import { VerificationError } from '../errors.js';
+import { anchorLabel } from '../protocol/anchor-label.js';
 import { facts, table } from '../output.js';
 import type { AuditEntryCore, AuditRecord } from '../audit/audit-entry.js';
 import type { BatchStatement } from '../protocol/batch-statement.js';
@@ -25,6 +26,8 @@ export interface EntryRow {
   signature: 'ok' | 'BAD' | 'unchecked' | 'batch';
   anchored: boolean;
   simulated: boolean;
+  /** what the anchor amounts to (anchorLabel), "none" when unanchored */
+  anchor: string;
   digest: string;
 }
 
@@ -52,14 +55,15 @@ export function entryRow(rec: AuditRecord, core: AuditEntryCore | undefined, sig
     signature: sig,
     anchored: Boolean(rec.anchor || batch),
     simulated: Boolean(rec.anchor?.simulated || batch?.pcr.simulated),
+    anchor: rec.anchor || batch ? anchorLabel({ simulated: Boolean(rec.anchor?.simulated || batch?.pcr.simulated) }) : 'none',
     digest: rec.digest,
   };
 }
 
-/** SPEC §8.10.4 / issue 14: a simulated anchor is never presented as a TPM anchor. */
+/** SPEC §8.11: a simulated anchor is never presented as a TPM anchor (one phrase: anchorLabel). */
 function anchoredText(r: EntryRow): string {
   if (!r.anchored) return 'NO';
-  return r.simulated ? 'yes (SIMULATED: no hardware anchor)' : 'yes (TPM)';
+  return `yes (${anchorLabel({ simulated: r.simulated })})`;
 }
 
 function signatureText(s: EntryRow['signature']): string {
@@ -100,20 +104,29 @@ export function followLine(r: EntryRow): string {
   return tailCells(r).join('  ');
 }
 
-export function verifyTable(results: ChainResult[]): string {
+export function verifyTable(results: ChainResult[], withCheckpoints = false): string {
   if (!results.length) return 'no audit chains';
   return table(
-    ['chain', 'entries', 'seq', 'batches', 'pcr', 'pcr now', 'result'],
-    results.map(({ verdict: v, pcr }) => [
+    ['chain', 'entries', 'seq', 'batches', 'anchor', 'pcr now', ...(withCheckpoints ? ['checkpoint'] : []), 'result'],
+    results.map(({ verdict: v, pcr, checkpoints: c }) => [
       v.chain,
       v.entries,
       v.first === undefined ? '-' : `${v.first}..${v.last}`,
       v.batches,
-      v.pcr ? `${v.pcr.index} ${v.pcr.bank}${v.pcr.simulated ? ' SIMULATED' : ''}` : '-',
+      v.pcr ? `pcr ${v.pcr.index} ${v.pcr.bank}: ${anchorLabel({ simulated: v.pcr.simulated, ...(withCheckpoints ? { checkpointed: Boolean(c?.latest) } : {}) })}` : '-',
       pcr.status === 'not-compared' ? `not compared (${pcr.reason})` : pcr.status === 'match' ? `matches ${pcr.source}` : `DIFFERS (${pcr.source})`,
+      ...(withCheckpoints ? [checkpointText(c)] : []),
       v.problem ? `FAIL seq ${v.problem.seq}: ${v.problem.kind}` : 'ok',
     ]),
   );
+}
+
+function checkpointText(c: ChainResult['checkpoints']): string {
+  if (!c) return '-';
+  if (!c.registered) return 'NOT REGISTERED';
+  const at = c.latest ? `#${c.latest.index} covers ${c.latest.size}` : 'none yet';
+  const n = c.notYetCheckpointed;
+  return n ? `${at}; ${n.count} not yet checkpointed${n.ageSeconds !== undefined ? ` (${n.ageSeconds} s)` : ''}` : at;
 }
 
 export interface BatchStatus {
@@ -139,11 +152,11 @@ export function showText(rec: AuditRecord, core: AuditEntryCore | undefined, sig
   const a = rec.anchor;
   const st = batch?.statement;
   if (a) {
-    rows.push(['anchor', `pcr ${a.pcr} ${a.bank}, batch ${a.batch?.id} (${(a.batch?.index ?? 0) + 1} of ${a.batch?.size})${a.simulated ? ', SIMULATED: no hardware anchor' : ''} (v1/v2 per-entry anchor)`]);
+    rows.push(['anchor', `pcr ${a.pcr} ${a.bank}, batch ${a.batch?.id} (${(a.batch?.index ?? 0) + 1} of ${a.batch?.size}): ${anchorLabel({ simulated: a.simulated === true })} (v1/v2 per-entry anchor, unsigned)`]);
     rows.push(['pcr before', a.before], ['pcr after', a.after]);
   } else if (st && batch) {
     rows.push(['batch', `${st.first_seq}..${st.first_seq + st.size - 1} (${rec.seq - st.first_seq + 1} of ${st.size}): ${batch.status === 'ok' ? 'ok' : batch.status} — ${batch.detail}`]);
-    rows.push(['anchor', st.pcr.simulated ? `SIMULATED bank pcr ${st.pcr.index} ${st.pcr.bank}: signed hash chain, no hardware anchor` : `TPM pcr ${st.pcr.index} ${st.pcr.bank}`]);
+    rows.push(['anchor', `${st.pcr.simulated ? 'SIMULATED bank ' : ''}pcr ${st.pcr.index} ${st.pcr.bank}: ${anchorLabel({ simulated: st.pcr.simulated })}`]);
     rows.push(['pcr before', st.pcr.before], ['pcr after', st.pcr.after]);
   } else {
     rows.push(['anchor', batch?.status === 'BAD' ? `BAD: ${batch.detail}` : 'NONE (unanchored)']);

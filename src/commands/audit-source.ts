@@ -23,7 +23,7 @@ import type { AnchorBank } from '../protocol/anchor-math.js';
 import { EventLog } from '../tpm/event-log.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 import { parseHex, toHex } from '../tpm/pcr-math.js';
-import { parseQuoteDoc, verifyQuote } from '../tpm/quote.js';
+import { parseQuoteDoc, verifyQuote, type Attest } from '../tpm/quote.js';
 import { replayLog } from '../tpm/replay.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
@@ -225,6 +225,37 @@ export interface EvidenceFlags {
   ak?: string;
   eventLog?: string;
   timeout?: string;
+  previousQuote?: string;
+}
+
+async function readVerifiedQuote(path: string, nonce: Uint8Array, akPem: string, deps: CliDeps) {
+  const text = (await readInputFile(resolvePath(deps, path), MAX_QUOTE_FILE, 'quote file', { tooLargeCode: 'BAD_QUOTE_FILE' })).toString('utf8');
+  const doc = parseQuoteDoc(text, path);
+  const verdict = verifyQuote(doc, { nonce, akPem });
+  if (!verdict.ok || !verdict.attest) {
+    const failed = verdict.checks.filter((c) => !c.ok).map((c) => c.check).join(', ');
+    throw new VerificationError('QUOTE_INVALID', `${path} does not verify: ${failed}`, { hint: 'make a fresh quote with `ima-qs tpm quote --nonce HEX`, and pin its attestation key with --ak' });
+  }
+  return { doc, verdict };
+}
+
+/**
+ * SPEC §6.5: two quotes of one TPM tell whether it was reset (resetCount: a reboot clears the PCRs)
+ * or restarted (restartCount) between them, and its clock never runs backwards within one boot.
+ * Either makes the PCR of the later quote no evidence for extends before it: a "no".
+ */
+export function compareQuotes(prev: Attest, now: Attest, prevName: string, name: string): string {
+  if (prev.resetCount !== now.resetCount || prev.restartCount !== now.restartCount) {
+    throw new VerificationError(
+      'QUOTE_TPM_RESET',
+      `the TPM was ${prev.resetCount !== now.resetCount ? `reset (resetCount ${prev.resetCount} → ${now.resetCount})` : `restarted (restartCount ${prev.restartCount} → ${now.restartCount})`} between ${prevName} and ${name}: its PCR values do not carry over`,
+      { hint: 'verify each boot’s chain against a quote of that boot', details: { previous: { resetCount: prev.resetCount, restartCount: prev.restartCount }, current: { resetCount: now.resetCount, restartCount: now.restartCount } } },
+    );
+  }
+  if (now.clock < prev.clock) {
+    throw new VerificationError('QUOTE_TPM_RESET', `the TPM clock of ${name} is behind that of ${prevName}: not the same boot, or not this TPM`);
+  }
+  return `; no reset or restart since ${prevName}`;
 }
 
 /** The PCR's current value from the TPM, the simulated bank or a verified quote (none without a flag). */
@@ -236,18 +267,26 @@ export async function loadEvidence(
   const given = [o.tcti, o.simulated, o.quote].filter(Boolean).length;
   if (given > 1) throw new UsageError('USAGE', 'give at most one of --tcti, --simulated and --quote');
   if ((o.nonce || o.ak) && !o.quote) throw new UsageError('USAGE', '--nonce and --ak go with --quote');
+  if (o.previousQuote && !o.quote) throw new UsageError('USAGE', '--previous-quote goes with --quote');
   if (o.quote) {
-    const text = (await readInputFile(resolvePath(deps, o.quote), MAX_QUOTE_FILE, 'quote file', { tooLargeCode: 'BAD_QUOTE_FILE' })).toString('utf8');
-    const doc = parseQuoteDoc(text, o.quote);
-    const akPem = o.ak ? (await readInputFile(resolvePath(deps, o.ak), 64 * 1024, 'public key PEM')).toString('utf8') : undefined;
-    const nonce = o.nonce ? parseHex(o.nonce, '--nonce') : parseHex(doc.nonce, 'nonce');
-    const verdict = verifyQuote(doc, { nonce, akPem });
-    if (!verdict.ok) {
-      const failed = verdict.checks.filter((c) => !c.ok).map((c) => c.check).join(', ');
-      throw new VerificationError('QUOTE_INVALID', `${o.quote} does not verify: ${failed}`, { hint: 'make a fresh quote with `ima-qs tpm quote`' });
+    // the quote's own nonce and key prove nothing about freshness or origin: both come from outside
+    if (!o.nonce || !o.ak) {
+      throw new UsageError('QUOTE_INPUTS_REQUIRED', '--quote needs --nonce (the fresh nonce you gave `tpm quote`) and --ak (the attestation key you pinned)', {
+        hint: 'the nonce and the attestation key inside the quote file are never trusted',
+      });
+    }
+    const akPem = (await readInputFile(resolvePath(deps, o.ak), 64 * 1024, 'public key PEM')).toString('utf8');
+    const { doc, verdict } = await readVerifiedQuote(o.quote, parseHex(o.nonce, '--nonce'), akPem, deps);
+    let note = '';
+    if (o.previousQuote) {
+      const prevText = (await readInputFile(resolvePath(deps, o.previousQuote), MAX_QUOTE_FILE, 'quote file', { tooLargeCode: 'BAD_QUOTE_FILE' })).toString('utf8');
+      const prevDoc = parseQuoteDoc(prevText, o.previousQuote);
+      // the previous quote was fresh for its own nonce; what matters now is that the pinned key made it
+      const prev = await readVerifiedQuote(o.previousQuote, parseHex(prevDoc.nonce, 'nonce'), akPem, deps);
+      note = compareQuotes(prev.verdict.attest!, verdict.attest!, o.previousQuote, o.quote);
     }
     const values = doc.banks.filter((b) => doc.values[b]).map((b) => ({ pcr: doc.pcr, bank: b as AnchorBank, value: doc.values[b]! }));
-    return { source: `quote ${o.quote}${verdict.akSelfAsserted ? ' (attestation key not pinned)' : ''}`, values };
+    return { source: `quote ${o.quote} (attestation key pinned${note})`, values };
   }
   if (!o.tcti && !o.simulated) return undefined;
   let timeoutMs: number | undefined;

@@ -26,6 +26,7 @@ import {
   selectChains,
   trustedSigners,
 } from './audit-source.js';
+import { checkpointTrust, withCertifiedSigners, type CheckpointFlags } from './audit-checkpoints.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { type TrustedSigners, entrySignatureStatus, readCore } from '../audit/audit-verify.js';
 import { coveringStatements, entryBatchStatus } from '../audit/audit-batch.js';
@@ -33,6 +34,7 @@ import type { BatchStatement } from '../protocol/batch-statement.js';
 import { verifyStore } from '../audit/audit-verify-run.js';
 import { DEFAULT_TABLES } from '../protocol/records.js';
 import { requireSubcommand } from './index.js';
+import { anchorLabel } from '../protocol/anchor-label.js';
 
 interface CommonFlags extends SourceFlags {
   chain?: string;
@@ -206,44 +208,65 @@ function registerVerify(audit: Command, app: App): void {
   sourceOptions(
     app.command(audit, {
       name: 'verify',
-      description: 'verify every link, signature and PCR anchor of the audit chains; exit 1 naming the first bad entry',
+      description: 'verify every link, signature and PCR anchor of the audit chains, and their registrations and checkpoints; exit 1 naming the first bad entry',
       examples: [
         'ima-qs audit verify --state .ima-qs/local',
-        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys --chain worker-1 --tcti device:/dev/tpmrm0',
-        'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --quote quote.json --nonce 0011223344556677 --ak ak.pem --json',
+        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --checkpoints s3://ima-quantum-audit-checkpoints-123456789012 --pin ROOT_FINGERPRINT',
+        'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --chain worker-1 --tcti device:/dev/tpmrm0',
+        'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --quote quote.json --nonce 0011223344556677 --ak ak.pem --previous-quote yesterday.json --json',
         'ima-qs audit verify --state .ima-qs/local --from 1000 --to 2000',
       ],
       notes: `Problems (the "kind" in --json): missing, altered, unsigned, inserted, reordered,
-unsupported (an entry format version this ima-qs does not read), unanchored, pcr-mismatch. No
-private key is needed: the sealed payloads are not opened. Without --tcti, --simulated or --quote the anchors are replayed
-against each other only, and a truncated tail cannot be seen: give the TPM (or a quote of it)
-to compare the chain's end with the PCR (with --state, a stack on the simulated bank is compared with
-STATE/tpm-sim.json by default). Chains written on different hosts are anchored in
-different TPMs: compare one host's chain at a time (--chain ID). An entry being committed right
-now shows as unanchored: run again. --event-log names extends of the same PCR made outside the
-audit chain (\`ima-qs tpm extend --event-log\`).`,
+unsupported (an entry format version this ima-qs does not read), unanchored, pcr-mismatch, and
+with checkpoints unregistered, checkpoint, forked. No private key is needed: the sealed payloads
+are not opened.
+Checkpoints (SPEC §8.11): with --checkpoints (s3://BUCKET[/PREFIX] or a folder; with --state,
+STATE/checkpoints by default) every registered chain is verified, also one whose entries are all
+gone, against its registration and its checkpoints signed by the audit key: a truncated tail, a
+deleted chain, a fork and an edited or re-signed batch statement behind a checkpoint are found.
+The audit key is trusted only through the root pin (--pin; default with --state: STATE/root): a
+key-set statement the root signed, stored in the checkpoint store (keysets/), certifies it, and
+the document's time lies in that statement's validity (SPEC §7.3). The decisions signers those
+statements certify are trusted for the batch statements, beside --key. Entries after the newest
+checkpoint are reported as "not yet checkpointed" with their count and age.
+Without --tcti, --simulated or --quote the anchors are replayed against each other only: give the
+TPM (or a quote of it) to compare the chain's end with the PCR (with --state, a stack on the
+simulated bank is compared with STATE/tpm-sim.json by default). --quote needs --nonce and --ak:
+the nonce and the key inside a quote file are never trusted; --previous-quote refuses a TPM that
+was reset or restarted since. Chains written on different hosts are anchored in different TPMs:
+compare one host's chain at a time (--chain ID). An entry being committed right now shows as
+unanchored: run again. --event-log names extends of the same PCR made outside the audit chain
+(\`ima-qs tpm extend --event-log\`).`,
     }),
   )
     .option('--from <n>', 'first sequence number to verify', '0')
     .option('--to <n>', 'last sequence number to verify (default: the newest)')
+    .option('--checkpoints <s3-url|dir>', 'the checkpoint store (s3://BUCKET[/PREFIX] or a folder; default with --state: STATE/checkpoints)')
+    .option('--pin <root-fingerprint>', 'the root pin: audit keys (and decisions signers) certified by it are trusted (default with --state: STATE/root)')
     .option('--tcti <tcti>', 'compare with this TPM’s PCR (tpm2-tools TCTI)')
     .option('--simulated <statefile>', 'compare with a SIMULATED pcr bank state file')
-    .option('--quote <file>', 'compare with the values of this quote (QUOTE.json, verified first)')
-    .option('--nonce <hex>', 'with --quote: the nonce it must carry (default: the one inside it)')
-    .option('--ak <pem>', 'with --quote: the attestation key to pin')
+    .option('--quote <file>', 'compare with the values of this quote (QUOTE.json, verified first; needs --nonce and --ak)')
+    .option('--nonce <hex>', 'with --quote: the fresh nonce you asked the quote for (required)')
+    .option('--ak <pem>', 'with --quote: the attestation key to pin (required)')
+    .option('--previous-quote <file>', 'with --quote: an earlier quote of the same TPM; a reset or restart since then is a failure')
     .option('--event-log <file>', 'tpm event log of extends made outside the audit chain (SPEC §6.2)')
     .option('--timeout <seconds>', 'per tpm2-tools call')
     .action(
-      app.action(async (o: CommonFlags & EvidenceFlags & { from: string; to?: string }) => {
+      app.action(async (o: CommonFlags & EvidenceFlags & CheckpointFlags & { from: string; to?: string }) => {
         const from = wholeNumber(o.from, '--from')!;
         const to = wholeNumber(o.to, '--to');
         if (to !== undefined && to < from) throw new UsageError('USAGE', `--to ${to} is before --from ${from}`);
         const p = defaultProvider();
         const deps = app.deps;
         return withSource(o, deps, async (source) => {
-          const trusted = await trustedSigners(p, o.key, source, deps);
-          const chains = await selectChains(source.store, o.chain);
-          if (o.chain !== undefined && !(await source.store.range(o.chain, { limit: 1 })).length) {
+          // SPEC §8.11: the checkpoints and their signers' certification by the pinned root first
+          const { assessment, certified } = await checkpointTrust(p, o, source, deps);
+          // batch statements: --key (default with --state: STATE/keys), and the root-certified decisions signers
+          const trusted = withCertifiedSigners(certified && !o.key?.length ? await optionalSigners(p, o.key, source, deps) : await trustedSigners(p, o.key, source, deps), certified);
+          let chains = await selectChains(source.store, o.chain);
+          // SPEC §8.11: every registered chain, also one whose entries are all gone
+          if (assessment && o.chain === undefined) chains = [...new Set([...chains, ...assessment.chains.keys()])].sort();
+          if (o.chain !== undefined && !(await source.store.range(o.chain, { limit: 1 })).length && !assessment?.chains.has(o.chain)) {
             throw new InputError('AUDIT_CHAIN_NOT_FOUND', `${source.label} has no audit chain ${o.chain}`);
           }
           const extraTransitions = await eventLogTransitions(o.eventLog, deps);
@@ -258,9 +281,11 @@ audit chain (\`ima-qs tpm extend --event-log\`).`,
             extraTransitions,
             evidence: (wanted) => loadEvidence(given ? o : { ...o, ...fallback }, wanted, deps),
             onProgress: (done, total) => progressUpdate(progress, done, total),
+            ...(assessment ? { checkpoints: assessment } : {}),
+            now: deps.now?.().getTime() ?? Date.now(),
           });
           progress.done();
-          const chainsJson = run.results.map(({ verdict: v, pcr, head }) => ({
+          const chainsJson = run.results.map(({ verdict: v, pcr, head, checkpoints }) => ({
             chain: v.chain,
             ok: !v.problem,
             entries: v.entries,
@@ -270,17 +295,30 @@ audit chain (\`ima-qs tpm extend --event-log\`).`,
             batches: v.batches,
             signers: v.signers,
             pcr: v.pcr ?? null,
+            anchor: v.pcr ? anchorLabel({ simulated: v.pcr.simulated, ...(assessment ? { checkpointed: Boolean(checkpoints?.latest) } : {}) }) : null,
             compared: pcr,
+            checkpoints: checkpoints ?? null,
             problem: v.problem ?? null,
           }));
           const bad = run.results.find((r) => r.verdict.problem)?.verdict.problem;
           const simulated = run.results.some((r) => r.verdict.pcr?.simulated);
-          let human = verifyTable(run.results);
+          let human = verifyTable(run.results, Boolean(assessment));
           if (!run.evidence) human += '\npcr: not compared with a tpm (pass --tcti, --simulated or --quote to detect a truncated tail)';
-          if (simulated) human += '\nSIMULATED: some anchors are in a simulated pcr bank, which anchors nothing';
+          if (!assessment) human += '\ncheckpoints: not compared (pass --checkpoints s3://… or a folder, and --pin ROOT)';
+          else human += `\ncheckpoints: ${assessment.label} (${assessment.objects} objects)${assessment.ignored.length ? `, ${assessment.ignored.length} objects that are not ours ignored` : ''}`;
+          if (certified) {
+            human += `\nroot ${certified.pin.slice(0, 16)}…: generation${certified.generations.length === 1 ? '' : 's'} ${certified.generations.join(', ') || 'none'} certified in the store (${certified.audit.size} audit key${certified.audit.size === 1 ? '' : 's'})`;
+            for (const r of certified.refused) human += `\nrefused statement ${r.where}: ${r.reason}`;
+          }
+          if (simulated) human += `\nSIMULATED: some chains are anchored in a simulated pcr bank: ${anchorLabel({ simulated: true })}`;
+          for (const r of run.results) {
+            const n = r.checkpoints?.notYetCheckpointed;
+            if (n && !r.verdict.problem) human += `\n${r.verdict.chain}: ${n.count} entr${n.count === 1 ? 'y' : 'ies'} not yet checkpointed${n.ageSeconds !== undefined ? ` (the oldest ${n.ageSeconds} s old)` : ''}`;
+            if (r.checkpoints && !r.verdict.problem && r.head === undefined) human += `\n${r.verdict.chain}: registered, no entries${r.checkpoints.latest ? '' : ' and no checkpoint'}`;
+          }
           for (const r of run.results) if (r.verdict.problem) human += `\n${r.verdict.chain} seq ${r.verdict.problem.seq}: ${r.verdict.problem.kind}: ${r.verdict.problem.detail}`;
           return {
-            data: { source: source.label, from, to: to ?? null, chains: chainsJson, evidence: run.evidence ?? null, simulated, problem: bad ?? null },
+            data: { source: source.label, from, to: to ?? null, chains: chainsJson, evidence: run.evidence ?? null, checkpointStore: assessment ? { location: assessment.label, objects: assessment.objects, ignored: assessment.ignored } : null, root: certified ? { pin: certified.pin, generations: certified.generations, auditKeys: [...certified.audit.keys()], refused: certified.refused } : null, simulated, problem: bad ?? null },
             human,
             failure: bad
               ? new VerificationError('AUDIT_CHAIN_INVALID', `audit chain ${bad.chain}, entry ${bad.seq}: ${bad.kind}: ${bad.detail}`, {
@@ -332,6 +370,7 @@ a response's audit anchor.`,
             source: source.label,
             entry: { chain: rec.chain, seq: rec.seq, digest: rec.digest, core: core ? { ...core, payload: undefined, payload_chars: payloadChars } : null, anchor: rec.anchor ?? null },
             batch: batch ? { status: batch.status, detail: batch.detail, statement: batch.statement ?? null } : null,
+            anchor: rec.anchor ? anchorLabel({ simulated: rec.anchor.simulated === true }) : batch?.statement ? anchorLabel({ simulated: batch.statement.pcr.simulated }) : 'none',
             signature: sig,
             decrypted: Boolean(opened && opened.status === 'opened'),
           };

@@ -9,15 +9,14 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import type { App } from '../cli.js';
 import type { CliDeps } from '../context.js';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { facts, table } from '../output.js';
 import { type DecodedKey, type KeyAlg, expectPublic, fingerprint } from '../crypto/key-codec.js';
 import { defaultProvider } from '../crypto/providers.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { exists, isDirectory, writeFileAtomic } from '../io/files.js';
-import { AUDIT_PUBLIC_FILE, KEYSET_FILES, ROOT_FILES, certifyKeyDir, loadRootKey, readKeySetFile, writeRootDir } from '../keys/key-set-files.js';
+import { KEYSET_FILES, ROOT_FILES, certifyKeyDir, loadRootKey, readKeySetFile, writeRootDir } from '../keys/key-set-files.js';
 import { DEFAULT_KEYSET_VALIDITY_DAYS, MAX_KEYSET_VALIDITY_DAYS, type SignedKeySet } from '../protocol/keyset.js';
-import { UsageError } from '../errors.js';
 import {
   KEY_FILES,
   type ServiceFingerprints,
@@ -31,6 +30,7 @@ import {
   recipientPublicKey,
   writeKeyDir,
 } from '../keys/key-dir.js';
+import { AUDIT_KEY_FILES, generateAuditKey, hasAuditKey, writeAuditKey } from '../keys/audit-key.js';
 
 export const REPORT_FILE = 'KEY_GENERATION_REPORT.md';
 export const UPLOAD_SCRIPT = 'upload_keys_to_aws.sh';
@@ -47,6 +47,8 @@ export interface GenerateResult {
   dir: string;
   files: string[];
   fingerprints: ServiceFingerprints;
+  /** the audit key's (SPEC §8.11: signs registrations and checkpoints only; certified as `signers.audit`) */
+  auditFingerprint: string;
   generated: string;
   /** the root's fingerprint: THE pin clients hold */
   root: { dir: string; fingerprint: string; created: boolean };
@@ -88,6 +90,22 @@ async function certifyOptions(deps: CliDeps, p: CryptoProvider, o: CertifyFlags)
   };
 }
 
+/**
+ * `keys generate --audit-key-only`: adds the audit key pair to an existing key folder (written
+ * before the audit key existed), never replacing anything. The folder is then certified again
+ * (`keys certify --force`): every key-set statement certifies an audit signer (SPEC §7.3).
+ */
+export async function addAuditKey(deps: CliDeps, o: { out: string }, p: CryptoProvider = defaultProvider()): Promise<{ dir: string; files: string[]; auditFingerprint: string; generated: string }> {
+  const dir = resolve(deps.cwd, o.out);
+  if (!(await isDirectory(dir))) throw new InputError('NOT_A_DIRECTORY', `${o.out} is not a key folder`, { hint: '--audit-key-only adds the audit key to a folder written by `ima-qs keys generate`' });
+  if (await hasAuditKey(dir)) {
+    throw new InputError('FILE_EXISTS', `${o.out} already holds an audit key (${AUDIT_KEY_FILES.private})`, { hint: 'the existing audit key is kept' });
+  }
+  const key = generateAuditKey(p);
+  const files = await writeAuditKey(dir, key);
+  return { dir: o.out, files, auditFingerprint: fingerprint('ML-DSA-87', key.publicKey), generated: (deps.now?.() ?? new Date()).toISOString() };
+}
+
 export async function generateKeyDir(
   deps: CliDeps,
   o: { out: string; force?: boolean } & CertifyFlags,
@@ -106,7 +124,7 @@ export async function generateKeyDir(
   const certify = await certifyOptions(deps, p, o); // usage errors before anything is written
   if (!o.force) {
     // all eight names checked before anything is written (writeKeyDir checks its six again)
-    const names = [...Object.values(KEY_FILES), REPORT_FILE, UPLOAD_SCRIPT];
+    const names = [...Object.values(KEY_FILES), ...Object.values(AUDIT_KEY_FILES), REPORT_FILE, UPLOAD_SCRIPT];
     const present: string[] = [];
     for (const n of names) if (await exists(join(dir, n))) present.push(n);
     if (present.length > 0) {
@@ -120,19 +138,23 @@ export async function generateKeyDir(
   }
   const keys = generateServiceKeys(p);
   const root = rootExists ? await loadRootKey(p, rootDir) : await writeRootDir(p, rootDir, { force: o.force });
+  const audit = generateAuditKey(p);
   const written = await writeKeyDir(dir, keys, { force: o.force });
+  written.push(...(await writeAuditKey(dir, audit, { force: o.force })));
   const fps = fingerprints(publicKeysOf(keys));
   const now = deps.now?.() ?? new Date();
   const generated = now.toISOString();
   const signed = await certifyKeyDir(p, { root, dir, notBefore: now, force: true, ...certify });
+  const auditFingerprint = fingerprint('ML-DSA-87', audit.publicKey);
   const rootFp = fingerprint('ML-DSA-87', root.publicKey);
-  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, generated, rootFp, signed), { mode: 0o644, force: o.force });
+  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, auditFingerprint, generated, rootFp, signed), { mode: 0o644, force: o.force });
   await writeFileAtomic(join(dir, UPLOAD_SCRIPT), UPLOAD_SCRIPT_TEXT, { mode: 0o700, force: o.force });
   const extra = [KEYSET_FILES.current, KEYSET_FILES.root, ...(certify.previous ? [KEYSET_FILES.previous] : [])].map((f) => join(dir, f));
   return {
     dir: o.out,
     files: [...written, ...extra, join(dir, REPORT_FILE), join(dir, UPLOAD_SCRIPT)],
     fingerprints: fps,
+    auditFingerprint,
     generated,
     root: { dir: rootDir, fingerprint: rootFp, created: !rootExists },
     generation: signed.statement.generation,
@@ -151,14 +173,14 @@ export async function certifyKeyDirCommand(deps: CliDeps, o: { keys: string; roo
     generation: st.generation,
     root: st.root,
     kem: st.kem.fingerprint,
-    signers: { decisions: st.signers.decisions.fingerprint, ...(st.signers.audit ? { audit: st.signers.audit.fingerprint } : {}) },
+    signers: { decisions: st.signers.decisions.fingerprint, audit: st.signers.audit.fingerprint },
     notBefore: st.not_before,
     notAfter: st.not_after,
     previous: st.previous,
   };
 }
 
-function reportText(fp: ServiceFingerprints, date: string, root: string, signed: SignedKeySet): string {
+function reportText(fp: ServiceFingerprints, audit: string, date: string, root: string, signed: SignedKeySet): string {
   return `# ima-qs key generation report
 
 Generated: ${date}
@@ -171,13 +193,14 @@ A fingerprint is the SHA3-256 of the key's SubjectPublicKeyInfo DER (SPEC §2).
 | encryption (KEM) | ML-KEM-768 (FIPS 203) | ${KEY_FILES.mlkemPublic}, ${KEY_FILES.mlkemPrivate} | ${SIZE_NOTES['ML-KEM-768']} | \`${fp.mlkem}\` |
 | encryption (ECDH) | ECDH P-384 | ${KEY_FILES.ecdhPublic}, ${KEY_FILES.ecdhPrivate} | ${SIZE_NOTES['P-384']} | \`${fp.ecdh}\` |
 | signatures | ML-DSA-87 (FIPS 204) | ${KEY_FILES.mldsaPublic}, ${KEY_FILES.mldsaPrivate} | ${SIZE_NOTES['ML-DSA-87']} | \`${fp.mldsa}\` |
+| audit checkpoints (SPEC §8.11; not the service key) | ML-DSA-87 (FIPS 204) | ${AUDIT_KEY_FILES.public}, ${AUDIT_KEY_FILES.private} | ${SIZE_NOTES['ML-DSA-87']} | \`${audit}\` |
 | recipient (what envelopes name) | id-MLKEM768-ECDH-P384-SHA3-256 | (ML-KEM-768 + P-384 public keys) | ${SIZE_NOTES['MLKEM768-P384']} | \`${fp.composite}\` |
 
 **Fingerprint to pin: the ROOT (ML-DSA-87):** \`${root}\`
 
 The root is in its own folder (never uploaded; keep it offline). It certified this folder as
 generation ${signed.statement.generation} (keyset.json), valid ${signed.statement.not_before} to ${signed.statement.not_after}:
-decisions signer \`${signed.statement.signers.decisions.fingerprint}\`${signed.statement.signers.decisions.fingerprint === fp.mldsa ? ' (this folder\'s ML-DSA-87 key)' : ' (held elsewhere, e.g. in AWS KMS)'}.
+decisions signer \`${signed.statement.signers.decisions.fingerprint}\`${signed.statement.signers.decisions.fingerprint === fp.mldsa ? ' (this folder\'s ML-DSA-87 key)' : ' (held elsewhere, e.g. in AWS KMS)'}, audit signer \`${signed.statement.signers.audit.fingerprint}\`.
 Rotating any key of this folder leaves the pin unchanged; a new root changes it.
 
 - Private key files are PKCS#8 PEM in seed-only form, mode 0600, in a 0700 folder. Keep them off
@@ -210,7 +233,7 @@ export async function showKeys(deps: CliDeps, target: string, p: CryptoProvider 
   if (await isDirectory(path)) {
     // the six service files, and a root's (its own folder, or the public copy in a key folder)
     const names = [...(await keyFilesIn(path))];
-    for (const f of [ROOT_FILES.private, ROOT_FILES.public, AUDIT_PUBLIC_FILE]) if (!names.includes(f) && (await exists(join(path, f)))) names.push(f);
+    for (const f of [ROOT_FILES.private, ROOT_FILES.public, AUDIT_KEY_FILES.public, AUDIT_KEY_FILES.private]) if (!names.includes(f) && (await exists(join(path, f)))) names.push(f);
     names.sort();
     if (names.length === 0) {
       throw new InputError('NO_KEY_FILES', `${target} holds no ima-qs key files`, {
@@ -261,19 +284,27 @@ export function registerKeyFiles(keys: Command, app: App): void {
           'ima-qs keys generate --out gen2 --root quantum_keys_root --previous quantum_keys/keyset.json',
           'ima-qs keys generate --out quantum_keys --force --json',
         ],
-        notes: `Writes six PEM files (private ones 0600, folder 0700), keyset.json (the key-set statement the root
-signed: generation, KEM key, signers, 90 days), ${REPORT_FILE} and ${UPLOAD_SCRIPT}. Without --root, a new
-root ML-DSA-87 key pair is written to OUT_root (its own folder: keep it offline, never upload it):
-its fingerprint is THE pin clients hold. With --root and --previous, the folder is the next
-generation of that root (a rotation: ima-qs keys rotate). ${AUDIT_PUBLIC_FILE}, when the folder
-has one, is certified as the audit-checkpoint signer.
-Refuses to overwrite anything without --force (and then writes nothing).`,
+        notes: `Writes eight PEM files (private ones 0600, folder 0700): the three service key pairs and the
+separate audit key pair (${AUDIT_KEY_FILES.private}: signs audit checkpoints only, SPEC §8.11);
+keyset.json (the key-set statement the root signed: generation, KEM key, the decisions and the
+audit signer, 90 days), ${REPORT_FILE} and ${UPLOAD_SCRIPT}. Without --root, a new root ML-DSA-87
+key pair is written to OUT_root (its own folder: keep it offline, never upload it): its
+fingerprint is THE pin clients and auditors hold. With --root and --previous, the folder is the
+next generation of that root (a rotation: ima-qs keys rotate). Refuses to overwrite anything
+without --force (and then writes nothing). --audit-key-only adds the audit key pair to an
+existing folder, replacing nothing; certify the folder again afterwards (keys certify --force).`,
       })
       .requiredOption('--out <dir>', 'folder for the key files (created 0700)')
       .option('--root <dir>', 'the root folder to certify with (default: a new root in OUT_root)')
-      .option('--force', 'replace existing key files, and a root in OUT_root (the old private keys are lost; a new root changes the pin)'),
+      .option('--force', 'replace existing key files, and a root in OUT_root (the old private keys are lost; a new root changes the pin)')
+      .option('--audit-key-only', 'add only the audit key pair to an existing key folder (never replaces anything)'),
   ).action(
-    app.action(async (o: { out: string; force?: boolean } & CertifyFlags) => {
+    app.action(async (o: { out: string; force?: boolean; auditKeyOnly?: boolean } & CertifyFlags) => {
+      if (o.auditKeyOnly) {
+        if (o.force || o.root || o.previous || o.kmsSigner || o.validDays || o.service) throw new UsageError('USAGE', '--audit-key-only goes alone with --out: it replaces and certifies nothing');
+        const a = await addAuditKey(app.deps, o);
+        return { data: { ...a }, human: table(['file'], a.files.map((f) => [f])) + '\n' + facts([['audit key (checkpoints only)', a.auditFingerprint], ['next', `ima-qs keys certify --root ROOT_DIR --keys ${o.out} --force`]]) };
+      }
       const r = await generateKeyDir(app.deps, o);
       const human =
         table(['file'], r.files.map((f) => [f])) +
@@ -286,6 +317,7 @@ Refuses to overwrite anything without --force (and then writes nothing).`,
           ['recipient (MLKEM768-P384)', r.fingerprints.composite],
           ['ML-KEM-768', r.fingerprints.mlkem],
           ['ECDH P-384', r.fingerprints.ecdh],
+          ['audit key (checkpoints only)', r.auditFingerprint],
         ]);
       return { data: { ...r }, human };
     }),
@@ -317,7 +349,7 @@ or certify a new folder; then publish it with ima-qs keys rotate. Run it where t
           ['root (the pin)', r.root],
           ['KEM (MLKEM768-P384)', r.kem],
           ['decisions signer', r.signers.decisions],
-          ...(r.signers.audit ? ([['audit signer', r.signers.audit]] as [string, string][]) : []),
+          ['audit signer', r.signers.audit],
           ['valid', `${r.notBefore} to ${r.notAfter}`],
         ]),
       };

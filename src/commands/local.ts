@@ -4,6 +4,7 @@
  * SIMULATED when it is) is printed as soon as the stack answers; with --json it goes to stderr as
  * one JSON line and the single stdout document is the summary printed at stop.
  */
+import { anchorLabel } from '../protocol/anchor-label.js';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { App } from '../cli.js';
@@ -101,7 +102,8 @@ export function startBanner(s: LocalStack): [string, string | number][] {
       'audit recipient',
       s.auditRecipient.auditor ? `${s.auditRecipient.fingerprint} (auditor key ${s.auditRecipient.source})` : `${s.auditRecipient.fingerprint} (the service key, ${s.auditRecipient.source})`,
     ],
-    ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}) — not a TPM` : `TPM via tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
+    ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}): ${anchorLabel({ simulated: true })}` : `${anchorLabel({ simulated: false })}: tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
+    ...(s.checkpoints ? ([['audit checkpoints', `STATE/checkpoints, signed by the audit key ${s.checkpoints.signer.slice(0, 16)}… (SPEC §8.11)`]] as [string, string][]) : []),
     ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
     ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
     ['browser page', s.pageUrl ?? 'not served (--no-page)'],

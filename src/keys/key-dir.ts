@@ -265,7 +265,8 @@ export function fingerprints(pub: ServicePublicKeys): ServiceFingerprints {
 
 /** Names of the key files present in a folder (for `keys show`). */
 export async function keyFilesIn(dir: string): Promise<string[]> {
-  const names = new Set<string>(Object.values(KEY_FILES));
+  // the six service key files and the audit key pair (audit-key.ts, SPEC §2.4)
+  const names = new Set<string>([...Object.values(KEY_FILES), 'audit_ml_dsa_87_private.key', 'audit_ml_dsa_87_public.key']);
   try {
     return (await readdir(dir)).filter((n) => names.has(n)).sort();
   } catch (err) {

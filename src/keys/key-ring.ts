@@ -29,7 +29,7 @@ export interface KeySetVersion {
   stage: KeySetStage;
   keyset: SignedKeySet;
   root: Uint8Array;
-  keys: Pick<ServiceKeys, 'mlkem' | 'ecdh'> & { mldsa?: MlDsaPrivateKey; audit?: MlDsaPrivateKey };
+  keys: Pick<ServiceKeys, 'mlkem' | 'ecdh'> & { mldsa?: MlDsaPrivateKey; audit: MlDsaPrivateKey };
   /** where it came from, for messages (a secret version id, a folder) */
   source: string;
 }
@@ -51,7 +51,9 @@ export interface HeldKeySet {
   decisions: Uint8Array;
   /** its private key, when the set holds it (a Secrets Manager signer); absent for a KMS signer */
   decisionsKey?: MlDsaPrivateKey;
-  auditKey?: MlDsaPrivateKey;
+  /** the audit signer the statement certifies (SPEC §8.11), and its private key */
+  audit: Uint8Array;
+  auditKey: MlDsaPrivateKey;
   notBefore: number;
   notAfter: number;
 }
@@ -74,8 +76,8 @@ export function checkVersions(p: CryptoProvider, versions: readonly KeySetVersio
     if (v.keys.mldsa && !equalBytes(v.keys.mldsa.publicKey, k.decisions)) {
       throw new RemoteError('KEYSET_MISMATCH', `${source}: ${v.source} holds another ML-DSA-87 key than the decisions signer its statement certifies`);
     }
-    if (v.keys.audit && (!k.audit || !equalBytes(v.keys.audit.publicKey, k.audit))) {
-      throw new RemoteError('KEYSET_MISMATCH', `${source}: ${v.source} holds an audit key its statement does not certify`);
+    if (!v.keys.audit || !equalBytes(v.keys.audit.publicKey, k.audit)) {
+      throw new RemoteError('KEYSET_MISMATCH', `${source}: ${v.source} does not hold the audit key its statement certifies`);
     }
     if (sets.some((s) => s.generation === k.generation)) throw new RemoteError('KEYSET_INVALID', `${source}: generation ${k.generation} is held twice`);
     sets.push({
@@ -86,7 +88,8 @@ export function checkVersions(p: CryptoProvider, versions: readonly KeySetVersio
       recipientFingerprint: k.fingerprints.composite,
       decisions: k.decisions,
       ...(v.keys.mldsa ? { decisionsKey: v.keys.mldsa } : {}),
-      ...(v.keys.audit ? { auditKey: v.keys.audit } : {}),
+      audit: k.audit,
+      auditKey: v.keys.audit,
       notBefore: k.notBefore,
       notAfter: k.notAfter,
     });
@@ -194,6 +197,23 @@ export class KeyRing {
       });
     }
     return { root: toBase64(this.held.root), keyset: s.keyset };
+  }
+
+  /** The certification of every generation held (the checkpoint writer stores those of its audit key). */
+  certifications(): CertificationBlock[] {
+    const root = toBase64(this.held.root);
+    return this.held.sets.map((s) => ({ root, keyset: s.keyset }));
+  }
+
+  /**
+   * The audit key the checkpoint writer signs with (SPEC §7.3 signers.audit, §8.11): that of the
+   * newest generation valid at `at` which certifies `signer` as its decisions signer, with the
+   * certification that proves it (published in the checkpoint store beside the registration).
+   */
+  auditKeyFor(signer: Uint8Array, at: number): { key: MlDsaPrivateKey; generation: number; certification: CertificationBlock } {
+    const certification = this.certificationFor(signer, at);
+    const s = this.held.sets.find((x) => x.keyset === certification.keyset)!;
+    return { key: s.auditKey, generation: s.generation, certification };
   }
 
   stop(): void {

@@ -66,7 +66,7 @@ export class DirKeySetSource implements KeySetSource {
     const out: KeySetVersion[] = [];
     for (const [stage, folder] of entries) {
       const k = await loadKeySetDir(this.p, folder);
-      out.push({ stage, keyset: k.keyset, root: k.root, keys: { mlkem: k.keys.mlkem, ecdh: k.keys.ecdh, ...(k.signerInFolder ? { mldsa: k.keys.mldsa } : {}) }, source: folder });
+      out.push({ stage, keyset: k.keyset, root: k.root, keys: { mlkem: k.keys.mlkem, ecdh: k.keys.ecdh, audit: k.audit, ...(k.signerInFolder ? { mldsa: k.keys.mldsa } : {}) }, source: folder });
     }
     return out;
   }

@@ -3,15 +3,16 @@
  *
  *   ROOT folder (its own, never uploaded; 0700):
  *     root_ml_dsa_87_private.key / root_ml_dsa_87_public.key     ML-DSA-87, 0600 / 0644
- *   KEY folder (the §2.4 service key folder) gains:
+ *   KEY folder (the §2.4 service key folder, with its audit key pair audit_ml_dsa_87_*.key) gains:
  *     keyset.json                 this folder's generation: {statement, signature} signed by the root
  *     previous_keyset.json        the generation before it (absent for generation 1)
  *     root_ml_dsa_87_public.key   the root's public key (what the published document carries)
  *
  * The root signs nothing but key-set statements (keyset.ts). Its fingerprint is the pin clients
  * hold, so rotating every online key leaves the pin unchanged. A folder is loaded as a key set
- * only when its statement verifies under its root key and certifies the folder's own KEM keys
- * (and its ML-DSA-87 key, unless the decisions signer is held elsewhere, e.g. in AWS KMS).
+ * only when its statement verifies under its root key and certifies the folder's own KEM keys,
+ * its audit key (signers.audit), and its ML-DSA-87 key unless the decisions signer is held
+ * elsewhere (e.g. in AWS KMS).
  */
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -22,14 +23,10 @@ import { ensurePrivateDir, exists, isDirectory, readInputFile, writeFileAtomic, 
 import { certifyKeySet, keySetProblem, verifyKeySet, type SignedKeySet } from '../protocol/keyset.js';
 import { parseStrictJsonBytes } from '../protocol/strict-json.js';
 import { KEY_FILES, loadPrivateKeys, readPrivateKey, readPublicKey, recipientPublicKey, type ServiceKeys } from './key-dir.js';
+import { AUDIT_KEY_FILES } from './audit-key.js';
 
 export const ROOT_FILES = { private: 'root_ml_dsa_87_private.key', public: 'root_ml_dsa_87_public.key' } as const;
 export const KEYSET_FILES = { current: 'keyset.json', previous: 'previous_keyset.json', root: ROOT_FILES.public } as const;
-/**
- * The audit-checkpoint signer's public key in a key folder (issue 14): when present, the
- * statement certifies it in the `audit` slot.
- */
-export const AUDIT_PUBLIC_FILE = 'audit_ml_dsa_87_public.key';
 const MAX_KEYSET_FILE_BYTES = 64 * 1024;
 
 /** A new root key pair into its own folder (0700, private 0600); refuses existing files without `force`. */
@@ -96,7 +93,7 @@ export interface CertifyDirInput {
 /**
  * Certifies a key folder with the root: writes keyset.json (and previous_keyset.json, and the
  * root's public key) into it. The folder's composite key is the statement's KEM key; its
- * audit_ml_dsa_87_public.key, when present, the audit signer.
+ * audit_ml_dsa_87_public.key the audit signer (required: every generation certifies one).
  */
 export async function certifyKeyDir(p: CryptoProvider, input: CertifyDirInput): Promise<SignedKeySet> {
   const dir = input.dir;
@@ -107,7 +104,12 @@ export async function certifyKeyDir(p: CryptoProvider, input: CertifyDirInput): 
   const mlkem = await readPublicKey(p, join(dir, KEY_FILES.mlkemPublic), 'ML-KEM-768');
   const ecdh = await readPublicKey(p, join(dir, KEY_FILES.ecdhPublic), 'P-384');
   const decisions = input.decisionsSigner ?? (await readPublicKey(p, join(dir, KEY_FILES.mldsaPublic), 'ML-DSA-87'));
-  const audit = (await exists(join(dir, AUDIT_PUBLIC_FILE))) ? await readPublicKey(p, join(dir, AUDIT_PUBLIC_FILE), 'ML-DSA-87') : undefined;
+  if (!(await exists(join(dir, AUDIT_KEY_FILES.public)))) {
+    throw new InputError('AUDIT_KEY_MISSING', `${dir} holds no audit key (${AUDIT_KEY_FILES.public}); every key-set statement certifies one (SPEC §7.3)`, {
+      hint: `add it first: ima-qs keys generate --out ${dir} --audit-key-only`,
+    });
+  }
+  const audit = await readPublicKey(p, join(dir, AUDIT_KEY_FILES.public), 'ML-DSA-87');
   if (input.previous) {
     const v = verifyKeySet(p, input.previous, input.root.publicKey);
     if (!v.ok) throw new InputError('KEYSET_NOT_FROM_ROOT', `the previous statement does not verify under this root: ${v.reason}`, { hint: 'give the keyset.json of the generation before, and the root that signed it' });
@@ -131,6 +133,8 @@ export async function certifyKeyDir(p: CryptoProvider, input: CertifyDirInput): 
 /** A key folder loaded as one generation: its private keys, its statement (verified), the root. */
 export interface KeySetDir {
   keys: ServiceKeys;
+  /** the audit private key (checked against signers.audit) */
+  audit: MlDsaPrivateKey;
   keyset: SignedKeySet;
   previous?: SignedKeySet;
   root: Uint8Array;
@@ -160,7 +164,13 @@ export async function loadKeySetDir(p: CryptoProvider, dir: string): Promise<Key
       hint: 'the folder mixes generations: certify it again (ima-qs keys certify)',
     });
   }
+  const auditPath = join(dir, AUDIT_KEY_FILES.private);
+  if (!(await exists(auditPath))) throw new InputError('AUDIT_KEY_MISSING', `${dir} holds no audit private key (${AUDIT_KEY_FILES.private})`, { hint: `add it: ima-qs keys generate --out ${dir} --audit-key-only, then certify the folder again` });
+  const audit = await readPrivateKey(p, auditPath, 'ML-DSA-87');
+  if (!equalBytes(audit.publicKey, v.keys.audit)) {
+    throw new InputError('KEYSET_MISMATCH', `${statementPath} certifies another audit key than the folder's (${v.keys.fingerprints.audit.slice(0, 16)}…)`, { hint: 'the folder mixes generations: certify it again (ima-qs keys certify)' });
+  }
   const previousPath = join(dir, KEYSET_FILES.previous);
   const previous = (await exists(previousPath)) ? await readKeySetFile(previousPath) : undefined;
-  return { keys, keyset, ...(previous ? { previous } : {}), root, signerInFolder: equalBytes(v.keys.decisions, keys.mldsa.publicKey) };
+  return { keys, audit, keyset, ...(previous ? { previous } : {}), root, signerInFolder: equalBytes(v.keys.decisions, keys.mldsa.publicKey) };
 }

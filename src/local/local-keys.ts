@@ -8,8 +8,8 @@
  *   STATE/keys-g<N>/     later generations (`ima-qs local rotate`)
  *   STATE/stages.json    which folder is current, pending, previous
  *
- * `local rotate` renews the KEM keys and certifies the SAME signing key again (a running worker
- * keeps its signer; a new signer needs a restart, as on AWS). A start renews the current
+ * `local rotate` renews the KEM keys and certifies the SAME signing key and audit key again (a
+ * running worker keeps its signers; a new signer needs a restart, as on AWS). A start renews the current
  * generation's statement (a new generation over the same keys) when it expires within 30 days.
  */
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { PreconditionError } from '../errors.js';
 import { exists } from '../io/files.js';
 import { KEY_FILES, generateServiceKeys, writeKeyDir } from '../keys/key-dir.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import { generateAuditKey, hasAuditKey, writeAuditKey } from '../keys/audit-key.js';
 import { publishGeneration, readStages, retireGeneration, switchGeneration, initStages, type Stages } from '../keys/key-set-dir-source.js';
 import { KEYSET_FILES, ROOT_FILES, certifyKeyDir, loadKeySetDir, loadRootKey, readKeySetFile, writeRootDir } from '../keys/key-set-files.js';
 import { createPublicKeysDocument, publicKeysDocumentText } from '../protocol/keys-document.js';
@@ -43,6 +44,8 @@ export async function ensureLocalKeys(p: CryptoProvider, state: string, now: Dat
   const root = (await exists(join(rootDir, ROOT_FILES.private))) ? await loadRootKey(p, rootDir) : await writeRootDir(p, rootDir);
   const created = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
   if (created) await writeKeyDir(keysDir, generateServiceKeys(p));
+  // the audit key (SPEC §8.11): generated with the keys, or added to a folder written before it existed
+  if (!(await hasAuditKey(keysDir))) await writeAuditKey(keysDir, generateAuditKey(p));
   // a state directory from before the root (no keyset.json): its keys are certified as generation 1
   if (!(await exists(join(keysDir, KEYSET_FILES.current)))) await certifyKeyDir(p, { root, dir: keysDir, service: LOCAL_SERVICE, notBefore: now });
   await initStages(state, LOCAL_FIRST_GENERATION);
@@ -96,8 +99,9 @@ export async function rotateLocal(p: CryptoProvider, state: string, opts: { expe
   const name = `keys-g${generation}`;
   const dir = join(state, name);
   const fresh = generateServiceKeys(p);
-  // new KEM keys; the signing key of the current generation (a running worker keeps its signer)
+  // new KEM keys; the signing and audit keys of the current generation (a running worker keeps its signers)
   await writeKeyDir(dir, { ...fresh, mldsa: current.keys.mldsa }, { force: true });
+  await writeAuditKey(dir, current.audit, { force: true });
   await certifyKeyDir(p, { root, dir, previous: current.keyset, service: LOCAL_SERVICE, notBefore: opts.now, force: true });
   const s = await publishGeneration(p, state, name);
   return { phase, stages: s, generation };

@@ -44,6 +44,9 @@ import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
+import { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
+import { auditSigningKey } from '../keys/audit-key.js';
 import { checkCorsOrigins } from './cors.js';
 import { loadPageAssets } from '../web/assets.js';
 import { servedPage } from '../web/site.js';
@@ -59,6 +62,8 @@ export const STATE_LAYOUT = {
   keysDocument: 'public-keys.json',
   stack: 'stack.json',
   lock: 'local.lock',
+  /** SPEC §8.11: registrations and signed checkpoints, write-once files */
+  checkpoints: 'checkpoints',
 } as const;
 
 /** The audit chain the local worker appends to (SPEC §9). */
@@ -90,6 +95,8 @@ export interface LocalStackOptions {
   http?: HttpFrontOptions;
   /** how often the worker re-reads STATE/stages.json and its generations (default 2 s) */
   keysReloadMs?: number;
+  /** checkpoint triggers (SPEC §8.11): every N entries (default 100) or S seconds (default 30), and at stop */
+  checkpoints?: { everyEntries?: number; everyMs?: number };
   /** serve the browser page at GET / (issue 16; `local up` does) */
   page?: boolean;
   /** browser origins allowed to call the service (`local up --cors`, checked by checkCorsOrigins) */
@@ -115,6 +122,8 @@ export interface LocalStack {
   readonly chain: string;
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the checkpoint writer (STATE/checkpoints, signed with the audit key the current generation certifies) */
+  readonly checkpoints: CheckpointWriter;
   /** the browser page with the pin in its fragment (never sent to the server), when served */
   readonly pageUrl?: string;
   readonly cors: readonly string[];
@@ -226,6 +235,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     if (!signingKey) throw new PreconditionError('SIGNER_NOT_HELD', 'the current generation holds no signing key');
     const signerFp = fingerprint('ML-DSA-87', signingKey.publicKey);
     const recipient = auditor ?? serviceRecipient(current.recipient.publicKey, `STATE/${STATE_LAYOUT.keys}`);
+    // the audit key (SPEC §7.3, §8.11): the one the generation certifying the signer certifies
+    const auditHeld = ring.auditKeyFor(signingKey.publicKey, Date.now());
     const auditRecipient = { fingerprint: recipient.fingerprint, source: recipient.source, auditor: auditor !== undefined };
 
     const logStream: WriteStream = createWriteStream(join(stateDir, STATE_LAYOUT.log), { flags: 'a', mode: 0o600 });
@@ -264,6 +275,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     cleanups.push(() => signer.close());
 
+    // registrations and checkpoints (SPEC §8.11): the chain is registered before its first entry
+    const checkpoints = new CheckpointWriter(p, {
+      store: new FileCheckpointStore(join(stateDir, STATE_LAYOUT.checkpoints)),
+      audit: auditStore,
+      key: auditSigningKey(auditHeld.key, `STATE generation ${auditHeld.generation}`),
+      certifications: () => ring.certifications(),
+      clock: systemClock,
+      everyEntries: opts.checkpoints?.everyEntries ?? 100,
+      everyMs: opts.checkpoints?.everyMs ?? 30_000,
+      log,
+    });
+    await checkpoints.register(LOCAL_CHAIN, signerFp);
+    checkpoints.start();
+    cleanups.push(() => checkpoints.stop());
+
     // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, through
     // the decisions table the worker writes to: no polling of the table while a request waits
     const waiter = new InProcessDecisionWaiter();
@@ -292,6 +318,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         recipient: recipient.publicKey,
         recipientFingerprint: recipient.fingerprint,
         clock: systemClock,
+        onBatch: (signed, head) => checkpoints.observe(LOCAL_CHAIN, signed, head),
       }),
     };
     const consumer = new Consumer(queue, deps, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 });
@@ -336,7 +363,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chain: LOCAL_CHAIN, anchor, auditRecipient, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chain: LOCAL_CHAIN, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: checkpoints.signer }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
     const pageUrl = page ? `${http.url}/#pin=${localKeys.pin}` : undefined;
@@ -366,6 +393,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       audit: auditStore,
       chain: LOCAL_CHAIN,
       auditRecipient,
+      checkpoints,
       pageUrl,
       cors,
       stop,

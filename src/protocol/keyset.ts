@@ -4,7 +4,7 @@
  *
  *   statement {v:1, service, root, generation, previous,
  *              kem:{alg:"MLKEM768-P384", public_key, fingerprint},
- *              signers:{decisions:{alg:"ML-DSA-87", public_key, fingerprint}, audit?:{…}},
+ *              signers:{decisions:{alg:"ML-DSA-87", public_key, fingerprint}, audit:{…}},
  *              not_before, not_after}
  *   signed    {statement, signature}      signature = root's ML-DSA-87 over canonical(statement)
  *   digest    hex SHA3-256(canonical(statement))   what the next generation names as `previous`
@@ -13,9 +13,10 @@
  *   generation  1, 2, 3 … (+1 per statement); a verifier that saw generation g refuses any lower
  *   previous    the digest of generation − 1's statement (64 zeros for generation 1)
  *   kem         the composite recipient key requests are sealed to (SPEC §1.3)
- *   signers     the online keys the root certifies, per purpose: `decisions` signs decisions,
- *               batch statements and refusals (contexts ima-qs/v2/decision|batch|refusal);
- *               `audit` (optional) signs audit checkpoints only
+ *   signers     the online keys the root certifies, one per purpose, both always present:
+ *               `decisions` signs decisions, batch statements and refusals (contexts
+ *               ima-qs/v2/decision|batch|refusal); `audit` signs chain registrations and audit
+ *               checkpoints only (ima-qs/v2/chain|checkpoint, SPEC §8.11)
  *   not_before, not_after   SPEC §1.5 seconds form; 90 days by default
  *
  * Pure and browser-safe: the client, the proxy, `ima-qs verify` and the rollout checks share it.
@@ -53,7 +54,7 @@ export interface KeySetStatement {
   generation: number;
   previous: string;
   kem: KeyEntry<'MLKEM768-P384'>;
-  signers: { decisions: KeyEntry<'ML-DSA-87'>; audit?: KeyEntry<'ML-DSA-87'> };
+  signers: { decisions: KeyEntry<'ML-DSA-87'>; audit: KeyEntry<'ML-DSA-87'> };
   not_before: string;
   not_after: string;
 }
@@ -74,8 +75,9 @@ export interface CertifiedKeys {
   ecdh: Uint8Array;
   /** the decisions signer (decisions, batch statements, refusals) */
   decisions: Uint8Array;
-  audit?: Uint8Array;
-  fingerprints: { composite: string; decisions: string; audit?: string };
+  /** the audit signer (chain registrations and checkpoints) */
+  audit: Uint8Array;
+  fingerprints: { composite: string; decisions: string; audit: string };
   notBefore: number;
   notAfter: number;
   digest: string;
@@ -102,7 +104,7 @@ export interface CertifyInput {
   /** composite recipient key: ML-KEM-768 public key ‖ P-384 point (1281 bytes) */
   kem: Uint8Array;
   decisions: Uint8Array;
-  audit?: Uint8Array;
+  audit: Uint8Array;
   notBefore: Date;
   validityDays?: number;
 }
@@ -112,7 +114,8 @@ export function certifyKeySet(p: CryptoProvider, root: MlDsaPrivateKey, input: C
   const days = input.validityDays ?? DEFAULT_KEYSET_VALIDITY_DAYS;
   if (!Number.isInteger(days) || days < 1 || days > MAX_KEYSET_VALIDITY_DAYS) throw new RangeError(`validityDays must be 1..${MAX_KEYSET_VALIDITY_DAYS}`);
   if (input.kem.length !== 1281) throw new RangeError('kem expected the 1281-byte composite public key');
-  if (input.decisions.length !== 2592 || (input.audit && input.audit.length !== 2592)) throw new RangeError('signers expected 2592-byte ML-DSA-87 public keys');
+  if (input.decisions.length !== 2592 || input.audit?.length !== 2592) throw new RangeError('signers expected 2592-byte ML-DSA-87 public keys');
+  if (equalBytes(input.decisions, input.audit)) throw new RangeError('the audit signer must be a separate key from the decisions signer');
   const rootFp = fingerprint('ML-DSA-87', root.publicKey);
   if (input.previous && input.previous.statement.root !== rootFp) throw new RangeError('the previous statement was signed by another root');
   const entry = <A extends 'MLKEM768-P384' | 'ML-DSA-87'>(alg: A, pk: Uint8Array): KeyEntry<A> => ({ alg, public_key: toBase64(pk), fingerprint: fingerprint(alg, pk) });
@@ -124,7 +127,7 @@ export function certifyKeySet(p: CryptoProvider, root: MlDsaPrivateKey, input: C
     generation: input.previous ? input.previous.statement.generation + 1 : 1,
     previous: input.previous ? keySetDigest(p, input.previous.statement) : GENESIS_PREVIOUS,
     kem: entry('MLKEM768-P384', input.kem),
-    signers: { decisions: entry('ML-DSA-87', input.decisions), ...(input.audit ? { audit: entry('ML-DSA-87', input.audit) } : {}) },
+    signers: { decisions: entry('ML-DSA-87', input.decisions), audit: entry('ML-DSA-87', input.audit) },
     not_before: isoSeconds(start),
     not_after: isoSeconds(start + days * 86_400_000),
   };
@@ -165,11 +168,13 @@ export function keySetProblem(x: unknown): string | undefined {
   if (ke) return ke;
   if (!isObj(o.signers)) return 'signers is not an object';
   const names = Object.keys(o.signers);
-  if (!names.includes('decisions') || names.some((n) => n !== 'decisions' && n !== 'audit')) return 'signers is not {decisions, audit?}';
+  if (names.length !== 2 || !names.includes('decisions') || !names.includes('audit')) return 'signers is not {decisions, audit}';
   for (const n of names) {
     const pe = keyEntryProblem(o.signers[n], 'ML-DSA-87', 2592, `signers.${n}`);
     if (pe) return pe;
   }
+  // SPEC §8.11: the audit key is separate, so the online decisions key alone cannot re-sign the history behind a checkpoint
+  if ((o.signers.audit as KeyEntry<'ML-DSA-87'>).fingerprint === (o.signers.decisions as KeyEntry<'ML-DSA-87'>).fingerprint) return 'signers.audit is the decisions signer: the audit key must be a separate key';
   return undefined;
 }
 
@@ -203,7 +208,6 @@ export function verifyKeySet(p: CryptoProvider, x: unknown, rootPublicKey: Uint8
   if (opts.at !== undefined && opts.at < notBefore) return bad('NOT_YET_VALID', `generation ${s.generation} is valid from ${s.not_before}`);
   if (opts.at !== undefined && opts.at > notAfter) return bad('EXPIRED', `generation ${s.generation} expired at ${s.not_after}`);
   const composite = fromBase64(s.kem.public_key);
-  const audit = s.signers.audit ? fromBase64(s.signers.audit.public_key) : undefined;
   return {
     ok: true,
     signed,
@@ -214,8 +218,8 @@ export function verifyKeySet(p: CryptoProvider, x: unknown, rootPublicKey: Uint8
       mlkem: composite.slice(0, 1184),
       ecdh: composite.slice(1184),
       decisions: fromBase64(s.signers.decisions.public_key),
-      ...(audit ? { audit } : {}),
-      fingerprints: { composite: s.kem.fingerprint, decisions: s.signers.decisions.fingerprint, ...(s.signers.audit ? { audit: s.signers.audit.fingerprint } : {}) },
+      audit: fromBase64(s.signers.audit.public_key),
+      fingerprints: { composite: s.kem.fingerprint, decisions: s.signers.decisions.fingerprint, audit: s.signers.audit.fingerprint },
       notBefore,
       notAfter,
       digest: keySetDigest(p, s),

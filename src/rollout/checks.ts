@@ -5,6 +5,7 @@
  * (exit 4). Signature verification is delegated to the verifiers the command wires in (key custody's
  * public-keys document check, the service's decision / audit verification).
  */
+import { anchorLabel } from '../protocol/anchor-label.js';
 import type { LoadReport } from '../client/load-measure.js';
 import { ImaError } from '../errors.js';
 import type { RolloutProbe, TableFacts } from './probe.js';
@@ -340,7 +341,7 @@ export async function checkWorker(ctx: CheckContext): Promise<CheckOutcome> {
   if (s.desired < 1) problems.push('desiredCount is 0 (scaled down, e.g. by a rollback)');
   else if (s.running < 1) problems.push(`no task running (desired ${s.desired}, pending ${s.pending})`);
   const launch = s.launchType ?? res.workerLaunchType;
-  const tpm = launch === 'FARGATE' ? ' (Fargate: no TPM; audit_anchor must be none-explicit and its anchors are labelled simulated)' : '';
+  const tpm = launch === 'FARGATE' ? ` (Fargate: no TPM; audit_anchor must be none-explicit: a ${anchorLabel({ simulated: true })})` : '';
   return verdict(problems, `${res.ecsCluster}/${res.ecsService}: ${s.running}/${s.desired} running, ${launch ?? 'launch type unknown'}${tpm}`);
 }
 

@@ -10,6 +10,7 @@
  *    audit items of each chain under the signers the pinned root certifies (`verifySample`: statements, digests, roots
  *    where the whole batch is in the sample, legacy signatures), and only counts the decisions.
  */
+import { anchorLabel } from '../protocol/anchor-label.js';
 import { checkRecord, entryDigest, parseCore, type AuditRecord, type BatchRecord } from '../audit/audit-entry.js';
 import { verifySample } from '../audit/audit-batch.js';
 import { BATCH_PARTITION_SUFFIX } from '../audit/audit-store.js';
@@ -84,8 +85,11 @@ export function rolloutVerifiers(p: CryptoProvider, now: Date, localSigners: Uin
       const decisions = await probe.sampleItems(res.tableDecisions, limit);
       const decided = (decisions ?? []).filter((d) => d.status === 'decided').length;
       const chains = new Set(items.map((i) => String(i.chain).replace(BATCH_PARTITION_SUFFIX, ''))).size;
+      // SPEC 8.11: what the anchors of the sample amount to, in the one phrase every output uses
+      const simulated = batches.some((b) => /"simulated":true/.test(b.statement));
+      const anchors = batches.length ? `anchors: ${anchorLabel({ simulated })}; ` : '';
       const what =
-        `newest ≤ ${limit} audit entries and batch statements of ${chains} chain(s) in ${res.tableAudit}: entry digests, ` +
+        `newest ≤ ${limit} audit entries and batch statements of ${chains} chain(s) in ${res.tableAudit}: ${anchors}entry digests, ` +
         `batch statements (ML-DSA-87, context ima-qs/v2/batch) under the pinned key and the roots of whole batches; ` +
         (decisions
           ? `${decided} sealed decision(s) sampled in ${res.tableDecisions} are encrypted to their clients and not verifiable by the operator`

@@ -36,8 +36,12 @@ export interface WorkerConfig {
   anchor: PcrAnchorConfig;
   pcrIndex: number;
   pcrBank: 'sha256' | 'sha384';
-  /** undefined: the host name */
+  /** undefined: the ECS task id (ECS_CONTAINER_METADATA_URI_V4), else the host name */
   auditChainId?: string;
+  /** ECS's task metadata endpoint (set by the ECS agent): where the task id comes from */
+  ecsMetadataUri?: string;
+  /** SPEC §8.11: where registrations and checkpoints go (undefined: nowhere, logged at start) */
+  checkpoints?: { location: string; everyEntries: number; everySeconds: number };
   /** undefined: the built-in rules model */
   personaModel?: { url: string; tokenSecret?: string };
   /** undefined: one per core */
@@ -61,6 +65,8 @@ export const CONFIG_LIMITS = {
   HEALTH_MAX_AGE_SECONDS: { min: 10, max: 86_400, dflt: DEFAULT_HEALTH_MAX_AGE_SECONDS }, // heartbeat every 5 s
   PCR_INDEX: { min: 0, max: 23, dflt: 11 },
   SIGNING_THREADS: { min: 1, max: 256 },
+  AUDIT_CHECKPOINT_ENTRIES: { min: 1, max: 65_536, dflt: 1000 },
+  AUDIT_CHECKPOINT_SECONDS: { min: 1, max: 86_400, dflt: 60 },
   AWS_MAX_ATTEMPTS: { min: 1, max: 20 },
 } as const;
 
@@ -225,6 +231,15 @@ function signer(env: Env, problems: Problems): SignerConfig {
   return problems.add('SIGNER', 'must be "keyset" or "kms:" followed by a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)') ?? { kind: 'keyset' };
 }
 
+/** SPEC §8.11: s3://BUCKET[/PREFIX] (S3 bucket naming rules) or an absolute folder. */
+function checkpointLocation(env: Env, problems: Problems): string | undefined {
+  const v = value(env, 'AUDIT_CHECKPOINTS');
+  if (v === undefined) return undefined;
+  if (/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._-]+)*\/?$/.test(v) && !v.includes('..')) return v;
+  if (!v.includes('://') && isAbsolute(v) && !hasControl(v) && v.length <= 4096) return v;
+  return problems.add('AUDIT_CHECKPOINTS', 'is neither s3://BUCKET[/PREFIX] nor an absolute folder');
+}
+
 /** The worker's configuration (the task's environment), checked in full; no anchor is NO_PCR_ANCHOR (exit 5). */
 export function workerConfig(env: Env): WorkerConfig {
   const problems = new Problems();
@@ -243,6 +258,10 @@ export function workerConfig(env: Env): WorkerConfig {
   const pcrBank = choice(env, problems, 'PCR_BANK', ['sha256', 'sha384'] as const, 'sha256');
   const chain = value(env, 'AUDIT_CHAIN_ID');
   if (chain !== undefined && !/^[A-Za-z0-9._:/-]{1,128}$/.test(chain)) problems.add('AUDIT_CHAIN_ID', 'is not 1-128 characters of A-Z a-z 0-9 . _ : / -');
+  const ecsMetadataUri = url(env, problems, 'ECS_CONTAINER_METADATA_URI_V4', () => true, 'an http:// URL (the ECS agent sets it)');
+  const checkpoints = checkpointLocation(env, problems);
+  const everyEntries = int(env, problems, 'AUDIT_CHECKPOINT_ENTRIES', 'entries') ?? CONFIG_LIMITS.AUDIT_CHECKPOINT_ENTRIES.dflt;
+  const everySeconds = int(env, problems, 'AUDIT_CHECKPOINT_SECONDS') ?? CONFIG_LIMITS.AUDIT_CHECKPOINT_SECONDS.dflt;
   const modelUrl = url(env, problems, 'PERSONA_MODEL_URL', (u) => LOOPBACK.has(u.hostname), 'an https:// URL (plain http only on loopback)');
   const tokenSecret = secretId(env, problems, 'PERSONA_MODEL_TOKEN_SECRET');
   if (tokenSecret !== undefined && value(env, 'PERSONA_MODEL_URL') === undefined) problems.add('PERSONA_MODEL_TOKEN_SECRET', 'is set without PERSONA_MODEL_URL');
@@ -270,6 +289,8 @@ export function workerConfig(env: Env): WorkerConfig {
     pcrIndex,
     pcrBank,
     auditChainId: chain,
+    ...(ecsMetadataUri !== undefined ? { ecsMetadataUri } : {}),
+    ...(checkpoints !== undefined ? { checkpoints: { location: checkpoints, everyEntries, everySeconds } } : {}),
     personaModel: modelUrl !== undefined ? { url: modelUrl, ...(tokenSecret !== undefined ? { tokenSecret } : {}) } : undefined,
     signingThreads,
     auditRecipient,

@@ -39,6 +39,13 @@ import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
 import { InlineSigner, type Signer } from '../crypto/signer.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
+import { parseStrictJson } from '../protocol/strict-json.js';
+import { checkChainId } from '../audit/audit-entry.js';
+import { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
+import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
+import { auditSigningKey } from '../keys/audit-key.js';
+import type { SignedBatch } from '../protocol/batch-statement.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -129,6 +136,10 @@ export interface WorkerParts {
   consumer: Consumer;
   signer: Signer;
   ring: KeyRing;
+  /** SPEC §8.11: the chain is registered; start() it with the consumer, stop() it after the consumer */
+  checkpoints?: CheckpointWriter;
+  /** where the chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
+  chainSource: ChainIdSource;
   /** who can read the audit payloads: the service key, or the AUDIT_RECIPIENT auditor key */
   auditRecipient: { fingerprint: string; source: string; auditor: boolean };
 }
@@ -142,9 +153,12 @@ export interface WorkerOptions {
   reloadMs?: number;
   /**
    * told when the newest generation certifies another decisions signer than the one this worker
-   * runs with (a Secrets Manager signer rotated): the container stops, ECS starts a fresh task
+   * runs with (a Secrets Manager signer rotated), or another audit signer than its checkpoint
+   * writer's: the container stops, ECS starts a fresh task
    */
-  onSignerRotated?: (info: { generation: number; fingerprint: string }) => void;
+  onSignerRotated?: (info: { generation: number; fingerprint: string; purpose: 'decisions' | 'audit' }) => void;
+  /** for the ECS task metadata endpoint (the chain id; default: global fetch) */
+  fetch?: typeof fetch;
 }
 
 /** The worker's key-set source: KEYS_DIR (a certified folder or a folder of generations) or the key-set secret. */
@@ -163,14 +177,19 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
   const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
   const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
   let signerFp = '';
+  let auditFp = '';
   const ring = await KeyRing.open(p, keySetSource(p, config, env), {
     reloadMs: opts.reloadMs,
     onReloadError: (err) => log.log('warn', 'key set reload failed; keeping the generations held', { code: toImaError(err).code }),
     onChange: (r) => {
       log.log('info', 'key set generations changed', { held: r.sets.map((x) => `${x.stage}:${x.generation}`) });
       const newest = r.newest(Date.now());
-      if (newest && signerFp && newest.keyset.statement.signers.decisions.fingerprint !== signerFp && newest.decisionsKey) {
-        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: newest.keyset.statement.signers.decisions.fingerprint });
+      const signers = newest?.keyset.statement.signers;
+      if (newest && signers && signerFp && signers.decisions.fingerprint !== signerFp && newest.decisionsKey) {
+        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: signers.decisions.fingerprint, purpose: 'decisions' });
+      } else if (newest && signers && auditFp && signers.audit.fingerprint !== auditFp) {
+        // the checkpoint writer signs with the audit key it started with: a fresh task takes the new one
+        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: signers.audit.fingerprint, purpose: 'audit' });
       }
     },
   });
@@ -211,6 +230,30 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
     if (token) await token(); // read at start: a missing or malformed token secret stops the start
     model = new HttpPersonaModel({ url, token });
   }
+  const { id: chain, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
+  const auditStore = dynamoAuditStore(dynamo, config.tables.audit);
+  // SPEC §8.11: the audit key signs registrations and checkpoints; it is the audit signer that the
+  // generation certifying this worker's signer certifies (SPEC §7.3), held in the same key set
+  let checkpoints: CheckpointWriter | undefined;
+  if (config.checkpoints) {
+    const held = ring.auditKeyFor(signer.publicKey, now);
+    const loc = config.checkpoints.location;
+    const store = loc.startsWith('s3://') ? s3CheckpointStore(loc, env).store : new FileCheckpointStore(loc);
+    checkpoints = new CheckpointWriter(p, {
+      store,
+      audit: auditStore,
+      key: auditSigningKey(held.key, `${ring.sourceName} generation ${held.generation}`),
+      certifications: () => ring.certifications(),
+      clock: systemClock,
+      everyEntries: config.checkpoints.everyEntries,
+      everyMs: config.checkpoints.everySeconds * 1000,
+      log,
+    });
+    // the statement first, then the registration: both before the chain's first entry
+    await checkpoints.register(chain, signerFp);
+    auditFp = checkpoints.signer;
+  }
+  const writer = checkpoints;
   const deps: PipelineDeps = {
     p,
     recipientKey: current.recipient,
@@ -225,8 +268,8 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
     log,
     maxSkewMs: config.maxSkewSeconds * 1000,
     audit: new AuditChain(p, {
-      chain: config.auditChainId ?? hostname(),
-      store: dynamoAuditStore(dynamo, config.tables.audit),
+      chain,
+      store: auditStore,
       pcrBank,
       pcr: config.pcrIndex,
       bank: config.pcrBank,
@@ -235,6 +278,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
       recipient: auditRecipient.publicKey,
       recipientFingerprint: auditRecipient.fingerprint,
       clock: systemClock,
+      ...(writer ? { onBatch: (signed: SignedBatch, head: string) => writer.observe(chain, signed, head) } : {}),
     }),
   };
   const consumer = new Consumer(queue, deps, log, {
@@ -242,5 +286,51 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
     waitSeconds: config.waitSeconds,
     graceMs: config.stopGraceSeconds * 1000,
   });
-  return { config, deps, consumer, signer, ring, auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined } };
+  return {
+    config,
+    deps,
+    consumer,
+    signer,
+    ring,
+    ...(checkpoints ? { checkpoints } : {}),
+    chainSource,
+    auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
+  };
+}
+
+export type ChainIdSource = 'AUDIT_CHAIN_ID' | 'ecs-task' | 'hostname';
+
+/**
+ * The worker's chain id (SPEC §8.8, §8.11): AUDIT_CHAIN_ID; else on ECS the task id (the last part
+ * of the TaskARN from the task metadata endpoint v4: unique per task, what the registry lists);
+ * else, outside ECS, the host name. On ECS a failed metadata read stops the start: a Fargate
+ * task's host name is neither stable nor meaningful to an auditor.
+ */
+export async function auditChainId(config: Pick<WorkerConfig, 'auditChainId' | 'ecsMetadataUri'>, fetchImpl: typeof fetch): Promise<{ id: string; source: ChainIdSource }> {
+  if (config.auditChainId) return { id: config.auditChainId, source: 'AUDIT_CHAIN_ID' };
+  if (!config.ecsMetadataUri) return { id: checkChainId(hostname().slice(0, 128)), source: 'hostname' };
+  const fail = (why: string, cause?: unknown) =>
+    new RemoteError('ECS_METADATA_FAILED', `reading the task id from the ECS task metadata endpoint failed: ${why}`, {
+      hint: 'set AUDIT_CHAIN_ID, or check that the task runs on ECS (the agent sets ECS_CONTAINER_METADATA_URI_V4)',
+      ...(cause ? { cause } : {}),
+    });
+  let text: string;
+  try {
+    const res = await fetchImpl(`${config.ecsMetadataUri.replace(/\/$/, '')}/task`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+    if (res.status !== 200) throw fail(`status ${res.status}`);
+    text = await res.text();
+  } catch (err) {
+    throw err instanceof RemoteError ? err : fail('no answer', err);
+  }
+  if (text.length > 1 << 20) throw fail('the answer is over 1 MiB');
+  let arn: unknown;
+  try {
+    arn = (parseStrictJson(text) as { TaskARN?: unknown }).TaskARN;
+  } catch {
+    throw fail('the answer is not JSON');
+  }
+  // arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/TASK_ID (or the old task/TASK_ID)
+  const m = typeof arn === 'string' ? /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task\/(?:[A-Za-z0-9_-]{1,255}\/)?([A-Za-z0-9-]{1,64})$/.exec(arn) : null;
+  if (!m) throw fail('TaskARN is not an ECS task ARN');
+  return { id: m[1], source: 'ecs-task' };
 }

@@ -6,6 +6,7 @@
  */
 import { ImaError } from '../errors.js';
 import type { SimulatedBank } from './simulated-bank.js';
+import { anchorLabel } from '../protocol/anchor-label.js';
 import type { Tpm2ToolsBank } from './tpm2-tools.js';
 import { runTool } from './tool-runner.js';
 import { toHex } from './pcr-math.js';
@@ -45,7 +46,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorRow[]> {
     rows.push({
       check: 'tpm',
       status: 'warn',
-      detail: `SIMULATED pcr bank in ${input.bank.describe().stateFile}: no hardware anchor`,
+      detail: `SIMULATED pcr bank in ${input.bank.describe().stateFile}: an audit chain anchored here is a ${anchorLabel({ simulated: true })}`,
       hint: 'a simulated bank is for machines without a tpm; it proves nothing to a verifier',
     });
     return rows;

@@ -1,11 +1,13 @@
 /** `ima-qs keys generate` and `ima-qs keys show`, in-process. */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectNoStack, runCli } from '../helpers/cli.js';
 import { tempDir } from './helpers/bytes-io.js';
 
 const KEY_NAMES = [
+  'audit_ml_dsa_87_public.key',
+  'audit_ml_dsa_87_private.key',
   'ml_kem_768_public.key',
   'ml_kem_768_private.key',
   'ml_dsa_87_public.key',
@@ -67,6 +69,27 @@ describe('keys generate', () => {
     expect(readFileSync(join(dir, 'ml_dsa_87_private.key'), 'utf8')).not.toBe(before);
   });
 
+  it('--audit-key-only adds the audit key pair to a folder without one, and never replaces it', async () => {
+    const dir = tempDir();
+    expect((await runCli(['keys', 'generate', '--out', dir])).code).toBe(0);
+    const mldsa = readFileSync(join(dir, 'ml_dsa_87_private.key'), 'utf8');
+    const audit = readFileSync(join(dir, 'audit_ml_dsa_87_private.key'), 'utf8');
+    // a folder that has one: refused, nothing changed
+    const again = await runCli(['keys', 'generate', '--out', dir, '--audit-key-only', '--json']);
+    expect(again.code).toBe(3);
+    expect(again.json().error.code).toBe('FILE_EXISTS');
+    expect(readFileSync(join(dir, 'audit_ml_dsa_87_private.key'), 'utf8')).toBe(audit);
+    // a folder from before the audit key: it is added, the service keys stay
+    for (const f of ['audit_ml_dsa_87_private.key', 'audit_ml_dsa_87_public.key']) rmSync(join(dir, f));
+    const added = await runCli(['keys', 'generate', '--out', dir, '--audit-key-only', '--json']);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.json().auditFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(mode(join(dir, 'audit_ml_dsa_87_private.key'))).toBe(0o600);
+    expect(mode(join(dir, 'audit_ml_dsa_87_public.key'))).toBe(0o644);
+    expect(readFileSync(join(dir, 'ml_dsa_87_private.key'), 'utf8')).toBe(mldsa);
+    expect((await runCli(['keys', 'generate', '--out', dir, '--audit-key-only', '--force'])).code).toBe(2);
+  });
+
   it('a folder holding only the report is refused before any key is written', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'KEY_GENERATION_REPORT.md'), 'mine\n');
@@ -120,7 +143,7 @@ describe('keys show', () => {
     const r = await runCli(['keys', 'show', dir, '--json']);
     expect(r.code).toBe(0);
     const rows = r.json().keys as { file: string; algorithm: string; kind: string; size: number; fingerprint: string }[];
-    expect(rows).toHaveLength(8);
+    expect(rows).toHaveLength(10); // the six service files, the audit key pair, the root's public key copy and the composite recipient
     // the root's public key (a copy in the key folder; its fingerprint is the pin)
     expect(rows.find((x) => x.file === 'root_ml_dsa_87_public.key')).toMatchObject({ algorithm: 'ML-DSA-87', kind: 'public', fingerprint: gen.root.fingerprint });
     const row = (file: string) => rows.find((x) => x.file === file)!;
@@ -129,6 +152,8 @@ describe('keys show', () => {
     expect(row('ml_kem_768_public.key')).toMatchObject({ size: 1184, fingerprint: gen.fingerprints.mlkem });
     expect(row('ecdh_p384_public.key')).toMatchObject({ algorithm: 'P-384', size: 97 });
     expect(rows.find((x) => x.algorithm === 'MLKEM768-P384')).toMatchObject({ size: 1281, fingerprint: gen.fingerprints.composite });
+    expect(row('audit_ml_dsa_87_public.key')).toMatchObject({ algorithm: 'ML-DSA-87', kind: 'public', fingerprint: gen.auditFingerprint });
+    expect(gen.auditFingerprint).not.toBe(gen.fingerprints.mldsa);
   });
 
   it('shows a single file as a table', async () => {

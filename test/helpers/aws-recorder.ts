@@ -4,7 +4,9 @@
  * code asked for — the operation (X-Amz-Target), the JSON input, the access key that signed it —
  * together with the emulator's answer status. Tests point AWS_ENDPOINT_URL at `endpoint` to learn
  * exactly which calls a component makes, with which parameters, under which credentials.
- * JSON protocols only (DynamoDB, SQS, Secrets Manager, KMS): a call without X-Amz-Target is
+ * JSON protocols (DynamoDB, SQS, Secrets Manager, KMS) by X-Amz-Target; S3's REST calls (SigV4
+ * scope ".../s3/aws4_request") by method, path and query (PutObject, GetObject, ListObjectsV2,
+ * ListObjectVersions, DeleteObject), with input {Bucket, Key, ...query}. Anything else is
  * recorded with its operation as "?".
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -42,7 +44,7 @@ export async function startRecorder(target: string): Promise<Recorder> {
       const body = Buffer.concat(chunks);
       const amzTarget = String(req.headers['x-amz-target'] ?? '?');
       const [service, operation] = amzTarget.includes('.') ? amzTarget.split('.', 2) : ['?', amzTarget];
-      const credential = /Credential=([^/,\s]+)/.exec(String(req.headers.authorization ?? ''));
+      const credential = /Credential=([^/,\s]+)\/[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
       let input: Record<string, unknown> = {};
       try {
         input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
@@ -50,6 +52,7 @@ export async function startRecorder(target: string): Promise<Recorder> {
         /* not JSON: recorded with an empty input */
       }
       const call: RecordedCall = { service, operation, input, accessKeyId: credential?.[1] ?? '', status: 0 };
+      if (amzTarget === '?' && credential?.[2] === 's3') Object.assign(call, s3Call(req.method ?? 'GET', req.url ?? '/'));
       const fwd = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, timeout: 60_000 },
         (up) => {
@@ -87,4 +90,24 @@ export async function startRecorder(target: string): Promise<Recorder> {
         server.closeAllConnections(); // the SDK keeps connections alive
       }),
   };
+}
+
+/** An S3 REST request (path-style) as the operation the SDK sent. */
+function s3Call(method: string, url: string): Pick<RecordedCall, 'service' | 'operation' | 'input'> {
+  const u = new URL(url, 'http://recorder');
+  const [bucket, ...rest] = u.pathname.slice(1).split('/');
+  const key = decodeURIComponent(rest.join('/'));
+  // the SDK names some operations in the query (`?x-id=PutObject`)
+  const xid = u.searchParams.get('x-id');
+  u.searchParams.delete('x-id');
+  const query = Object.fromEntries(u.searchParams.entries());
+  const input: Record<string, unknown> = { Bucket: bucket, ...(key ? { Key: key } : {}), ...query };
+  let operation = '?';
+  if (xid) operation = xid;
+  else if (key && method === 'PUT' && !u.search) operation = 'PutObject';
+  else if (key && method === 'GET') operation = 'GetObject';
+  else if (key && method === 'DELETE') operation = 'DeleteObject';
+  else if (!key && method === 'GET' && u.searchParams.has('versions')) operation = 'ListObjectVersions';
+  else if (!key && method === 'GET' && u.searchParams.get('list-type') === '2') operation = 'ListObjectsV2';
+  return { service: 's3', operation, input };
 }

@@ -29,6 +29,8 @@ export interface Deployment {
   vars: Record<string, unknown>;
   /** the worker image's ECR repository ARN, when it lives in ECR */
   ecrRepository?: string;
+  /** S3 buckets by Terraform resource name: checkpoints */
+  buckets?: Record<string, string>;
 }
 
 /** Splits "a, [b, c], f(d, e)" at top-level commas. */
@@ -70,8 +72,8 @@ export function infraResolver(model: InfraModel, d: Deployment): Resolver {
   const resolve = (expr: string, scope: Record<string, unknown>): Resolved | undefined => {
     const e = expr.trim().replace(/\s+/g, ' ');
     let m: RegExpExecArray | null;
-    if ((m = /^aws_(dynamodb_table|sqs_queue|iam_role|cloudwatch_log_group)\.([a-z_]+)\[0\]\.arn$/.exec(e))) {
-      const v = m[1] === 'cloudwatch_log_group' ? d.logGroups[m[2]] : instances(`aws_${m[1]}`, m[2])[0]?.arn;
+    if ((m = /^aws_(dynamodb_table|sqs_queue|iam_role|cloudwatch_log_group|s3_bucket)\.([a-z_]+)\[0\]\.arn$/.exec(e))) {
+      const v = m[1] === 'cloudwatch_log_group' ? d.logGroups[m[2]] : m[1] === 's3_bucket' ? d.buckets?.[m[2]] : instances(`aws_${m[1]}`, m[2])[0]?.arn;
       return v;
     }
     if (e === 'aws_secretsmanager_secret.public_keys[0].arn') return d.publicKeysSecret;
@@ -138,6 +140,7 @@ export function syntheticDeployment(over: Partial<Deployment> = {}): Deployment 
       worker_execution: `arn:aws:iam::${account}:role/ima-quantum-worker-execution`,
     },
     logGroups: { lambda: arn('logs', 'log-group:/aws/lambda/ima-quantum-proxy'), worker: arn('logs', 'log-group:/ecs/ima-quantum-worker') },
+    buckets: { checkpoints: `arn:aws:s3:::ima-quantum-audit-checkpoints-${account}` },
     vars: {},
     ...over,
   };

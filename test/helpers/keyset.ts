@@ -8,12 +8,15 @@ import { fingerprint } from '../../src/crypto/key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from '../../src/crypto/provider.js';
 import { generateServiceKeys, publicKeysOf, recipientPublicKey, writeKeyDir, type ServiceKeys } from '../../src/keys/key-dir.js';
 import { certifyKeyDir, writeRootDir } from '../../src/keys/key-set-files.js';
+import { writeAuditKey } from '../../src/keys/audit-key.js';
 import type { CertificationBlock } from '../../src/protocol/decision-v2.js';
 import { createPublicKeysDocument, publicKeysDocumentText } from '../../src/protocol/keys-document.js';
 import { certifyKeySet, type SignedKeySet } from '../../src/protocol/keyset.js';
 
 export interface TestKeySet {
   keys: ServiceKeys;
+  /** the audit key the statement certifies (signers.audit) */
+  audit: MlDsaPrivateKey;
   root: MlDsaPrivateKey;
   keyset: SignedKeySet;
   /** the root fingerprint: the pin */
@@ -25,9 +28,10 @@ export interface TestKeySet {
 
 export function testKeySet(
   p: CryptoProvider,
-  o: { root?: MlDsaPrivateKey; previous?: SignedKeySet; keys?: ServiceKeys; decisions?: Uint8Array; notBefore?: Date; validityDays?: number; service?: string; accepted?: SignedKeySet[] } = {},
+  o: { root?: MlDsaPrivateKey; previous?: SignedKeySet; keys?: ServiceKeys; audit?: MlDsaPrivateKey; decisions?: Uint8Array; notBefore?: Date; validityDays?: number; service?: string; accepted?: SignedKeySet[] } = {},
 ): TestKeySet {
   const keys = o.keys ?? generateServiceKeys(p);
+  const audit = o.audit ?? p.mldsa87.fromSeed();
   const root = o.root ?? p.mldsa87.fromSeed();
   const pub = publicKeysOf(keys);
   const keyset = certifyKeySet(p, root, {
@@ -35,11 +39,13 @@ export function testKeySet(
     previous: o.previous,
     kem: recipientPublicKey(pub),
     decisions: o.decisions ?? pub.mldsa,
+    audit: audit.publicKey,
     notBefore: o.notBefore ?? new Date(Date.now() - 60_000),
     validityDays: o.validityDays,
   });
   return {
     keys,
+    audit,
     root,
     keyset,
     pin: fingerprint('ML-DSA-87', root.publicKey),
@@ -53,11 +59,13 @@ export async function writeCertifiedKeyDir(
   p: CryptoProvider,
   dir: string,
   rootDir: string,
-  o: { keys?: ServiceKeys; root?: MlDsaPrivateKey; previous?: SignedKeySet; notBefore?: Date; service?: string } = {},
-): Promise<{ keys: ServiceKeys; root: MlDsaPrivateKey; keyset: SignedKeySet; pin: string }> {
+  o: { keys?: ServiceKeys; audit?: MlDsaPrivateKey; root?: MlDsaPrivateKey; previous?: SignedKeySet; notBefore?: Date; service?: string } = {},
+): Promise<{ keys: ServiceKeys; audit: MlDsaPrivateKey; root: MlDsaPrivateKey; keyset: SignedKeySet; pin: string }> {
   const keys = o.keys ?? generateServiceKeys(p);
+  const audit = o.audit ?? p.mldsa87.fromSeed();
   await writeKeyDir(dir, keys, { force: true });
+  await writeAuditKey(dir, audit, { force: true });
   const root = o.root ?? (await writeRootDir(p, rootDir, { force: true }));
   const keyset = await certifyKeyDir(p, { root, dir, previous: o.previous, notBefore: o.notBefore ?? new Date(Date.now() - 60_000), service: o.service, force: true });
-  return { keys, root, keyset, pin: fingerprint('ML-DSA-87', root.publicKey) };
+  return { keys, audit, root, keyset, pin: fingerprint('ML-DSA-87', root.publicKey) };
 }

@@ -19,7 +19,7 @@ export async function main(): Promise<void> {
       signer: (key, config) => SigningPool.start(key, { threads: config.signingThreads }),
       // a new generation certifies another signer: this task drains and ends; ECS starts a fresh one
       onSignerRotated: (info) => {
-        log.log('info', 'signer rotated: stopping so that a fresh task loads the new signer', { generation: info.generation, signer: info.fingerprint });
+        log.log('info', 'signer rotated: stopping so that a fresh task loads the new signer', { generation: info.generation, purpose: info.purpose, signer: info.fingerprint });
         stopFor?.('signer-rotated');
       },
     });
@@ -32,6 +32,9 @@ export async function main(): Promise<void> {
       log.log('info', 'stopping', { signal });
       parts.ring.stop();
       const { released } = await parts.consumer.stop();
+      // SPEC §8.11: the final checkpoint, once nothing more is appended
+      const final = await parts.checkpoints?.stop();
+      if (final) log.log(final.failed.length ? 'error' : 'info', 'final checkpoint', { written: final.written, failed: final.failed.length });
       await parts.signer.close();
       process.exitCode = 0;
       // released messages are visible again for another worker: end now, so their abandoned
@@ -42,13 +45,18 @@ export async function main(): Promise<void> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
+    parts.checkpoints?.start();
+    if (!parts.checkpoints) log.log('warn', 'audit checkpoints off: AUDIT_CHECKPOINTS is not set (SPEC §8.11)', { chain: parts.deps.audit.chain });
     // liveness for the container HEALTHCHECK / ECS healthCheck (heartbeat.ts, health.mjs)
     heartbeat = startHeartbeat(parts.config.heartbeatFile, () => parts.consumer.lastPollAt);
     log.log('info', 'worker started', {
       chain: parts.deps.audit.chain,
+      chain_source: parts.chainSource,
       signer: parts.deps.signerFingerprint,
       signer_custody: parts.config.signer.kind,
       generations: parts.ring.sets.map((x) => `${x.stage}:${x.generation}`),
+      // SPEC §8.11: who signs the checkpoints (the audit key), or that there are none
+      checkpoints: parts.checkpoints ? { store: parts.config.checkpoints?.location, audit_key: parts.checkpoints.signer } : 'off',
       // who can read the audit payloads (SPEC §8.8 AUDIT_RECIPIENT): operators check it here
       audit_recipient: parts.auditRecipient.fingerprint,
       audit_recipient_source: parts.auditRecipient.source,

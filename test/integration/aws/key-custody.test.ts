@@ -19,6 +19,8 @@ import { defaultProvider } from '../../../src/crypto/providers.js';
 import { KEY_FILES } from '../../../src/keys/key-dir.js';
 import { KeyRing } from '../../../src/keys/key-ring.js';
 import { KEYSET_FILES } from '../../../src/keys/key-set-files.js';
+import { AUDIT_KEY_FILES } from '../../../src/keys/audit-key.js';
+import { fingerprint } from '../../../src/crypto/key-codec.js';
 import { verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { runCli } from '../../helpers/cli.js';
 import { type Moto, startMoto } from '../../helpers/moto.js';
@@ -236,5 +238,29 @@ describe('keys upload / rotate / status / fetch on moto_server', () => {
     const st = await status(['--prefix', 'prod/ima', '--keys', b.dir]);
     expect(st.keyset).toMatchObject({ kmsKeyId: two.arn, pending: 2, current: 1 });
     expect((await status()).keyset.exists).toBe(false);
+  });
+
+  it('the audit key rides in the key set: certified by the statement, uploaded with its generation, fetched byte for byte, loaded by the worker (SPEC 7.1, 7.3, 8.11)', async () => {
+    await createKmsKey(moto);
+    const dir = join(box.root, 'with-audit');
+    const gen = await cli(['keys', 'generate', '--out', dir, '--json']);
+    expect(gen.code, gen.stderr).toBe(0);
+    const auditFp = gen.json().auditFingerprint;
+    const statement = JSON.parse(readFileSync(join(dir, KEYSET_FILES.current), 'utf8')).statement;
+    expect(statement.signers.audit.fingerprint).toBe(auditFp);
+    expect(statement.signers.audit.fingerprint).not.toBe(statement.signers.decisions.fingerprint);
+    const up = await cli(['keys', 'upload', '--keys', dir, '--kms-key', ALIAS, '--yes', '--json']);
+    expect(up.code, up.stderr).toBe(0);
+    // two secrets, not five: the audit key is one more member of the generation's one version
+    expect(up.json().plan.map((i: any) => i.action)).toEqual(['create', 'create']);
+    const out = join(box.root, 'with-audit-fetched');
+    const f = await cli(['keys', 'fetch', '--out', out, '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    for (const name of [AUDIT_KEY_FILES.private, AUDIT_KEY_FILES.public]) expect(readFileSync(join(out, name)).equals(readFileSync(join(dir, name))), name).toBe(true);
+    expect(statSync(join(out, AUDIT_KEY_FILES.private)).mode & 0o777).toBe(0o600);
+    const ring = await KeyRing.open(p, new SecretsKeySetSource(p, SecretsManagerStore.fromOptions({}, env), 'ima/quantum'), { reloadMs: 0 });
+    const held = ring.auditKeyFor(ring.sets[0].decisions, Date.now());
+    expect(fingerprint('ML-DSA-87', held.key.publicKey)).toBe(auditFp);
+    expect(held.generation).toBe(1);
   });
 });

@@ -115,7 +115,7 @@ describe('KMS ML-DSA-87 through the real SDK (emulator)', () => {
     const signer = await KmsSigner.open(p, kms, arn);
     // the offline root certifies the KMS key as the decisions signer of a generation
     const root = p.mldsa87.fromSeed();
-    const keyset = certifyKeySet(p, root, { kem: recipientPublicKey(publicKeysOf(f.keys)), decisions: signer.publicKey, notBefore: new Date(Date.now() - 60_000) });
+    const keyset = certifyKeySet(p, root, { kem: recipientPublicKey(publicKeysOf(f.keys)), decisions: signer.publicKey, audit: f.audit.publicKey, notBefore: new Date(Date.now() - 60_000) });
     const certification = { root: toBase64(root.publicKey), keyset };
     const decisions = new MemoryTable('d', DECISIONS_KEY);
     const deps = pipelineDeps({

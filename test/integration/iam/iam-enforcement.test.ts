@@ -34,6 +34,7 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,8 @@ import { CLEAN_CODE, event, memoryLogger, openDecision, p, serviceFixture } from
 import { createAwsResources, PREFIX } from '../service/setup.js';
 
 const REGION = 'eu-central-1';
+/** SPEC 8.11: the Object Lock bucket of registrations and checkpoints (infra/checkpoints.tf) */
+const BUCKET = 'ima-quantum-audit-checkpoints-iam-test';
 const ACCOUNT = '123456789012'; // moto's default account
 const f = serviceFixture();
 
@@ -120,6 +123,9 @@ beforeAll(async () => {
 
   // ---- set-up, unchecked (the first requests): the stack's resources, users and roles ----
   const res = await createAwsResources(moto.env, f, { visibility: 30, maxReceiveCount: 5 });
+  const s3Admin = new S3Client({ ...clientConfig(admin), forcePathStyle: true });
+  await s3Admin.send(new CreateBucketCommand({ Bucket: BUCKET, ObjectLockEnabledForBucket: true, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  await s3Admin.send(new PutObjectLockConfigurationCommand({ Bucket: BUCKET, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } } }));
   queueUrl = res.queueUrl;
   const sqsAdmin = new SQSClient(clientConfig(admin));
   const queueArn = (await sqsAdmin.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
@@ -151,6 +157,7 @@ beforeAll(async () => {
     kmsKey,
     roles: { lambda: roleArn('proxy'), worker_task: roleArn('worker'), break_glass: roleArn('break-glass') },
     logGroups: { lambda: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/ima-quantum-proxy`, worker: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/ecs/ima-quantum-worker` },
+    buckets: { checkpoints: `arn:aws:s3:::${BUCKET}` },
     vars: { key_operator_arns: [roleArn('operator')], break_glass_principal_arns: [runnerArn] },
   };
   const resolve = infraResolver(model, deployment);
@@ -200,6 +207,8 @@ function serviceEnv(who: Who): Record<string, string> {
     KEYS_SECRET_PREFIX: PREFIX,
     IMA_QS_PCR_ANCHOR: `simulated:${join(stateDir, 'pcr.json')}`,
     AUDIT_CHAIN_ID: 'iam-test',
+    AUDIT_CHECKPOINTS: `s3://${BUCKET}`,
+    AWS_ENDPOINT_URL_S3: recorder.endpoint,
     VISIBILITY_SECONDS: '30',
     WAIT_SECONDS: '1',
   };
@@ -236,13 +245,17 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     } finally {
       w.ring.stop();
       await w.consumer.stop();
+      // SPEC 8.11: the final checkpoint, written under the worker's own role
+      const final = await w.checkpoints!.stop();
+      expect(final.failed).toEqual([]);
+      expect(final.written).toBe(1);
     }
     // nothing the two sent was refused
     flowCalls = [...recorder.calls];
     const refused = flowCalls.filter((c) => c.status >= 400).map((c) => `${c.operation} ${c.status} ${c.errorCode}`);
     expect(refused).toEqual([]);
     expect(new Set(flowCalls.map((c) => c.operation))).toEqual(
-      new Set(['GetSecretValue', 'DescribeSecret', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage']),
+      new Set(['GetSecretValue', 'DescribeSecret', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage', 'PutObject', 'ListObjectsV2']),
     );
   }, 120_000);
 
@@ -258,7 +271,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
       seen.add(`${who} ${req.action}`);
     }
     // the conditioned statements were exercised
-    for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem']) expect(seen).toContain(x);
+    for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem', 'worker s3:PutObject', 'worker s3:ListBucket']) expect(seen).toContain(x);
   });
 
   it('the proxy cannot plant a decision or a refusal, read a private key, or consume the queue', async () => {
@@ -288,6 +301,32 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     expect(item.Item?.core?.S).toBeDefined();
     const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test#batches' }, seq: { N: '0' } } }));
     expect(batch.Item?.statement?.S).toBeDefined();
+  });
+
+  it('the worker writes checkpoints but cannot delete or update an audit item, nor delete or overwrite a checkpoint (role and Object Lock)', async () => {
+    const ddb = client(DynamoDBClient, 'worker');
+    // issue 14 item 4: PutItem only; no UpdateItem, no DeleteItem on the audit table
+    expect(await attempt(() => ddb.send(new UpdateItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } }, UpdateExpression: 'SET #c = :v', ExpressionAttributeNames: { '#c': 'core' }, ExpressionAttributeValues: { ':v': { S: 'x' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test#batches' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    const harness = new S3Client({ ...clientConfig(creds.harness, recorder.endpoint), forcePathStyle: true });
+    const versions = await harness.send(new ListObjectVersionsCommand({ Bucket: BUCKET }));
+    const keys = (versions.Versions ?? []).map((v) => v.Key).sort();
+    // the registration, the checkpoint, and the root-signed statement that certifies the audit key (SPEC §8.11)
+    expect(keys).toEqual(['checkpoints/iam-test/000000000000.json', expect.stringMatching(/^keysets\/g000000001-[0-9a-f]{48}\.json$/), 'registry/iam-test.json']);
+    const s3w = new S3Client({ ...clientConfig(creds.worker, recorder.endpoint), forcePathStyle: true });
+    const cp = (versions.Versions ?? []).find((v) => v.Key!.startsWith('checkpoints/'))!;
+    // the role: no DeleteObject at all (with or without a version id)
+    expect(await attempt(() => s3w.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key! })))).toMatch(DENIED);
+    expect(await attempt(() => s3w.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key!, VersionId: cp.VersionId! })))).toMatch(DENIED);
+    // nor a write outside registry/, checkpoints/ and keysets/
+    expect(await attempt(() => s3w.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'elsewhere/x.json', Body: '{}' })))).toMatch(DENIED);
+    // Object Lock (compliance): even a principal that may delete cannot remove the locked version
+    expect(await attempt(() => harness.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key!, VersionId: cp.VersionId! })))).toMatch(DENIED);
+    // an overwrite by the worker's role is allowed by IAM, but only adds a version: the first stays
+    expect(await attempt(() => s3w.send(new PutObjectCommand({ Bucket: BUCKET, Key: cp.Key!, Body: '{"forged":true}' })))).toBe('allowed');
+    const after = await harness.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: cp.Key! }));
+    expect((after.Versions ?? []).map((v) => v.VersionId)).toContain(cp.VersionId);
+    expect(after.Versions).toHaveLength(2);
   });
 
   it('an operator rotates the key set with its own role and reads no secret back (the custody rule)', async () => {
@@ -369,6 +408,12 @@ function toEvalRequest(call: RecordedCall): EvalRequest {
     return { action: `dynamodb:${call.operation}`, resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`, context };
   }
   if (call.service === 'AmazonSQS') return { action: `sqs:${call.operation}`, resource: deployment.queues.requests, context: {} };
+  if (call.service === 's3') {
+    // S3 API → IAM action (S3 user guide: ListObjectsV2 is s3:ListBucket, with s3:prefix)
+    const bucket = `arn:aws:s3:::${String(i.Bucket)}`;
+    if (call.operation === 'ListObjectsV2') return { action: 's3:ListBucket', resource: bucket, context: { 's3:prefix': String(i.prefix ?? '') } };
+    if (call.operation === 'PutObject' || call.operation === 'GetObject') return { action: `s3:${call.operation}`, resource: `${bucket}/${String(i.Key)}`, context: {} };
+  }
   if (call.service === 'secretsmanager') {
     const id = String(i.SecretId);
     return { action: `secretsmanager:${call.operation}`, resource: secretArns.get(id) ?? id, context: {} };

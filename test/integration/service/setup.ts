@@ -1,8 +1,8 @@
 /**
  * The AWS side of the service tests on moto_server: the three tables (with TTL), the request
  * queue with a dead-letter queue (RedrivePolicy), a KMS key, and the key-set secret (generation
- * of the service fixture, AWSCURRENT) + the public-keys document in Secrets Manager, in the
- * formats of the key-custody code.
+ * of the service fixture, AWSCURRENT, with its audit key) + the public-keys document in Secrets
+ * Manager, in the formats of the key-custody code.
  */
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -14,6 +14,7 @@ import { PUBLIC_KEYS_SUFFIX, secretName } from '../../../src/aws/secret-format.j
 import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
 import { encodeKeySetSecret, keysetSecretName, keysetVersionId } from '../../../src/aws/keyset-secret.js';
 import type { ServiceKeys } from '../../../src/keys/key-dir.js';
+import type { MlDsaPrivateKey } from '../../../src/crypto/provider.js';
 import type { SignedKeySet } from '../../../src/protocol/keyset.js';
 import { p } from '../../unit/service/fixtures.js';
 
@@ -21,7 +22,7 @@ export const PREFIX = 'ima/test';
 
 export async function createAwsResources(
   env: Record<string, string>,
-  ks: { keys: ServiceKeys; root: Uint8Array; keyset: SignedKeySet },
+  ks: { keys: ServiceKeys; audit: MlDsaPrivateKey; root: Uint8Array; keyset: SignedKeySet },
   opts: { visibility: number; maxReceiveCount: number },
 ) {
   const dynamo = new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -52,7 +53,7 @@ export async function createAwsResources(
   const kms = new KMSClient(awsClientConfig('KMS', {}, env));
   const kmsKey = (await kms.send(new CreateKeyCommand({ Description: 'ima-qs test' }))).KeyMetadata!.KeyId!;
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
-  const value = encodeKeySetSecret({ root: ks.root, keyset: ks.keyset, keys: { mlkem: ks.keys.mlkem, ecdh: ks.keys.ecdh, mldsa: ks.keys.mldsa }, created: new Date() });
+  const value = encodeKeySetSecret({ root: ks.root, keyset: ks.keyset, keys: { mlkem: ks.keys.mlkem, ecdh: ks.keys.ecdh, mldsa: ks.keys.mldsa, audit: ks.audit }, created: new Date() });
   await store.create(keysetSecretName(PREFIX), { value, kmsKeyId: kmsKey, tags: { project: 'ima-qs' }, versionId: keysetVersionId(p, ks.keyset) });
   const doc = publicKeysDocumentText(createPublicKeysDocument({ root: ks.root, current: ks.keyset }));
   await store.create(secretName(PREFIX, PUBLIC_KEYS_SUFFIX), { value: doc, kmsKeyId: kmsKey, tags: {} });

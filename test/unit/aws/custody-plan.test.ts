@@ -173,23 +173,25 @@ describe('the key-set secret (SPEC §7.1)', () => {
   });
 
   it('round-trips: the private keys of every role, the statement, the root', () => {
-    const text = encodeKeySetSecret({ root: g1.root.publicKey, keyset: g1.keyset, keys: { mlkem: g1.keys.mlkem, ecdh: g1.keys.ecdh, mldsa: g1.keys.mldsa }, created: now });
+    const text = encodeKeySetSecret({ root: g1.root.publicKey, keyset: g1.keyset, keys: { mlkem: g1.keys.mlkem, ecdh: g1.keys.ecdh, mldsa: g1.keys.mldsa, audit: g1.audit }, created: now });
     const v = decodeKeySetSecret(p, text, 'secret s');
     expect(v.generation).toBe(1);
-    expect(Object.keys(v.pems)).toEqual(['mlkem', 'ecdh', 'mldsa']);
+    expect(Object.keys(v.pems)).toEqual(['mlkem', 'ecdh', 'mldsa', 'audit']);
+    expect(encodePrivateKeyPem(v.keys.audit)).toBe(encodePrivateKeyPem(g1.audit));
     expect(encodePrivateKeyPem(v.keys.mldsa!)).toBe(encodePrivateKeyPem(g1.keys.mldsa));
     // without the signer (a KMS-held one): the set holds the KEM keys only
-    const kms = decodeKeySetSecret(p, encodeKeySetSecret({ root: g1.root.publicKey, keyset: g1.keyset, keys: { mlkem: g1.keys.mlkem, ecdh: g1.keys.ecdh }, created: now }), 's');
+    const kms = decodeKeySetSecret(p, encodeKeySetSecret({ root: g1.root.publicKey, keyset: g1.keyset, keys: { mlkem: g1.keys.mlkem, ecdh: g1.keys.ecdh, audit: g1.audit }, created: now }), 's');
     expect(kms.keys.mldsa).toBeUndefined();
   });
 
-  const good = () => JSON.parse(encodeKeySetSecret({ root: g1.root.publicKey, keyset: g1.keyset, keys: { mlkem: g1.keys.mlkem, ecdh: g1.keys.ecdh }, created: now }));
+  const good = () => JSON.parse(encodeKeySetSecret({ root: g1.root.publicKey, keyset: g1.keyset, keys: { mlkem: g1.keys.mlkem, ecdh: g1.keys.ecdh, audit: g1.audit }, created: now }));
   const bad: [string, () => unknown, string][] = [
     ['not JSON', () => 'pem: -----BEGIN PRIVATE KEY-----', 'SECRET_MALFORMED'],
     ['another format', () => ({ ...good(), format: 'ima-qs-secret/v1' }), 'SECRET_MALFORMED'],
     ['a generation that is not the statement\'s', () => ({ ...good(), generation: 2 }), 'SECRET_MALFORMED'],
     ['an unknown key role', () => ({ ...good(), keys: { ...good().keys, votes: good().keys.ecdh } }), 'SECRET_MALFORMED'],
-    ['no ML-KEM key', () => ({ ...good(), keys: { ecdh: good().keys.ecdh } }), 'SECRET_MALFORMED'],
+    ['no ML-KEM key', () => ({ ...good(), keys: { ecdh: good().keys.ecdh, audit: good().keys.audit } }), 'SECRET_MALFORMED'],
+    ['no audit key (every set holds its audit signer, SPEC 7.1)', () => ({ ...good(), keys: { mlkem: good().keys.mlkem, ecdh: good().keys.ecdh } }), 'SECRET_MALFORMED'],
     ['a PEM cut short', () => ({ ...good(), keys: { ...good().keys, mlkem: good().keys.mlkem.slice(0, 80) } }), 'SECRET_MALFORMED'],
     ['an ECDH key where ML-KEM belongs', () => ({ ...good(), keys: { ...good().keys, mlkem: good().keys.ecdh } }), 'SECRET_WRONG_KEY'],
   ];

@@ -67,7 +67,17 @@ interface Adapters {
   kms: Map<string, string[]>;
   /** the KMS signer's adapter (src/aws/kms-signer.ts KmsSigningKey) */
   signer: Map<string, string[]>;
+  /** the checkpoint store (src/aws/checkpoint-store-s3.ts): API operation → IAM action (they differ for S3) */
+  checkpoints: Map<string, string[]>;
 }
+
+/** S3 API operations → the IAM action that authorises them (Amazon S3 user guide, "Actions, resources and condition keys"). */
+const S3_ACTION: Record<string, string> = {
+  's3:PutObject': 's3:PutObject',
+  's3:GetObject': 's3:GetObject',
+  's3:ListObjectsV2': 's3:ListBucket',
+  's3:ListObjectVersions': 's3:ListBucketVersions',
+};
 
 function through(a: Map<string, string[]>, methods: string[], resource: string, what: string): Pair[] {
   return methods.flatMap((m) => {
@@ -87,12 +97,15 @@ function impliedKms(pairs: Pair[]): Pair[] {
     if (action === 'secretsmanager:PutSecretValue') out.add(pair('kms:GenerateDataKey', 'key'));
     if (/^dynamodb:(GetItem|Query)$/.test(action)) out.add(pair('kms:Decrypt', 'key'));
     if (/^dynamodb:(PutItem|UpdateItem)$/.test(action)) out.add(pair('kms:GenerateDataKey', 'key'));
+    // SSE-KMS objects: a PUT needs a data key, a GET decrypts it
+    if (action === 's3:PutObject') out.add(pair('kms:GenerateDataKey', 'key'));
+    if (action === 's3:GetObject' || action === 's3:GetObjectVersion') out.add(pair('kms:Decrypt', 'key'));
   }
   return [...out];
 }
 
 /** What the code of each component calls, as IAM action on logical resource. */
-async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator' | 'breakGlass', Pair[]>> {
+async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator' | 'breakGlass' | 'auditor', Pair[]>> {
   const handler = 'src/service/proxy/handler.ts';
   const tableCalls = (file: string, prefix: string, port: string) => calls(file, new RegExp(`\\b${prefix}\\.${port}\\.(\\w+)\\(`, 'g'));
   const proxy = [
@@ -110,12 +123,17 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     if (!t) throw new Error(`audit-chain calls store.${m}, which TableAuditStore does not implement with table calls`);
     return t;
   });
+  // SPEC 8.11: the checkpoint writer's store calls (registry/… and checkpoints/… objects; listing the bucket)
+  const writerCalls = await calls('src/audit/checkpoint-writer.ts', /\bthis\.o\.store\.(\w+)\(/g);
+  const objectScoped = (x: Pair): Pair => (x.startsWith('s3:ListBucket') ? x.replace(' on objects', ' on bucket:checkpoints') : x.replace(' on objects', ' on bucket:checkpoints/objects')) as Pair;
+  const checkpointCalls = through(a.checkpoints, writerCalls, 'objects', 'worker').map(objectScoped);
   const pipeline = 'src/service/worker/pipeline.ts';
   const worker = [
     ...through(a.queue, await calls('src/service/worker/consumer.ts', /\bthis\.queue\.(\w+)\(/g), 'queue:requests', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'requests'), 'table:requests', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'decisions'), 'table:decisions', 'worker'),
     ...through(a.table, [...new Set(auditTable)], 'table:audit_log', 'worker'),
+    ...checkpointCalls,
     // the key ring's source: the key-set secret's labels, then each labelled version (src/aws/keyset-secret.ts)
     ...through(a.secrets, await calls('src/aws/keyset-secret.ts', /\bstore\.(\w+)\(/g, 'export class SecretsKeySetSource'), 'secret:private_key', 'worker'),
     // SIGNER=kms:<arn>: the KMS signer's calls on its key (src/aws/kms-signer.ts KmsSigner)
@@ -135,7 +153,25 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
   ];
   // `ima-qs keys fetch` (src/aws/custody-fetch.ts): break-glass recovery, the key set read back
   const breakGlass = through(a.secrets, await calls('src/aws/custody-fetch.ts', /\bstore\.(\w+)\(/g), 'secret:private_key', 'break-glass');
-  return { proxy, worker, operator, breakGlass };
+  // `ima-qs audit verify --table … --checkpoints s3://…`: the audit store's reads (src/audit, the command's
+  // chain listing) and every version of the checkpoint store (checkpoint-verify.ts)
+  const auditorStore = [
+    ...(await calls('src/audit/audit-verify-run.ts', /\bstore\.(\w+)\(/g)),
+    ...(await calls('src/audit/checkpoint-verify.ts', /\bstore\.(batches|get|range)\(/g)),
+    ...(await calls('src/commands/audit-source.ts', /\bstore\.(chains)\(/g)),
+  ];
+  const auditorTable = [...new Set(auditorStore)].flatMap((m) => {
+    const t = auditStore.get(m);
+    if (!t) throw new Error(`audit verify calls store.${m}, which TableAuditStore does not implement with table calls`);
+    return t;
+  });
+  const auditor = [
+    ...through(a.table, [...new Set(auditorTable)], 'table:audit_log', 'auditor'),
+    ...through(a.checkpoints, await calls('src/audit/checkpoint-verify.ts', /\bstore\.(versions|getVersion)\(/g), 'objects', 'auditor').map(
+      (x): Pair => (x.startsWith('s3:ListBucket') ? (x.replace(' on objects', ' on bucket:checkpoints') as Pair) : (x.replace(' on objects', ' on bucket:checkpoints/all') as Pair)),
+    ),
+  ];
+  return { proxy, worker, operator, breakGlass, auditor };
 }
 
 /** A deployment whose worker signs through KMS (variable signer_kms_key_arn). */
@@ -152,6 +188,7 @@ function policyPairs(m: InfraModel, doc: string, vars: Record<string, unknown> =
     [d.kmsKey, 'key'],
     [String(d.vars.signer_kms_key_arn ?? ''), 'key:signer'],
     ...Object.entries(d.logGroups).map(([k, v]) => [`${v}:log-stream:*`, `logs:${k}`] as [string, string]),
+    ...Object.entries(d.buckets ?? {}).flatMap(([k, v]) => [[v, `bucket:${k}`], [`${v}/checkpoints/*`, `bucket:${k}/objects`], [`${v}/registry/*`, `bucket:${k}/objects`], [`${v}/keysets/*`, `bucket:${k}/objects`], [`${v}/*`, `bucket:${k}/all`]] as [string, string][]),
   ]);
   const p = renderPolicy(dataOf(m, 'aws_iam_policy_document').find((x) => x.name === doc)!, infraResolver(m, d));
   const out = new Set<Pair>();
@@ -177,6 +214,8 @@ beforeAll(async () => {
     secrets: await adapter('src/aws/secret-store.ts', 'SecretsManagerStore', 'secretsmanager'),
     kms: await adapter('src/aws/key-service.ts', 'KmsKeyService', 'kms'),
     signer: await adapter('src/aws/kms-signer.ts', 'KmsSigningKey', 'kms'),
+    // a GetObject with a VersionId (getVersion) is authorised by s3:GetObjectVersion
+    checkpoints: new Map([...(await adapter('src/aws/checkpoint-store-s3.ts', 'S3CheckpointStore', 's3'))].map(([k, v]) => [k, v.map((x) => (k === 'getVersion' && x === 's3:GetObject' ? 's3:GetObjectVersion' : (S3_ACTION[x] ?? `UNMAPPED ${x}`)))])),
   };
   code = await codeCalls(adapters);
 });
@@ -190,6 +229,9 @@ describe('the SDK commands each component sends (read from src/)', () => {
       send: ['sqs:SendMessage'], receive: ['sqs:ReceiveMessage'], delete: ['sqs:DeleteMessage'], changeVisibility: ['sqs:ChangeMessageVisibility'],
     });
     expect(adapters.secrets.get('get')).toEqual(['secretsmanager:GetSecretValue']);
+    expect(Object.fromEntries(adapters.checkpoints)).toEqual({
+      putOnce: ['s3:PutObject'], get: ['s3:GetObject'], keys: ['s3:ListBucket'], versions: ['s3:ListBucketVersions'], getVersion: ['s3:GetObjectVersion'],
+    });
     expect(adapters.secrets.get('putVersion')).toEqual(['secretsmanager:PutSecretValue']);
     expect(adapters.secrets.get('getVersion')).toEqual(['secretsmanager:GetSecretValue']);
     expect(Object.fromEntries(adapters.signer)).toEqual({ create: ['kms:CreateKey'], alias: ['kms:CreateAlias'], publicKey: ['kms:GetPublicKey'], signMu: ['kms:Sign'] });
@@ -202,8 +244,10 @@ describe('the SDK commands each component sends (read from src/)', () => {
     ]));
   });
 
-  it('the worker: consumes the queue, claims request ids, stores decisions, appends audit entries and batch statements, reads the key set, signs through KMS', () => {
+  it('the worker: consumes the queue, claims request ids, stores decisions, appends audit entries and batch statements, writes registrations, checkpoints and the statements certifying its audit key, reads the key set, signs through KMS', () => {
     expect(sorted(code.worker)).toEqual(sorted([
+      // SPEC 8.11: write once (If-None-Match), read back the newest checkpoint of its chain on start; never a delete
+      pair('s3:PutObject', 'bucket:checkpoints/objects'), pair('s3:GetObject', 'bucket:checkpoints/objects'), pair('s3:ListBucket', 'bucket:checkpoints'),
       pair('sqs:ReceiveMessage', 'queue:requests'), pair('sqs:DeleteMessage', 'queue:requests'), pair('sqs:ChangeMessageVisibility', 'queue:requests'),
       pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'),
       pair('dynamodb:PutItem', 'table:decisions'), pair('dynamodb:GetItem', 'table:decisions'),
@@ -256,6 +300,16 @@ describe('each role allows exactly what its code sends (infra/ policy documents)
   it('the break-glass role: exactly what keys fetch sends on the key set (and the audit repair)', () => {
     const need = [...code.breakGlass, ...impliedKms(code.breakGlass), pair('dynamodb:DeleteItem', 'table:audit_log')];
     const have = policyPairs(model, 'break_glass', { break_glass_principal_arns: ['arn:aws:iam::123456789012:user/alice'] });
+    expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
+  });
+
+  it('the audit-reader policy: exactly what audit verify --checkpoints reads (the table, every checkpoint version)', () => {
+    expect(sorted(code.auditor)).toEqual(sorted([
+      pair('dynamodb:Query', 'table:audit_log'), pair('dynamodb:GetItem', 'table:audit_log'), pair('dynamodb:Scan', 'table:audit_log'),
+      pair('s3:ListBucketVersions', 'bucket:checkpoints'), pair('s3:GetObjectVersion', 'bucket:checkpoints/all'),
+    ]));
+    const need = [...code.auditor, ...impliedKms(code.auditor)];
+    const have = policyPairs(model, 'audit_reader');
     expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
   });
 

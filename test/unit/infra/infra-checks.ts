@@ -143,7 +143,7 @@ function iam(m: InfraModel, f: Finding[]): void {
   // 1. every policy attribute is an aws_iam_policy_document (no inline JSON, no managed policies)
   const policyAttrs: [string, string][] = [
     ['aws_iam_role', 'assume_role_policy'], ['aws_iam_role_policy', 'policy'], ['aws_iam_policy', 'policy'], ['aws_kms_key', 'policy'],
-    ['aws_sqs_queue_policy', 'policy'], ['aws_secretsmanager_secret_policy', 'policy'],
+    ['aws_sqs_queue_policy', 'policy'], ['aws_secretsmanager_secret_policy', 'policy'], ['aws_s3_bucket_policy', 'policy'],
   ];
   for (const [type, attr] of policyAttrs) {
     for (const r of resourcesOf(m, type)) {
@@ -192,7 +192,8 @@ function iam(m: InfraModel, f: Finding[]): void {
         if (res === '*') {
           const documented = keyPolicyDocs.has(d.name) || (actions.length === 1 && actions[0] === 'ecr:GetAuthorizationToken');
           if (!documented) f.push({ check: 'iam.scoped-resources', where: at(d), message: `statement ${sid}: Resource "*"` });
-        } else if (res.includes('*') && !/^\$\{aws_cloudwatch_log_group\.[a-z_]+\[0\]\.arn\}:log-stream:\*$/.test(res)) {
+        } else if (res.includes('*') && !/^\$\{aws_cloudwatch_log_group\.[a-z_]+\[0\]\.arn\}:log-stream:\*$/.test(res) && !/^\$\{aws_s3_bucket\.[a-z_]+\[0\]\.arn\}\/([a-z]+\/)?\*$/.test(res)) {
+          // allowed: the log streams of the module's log groups, the objects (or one prefix) of the module's bucket
           f.push({ check: 'iam.scoped-resources', where: at(d), message: `statement ${sid}: wildcard resource ${res}` });
         }
       }
@@ -263,6 +264,64 @@ function ecs(m: InfraModel, f: Finding[]): void {
   }
 }
 
+/**
+ * SPEC 8.11 (issue 14): the checkpoint bucket keeps every version of every registration and
+ * checkpoint: Object Lock on at creation, versioning, a COMPLIANCE default retention from
+ * var.checkpoint_retention_days, SSE-KMS with the module's key, public access blocked, and a bucket
+ * policy that denies deletes, governance bypass and lock changes to all but the break-glass role.
+ */
+function checkpoints(m: InfraModel, f: Finding[]): void {
+  // the name ends in the account id, which only AWS knows: match the local it is built from
+  const bucket = resourcesOf(m, 'aws_s3_bucket').find((b) => /audit-checkpoints|checkpoint_bucket_name/.test(String(resolveString(m, b.body.bucket))));
+  const where = 'checkpoints.tf';
+  if (!bucket) {
+    f.push({ check: 'checkpoints.bucket', where, message: 'no checkpoint bucket (aws_s3_bucket …-audit-checkpoints-…)' });
+    return;
+  }
+  if (bucket.body.object_lock_enabled !== true) f.push({ check: 'checkpoints.object-lock', where: at(bucket), message: 'object_lock_enabled is not true' });
+  if (bucket.body.force_destroy === true) f.push({ check: 'checkpoints.object-lock', where: at(bucket), message: 'force_destroy is true' });
+  const of = (type: string) => resourcesOf(m, type).find((r) => new RegExp(`aws_s3_bucket\\.${bucket.name}\\[0\\]\\.(id|bucket)`).test(String(r.body.bucket)));
+  const ver = of('aws_s3_bucket_versioning');
+  if (block(ver?.body, 'versioning_configuration')?.status !== 'Enabled') f.push({ check: 'checkpoints.versioning', where, message: 'versioning is not Enabled' });
+  const retention = block(block(of('aws_s3_bucket_object_lock_configuration')?.body, 'rule'), 'default_retention');
+  if (retention?.mode !== 'COMPLIANCE') f.push({ check: 'checkpoints.object-lock', where, message: 'default retention is not COMPLIANCE mode' });
+  const days = /^\$\{var\.([a-z_]+)\}$/.exec(String(retention?.days ?? ''));
+  const def = days ? m.variables[days[1]]?.default : undefined;
+  if (!days || typeof def !== 'number' || def < 1) f.push({ check: 'checkpoints.object-lock', where, message: 'default retention days is not a variable with a positive default' });
+  const sse = block(block(of('aws_s3_bucket_server_side_encryption_configuration')?.body, 'rule'), 'apply_server_side_encryption_by_default');
+  if (sse?.sse_algorithm !== 'aws:kms' || !refsKmsKey(sse.kms_master_key_id)) f.push({ check: 'checkpoints.sse', where, message: 'not SSE-KMS with the module key' });
+  const pab = of('aws_s3_bucket_public_access_block');
+  if (!pab || !['block_public_acls', 'block_public_policy', 'ignore_public_acls', 'restrict_public_buckets'].every((k) => pab.body[k] === true)) {
+    f.push({ check: 'checkpoints.public', where, message: 'public access is not blocked' });
+  }
+  const policy = of('aws_s3_bucket_policy');
+  const doc = dataOf(m, 'aws_iam_policy_document').find((d) => d.name === policyDocumentName(policy?.body.policy));
+  const deny = doc ? statementsOf(doc).find((s) => s.effect === 'Deny' && stringList(s.actions).includes('s3:DeleteObjectVersion')) : undefined;
+  const needed = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutBucketObjectLockConfiguration'];
+  const denied = new Set(stringList(deny?.actions));
+  const everyone = blocks(deny, 'principals').some((p) => stringList(p.identifiers).includes('*'));
+  const exceptBreakGlass = blocks(deny, 'condition').some((c) => c.test === 'ArnNotEquals' && c.variable === 'aws:PrincipalArn' && stringList(c.values).every((v) => /break_glass/.test(v)));
+  if (!deny || !needed.every((a) => denied.has(a)) || !everyone || !exceptBreakGlass) {
+    f.push({ check: 'checkpoints.policy', where, message: `the bucket policy does not deny ${needed.join(', ')} to every principal but the break-glass role` });
+  }
+  // the roles' identity policies: only the break-glass role may delete; the worker only puts and reads back, under its two prefixes
+  for (const d of dataOf(m, 'aws_iam_policy_document')) {
+    if (d.name === doc?.name || d.name === 'break_glass') continue;
+    for (const st of statementsOf(d)) {
+      if (st.effect === 'Deny') continue;
+      for (const a of stringList(st.actions)) {
+        if (/^s3:(Delete|BypassGovernance|PutObjectRetention|PutObjectLegalHold|PutBucket)/.test(a)) f.push({ check: 'checkpoints.no-delete', where: at(d), message: `statement ${String(st.sid ?? '?')} allows ${a}` });
+        if (d.name === 'worker_task' && a.startsWith('s3:') && !['s3:PutObject', 's3:GetObject', 's3:ListBucket'].includes(a)) {
+          f.push({ check: 'checkpoints.worker', where: at(d), message: `the worker may ${a}` });
+        }
+        if (d.name === 'worker_task' && a === 's3:PutObject') {
+          for (const r of stringList(st.resources)) if (!/\/(checkpoints|registry|keysets)\/\*$/.test(r)) f.push({ check: 'checkpoints.worker', where: at(d), message: `the worker may put ${r}` });
+        }
+      }
+    }
+  }
+}
+
 function versions(m: InfraModel, f: Finding[]): void {
   const tf = m.terraform[0];
   const aws = (block(tf, 'required_providers')?.aws ?? {}) as Block;
@@ -294,6 +353,6 @@ export function acceptsVersion(constraint: string, v: [number, number, number]):
 
 export function checkInfra(m: InfraModel): Finding[] {
   const f: Finding[] = [];
-  for (const check of [inventory, gating, kms, dynamodb, sqs, logs, iam, lambda, ecs, versions, checkAccess, checkOperations]) check(m, f);
+  for (const check of [inventory, gating, kms, dynamodb, sqs, logs, iam, lambda, ecs, checkpoints, versions, checkAccess, checkOperations]) check(m, f);
   return f;
 }

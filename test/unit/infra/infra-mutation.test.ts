@@ -127,6 +127,19 @@ const MUTATIONS: Mutation[] = [
   { name: 'an alarm that notifies nobody', file: 'alarms.tf', from: /(resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" \{[\s\S]*?)alarm_actions      = local\.alarm_actions/, to: '$1alarm_actions      = []', expect: 'alarms.actions' },
   { name: 'a default SNS topic', file: 'variables.tf', from: /(variable "alarm_sns_topic_arn" \{[\s\S]*?default\s*=\s*)null/, to: '$1"arn:aws:sns:eu-west-1:123456789012:x"', expect: 'alarms.actions' },
   { name: 'missing data left to the default', file: 'alarms.tf', from: /(resource "aws_cloudwatch_metric_alarm" "queue_oldest_message" \{[\s\S]*?)\n\s*treat_missing_data = "notBreaching"/, to: '$1', expect: 'alarms.missing-data' },
+  // the checkpoint bucket (SPEC 8.11, issue 14)
+  { name: 'checkpoint bucket without Object Lock', file: 'checkpoints.tf', from: 'object_lock_enabled = true', to: 'object_lock_enabled = false', expect: 'checkpoints.object-lock' },
+  { name: 'checkpoint retention in governance mode', file: 'checkpoints.tf', from: 'mode = "COMPLIANCE"', to: 'mode = "GOVERNANCE"', expect: 'checkpoints.object-lock' },
+  { name: 'checkpoint retention a fixed number', file: 'checkpoints.tf', from: 'days = var.checkpoint_retention_days', to: 'days = 1', expect: 'checkpoints.object-lock' },
+  { name: 'checkpoint bucket versioning suspended', file: 'checkpoints.tf', from: 'status = "Enabled"', to: 'status = "Suspended"', expect: 'checkpoints.versioning' },
+  { name: 'checkpoint bucket on S3-managed keys', file: 'checkpoints.tf', from: 'sse_algorithm     = "aws:kms"', to: 'sse_algorithm     = "AES256"', expect: 'checkpoints.sse' },
+  { name: 'checkpoint bucket public policies allowed', file: 'checkpoints.tf', from: 'block_public_policy     = true', to: 'block_public_policy     = false', expect: 'checkpoints.public' },
+  { name: 'the bucket policy lets versions be deleted', file: 'checkpoints.tf', from: '      "s3:DeleteObjectVersion",\n', to: '', expect: 'checkpoints.policy' },
+  { name: 'the bucket policy lets governance be bypassed', file: 'checkpoints.tf', from: '      "s3:BypassGovernanceRetention",\n', to: '', expect: 'checkpoints.policy' },
+  { name: 'the bucket policy excepts everyone', file: 'checkpoints.tf', from: /(sid\s+= "NoDeletesNoLockChangesButBreakGlass"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1condition {\n      test     = "ArnNotEquals"\n      variable = "aws:PrincipalArn"\n      values   = [aws_iam_role.worker_task[0].arn]\n    }\n', expect: 'checkpoints.policy' },
+  { name: 'the bucket policy removed', file: 'checkpoints.tf', from: /\nresource "aws_s3_bucket_policy" "checkpoints" \{[\s\S]*?\n\}\n/, to: '\n', expect: 'checkpoints.policy' },
+  { name: 'the worker may delete checkpoints', file: 'iam.tf', from: 'actions   = ["s3:GetObject", "s3:PutObject"]', to: 'actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]', expect: 'checkpoints.no-delete' },
+  { name: 'the worker may write anywhere in the bucket', file: 'iam.tf', from: 'resources = ["${aws_s3_bucket.checkpoints[0].arn}/checkpoints/*", "${aws_s3_bucket.checkpoints[0].arn}/registry/*", "${aws_s3_bucket.checkpoints[0].arn}/keysets/*"]', to: 'resources = ["${aws_s3_bucket.checkpoints[0].arn}/*"]', expect: 'checkpoints.worker' },
   { name: 'provider constraint excludes 5.100.0', file: 'versions.tf', from: '">= 5.60, < 6.0"', to: '">= 6.0"', expect: 'versions' },
 ];
 

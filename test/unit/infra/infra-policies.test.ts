@@ -32,11 +32,12 @@ const deployment: Deployment = syntheticDeployment({
   vars: { key_operator_arns: [OPERATOR], break_glass_principal_arns: [ALICE] },
 });
 const KEY = deployment.kmsKey;
+const BUCKET = deployment.buckets!.checkpoints;
 const SECRET = deployment.privateKeySecrets.keyset;
 
 interface Scenario {
   name: string;
-  doc: 'kms_key' | 'private_key_secret' | 'break_glass_assume';
+  doc: 'kms_key' | 'private_key_secret' | 'break_glass_assume' | 'checkpoint_bucket';
   req: EvalRequest;
   expect: Decision;
 }
@@ -84,12 +85,24 @@ const SCENARIOS: Scenario[] = [
   { name: 'alice assumes break-glass with MFA', doc: 'break_glass_assume', req: { action: 'sts:AssumeRole', resource: BREAK_GLASS, principal: { aws: ALICE }, context: { 'aws:MultiFactorAuthPresent': true } }, expect: 'allow' },
   { name: 'alice assumes break-glass without MFA', doc: 'break_glass_assume', req: { action: 'sts:AssumeRole', resource: BREAK_GLASS, principal: { aws: ALICE }, context: { 'aws:MultiFactorAuthPresent': false } }, expect: 'implicit-deny' },
   { name: 'an unnamed user assumes break-glass with MFA', doc: 'break_glass_assume', req: { action: 'sts:AssumeRole', resource: BREAK_GLASS, principal: { aws: `arn:aws:iam::${ACCOUNT}:user/mallory` }, context: { 'aws:MultiFactorAuthPresent': true } }, expect: 'implicit-deny' },
+  // the checkpoint bucket (SPEC 8.11): a Deny of deletes and lock changes for all but break-glass
+  { name: 'the worker deletes a checkpoint version', doc: 'checkpoint_bucket', req: s3(WORKER, 's3:DeleteObjectVersion', `${BUCKET}/checkpoints/x/000000000001.json`), expect: 'explicit-deny' },
+  { name: 'an administrator adds a delete marker', doc: 'checkpoint_bucket', req: s3(`arn:aws:iam::${ACCOUNT}:user/admin`, 's3:DeleteObject', `${BUCKET}/registry/x.json`), expect: 'explicit-deny' },
+  { name: 'an administrator bypasses governance retention', doc: 'checkpoint_bucket', req: s3(`arn:aws:iam::${ACCOUNT}:user/admin`, 's3:BypassGovernanceRetention', `${BUCKET}/checkpoints/x/000000000001.json`), expect: 'explicit-deny' },
+  { name: 'an administrator changes the object lock configuration', doc: 'checkpoint_bucket', req: s3(ROOT, 's3:PutBucketObjectLockConfiguration', BUCKET), expect: 'explicit-deny' },
+  { name: 'the break-glass role deletes a version (object lock still refuses a locked one)', doc: 'checkpoint_bucket', req: s3(BREAK_GLASS, 's3:DeleteObjectVersion', `${BUCKET}/checkpoints/x/000000000001.json`), expect: 'implicit-deny' },
+  { name: 'the worker writes a checkpoint over TLS', doc: 'checkpoint_bucket', req: s3(WORKER, 's3:PutObject', `${BUCKET}/checkpoints/x/000000000002.json`), expect: 'implicit-deny' },
+  { name: 'the worker writes a checkpoint without TLS', doc: 'checkpoint_bucket', req: s3(WORKER, 's3:PutObject', `${BUCKET}/checkpoints/x/000000000002.json`, false), expect: 'explicit-deny' },
 ];
+
+function s3(who: string, action: string, resource: string, tls = true): EvalRequest {
+  return { action, resource, principal: { aws: who }, context: { 'aws:PrincipalArn': who, 'aws:SecureTransport': tls } };
+}
 
 function policies(m: InfraModel): Record<Scenario['doc'], PolicyJson> {
   const resolve = infraResolver(m, deployment);
   const doc = (name: string) => renderPolicy(dataOf(m, 'aws_iam_policy_document').find((d) => d.name === name)!, resolve);
-  return { kms_key: doc('kms_key'), private_key_secret: doc('private_key_secret'), break_glass_assume: doc('break_glass_assume') };
+  return { kms_key: doc('kms_key'), private_key_secret: doc('private_key_secret'), break_glass_assume: doc('break_glass_assume'), checkpoint_bucket: doc('checkpoint_bucket') };
 }
 
 const outcomes = (m: InfraModel) => {
@@ -115,6 +128,8 @@ const MUTATIONS: { name: string; file: string; from: RegExp; flips: string; to: 
   { name: "break-glass's kms:ViaService removed", file: 'kms.tf', from: /(sid\s+= "BreakGlassDecryptsViaSecretsManager"[\s\S]*?)condition \{[\s\S]*?\n      \}\n/, flips: 'the break-glass role decrypts through SQS', to: 'allow' },
   { name: 'the log-group encryption context removed', file: 'kms.tf', from: /(sid\s+= "CloudWatchLogsEncryptsTheLogGroups"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, flips: 'CloudWatch Logs encrypts another log group', to: 'allow' },
   { name: "the secret policy's aws:PrincipalArn condition removed", file: 'secrets.tf', from: /(sid\s+= "OnlyTheWorkerAndBreakGlassRead"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, flips: 'the worker reads a private key', to: 'explicit-deny' },
+  { name: "the bucket policy's break-glass exception removed", file: 'checkpoints.tf', from: /(sid\s+= "NoDeletesNoLockChangesButBreakGlass"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, flips: 'the break-glass role deletes a version (object lock still refuses a locked one)', to: 'explicit-deny' },
+  { name: "the bucket policy's TLS condition removed", file: 'checkpoints.tf', from: /(sid\s+= "TlsOnly"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, flips: 'the worker writes a checkpoint over TLS', to: 'explicit-deny' },
   { name: 'MFA removed from the break-glass trust', file: 'custody.tf', from: /(sid\s+= "NamedPrincipalsWithMfa"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, flips: 'alice assumes break-glass without MFA', to: 'allow' },
 ];
 

@@ -115,7 +115,7 @@ describe('sealed request, queue message, keys document, audit core, key secret',
 
   it('key-set secret (§7.1): a duplicate member, or created with a fraction, is not our secret', () => {
     const ks = testKeySet(p, { keys });
-    const good = encodeKeySetSecret({ root: ks.root.publicKey, keyset: ks.keyset, keys: { mlkem: keys.mlkem, ecdh: keys.ecdh }, created: new Date('2026-11-28T12:00:00Z') });
+    const good = encodeKeySetSecret({ root: ks.root.publicKey, keyset: ks.keyset, keys: { mlkem: keys.mlkem, ecdh: keys.ecdh, audit: ks.audit }, created: new Date('2026-11-28T12:00:00Z') });
     expect(decodeKeySetSecret(p, good, 's').generation).toBe(1);
     expect(() => decodeKeySetSecret(p, withFirst(good, '"generation":2'), 's')).toThrow(expect.objectContaining({ code: 'SECRET_MALFORMED' }));
     expect(() => decodeKeySetSecret(p, good.replace('12:00:00Z"}', '12:00:00.000Z"}'), 's')).toThrow(expect.objectContaining({ code: 'SECRET_MALFORMED' }));

@@ -21,9 +21,10 @@ const otherRoot = p.mldsa87.fromSeed();
 const pin = fingerprint('ML-DSA-87', root.publicKey);
 const k1 = generateServiceKeys(p);
 const k2 = generateServiceKeys(p);
+const auditKey = p.mldsa87.fromSeed();
 const now = new Date('2026-11-28T12:00:00Z');
 const cert = (keys = k1, o: { previous?: ReturnType<typeof certifyKeySet>; by?: typeof root; notBefore?: Date; days?: number } = {}) =>
-  certifyKeySet(p, o.by ?? root, { kem: recipientPublicKey(publicKeysOf(keys)), decisions: keys.mldsa.publicKey, previous: o.previous, notBefore: o.notBefore ?? now, validityDays: o.days });
+  certifyKeySet(p, o.by ?? root, { kem: recipientPublicKey(publicKeysOf(keys)), decisions: keys.mldsa.publicKey, audit: auditKey.publicKey, previous: o.previous, notBefore: o.notBefore ?? now, validityDays: o.days });
 const g1 = cert(k1);
 const g2 = cert(k2, { previous: g1 });
 const text = publicKeysDocumentText(createPublicKeysDocument({ root: root.publicKey, current: g2, accepted: [g1] }));
@@ -38,6 +39,8 @@ describe('key-set statement (SPEC §7.3)', () => {
     expect(g2.statement.previous).toBe(keySetDigest(p, g1.statement));
     expect(g1.statement.kem.fingerprint).toBe(fingerprint('MLKEM768-P384', recipientPublicKey(publicKeysOf(k1))));
     expect(g1.statement.signers.decisions.fingerprint).toBe(fingerprint('ML-DSA-87', k1.mldsa.publicKey));
+    expect(g1.statement.signers.audit.fingerprint).toBe(fingerprint('ML-DSA-87', auditKey.publicKey));
+    expect(() => certifyKeySet(p, root, { kem: recipientPublicKey(publicKeysOf(k1)), decisions: k1.mldsa.publicKey, audit: k1.mldsa.publicKey, notBefore: now })).toThrow(/separate/);
   });
 
   it('verifies under the root, at a time inside its validity, and yields the certified keys', () => {
@@ -61,6 +64,8 @@ describe('key-set statement (SPEC §7.3)', () => {
     ['generation 2 with 64 zeros as previous (re-signed)', () => ({ x: resign({ ...g2.statement, previous: GENESIS_PREVIOUS }) }), 'MALFORMED'],
     ['an unknown signer purpose (re-signed)', () => ({ x: resign({ ...g1.statement, signers: { ...g1.statement.signers, votes: g1.statement.signers.decisions } }) }), 'MALFORMED'],
     ['no decisions signer (re-signed)', () => ({ x: resign({ ...g1.statement, signers: {} }) }), 'MALFORMED'],
+    ['no audit signer (re-signed): every statement certifies both purposes', () => ({ x: resign({ ...g1.statement, signers: { decisions: g1.statement.signers.decisions } }) }), 'MALFORMED'],
+    ['the audit signer is the decisions signer (re-signed): the audit key must be separate', () => ({ x: resign({ ...g1.statement, signers: { decisions: g1.statement.signers.decisions, audit: g1.statement.signers.decisions } }) }), 'MALFORMED'],
     ['not_after before not_before (re-signed)', () => ({ x: resign({ ...g1.statement, not_after: '2026-01-01T00:00:00Z' }) }), 'MALFORMED'],
     ['a date of February 30 (re-signed)', () => ({ x: resign({ ...g1.statement, not_before: '2026-02-30T00:00:00Z' }) }), 'MALFORMED'],
     ['generation 0 (re-signed)', () => ({ x: resign({ ...g1.statement, generation: 0 }) }), 'MALFORMED'],

@@ -36,6 +36,8 @@ export const p: CryptoProvider = getProvider('node');
 
 export interface ServiceFixture {
   keys: ServiceKeys;
+  /** the audit key the fixture's statement certifies (signers.audit) */
+  audit: import('../../../src/crypto/provider.js').MlDsaPrivateKey;
   fp: ReturnType<typeof fingerprints>;
   /** the root fingerprint: what clients and verify pin (SPEC §1.4) */
   pin: string;
@@ -58,6 +60,7 @@ export function serviceFixture(): ServiceFixture {
   const ks = testKeySet(p, { keys });
   cached = {
     keys,
+    audit: ks.audit,
     fp,
     pin: ks.pin,
     root: ks.root.publicKey,
