@@ -136,8 +136,8 @@ describe('keys upload / rotate / status / fetch on moto_server', () => {
     const out = join(box.root, 'fetched');
     const f = await cli(['keys', 'fetch', '--out', out, '--json']);
     expect(f.code, f.stdout + f.stderr).toBe(0);
-    expect(f.json()).toMatchObject({ generation: 2, root: g1.pin, roles: ['mlkem', 'ecdh', 'mldsa'] });
-    for (const name of [...Object.values(KEY_FILES), KEYSET_FILES.current]) {
+    expect(f.json()).toMatchObject({ generation: 2, root: g1.pin, roles: ['mlkem', 'ecdh', 'mldsa', 'audit'] });
+    for (const name of [...Object.values(KEY_FILES), ...Object.values(AUDIT_KEY_FILES), KEYSET_FILES.current]) {
       expect(readFileSync(join(out, name)).equals(readFileSync(join(g2.dir, name))), name).toBe(true);
     }
     expect(statSync(out).mode & 0o777).toBe(0o700);
