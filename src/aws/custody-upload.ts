@@ -10,7 +10,8 @@
 import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { loadKeySetDir } from '../keys/key-set-files.js';
-import { type CustodyMode, type CustodyPlan, type Phase, type PlanStep, type ReadBack, applyPlan, checkAfterWrite, planCustody } from './key-custody.js';
+import { type CustodyMode, type CustodyPlan, type Phase, type PlanStep, planCustody } from './key-custody.js';
+import { type ReadBack, applyPlan, checkAfterWrite } from './custody-apply.js';
 import { type KeyService, type KmsKeyInfo, assertUsableForSecrets, checkKmsKeyRef } from './key-service.js';
 import { encodeKeySetSecret, keysetSecretName } from './keyset-secret.js';
 import { PUBLIC_KEYS_SUFFIX, secretName } from './secret-format.js';

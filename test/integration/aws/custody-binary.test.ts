@@ -18,7 +18,7 @@ let box: ReturnType<typeof sandbox>;
 /** Builds dist/ unless it is newer than every source file this test runs. */
 function ensureBuilt(): void {
   const built = join(repoRoot, 'dist/commands/keys-custody.js');
-  const sources = ['src/commands/keys-custody.ts', 'src/commands/keys.ts', 'src/aws/custody-upload.ts', 'src/aws/key-custody.ts', 'src/aws/keyset-secret.ts', 'src/keys/key-set-files.ts', 'src/aws/config.ts', 'src/aws/errors.ts'];
+  const sources = ['src/commands/keys-custody.ts', 'src/commands/keys.ts', 'src/aws/custody-upload.ts', 'src/aws/key-custody.ts', 'src/aws/custody-apply.ts', 'src/aws/keyset-secret.ts', 'src/keys/key-set-files.ts', 'src/aws/config.ts', 'src/aws/errors.ts'];
   const fresh = existsSync(built) && sources.every((s) => statSync(join(repoRoot, s)).mtimeMs <= statSync(built).mtimeMs);
   if (fresh) return;
   try {

@@ -170,5 +170,11 @@ describe('rotation on the local stack with requests in flight', () => {
     expect((await runCli(['verify', oldFile, '--pin', pin, '--reset-generation', '--json'], { env })).code).toBe(0);
     // every answer of the run verifies offline with the root pin alone
     expect(verifyResponse(p, acrossSwitch.response, pin, { requestDigest: acrossSwitch.handle }).ok).toBe(true);
+    // and so does the audit log across the rotation, with its checkpoints: the audit key and the
+    // batch signer are trusted through the statements of both generations stored beside them
+    const audited = await runCli(['audit', 'verify', '--state', state, '--pin', pin, '--json'], { env });
+    expect(audited.code, audited.stdout).toBe(0);
+    expect(audited.json().root).toMatchObject({ pin, generations: [1, 2], refused: [] });
+    expect(audited.json().chains.every((c: any) => c.ok && c.checkpoints?.registered)).toBe(true);
   }, 300_000);
 });

@@ -139,11 +139,12 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     // SIGNER=kms:<arn>: the KMS signer's calls on its key (src/aws/kms-signer.ts KmsSigner)
     ...through(a.signer, await calls('src/aws/kms-signer.ts', /\bkms\.(\w+)\(/g, 'export class KmsSigner '), 'key:signer', 'worker'),
   ];
-  // `ima-qs keys upload|rotate|status` (src/aws/custody-upload.ts → key-custody.ts, custody-status.ts):
+  // `ima-qs keys upload|rotate|status` (src/aws/custody-upload.ts → key-custody.ts, custody-apply.ts, custody-status.ts):
   // metadata and writes only — no value is ever read back
   const custodyStore = [
     ...(await calls('src/aws/custody-upload.ts', /\bstore\.(\w+)\(/g)),
     ...(await calls('src/aws/key-custody.ts', /\bstore\.(\w+)\(/g)),
+    ...(await calls('src/aws/custody-apply.ts', /\bstore\.(\w+)\(/g)),
     ...(await calls('src/aws/custody-status.ts', /\bstore\.(\w+)\(/g)),
   ];
   const operator = [
