@@ -12,7 +12,7 @@ import { EventLog } from '../tpm/event-log.js';
 import { type Bank, parseHex, toHex } from '../tpm/pcr-math.js';
 import { parseQuoteDoc, quoteDoc, verifyQuote, type QuoteVerdict } from '../tpm/quote.js';
 import { compareWithActual, replayLog } from '../tpm/replay.js';
-import { type BankFlags, backendLine, bankOptions, hexAll, open, resolvePath } from './tpm.js';
+import { type BankFlags, backendLine, bankOptions, hexAll, open, resolvePath } from './tpm-flags.js';
 
 const MAX_QUOTE_FILE = 64 * 1024;
 const MAX_PEM = 16 * 1024;

@@ -16,8 +16,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 import { ImaError, PreconditionError } from '../errors.js';
+import { type Esbuild, loadEsbuild } from '../io/esbuild.js';
 
-export type Esbuild = typeof import('esbuild');
+export { type Esbuild, loadEsbuild };
 
 /**
  * An ESM bundle that pulls in CommonJS dependencies (the AWS SDK's transitive ones call
@@ -57,17 +58,6 @@ export function resolveEntry(root: string, entry: string): ResolvedEntry {
 }
 
 /** esbuild is a dependency of ima-qs; an installation without it cannot package. */
-export async function loadEsbuild(): Promise<Esbuild> {
-  try {
-    return await import('esbuild');
-  } catch (err) {
-    throw new PreconditionError('ESBUILD_MISSING', 'esbuild is not installed, so ima-qs cannot bundle', {
-      hint: 'install ima-qs with its dependencies (npm install ima-qs; not --omit or a copied dist/), or: npm install esbuild@0.28.2',
-      cause: err,
-    });
-  }
-}
-
 export interface BundleOptions {
   root: string;
   entry: ResolvedEntry;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ImaError, PreconditionError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
-import { loadEsbuild, type Esbuild } from '../package/bundle.js';
+import { loadEsbuild, type Esbuild } from '../io/esbuild.js';
 import { PAGE_FILES } from './html.js';
 import { readPageFiles } from './page-files.js';
 
