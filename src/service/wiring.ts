@@ -249,8 +249,14 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
       everyMs: config.checkpoints.everySeconds * 1000,
       log,
     });
-    // the statement first, then the registration: both before the chain's first entry
-    await checkpoints.register(chain, signerFp);
+    try {
+      // the statement first, then the registration: both before the chain's first entry
+      await checkpoints.register(chain, signerFp);
+    } catch (err) {
+      ring.stop();
+      await signer.close();
+      throw err;
+    }
     auditFp = checkpoints.signer;
   }
   const writer = checkpoints;
