@@ -12,6 +12,8 @@ import { AuditChain } from '../src/audit/audit-chain.js';
 import { AUDIT_KEY, TableAuditStore } from '../src/audit/audit-store.js';
 import { getProvider } from '../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey } from '../src/keys/key-dir.js';
+import { toBase64 } from '../src/crypto/bytes.js';
+import { certifyKeySet } from '../src/protocol/keyset.js';
 import { RulesModel } from '../src/service/council/councils.js';
 import { MemoryTable } from '../src/service/memory/memory-table.js';
 import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../src/protocol/records.js';
@@ -27,6 +29,9 @@ const BATCH = 10;
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
+// the root-signed statement every response carries (SPEC §8.10): made once, as a worker holds it
+const root = p.mldsa87.fromSeed();
+const certification = { root: toBase64(root.publicKey), keyset: certifyKeySet(p, root, { kem: recipientPublicKey(pub), decisions: pub.mldsa, audit: p.mldsa87.fromSeed().publicKey, notBefore: new Date(Date.now() - 60_000) }) };
 const fp = fingerprints(pub);
 const recipient = recipientPublicKey(pub);
 const content = 'export function add(a: number, b: number) {\n  return a + b;\n}\n'.repeat(20);
@@ -40,6 +45,7 @@ async function run(label: string, signer: Signer, batch: number) {
     recipientKey: recipientPrivateKey(keys),
     signer,
     signerFingerprint: fp.mldsa,
+    certification: () => certification,
     model: new RulesModel(),
     requests: new MemoryTable('r', REQUESTS_KEY),
     decisions: new MemoryTable('d', DECISIONS_KEY),

@@ -4,6 +4,7 @@
  * same objects from local adapters instead; nothing here is needed for that.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { hostname } from 'node:os';
@@ -12,14 +13,18 @@ import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.j
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { awsClientConfig, type Env } from '../aws/config.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
+import { SecretsKeySetSource } from '../aws/keyset-secret.js';
+import { KmsSigner, KmsSigningKey } from '../aws/kms-signer.js';
 import { SecretsManagerStore, type SecretStore } from '../aws/secret-store.js';
-import { loadServiceKeysFromSecrets } from '../aws/service-keys.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { fromHex } from '../crypto/bytes.js';
+import { fingerprint } from '../crypto/key-codec.js';
 import { getProvider } from '../crypto/providers.js';
-import type { CryptoProvider } from '../crypto/provider.js';
-import { RemoteError, UsageError } from '../errors.js';
-import { fingerprints, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../keys/key-dir.js';
+import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
+import { PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
+import { KeyRing, type KeySetSource } from '../keys/key-ring.js';
+import { DirKeySetSource } from '../keys/key-set-dir-source.js';
+import { documentRecipients } from '../protocol/keys-document.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
@@ -39,8 +44,7 @@ import { checkChainId } from '../audit/audit-entry.js';
 import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
 import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
-import { loadAuditKeyFromSecrets } from '../aws/service-keys.js';
-import { loadAuditKey } from '../keys/audit-key.js';
+import { auditSigningKey } from '../keys/audit-key.js';
 import type { SignedBatch } from '../protocol/batch-statement.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
@@ -52,7 +56,41 @@ function tables(env: Env, names: { requests: string; decisions: string }, client
   };
 }
 
-/** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
+/** How long the proxy keeps the published document before reading it again (SPEC §8.2: ≤ 5 min). */
+export const PROXY_KEYS_TTL_MS = 60_000;
+
+/**
+ * The published document as the proxy serves it: the text as stored, and the composite
+ * fingerprints of every generation it lists (current and accepted), which requests may be
+ * sealed to. A secret that is not a document of the current format is the operator's problem,
+ * not a bug: 503 PUBLIC_KEYS_MALFORMED, logged.
+ */
+export function publishedKeys(text: string, name: string): PublishedKeys {
+  const recipients = documentRecipients(text);
+  if (!recipients) throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${name} does not hold a public-keys document (SPEC §7.3)`);
+  return { document: text, recipientFingerprints: recipients.map((r) => fromHex(r)) };
+}
+
+/**
+ * Caches a loader for `ttlMs` (a failed load is not kept): the proxy's document, so that a
+ * rotation reaches every Lambda container within the TTL instead of living as long as it does.
+ */
+export function cachedFor<T>(ttlMs: number, load: () => Promise<T>, now: () => number = () => Date.now()): () => Promise<T> {
+  let cached: { value: Promise<T>; at: number } | undefined;
+  return () => {
+    if (!cached || now() - cached.at >= ttlMs) {
+      const value = load();
+      const entry = { value, at: now() };
+      cached = entry;
+      value.catch(() => {
+        if (cached === entry) cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+}
+
+/** The proxy: tables, queue, and the published keys document from Secrets Manager (cached ≤ 60 s). */
 export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
@@ -60,24 +98,7 @@ export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'pag
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
   const docName = config.publicKeysSecret;
-  let cached: Promise<PublishedKeys> | undefined;
-  const keys = () => {
-    cached ??= store.get(docName).then((v) => {
-      let fp: unknown;
-      try {
-        fp = (parseStrictJson(v.value) as { keys?: { composite?: { fingerprint?: unknown } } })?.keys?.composite?.fingerprint;
-      } catch {
-        fp = null;
-      }
-      // a secret that is not a keys document is the operator's problem, not a bug: 503, logged
-      if (fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
-        throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${docName} does not hold a public-keys document (SPEC §7.3)`);
-      }
-      return { document: v.value, recipientFingerprint: fp ? fromHex(fp) : undefined };
-    });
-    cached.catch(() => (cached = undefined));
-    return cached;
-  };
+  const keys = cachedFor(PROXY_KEYS_TTL_MS, () => store.get(docName).then((v) => publishedKeys(v.value, docName)));
   return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page });
 }
 
@@ -114,6 +135,7 @@ export interface WorkerParts {
   deps: PipelineDeps;
   consumer: Consumer;
   signer: Signer;
+  ring: KeyRing;
   /** SPEC §8.11: the chain is registered; start() it with the consumer, stop() it after the consumer */
   checkpoints?: CheckpointWriter;
   /** where the chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
@@ -122,12 +144,31 @@ export interface WorkerParts {
   auditRecipient: { fingerprint: string; source: string; auditor: boolean };
 }
 
-/** The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue, TPM, signer. */
-export async function workerFromEnv(
-  env: Env,
-  log: Logger,
-  opts: { p?: CryptoProvider; signer?: (keys: ServiceKeys, config: WorkerConfig) => Signer | Promise<Signer>; dynamo?: DynamoDBClient; fetch?: typeof fetch } = {},
-): Promise<WorkerParts> {
+export interface WorkerOptions {
+  p?: CryptoProvider;
+  /** builds the Signer over the key set's decisions key (default: inline; the container: a SigningPool) */
+  signer?: (key: MlDsaPrivateKey, config: WorkerConfig) => Signer | Promise<Signer>;
+  dynamo?: DynamoDBClient;
+  /** the key ring's reload period (default 60 s) */
+  reloadMs?: number;
+  /**
+   * told when the newest generation certifies another decisions signer than the one this worker
+   * runs with (a Secrets Manager signer rotated), or another audit signer than its checkpoint
+   * writer's: the container stops, ECS starts a fresh task
+   */
+  onSignerRotated?: (info: { generation: number; fingerprint: string; purpose: 'decisions' | 'audit' }) => void;
+  /** for the ECS task metadata endpoint (the chain id; default: global fetch) */
+  fetch?: typeof fetch;
+}
+
+/** The worker's key-set source: KEYS_DIR (a certified folder or a folder of generations) or the key-set secret. */
+export function keySetSource(p: CryptoProvider, config: WorkerConfig, env: Env): KeySetSource {
+  if ('dir' in config.keys) return new DirKeySetSource(p, config.keys.dir);
+  return new SecretsKeySetSource(p, new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env))), config.keys.prefix);
+}
+
+/** The worker: key ring (Secrets Manager, or KEYS_DIR), signer (key set or KMS), audit recipient, tables, queue, TPM. */
+export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
   // the configuration first (SPEC §8.8): every variable is checked before any file or network call
   const config = workerConfig(env);
@@ -135,11 +176,51 @@ export async function workerFromEnv(
   // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
   const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
   const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
-  const keys =
-    'dir' in config.keys ? await loadPrivateKeys(p, config.keys.dir) : await loadServiceKeysFromSecrets(secrets(), { prefix: config.keys.prefix, provider: p });
-  const pub = publicKeysOf(keys);
-  const fp = fingerprints(pub);
-  const auditRecipient = auditor ?? serviceRecipient(recipientPublicKey(pub));
+  let signerFp = '';
+  let auditFp = '';
+  const ring = await KeyRing.open(p, keySetSource(p, config, env), {
+    reloadMs: opts.reloadMs,
+    onReloadError: (err) => log.log('warn', 'key set reload failed; keeping the generations held', { code: toImaError(err).code }),
+    onChange: (r) => {
+      log.log('info', 'key set generations changed', { held: r.sets.map((x) => `${x.stage}:${x.generation}`) });
+      const newest = r.newest(Date.now());
+      const signers = newest?.keyset.statement.signers;
+      if (newest && signers && signerFp && signers.decisions.fingerprint !== signerFp && newest.decisionsKey) {
+        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: signers.decisions.fingerprint, purpose: 'decisions' });
+      } else if (newest && signers && auditFp && signers.audit.fingerprint !== auditFp) {
+        // the checkpoint writer signs with the audit key it started with: a fresh task takes the new one
+        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: signers.audit.fingerprint, purpose: 'audit' });
+      }
+    },
+  });
+  const now = Date.now();
+  let signer: Signer;
+  if (config.signer.kind === 'kms') {
+    signer = await KmsSigner.open(p, new KmsSigningKey(new KMSClient(awsClientConfig('KMS', {}, env))), config.signer.keyArn);
+  } else {
+    const held = ring.sets.find((x) => x.decisionsKey && x.notBefore <= now && now <= x.notAfter);
+    if (!held?.decisionsKey) {
+      ring.stop();
+      throw new PreconditionError('SIGNER_NOT_HELD', `no valid generation in ${ring.sourceName} holds its decisions signer's private key`, {
+        hint: 'the statement certifies a signer held elsewhere: set SIGNER=kms:<key arn> (SPEC §8.8)',
+      });
+    }
+    signer = opts.signer ? await opts.signer(held.decisionsKey, config) : new InlineSigner(p, held.decisionsKey);
+  }
+  signerFp = fingerprint('ML-DSA-87', signer.publicKey);
+  try {
+    // Precondition: a generation valid now certifies this signer (else no response would verify)
+    ring.certificationFor(signer.publicKey, now);
+  } catch (err) {
+    ring.stop();
+    await signer.close();
+    throw new PreconditionError('SIGNER_NOT_CERTIFIED', `no valid generation in ${ring.sourceName} certifies the signer ${signerFp.slice(0, 16)}…`, {
+      hint: config.signer.kind === 'kms' ? 'certify the KMS key with the root (ima-qs keys certify --kms-signer FILE) and publish that generation' : 'upload a current key set (ima-qs keys upload)',
+      cause: err,
+    });
+  }
+  const current = ring.sets.find((x) => x.stage === 'current')!;
+  const auditRecipient = auditor ?? serviceRecipient(current.recipient.publicKey);
   const { dynamo, requests, decisions } = tables(env, config.tables, opts.dynamo);
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   let model: PersonaModel = new RulesModel();
@@ -149,33 +230,43 @@ export async function workerFromEnv(
     if (token) await token(); // read at start: a missing or malformed token secret stops the start
     model = new HttpPersonaModel({ url, token });
   }
-  const signer = opts.signer ? await opts.signer(keys, config) : new InlineSigner(p, keys.mldsa);
   const { id: chain, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
   const auditStore = dynamoAuditStore(dynamo, config.tables.audit);
-  // SPEC §8.11: the audit key signs registrations and checkpoints; it is loaded for nothing else
+  // SPEC §8.11: the audit key signs registrations and checkpoints; it is the audit signer that the
+  // generation certifying this worker's signer certifies (SPEC §7.3), held in the same key set
   let checkpoints: CheckpointWriter | undefined;
   if (config.checkpoints) {
-    const auditKey = 'dir' in config.keys ? await loadAuditKey(p, config.keys.dir) : await loadAuditKeyFromSecrets(p, secrets(), config.keys.prefix);
+    const held = ring.auditKeyFor(signer.publicKey, now);
     const loc = config.checkpoints.location;
     const store = loc.startsWith('s3://') ? s3CheckpointStore(loc, env).store : new FileCheckpointStore(loc);
     checkpoints = new CheckpointWriter(p, {
       store,
       audit: auditStore,
-      key: auditKey,
+      key: auditSigningKey(held.key, `${ring.sourceName} generation ${held.generation}`),
+      certifications: () => ring.certifications(),
       clock: systemClock,
       everyEntries: config.checkpoints.everyEntries,
       everyMs: config.checkpoints.everySeconds * 1000,
       log,
     });
-    // registered before the chain's first entry (the consumer has not started)
-    await checkpoints.register(chain, fp.mldsa);
+    try {
+      // the statement first, then the registration: both before the chain's first entry
+      await checkpoints.register(chain, signerFp);
+    } catch (err) {
+      ring.stop();
+      await signer.close();
+      throw err;
+    }
+    auditFp = checkpoints.signer;
   }
   const writer = checkpoints;
   const deps: PipelineDeps = {
     p,
-    recipientKey: recipientPrivateKey(keys),
+    recipientKey: current.recipient,
+    recipientFor: (fp) => ring.recipientFor(fp),
+    certification: (at) => ring.certificationFor(signer.publicKey, at),
     signer,
-    signerFingerprint: fp.mldsa,
+    signerFingerprint: signerFp,
     model,
     requests,
     decisions,
@@ -189,7 +280,7 @@ export async function workerFromEnv(
       pcr: config.pcrIndex,
       bank: config.pcrBank,
       signer,
-      signerFingerprint: fp.mldsa,
+      signerFingerprint: signerFp,
       recipient: auditRecipient.publicKey,
       recipientFingerprint: auditRecipient.fingerprint,
       clock: systemClock,
@@ -206,6 +297,7 @@ export async function workerFromEnv(
     deps,
     consumer,
     signer,
+    ring,
     ...(checkpoints ? { checkpoints } : {}),
     chainSource,
     auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },

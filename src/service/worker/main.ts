@@ -14,7 +14,15 @@ export async function main(): Promise<void> {
   const log = jsonLogger(process.stdout, { service: 'ima-qs-worker' });
   try {
     // every variable (SIGNING_THREADS, HEARTBEAT_FILE included) is checked by workerFromEnv first (SPEC §8.8)
-    const parts = await workerFromEnv(process.env, log, { signer: (keys, config) => SigningPool.start(keys.mldsa, { threads: config.signingThreads }) });
+    let stopFor: ((why: string) => void) | undefined;
+    const parts = await workerFromEnv(process.env, log, {
+      signer: (key, config) => SigningPool.start(key, { threads: config.signingThreads }),
+      // a new generation certifies another signer: this task drains and ends; ECS starts a fresh one
+      onSignerRotated: (info) => {
+        log.log('info', 'signer rotated: stopping so that a fresh task loads the new signer', { generation: info.generation, purpose: info.purpose, signer: info.fingerprint });
+        stopFor?.('signer-rotated');
+      },
+    });
     let stopping = false;
     let heartbeat: { stop(): void } | undefined;
     const stop = async (signal: string) => {
@@ -22,6 +30,7 @@ export async function main(): Promise<void> {
       stopping = true;
       heartbeat?.stop();
       log.log('info', 'stopping', { signal });
+      parts.ring.stop();
       const { released } = await parts.consumer.stop();
       // SPEC §8.11: the final checkpoint, once nothing more is appended
       const final = await parts.checkpoints?.stop();
@@ -32,6 +41,7 @@ export async function main(): Promise<void> {
       // pipelines (e.g. a consultation still waiting on the persona model) cannot finish later
       if (released > 0) process.exit(0);
     };
+    stopFor = (why) => void stop(why);
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
@@ -43,6 +53,8 @@ export async function main(): Promise<void> {
       chain: parts.deps.audit.chain,
       chain_source: parts.chainSource,
       signer: parts.deps.signerFingerprint,
+      signer_custody: parts.config.signer.kind,
+      generations: parts.ring.sets.map((x) => `${x.stage}:${x.generation}`),
       // SPEC §8.11: who signs the checkpoints (the audit key), or that there are none
       checkpoints: parts.checkpoints ? { store: parts.config.checkpoints?.location, audit_key: parts.checkpoints.signer } : 'off',
       // who can read the audit payloads (SPEC §8.8 AUDIT_RECIPIENT): operators check it here

@@ -21,13 +21,14 @@ import type { AuditChain } from '../../audit/audit-chain.js';
 import { payloadPlaintext } from '../../audit/audit-entry.js';
 import { canonicalBytes } from '../../crypto/canonical-json.js';
 import type { CompositeKemPrivateKey } from '../../crypto/composite-kem.js';
-import { fromBase64 } from '../../crypto/bytes.js';
+import { fromBase64, toHex } from '../../crypto/bytes.js';
+import { decodeHeader } from '../../crypto/envelope.js';
 import { openBytes, sealBytes } from '../../crypto/envelope.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { ImaError, InputError, RemoteError, toImaError } from '../../errors.js';
 import { councilFor } from '../council/councils.js';
 import type { PersonaModel } from '../../protocol/council/types.js';
-import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
+import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type CertificationBlock, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
 import { refusalText, signRefusal } from '../../protocol/refusal.js';
 import { StageTimer, type Logger } from '../log.js';
 import type { Clock, Table } from '../../ports.js';
@@ -39,8 +40,16 @@ export interface PipelineDeps {
   p: CryptoProvider;
   /** the service's composite KEM private key (requests are sealed to it) */
   recipientKey: CompositeKemPrivateKey;
+  /**
+   * the KEM key of every generation the worker holds, by the envelope's recipient fingerprint
+   * (hex; SPEC §7.2): when given, it replaces `recipientKey`, and a request sealed to a key it
+   * does not hold is retried (UNKNOWN_RECIPIENT), not refused
+   */
+  recipientFor?: (fingerprintHex: string) => Promise<CompositeKemPrivateKey | undefined>;
   signer: Signer;
   signerFingerprint: string;
+  /** the root key and the key-set statement that certify `signer` at a decision's issued_at (SPEC §8.10) */
+  certification: (issuedAtMs: number) => CertificationBlock;
   model: PersonaModel;
   requests: Table;
   decisions: Table;
@@ -73,9 +82,18 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     if (requestHandle(d.p, sealed) !== msg.handle) throw new InputError('POISON_MESSAGE', 'queue message handle does not match its body');
     handle = msg.handle;
     if (await d.decisions.get({ id: handle })) return { kind: 'final', outcome: { status: 'duplicate', handle } };
+    let key = d.recipientKey;
+    // a body that is not an envelope is refused below, by openBytes, as before
+    const named = d.recipientFor ? headerRecipient(sealed) : undefined;
+    if (d.recipientFor && named) {
+      const held = await d.recipientFor(named);
+      // sealed to a generation this worker does not hold (yet): retried, never refused (SPEC §7.2)
+      if (!held) throw new RemoteError('UNKNOWN_RECIPIENT', `the request is sealed to key ${named.slice(0, 16)}…, which this worker does not hold`);
+      key = held;
+    }
     let inner: InnerRequest;
     try {
-      inner = parseInnerRequest(openBytes(d.p, d.recipientKey, sealed));
+      inner = parseInnerRequest(openBytes(d.p, key, sealed));
       if (inner.route !== msg.route) throw new InputError('ROUTE_MISMATCH', `the request is for /api/${inner.route} but was posted to /api/${msg.route}`);
       // against the proxy's clock at entry, not at pickup (SPEC §8.1): a backlog never makes a request stale
       checkFreshness(inner, msg.received_at, d.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
@@ -118,6 +136,14 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     if (e.code === 'POISON_MESSAGE') return { kind: 'final', outcome: { status: 'poison', code: e.code } };
     d.log.log('warn', 'request will be retried', { handle, code: e.code, error: e.message });
     return { kind: 'final', outcome: { status: 'retry', handle, code: e.code } };
+  }
+}
+
+function headerRecipient(sealed: Uint8Array): string | undefined {
+  try {
+    return toHex(decodeHeader(sealed).fingerprint);
+  } catch {
+    return undefined;
   }
 }
 
@@ -173,7 +199,8 @@ export async function processBatch(d: PipelineDeps, bodies: readonly string[]): 
         const k = decide.findIndex((e) => e.i === i);
         const a = anchored[k];
         if (!a) return; // audit failed: already marked retry
-        const response = buildResponseV2(x.signed, d.signer.publicKey, { entry: a.core, proof: a.proof, batch: a.batch });
+        const certification = d.certification(Date.parse(x.signed.decision.issued_at));
+        const response = buildResponseV2(x.signed, d.signer.publicKey, certification, { entry: a.core, proof: a.proof, batch: a.batch });
         const sealed = sealBytes(d.p, fromBase64(x.inner.reply_key, 'reply_key'), canonicalBytes(response));
         x.timer.lap('seal');
         const stored = await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });
