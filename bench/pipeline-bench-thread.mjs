@@ -14,7 +14,7 @@ import { processBatch } from '../dist/service/worker/pipeline.js';
 import { SimulatedBank } from '../dist/tpm/simulated-bank.js';
 import { ThreadLock } from '../dist/tpm/pcr-lock.js';
 
-const { i, keys, fp, recipient, shared, pcrFile, batch } = workerData;
+const { i, keys, fp, recipient, shared, pcrFile, batch, certification } = workerData;
 const p = getProvider('node');
 const mldsa = p.mldsa87.fromSeed(keys.mldsa.seed);
 const signer = new InlineSigner(p, mldsa);
@@ -22,6 +22,8 @@ const clock = { now: () => Date.now() };
 const d = {
   p,
   recipientKey: compositeKeyFrom(p.mlkem768.fromSeed(keys.mlkem.seed), p.p384.fromScalar(keys.ecdh.scalar)),
+  // the root-signed statement every response carries (made once in the main thread, as a worker holds it)
+  certification: () => certification,
   signer,
   signerFingerprint: fp.mldsa,
   model: new RulesModel(),

@@ -8,8 +8,8 @@
 import { AuditChain } from '../audit/audit-chain.js';
 import type { TableAuditStore } from '../audit/audit-store.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { InlineSigner } from '../crypto/signer.js';
-import { recipientPrivateKey, type ServiceKeys } from '../keys/key-dir.js';
+import type { Signer } from '../crypto/signer.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import { systemClock, type Table } from '../ports.js';
 import type { SignedBatch } from '../protocol/batch-statement.js';
 import { DEFAULT_TABLES } from '../protocol/records.js';
@@ -20,12 +20,18 @@ import type { Logger } from '../service/log.js';
 import { notifyingTable, type InProcessDecisionWaiter } from '../service/proxy/decision-waiter.js';
 import { DEFAULT_CLAIM_LEASE_MS } from '../service/worker/pipeline.js';
 import { InlinePipeline, ThreadPipeline, type PipelineRunner } from '../service/worker/pipelines.js';
+import type { KeySourceSpec, SignerSpec } from '../service/worker-keys.js';
 import { ThreadLock } from '../tpm/pcr-lock.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 
 export interface LocalPipelinesOptions {
   p: CryptoProvider;
-  keys: ServiceKeys;
+  /** this thread's ring and signer (the inline pipeline), and what each thread opens its own from */
+  ring: KeyRing;
+  signer: Signer;
+  keySource: KeySourceSpec;
+  signerSpec: SignerSpec;
+  keyReload: { reloadMs: number; minReloadGapMs?: number };
   signerFingerprint: string;
   recipient: { publicKey: Uint8Array; fingerprint: string };
   /** the chains' base (`local`): pipeline i appends to `<base>/<i>` */
@@ -52,12 +58,14 @@ export function localChain(base: string, i: number): string {
 export async function startLocalPipelines(o: LocalPipelinesOptions): Promise<PipelineRunner[]> {
   const shared = ThreadLock.buffer();
   if (o.workers === 0) {
-    const signer = new InlineSigner(o.p, o.keys.mldsa);
+    const { signer, ring } = o;
     const chain = localChain(o.base, 0);
     return [
       new InlinePipeline({
         p: o.p,
-        recipientKey: recipientPrivateKey(o.keys),
+        recipientKey: ring.sets.find((x) => x.stage === 'current')!.recipient,
+        recipientFor: (fp) => ring.recipientFor(fp),
+        certification: (at) => ring.certificationFor(signer.publicKey, at),
         signer,
         signerFingerprint: o.signerFingerprint,
         model: new RulesModel(),
@@ -89,7 +97,9 @@ export async function startLocalPipelines(o: LocalPipelinesOptions): Promise<Pip
         {
           index: i,
           chain: localChain(o.base, i),
-          keys: o.keys,
+          keySource: o.keySource,
+          signer: o.signerSpec,
+          keyReload: o.keyReload,
           signerFingerprint: o.signerFingerprint,
           dynamo,
           tables: DEFAULT_TABLES,

@@ -7,18 +7,19 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AuditChain } from '../audit/audit-chain.js';
-import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
+import { loadAuditRecipient, serviceRecipient, type AuditRecipient } from '../audit/audit-recipient.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { awsClientConfig, type Env } from '../aws/config.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
 import { SecretsManagerStore, type SecretStore } from '../aws/secret-store.js';
-import { loadServiceKeysFromSecrets } from '../aws/service-keys.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { fromHex } from '../crypto/bytes.js';
+import { fingerprint } from '../crypto/key-codec.js';
 import { getProvider } from '../crypto/providers.js';
-import type { CryptoProvider } from '../crypto/provider.js';
-import { RemoteError, UsageError } from '../errors.js';
-import { fingerprints, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../keys/key-dir.js';
+import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
+import { PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import { documentRecipients } from '../protocol/keys-document.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
@@ -30,7 +31,7 @@ import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';
 import { createProxyHandler, type ProxyDeps, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner } from '../crypto/signer.js';
+import type { Signer } from '../crypto/signer.js';
 import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../tpm/pcr-lock.js';
 import type { CouncilModelSpec } from './council/budget-council.js';
 import { EmfMetrics, WorkerMetrics, type MetricsSink, type ProxyMetrics } from './metrics.js';
@@ -41,6 +42,9 @@ import { parseStrictJson } from '../protocol/strict-json.js';
 import type { SignedBatch } from '../protocol/batch-statement.js';
 import type { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { auditChainId, pipelineChain, workerCheckpoints, type ChainIdSource } from './worker-audit.js';
+import { openWorkerKeys, type WorkerKeyOptions, type WorkerKeys } from './worker-keys.js';
+
+export { keySetSource } from './worker-keys.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -51,7 +55,41 @@ function tables(env: Env, names: { requests: string; decisions: string }, client
   };
 }
 
-/** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
+/** How long the proxy keeps the published document before reading it again (SPEC §8.2: ≤ 5 min). */
+export const PROXY_KEYS_TTL_MS = 60_000;
+
+/**
+ * The published document as the proxy serves it: the text as stored, and the composite
+ * fingerprints of every generation it lists (current and accepted), which requests may be
+ * sealed to. A secret that is not a document of the current format is the operator's problem,
+ * not a bug: 503 PUBLIC_KEYS_MALFORMED, logged.
+ */
+export function publishedKeys(text: string, name: string): PublishedKeys {
+  const recipients = documentRecipients(text);
+  if (!recipients) throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${name} does not hold a public-keys document (SPEC §7.3)`);
+  return { document: text, recipientFingerprints: recipients.map((r) => fromHex(r)) };
+}
+
+/**
+ * Caches a loader for `ttlMs` (a failed load is not kept): the proxy's document, so that a
+ * rotation reaches every Lambda container within the TTL instead of living as long as it does.
+ */
+export function cachedFor<T>(ttlMs: number, load: () => Promise<T>, now: () => number = () => Date.now()): () => Promise<T> {
+  let cached: { value: Promise<T>; at: number } | undefined;
+  return () => {
+    if (!cached || now() - cached.at >= ttlMs) {
+      const value = load();
+      const entry = { value, at: now() };
+      cached = entry;
+      value.catch(() => {
+        if (cached === entry) cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+}
+
+/** The proxy: tables, queue, and the published keys document from Secrets Manager (cached ≤ 60 s). */
 export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page' | 'metrics'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
@@ -59,24 +97,7 @@ export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'pag
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
   const docName = config.publicKeysSecret;
-  let cached: Promise<PublishedKeys> | undefined;
-  const keys = () => {
-    cached ??= store.get(docName).then((v) => {
-      let fp: unknown;
-      try {
-        fp = (parseStrictJson(v.value) as { keys?: { composite?: { fingerprint?: unknown } } })?.keys?.composite?.fingerprint;
-      } catch {
-        fp = null;
-      }
-      // a secret that is not a keys document is the operator's problem, not a bug: 503, logged
-      if (fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
-        throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${docName} does not hold a public-keys document (SPEC §7.3)`);
-      }
-      return { document: v.value, recipientFingerprint: fp ? fromHex(fp) : undefined };
-    });
-    cached.catch(() => (cached = undefined));
-    return cached;
-  };
+  const keys = cachedFor(PROXY_KEYS_TTL_MS, () => store.get(docName).then((v) => publishedKeys(v.value, docName)));
   return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page, ...(extra.metrics ? { metrics: extra.metrics } : {}) });
 }
 
@@ -114,6 +135,9 @@ export interface WorkerParts {
   pipelines: PipelineRunner[];
   /** with `inline`: the pipelines' dependencies (tests read them) */
   deps?: PipelineDeps[];
+  /** the key ring (main thread's) and the decisions signer */
+  ring: KeyRing;
+  signer: Signer;
   /** SPEC §8.11: every pipeline chain is registered; start() it with the consumer, stop() it after the consumer */
   checkpoints?: CheckpointWriter;
   /** where the base chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
@@ -131,6 +155,10 @@ export interface WorkerParts {
 export interface WorkerOptions {
   p?: CryptoProvider;
   dynamo?: DynamoDBClient;
+  /** the key rings' reload period (default 60 s) */
+  reloadMs?: number;
+  /** see WorkerKeyOptions: a rotated signer stops the task */
+  onSignerRotated?: WorkerKeyOptions['onSignerRotated'];
   /**
    * The pipelines on the calling thread instead of worker threads (tests, embedding): same chains
    * and PCR lock; the model runs in-process without the council budget.
@@ -145,8 +173,7 @@ export interface WorkerOptions {
 }
 
 /**
- * The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue,
- * TPM, and WORKER_PIPELINES pipelines, each on its own thread (SPEC §8.8), fed by one consumer.
+ * The worker: key ring and signer (worker-keys.ts), audit recipient, tables, queue, TPM, and WORKER_PIPELINES pipelines, each on its own thread (SPEC §8.8), fed by one consumer.
  */
 export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
@@ -155,11 +182,27 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
   // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
   const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
   const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
-  const keys =
-    'dir' in config.keys ? await loadPrivateKeys(p, config.keys.dir) : await loadServiceKeysFromSecrets(secrets(), { prefix: config.keys.prefix, provider: p });
-  const pub = publicKeysOf(keys);
-  const fp = fingerprints(pub);
-  const auditRecipient = auditor ?? serviceRecipient(recipientPublicKey(pub));
+  const keys = await openWorkerKeys(p, config, env, log, { reloadMs: opts.reloadMs, onSignerRotated: opts.onSignerRotated });
+  try {
+    return await startWorker(p, env, log, opts, config, keys, auditor, secrets);
+  } catch (err) {
+    await keys.close();
+    throw err;
+  }
+}
+
+async function startWorker(
+  p: CryptoProvider,
+  env: Env,
+  log: Logger,
+  opts: WorkerOptions,
+  config: WorkerConfig,
+  keys: WorkerKeys,
+  auditor: AuditRecipient | undefined,
+  secrets: () => SecretStore,
+): Promise<WorkerParts> {
+  const current = keys.ring.sets.find((x) => x.stage === 'current')!;
+  const auditRecipient = auditor ?? serviceRecipient(current.recipient.publicKey);
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   let token: string | undefined;
   if (config.personaModel?.tokenSecret !== undefined) token = await secretToken(secrets(), config.personaModel.tokenSecret)(); // read at start: a bad one stops it
@@ -170,7 +213,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
   // SPEC §8.11: every pipeline chain registered before its first entry; the writer (and the audit
   // key) stays on this thread, the pipelines tell it of each stored batch statement
   const dynamo = opts.dynamo ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
-  const checkpoints = await workerCheckpoints(p, config, env, { dynamo, secrets, log, chains, workerKey: fp.mldsa });
+  const checkpoints = await workerCheckpoints(p, config, env, { dynamo, log, chains, keys });
   const onBatch = checkpoints ? (chain: string, signed: SignedBatch, head: string) => checkpoints.observe(chain, signed, head) : undefined;
   const pipelines: PipelineRunner[] = [];
   let deps: PipelineDeps[] | undefined;
@@ -179,7 +222,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
   if (opts.inline) {
     const { requests, decisions } = tables(env, config.tables, dynamo);
     const store = dynamoAuditStore(dynamo, config.tables.audit);
-    const signer = new InlineSigner(p, keys.mldsa);
+    const { signer, ring } = keys;
     const pm: PersonaModel = config.personaModel ? new HttpPersonaModel({ url: config.personaModel.url, ...(token !== undefined ? { token: async () => token! } : {}) }) : new RulesModel();
     model = pm.name;
     deps = Array.from({ length: n }, (_, i) => {
@@ -187,9 +230,11 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
       if (config.pcrLockFile) pcrLock = bothLocks(pcrLock, new FileLock(config.pcrLockFile));
       return {
         p,
-        recipientKey: recipientPrivateKey(keys),
+        recipientKey: current.recipient,
+        recipientFor: (fp: string) => ring.recipientFor(fp),
+        certification: (at: number) => ring.certificationFor(signer.publicKey, at),
         signer,
-        signerFingerprint: fp.mldsa,
+        signerFingerprint: keys.signerFingerprint,
         model: pm,
         requests,
         decisions,
@@ -204,7 +249,7 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
           pcr: config.pcrIndex,
           bank: config.pcrBank,
           signer,
-          signerFingerprint: fp.mldsa,
+          signerFingerprint: keys.signerFingerprint,
           recipient: auditRecipient.publicKey,
           recipientFingerprint: auditRecipient.fingerprint,
           clock: systemClock,
@@ -225,8 +270,10 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
           {
             index: i,
             chain: chains[i],
-            keys,
-            signerFingerprint: fp.mldsa,
+            keySource: keys.source,
+            signer: keys.signerSpec,
+            keyReload: { reloadMs: opts.reloadMs ?? 60_000 },
+            signerFingerprint: keys.signerFingerprint,
             dynamo: { ...dyn },
             tables: config.tables,
             anchor: config.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: config.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: config.anchor.stateFile },
@@ -265,14 +312,17 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
     consumer,
     pipelines,
     ...(deps ? { deps } : {}),
+    ring: keys.ring,
+    signer: keys.signer,
     ...(checkpoints ? { checkpoints } : {}),
     chainSource,
     auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
-    signerFingerprint: fp.mldsa,
+    signerFingerprint: keys.signerFingerprint,
     model,
     close: async () => {
       await Promise.all(pipelines.map((x) => x.close()));
       emf.close();
+      await keys.close();
     },
   };
 }

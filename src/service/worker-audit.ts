@@ -1,7 +1,7 @@
 /**
  * The worker's audit identity (SPEC §8.7, §8.8, §8.11): the base chain id its pipelines append
  * under (`<base>/<i>`), and the checkpoint writer that registers every pipeline chain before its
- * first entry and checkpoints them with the audit key. The writer lives on the worker's main
+ * first entry and checkpoints them with the audit key (worker-keys.ts: the one its generation certifies). The writer lives on the worker's main
  * thread: the pipeline threads (which open hostile requests) never hold the audit key; they post
  * each stored batch statement to it (pipelines.ts `onBatch`).
  */
@@ -13,15 +13,14 @@ import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
 import type { Env } from '../aws/config.js';
-import type { SecretStore } from '../aws/secret-store.js';
-import { loadAuditKeyFromSecrets } from '../aws/service-keys.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { RemoteError } from '../errors.js';
-import { loadAuditKey } from '../keys/audit-key.js';
+import { auditSigningKey } from '../keys/audit-key.js';
 import { systemClock } from '../ports.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
+import type { WorkerKeys } from './worker-keys.js';
 
 export type ChainIdSource = 'AUDIT_CHAIN_ID' | 'ecs-task' | 'hostname';
 
@@ -67,29 +66,33 @@ export async function auditChainId(config: Pick<WorkerConfig, 'auditChainId' | '
 }
 
 /**
- * SPEC §8.11: with AUDIT_CHECKPOINTS, the checkpoint writer (the only user of the audit key, read
- * here from KEYS_DIR or P/audit-ml-dsa-87-private) with every chain in `chains` registered before
- * its first entry; undefined without AUDIT_CHECKPOINTS (main.ts warns).
+ * SPEC §8.11: with AUDIT_CHECKPOINTS, the checkpoint writer (the only user of the audit key: the
+ * one the generation certifying the worker's signer certifies, SPEC §7.3) with every chain in
+ * `chains` registered before its first entry (the statements that certify its audit key stored
+ * first); undefined without AUDIT_CHECKPOINTS (main.ts warns).
  */
 export async function workerCheckpoints(
   p: CryptoProvider,
   config: WorkerConfig,
   env: Env,
-  o: { dynamo: DynamoDBClient; secrets: () => SecretStore; log: Logger; chains: readonly string[]; workerKey: string },
+  o: { dynamo: DynamoDBClient; log: Logger; chains: readonly string[]; keys: WorkerKeys },
 ): Promise<CheckpointWriter | undefined> {
   if (!config.checkpoints) return undefined;
-  const auditKey = 'dir' in config.keys ? await loadAuditKey(p, config.keys.dir) : await loadAuditKeyFromSecrets(p, o.secrets(), config.keys.prefix);
+  const { ring, signer } = o.keys;
+  const held = ring.auditKeyFor(signer.publicKey, Date.now());
   const loc = config.checkpoints.location;
   const writer = new CheckpointWriter(p, {
     store: loc.startsWith('s3://') ? s3CheckpointStore(loc, env).store : new FileCheckpointStore(loc),
     audit: dynamoAuditStore(o.dynamo, config.tables.audit),
-    key: auditKey,
+    key: auditSigningKey(held.key, `${ring.sourceName} generation ${held.generation}`),
+    certifications: () => ring.certifications(),
     clock: systemClock,
     everyEntries: config.checkpoints.everyEntries,
     everyMs: config.checkpoints.everySeconds * 1000,
     log: o.log,
   });
   // registered before the chains' first entries (the consumer has not started)
-  for (const chain of o.chains) await writer.register(chain, o.workerKey);
+  for (const chain of o.chains) await writer.register(chain, o.keys.signerFingerprint);
+  o.keys.watchAudit(writer.signer);
   return writer;
 }

@@ -1,7 +1,7 @@
 /**
  * One pipeline thread (pipelines.ts): builds its pipeline from the `PipelineSpec` it was started
- * with — its own DynamoDB client, its own audit chain, the PCR lock it shares, its budgeted council
- * thread, inline ML-DSA signing — then decides the batches the main thread posts to it.
+ * with — its own key ring and signer (worker-keys.ts), its own DynamoDB client, its own audit
+ * chain, the PCR lock it shares, its budgeted council thread, inline ML-DSA signing — then decides the batches the main thread posts to it.
  * Messages in: {type:'batch', id, bodies} · {type:'close'}. Out: ready/failed, done, log, stored, statement, closed.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -9,9 +9,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AuditChain } from '../../audit/audit-chain.js';
 import { AUDIT_KEY, TableAuditStore } from '../../audit/audit-store.js';
 import { DynamoTable } from '../../aws/dynamo-table.js';
-import { compositeKeyFrom } from '../../crypto/composite-kem.js';
 import { getProvider } from '../../crypto/providers.js';
-import { InlineSigner } from '../../crypto/signer.js';
+import type { Signer } from '../../crypto/signer.js';
+import { KeyRing } from '../../keys/key-ring.js';
 import { toImaError } from '../../errors.js';
 import { systemClock, type Item, type Table } from '../../ports.js';
 import type { SignedBatch } from '../../protocol/batch-statement.js';
@@ -27,17 +27,23 @@ import type { Logger } from '../log.js';
 import { notifyingTable } from '../proxy/decision-waiter.js';
 import { processBatch, type PipelineDeps } from './pipeline.js';
 import type { PipelineSpec } from './pipelines.js';
+import { openKeySource, openSigner } from '../worker-keys.js';
 
 const spec = workerData as PipelineSpec;
 const port = parentPort!;
 
 async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> {
   const p = getProvider('node');
-  const k = spec.keys;
-  const mlkem = k.mlkem.seed ? p.mlkem768.fromSeed(k.mlkem.seed) : p.mlkem768.fromExpanded(k.mlkem.expandedKey!);
-  const mldsa = k.mldsa.seed ? p.mldsa87.fromSeed(k.mldsa.seed) : p.mldsa87.fromExpanded(k.mldsa.expandedKey!);
-  const ecdh = p.p384.fromScalar(k.ecdh.scalar);
-  const signer = new InlineSigner(p, mldsa);
+  // this thread's own ring over the same key sets as the main thread's (worker-keys.ts)
+  const ring = await KeyRing.open(p, openKeySource(p, spec.keySource), spec.keyReload);
+  let signer: Signer;
+  try {
+    signer = await openSigner(p, ring, spec.signer);
+  } catch (err) {
+    ring.stop();
+    throw err;
+  }
+  const current = ring.sets.find((x) => x.stage === 'current')!;
   const dynamo = new DynamoDBClient(spec.dynamo);
   const requests = new DynamoTable(dynamo, spec.tables.requests, REQUESTS_KEY);
   let decisions: Table = new DynamoTable(dynamo, spec.tables.decisions, DECISIONS_KEY);
@@ -58,7 +64,9 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
   }
   const deps: PipelineDeps = {
     p,
-    recipientKey: compositeKeyFrom(mlkem, ecdh),
+    recipientKey: current.recipient,
+    recipientFor: (fp) => ring.recipientFor(fp),
+    certification: (at) => ring.certificationFor(signer.publicKey, at),
     signer,
     signerFingerprint: spec.signerFingerprint,
     model,
@@ -88,6 +96,8 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
     close: async () => {
       await council?.close();
       dynamo.destroy();
+      ring.stop();
+      await signer.close();
     },
   };
 }

@@ -12,7 +12,6 @@ import { Worker } from 'node:worker_threads';
 import type { AnchorBank } from '../../protocol/anchor-math.js';
 import type { Env } from '../../aws/config.js';
 import { ImaError } from '../../errors.js';
-import type { ServiceKeys } from '../../keys/key-dir.js';
 import type { Item } from '../../ports.js';
 import type { SignedBatch } from '../../protocol/batch-statement.js';
 import { ThreadLock } from '../../tpm/pcr-lock.js';
@@ -20,6 +19,7 @@ import type { CouncilModelSpec } from '../council/budget-council.js';
 import type { Level, Logger } from '../log.js';
 import { processBatch, type Outcome, type PipelineDeps } from './pipeline.js';
 import { threadModule } from './thread-module.js';
+import type { KeySourceSpec, SignerSpec } from '../worker-keys.js';
 
 export interface PipelineRunner {
   /** the audit chain this pipeline appends to */
@@ -58,7 +58,10 @@ export interface DynamoClientSpec {
 export interface PipelineSpec {
   index: number;
   chain: string;
-  keys: ServiceKeys;
+  /** the key sets (the thread opens its own ring: worker-keys.ts) and the decisions signer it names */
+  keySource: KeySourceSpec;
+  signer: SignerSpec;
+  keyReload: { reloadMs: number; minReloadGapMs?: number };
   signerFingerprint: string;
   dynamo: DynamoClientSpec;
   tables: { requests: string; decisions: string; audit: string };

@@ -25,6 +25,7 @@ import { Consumer } from '../../../src/service/worker/consumer.js';
 import { ThreadPipeline } from '../../../src/service/worker/pipelines.js';
 import { ThreadLock } from '../../../src/tpm/pcr-lock.js';
 import { repoRoot } from '../../helpers/cli.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { CLEAN_CODE, memoryLogger, openDecision, p, serviceFixture, tempDir } from '../../unit/service/fixtures.js';
 
 const f = serviceFixture();
@@ -35,6 +36,8 @@ let dynamo: DynamoDBClient;
 const dir = tempDir('ima-budget-');
 
 beforeAll(async () => {
+  // the fixture's keys, certified by its root, as a KEYS_DIR the pipeline thread opens its ring from
+  await writeCertifiedKeyDir(p, join(dir, 'keys'), join(dir, 'root'), { keys: f.keys, audit: f.audit, root: f.rootKey });
   db = await startDynalite(join(dir, 'db'));
   dynamo = new DynamoDBClient({ endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   await createTables(dynamo);
@@ -52,7 +55,9 @@ describe('the council budget', () => {
       {
         index: 0,
         chain: 'budget/0',
-        keys: f.keys,
+        keySource: { kind: 'dir', dir: join(dir, 'keys') },
+        signer: { kind: 'keyset', fingerprint: f.fp.mldsa },
+        keyReload: { reloadMs: 0 },
         signerFingerprint: f.fp.mldsa,
         dynamo: { endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 2 },
         tables: DEFAULT_TABLES,
@@ -123,7 +128,7 @@ describe('the council budget', () => {
     const decided = await decisions.get({ id: normal.handle });
     expect(decided?.status).toBe('decided');
     const response = openDecision(toBase64(decided!.sealed as Uint8Array), normal.replyKey) as { decision: { model: string } };
-    expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: normal.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { requestDigest: normal.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     expect(response.decision.model).toBe('test/slow');
 
     // the refused request left nothing in the audit chain: one entry, the decided one
