@@ -10,12 +10,9 @@
  * requests, lets the worker drain what is queued (bounded), then stops the worker, the tables
  * and the log in that order.
  */
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { open, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
@@ -24,7 +21,7 @@ import { fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
-import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
+import { ensurePrivateDir, writeFileAtomic } from '../io/files.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import { KeyRing } from '../keys/key-ring.js';
 import { InlineSigner } from '../crypto/signer.js';
@@ -49,6 +46,9 @@ import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
 import { auditSigningKey } from '../keys/audit-key.js';
 import { checkCorsOrigins } from './cors.js';
+import { createTables, startDynalite, takeLock } from './local-db.js';
+
+export { createTables, startDynalite };
 import { loadPageAssets } from '../web/assets.js';
 import { servedPage } from '../web/site.js';
 
@@ -140,81 +140,6 @@ export interface LocalStack {
   readonly pageUrl?: string;
   readonly cors: readonly string[];
   stop(): Promise<void>;
-}
-
-const DYNAMO_TABLES = [
-  { name: DEFAULT_TABLES.requests, key: REQUESTS_KEY },
-  { name: DEFAULT_TABLES.decisions, key: DECISIONS_KEY },
-  { name: DEFAULT_TABLES.audit, key: AUDIT_KEY },
-] as const;
-
-export async function createTables(client: DynamoDBClient): Promise<void> {
-  for (const t of DYNAMO_TABLES) {
-    const sort = 'sort' in t.key ? t.key.sort : undefined;
-    try {
-      await client.send(
-        new CreateTableCommand({
-          TableName: t.name,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [{ AttributeName: t.key.partition, AttributeType: 'S' }, ...(sort ? [{ AttributeName: sort, AttributeType: 'N' as const }] : [])],
-          KeySchema: [{ AttributeName: t.key.partition, KeyType: 'HASH' }, ...(sort ? [{ AttributeName: sort, KeyType: 'RANGE' as const }] : [])],
-        }),
-      );
-    } catch (err) {
-      if (err instanceof ResourceInUseException || (err as { name?: string }).name === 'ResourceInUseException') continue; // a restart: the table is there
-      throw new RemoteError('LOCAL_TABLES_FAILED', `creating the local table ${t.name} failed`, { cause: err });
-    }
-  }
-}
-
-/** One `local up` per state directory: a lock file with the owner's pid (a stale one is taken over). */
-async function takeLock(path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toImaError(err);
-      const pid = Number((await readInputFile(path, 64, 'lock file').catch(() => '')).toString().trim());
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) {
-        throw new PreconditionError('STATE_IN_USE', `the state directory is in use by another local stack (pid ${pid})`, {
-          hint: 'stop that one first, or pass another --state directory',
-        });
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new PreconditionError('STATE_IN_USE', 'could not lock the state directory');
-}
-
-export async function startDynalite(dbPath: string): Promise<{ url: string; close(): Promise<void> }> {
-  let dynalite: (opts: Record<string, unknown>) => Server;
-  try {
-    dynalite = (await import('dynalite')).default as unknown as typeof dynalite;
-  } catch (err) {
-    throw new PreconditionError('DYNALITE_MISSING', 'the local tables need the dynalite package, which is not installed', {
-      hint: 'npm install dynalite (it is a development dependency of ima-qs)',
-      cause: err,
-    });
-  }
-  const server = dynalite({ path: dbPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((ok) => server.close(() => ok())) };
 }
 
 function bankFor(choice: AnchorChoice, stateDir: string, env: Record<string, string | undefined>): PcrBank {
