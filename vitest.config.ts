@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     disableConsoleIntercept: true,
+    // the generations-seen state file of verify/request: one temp folder per test file
+    setupFiles: ['test/helpers/isolate-state.ts'],
   },
 });

@@ -14,7 +14,7 @@ import { processBatch } from '../dist/service/worker/pipeline.js';
 import { SimulatedBank } from '../dist/tpm/simulated-bank.js';
 import { ThreadLock } from '../dist/tpm/pcr-lock.js';
 
-const { i, keys, fp, recipient, shared, pcrFile, batch } = workerData;
+const { i, keys, fp, recipient, shared, pcrFile, batch, certification } = workerData;
 const p = getProvider('node');
 const mldsa = p.mldsa87.fromSeed(keys.mldsa.seed);
 const signer = new InlineSigner(p, mldsa);
@@ -24,6 +24,7 @@ const d = {
   recipientKey: compositeKeyFrom(p.mlkem768.fromSeed(keys.mlkem.seed), p.p384.fromScalar(keys.ecdh.scalar)),
   signer,
   signerFingerprint: fp.mldsa,
+  certification: () => certification,
   model: new RulesModel(),
   requests: new MemoryTable('r', REQUESTS_KEY),
   decisions: new MemoryTable('d', DECISIONS_KEY),

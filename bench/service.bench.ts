@@ -32,6 +32,8 @@ import { getProvider } from '../src/crypto/providers.js';
 import { signBytes } from '../src/crypto/signature.js';
 import { InlineSigner } from '../src/crypto/signer.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey } from '../src/keys/key-dir.js';
+import { toBase64 } from '../src/crypto/bytes.js';
+import { certifyKeySet } from '../src/protocol/keyset.js';
 import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../src/protocol/records.js';
 import { sealRequest } from '../src/protocol/request.js';
 import { RulesModel } from '../src/service/council/councils.js';
@@ -52,6 +54,9 @@ const BATCH = 10;
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
+// the root-signed statement every response carries (SPEC §8.10): made once, as a worker holds it
+const root = p.mldsa87.fromSeed();
+const certification = { root: toBase64(root.publicKey), keyset: certifyKeySet(p, root, { kem: recipientPublicKey(pub), decisions: pub.mldsa, audit: p.mldsa87.fromSeed().publicKey, notBefore: new Date(Date.now() - 60_000) }) };
 const fp = fingerprints(pub);
 const recipient = recipientPublicKey(pub);
 // a ~1.3 KB source file, like the loadtest's default request
@@ -99,6 +104,7 @@ const one = await (async () => {
     recipientKey,
     signer,
     signerFingerprint: fp.mldsa,
+    certification: () => certification,
     model: new RulesModel(),
     requests: new MemoryTable('r', REQUESTS_KEY),
     decisions: new MemoryTable('d', DECISIONS_KEY),
@@ -146,6 +152,7 @@ async function inlineRun(n: number): Promise<{ rate: number; cpuPerDecision: num
     recipientKey,
     signer,
     signerFingerprint: fp.mldsa,
+    certification: () => certification,
     model: new RulesModel(),
     requests: new MemoryTable('r', REQUESTS_KEY),
     decisions: new MemoryTable('d', DECISIONS_KEY),
@@ -194,7 +201,7 @@ async function threaded(k: number, perPipeline: number): Promise<{ rate: number;
   const pcrFile = join(mkdtempSync(join(tmpdir(), 'ima-bench-')), 'pcr.json');
   const workers = Array.from(
     { length: k },
-    (_, i) => new Worker(new URL('./pipeline-bench-thread.mjs', import.meta.url), { workerData: { i, keys, fp, recipient, shared, pcrFile, batch: BATCH } }),
+    (_, i) => new Worker(new URL('./pipeline-bench-thread.mjs', import.meta.url), { workerData: { i, keys, fp, recipient, shared, pcrFile, batch: BATCH, certification } }),
   );
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r)))); // ready
   const work = workers.map(() => bodies(perPipeline + 20));

@@ -5,9 +5,9 @@
 #   - operators (key_operator_arns, with the managed policy below attached) WRITE key material and
 #     never decrypt it: they may put new secret versions, move stages and tag, and use the KMS key
 #     through Secrets Manager to encrypt only (no kms:Decrypt in the key policy, no GetSecretValue
-#     here, a Deny in each private-key secret's resource policy); an upload is checked by the
-#     fingerprints the secrets state (tags), not by reading the plaintext back (issue 15 moves
-#     `ima-qs keys upload` to that; until then its read-back is refused under this policy);
+#     here, a Deny in each private-key secret's resource policy): `ima-qs keys upload|rotate|status`
+#     compare the local key set with custody by the version ids DescribeSecret shows (a version's
+#     id names its generation and statement digest, SPEC 7.1) and never read a value back;
 #   - recovery (reading a private key back) is the break-glass role's alone: assumable only by
 #     break_glass_principal_arns with MFA, every use visible in CloudTrail.
 
@@ -16,8 +16,10 @@
 data "aws_iam_policy_document" "key_operator" {
   count = local.count
 
-  # `ima-qs keys upload`: describe the containers Terraform created, put a version under the
-  # AWSPENDING stage, promote it to AWSCURRENT, remove AWSPENDING, tag it (src/aws/key-custody.ts).
+  # `ima-qs keys upload|rotate` (src/aws/key-custody.ts): describe the containers Terraform created,
+  # put a generation as a version (the first into an empty container becomes AWSCURRENT; a rotation
+  # stages AWSPENDING), move AWSCURRENT, remove AWSPENDING / AWSPREVIOUS, tag; the same for the
+  # public-keys document. `keys status`: DescribeSecret only.
   statement {
     sid    = "WriteKeySecrets"
     effect = "Allow"
@@ -32,8 +34,8 @@ data "aws_iam_policy_document" "key_operator" {
 
   # `keys upload` checks the key first (enabled, symmetric); Secrets Manager encrypts each new
   # version with a data key (GenerateDataKey) on the operator's behalf. No Decrypt: not even the
-  # public-keys document is read back (it is encrypted under the same key; an upload is checked by
-  # the fingerprints its secrets state, and the document is served and verified at GET /api/keys).
+  # public-keys document is read back (it is encrypted under the same key; its version id is its
+  # digest, and the document is served and verified at GET /api/keys).
   statement {
     sid       = "DescribeKey"
     effect    = "Allow"
@@ -97,6 +99,7 @@ resource "aws_iam_role" "break_glass" {
 data "aws_iam_policy_document" "break_glass" {
   count = local.enabled && local.break_glass ? 1 : 0
 
+  # `ima-qs keys fetch` (src/aws/custody-fetch.ts): a generation of the key set read back.
   statement {
     sid       = "RecoverPrivateKeys"
     effect    = "Allow"

@@ -35,7 +35,8 @@ locals {
   worker_tpm = var.audit_anchor == "tpm"
 
   # Exactly the variables the worker reads (SPEC §8.8, src/service/wiring.ts workerFromEnv); an
-  # empty value is left out. The three key secrets are found under KEYS_SECRET_PREFIX.
+  # empty value is left out. The key-set secret is found under KEYS_SECRET_PREFIX; SIGNER names
+  # the KMS key of the decisions signer when it is held in KMS (signer_kms_key_arn).
   worker_env = {
     AWS_REGION         = local.region
     QUEUE_URL          = one(aws_sqs_queue.requests[*].url)
@@ -43,6 +44,7 @@ locals {
     DECISIONS_TABLE    = local.decisions_table_name
     AUDIT_TABLE        = local.audit_table_name
     KEYS_SECRET_PREFIX = var.secret_prefix
+    SIGNER             = var.signer_kms_key_arn == "" ? "" : "kms:${var.signer_kms_key_arn}"
     IMA_QS_PCR_ANCHOR  = local.worker_tpm ? "tpm" : "simulated:${local.simulated_pcr_file}"
     TPM2TOOLS_TCTI     = local.worker_tpm ? "device:${local.tpm_device}" : ""
     PCR_INDEX          = tostring(var.audit_pcr_index)

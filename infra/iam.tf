@@ -224,13 +224,14 @@ data "aws_iam_policy_document" "worker_task" {
   }
 
   # SPEC 8.11: chain registrations and signed checkpoints, written once (If-None-Match) into the
-  # Object Lock bucket under registry/ and checkpoints/; read back on start (the newest checkpoint
-  # of the worker's chain). No delete: the bucket policy and Object Lock refuse it anyway.
+  # Object Lock bucket under registry/ and checkpoints/, and under keysets/ the root-signed
+  # statements that certify the audit key (SPEC 7.3); read back on start (the newest checkpoint of
+  # the worker's chain). No delete: the bucket policy and Object Lock refuse it anyway.
   statement {
     sid       = "WriteCheckpoints"
     effect    = "Allow"
     actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = ["${aws_s3_bucket.checkpoints[0].arn}/checkpoints/*", "${aws_s3_bucket.checkpoints[0].arn}/registry/*"]
+    resources = ["${aws_s3_bucket.checkpoints[0].arn}/checkpoints/*", "${aws_s3_bucket.checkpoints[0].arn}/registry/*", "${aws_s3_bucket.checkpoints[0].arn}/keysets/*"]
   }
 
   statement {
@@ -283,11 +284,25 @@ data "aws_iam_policy_document" "worker_task" {
     }
   }
 
+  # The key ring (src/aws/keyset-secret.ts): one DescribeSecret (which version holds which
+  # generation label), then each labelled version by its id.
   statement {
     sid       = "ReadPrivateKeys"
     effect    = "Allow"
-    actions   = ["secretsmanager:GetSecretValue"]
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     resources = [for s in aws_secretsmanager_secret.private_key : s.arn]
+  }
+
+  # SIGNER=kms:<arn> (src/aws/kms-signer.ts): the decisions signer's private key stays in the HSM;
+  # the worker reads its public key at start and signs the FIPS 204 external mu, on that key only.
+  dynamic "statement" {
+    for_each = var.signer_kms_key_arn == "" ? [] : [1]
+    content {
+      sid       = "SignWithTheKmsSigner"
+      effect    = "Allow"
+      actions   = ["kms:GetPublicKey", "kms:Sign"]
+      resources = [var.signer_kms_key_arn]
+    }
   }
 
   # Decrypt: secrets, queue messages, table items. GenerateDataKey: DynamoDB writes under the key.

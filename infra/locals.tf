@@ -15,14 +15,11 @@ locals {
 
   kms_alias_name = "alias/${var.name_prefix}-quantum"
 
-  # Secrets Manager: the three private keys (values uploaded by `ima-qs keys upload`, never by
-  # Terraform) and the signed public-keys document served by the proxy at GET /api/keys.
+  # Secrets Manager: the key set (KEM keys, decisions signer, audit key), one secret whose versions are the generations (values uploaded
+  # by `ima-qs keys upload|rotate`, never by Terraform; SPEC 7.1), and the public-keys document
+  # served by the proxy at GET /api/keys. A map, so that a key added to the custody model is one entry.
   private_key_secret_names = {
-    ml_kem_768 = "${var.secret_prefix}/ml-kem-768-private"
-    ml_dsa_87  = "${var.secret_prefix}/ml-dsa-87-private"
-    ecdh_p384  = "${var.secret_prefix}/ecdh-p384-private"
-    # SPEC 7.1 / 8.11: the audit key, which signs registrations and checkpoints only
-    audit_ml_dsa_87 = "${var.secret_prefix}/audit-ml-dsa-87-private"
+    keyset = "${var.secret_prefix}/keyset"
   }
   public_keys_secret_name = "${var.secret_prefix}/public-keys"
 

@@ -26,14 +26,14 @@ output "kms_alias_name" {
   value       = one(aws_kms_alias.main[*].name)
 }
 
-output "private_key_secret_arns" {
-  description = "Private-key secrets (ml_kem_768, ml_dsa_87, ecdh_p384) -> ARN."
-  value       = local.enabled ? { for k, s in aws_secretsmanager_secret.private_key : k => s.arn } : null
+output "keyset_secret_arn" {
+  description = "ARN of the key-set secret (one version per key-set generation; SPEC 7.1)."
+  value       = local.enabled ? aws_secretsmanager_secret.private_key["keyset"].arn : null
 }
 
-output "private_key_secret_names" {
-  description = "Private-key secrets (ml_kem_768, ml_dsa_87, ecdh_p384) -> name."
-  value       = local.enabled ? { for k, s in aws_secretsmanager_secret.private_key : k => s.name } : null
+output "keyset_secret_name" {
+  description = "Name of the key-set secret (ima-qs keys upload|rotate|status --prefix)."
+  value       = local.enabled ? aws_secretsmanager_secret.private_key["keyset"].name : null
 }
 
 output "public_keys_secret_arn" {

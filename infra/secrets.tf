@@ -1,19 +1,20 @@
-# Secrets Manager entries. Terraform creates the containers only: no secret value is ever in
-# Terraform code or state. `ima-qs keys upload` puts the private keys (PKCS#8 PEM) and the
-# ML-DSA-87-signed public-keys document.
+# Secrets Manager entries. Terraform creates the containers only (EMPTY: no version), and no secret
+# value is ever in Terraform code or state. `ima-qs keys upload` puts the first key-set generation
+# into the empty containers (its first version becomes AWSCURRENT) and the public-keys document;
+# `ima-qs keys rotate` adds the next generations as versions of the same secret (SPEC 7.1, 7.2).
 #
 # The public-keys document is a Secrets Manager secret (not an SSM parameter) although it is not
 # confidential: the CLI already speaks Secrets Manager (one SDK client, one permission model),
 # versions/stages give an atomic switch on key rotation, and the proxy then needs exactly one
 # secretsmanager:GetSecretValue on exactly one ARN. Cost: $0.40/month more than a standard SSM
-# parameter. Its integrity does not rest on AWS: clients verify its ML-DSA-87 signature against
-# the pinned fingerprint (SPEC, keys document).
+# parameter. Its integrity does not rest on AWS: every statement in it is signed by the offline
+# root, whose fingerprint clients pin (SPEC 7.3).
 
 resource "aws_secretsmanager_secret" "private_key" {
   for_each = local.enabled ? local.private_key_secret_names : {}
 
   name                    = each.value
-  description             = "ima-qs ${each.key} private key (PKCS#8 PEM). Read by the worker only."
+  description             = "ima-qs ${each.key}: the private keys of each key-set generation (PKCS#8 PEM, one version per generation). Read by the worker only."
   kms_key_id              = aws_kms_key.main[0].arn
   recovery_window_in_days = var.environment == "prod" ? 30 : 7
   tags                    = merge(local.tags, { "ima-qs/key" = each.key })
@@ -23,7 +24,7 @@ resource "aws_secretsmanager_secret" "public_keys" {
   count = local.count
 
   name                    = local.public_keys_secret_name
-  description             = "ima-qs signed public-keys document served by the proxy at GET /api/keys (no private material)"
+  description             = "ima-qs public-keys document served by the proxy at GET /api/keys (root-signed statements, no private material)"
   kms_key_id              = aws_kms_key.main[0].arn
   recovery_window_in_days = var.environment == "prod" ? 30 : 7
   tags                    = merge(local.tags, { "ima-qs/key" = "public-keys" })

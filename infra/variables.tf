@@ -397,6 +397,17 @@ variable "security_group_ids" {
   default     = []
 }
 
+variable "signer_kms_key_arn" {
+  description = "ARN of the ML-DSA-87 KMS key that holds the decisions signer (`ima-qs keys signer create --kms`; certified by the offline root). Set: the worker signs through KMS (SIGNER=kms:<arn>, kms:Sign on this key only) and the key set carries no signing key. Empty: the signer is the key set's own ML-DSA-87 key in Secrets Manager."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.signer_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", var.signer_kms_key_arn))
+    error_message = "signer_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias."
+  }
+}
+
 variable "key_operator_arns" {
   description = "IAM principals (operators, CI) that upload key material with `ima-qs keys upload`: the key policy lets them encrypt through Secrets Manager only (never decrypt); attach the output key_operator_policy_arn to them."
   type        = list(string)

@@ -100,10 +100,9 @@ run "enabled_creates_the_stack" {
   }
   assert {
     condition = toset([for s in aws_secretsmanager_secret.private_key : s.name]) == toset([
-      "ima/quantum/ml-kem-768-private", "ima/quantum/ml-dsa-87-private", "ima/quantum/ecdh-p384-private",
-      "ima/quantum/audit-ml-dsa-87-private",
+      "ima/quantum/keyset",
     ])
-    error_message = "the three private-key secrets and the audit key's must carry the names ima-qs keys upload writes"
+    error_message = "the key-set secret must carry the name ima-qs keys upload writes"
   }
   assert {
     condition     = aws_secretsmanager_secret.public_keys[0].name == "ima/quantum/public-keys"
@@ -219,7 +218,7 @@ run "enabled_creates_the_stack" {
     error_message = "output api_endpoint is the API's URL"
   }
   assert {
-    condition     = length(aws_secretsmanager_secret_policy.private_key) == 4 && alltrue([for p in aws_secretsmanager_secret_policy.private_key : p.block_public_policy])
+    condition     = length(aws_secretsmanager_secret_policy.private_key) == 1 && alltrue([for p in aws_secretsmanager_secret_policy.private_key : p.block_public_policy])
     error_message = "every private-key secret has its resource policy"
   }
   assert {

@@ -19,6 +19,7 @@ import type { BatchStatement } from '../protocol/batch-statement.js';
 import {
   CHECKPOINT_GENESIS,
   CHECKPOINT_PREFIX,
+  KEYSET_PREFIX,
   REGISTRY_PREFIX,
   parseObjectKey,
   signedProblem,
@@ -32,7 +33,8 @@ import {
 import { parseStrictJson } from '../protocol/strict-json.js';
 import type { AuditStore } from './audit-store.js';
 import type { CheckpointStore, ObjectVersion } from './checkpoint-store.js';
-import type { AuditProblem, TrustedSigners } from './audit-verify.js';
+import type { AuditProblem } from './audit-verify.js';
+import { trustedKeyAt, type AuditKeyTrust } from './checkpoint-trust.js';
 
 export interface StoredVersion extends ObjectVersion {
   /** absent for a delete marker */
@@ -46,7 +48,7 @@ export interface CheckpointEvidence {
 }
 
 export async function readCheckpointEvidence(store: CheckpointStore, onProgress?: (n: number) => void): Promise<CheckpointEvidence> {
-  const versions = [...(await store.versions(REGISTRY_PREFIX)), ...(await store.versions(CHECKPOINT_PREFIX))];
+  const versions = [...(await store.versions(KEYSET_PREFIX)), ...(await store.versions(REGISTRY_PREFIX)), ...(await store.versions(CHECKPOINT_PREFIX))];
   const objects: StoredVersion[] = [];
   for (const v of versions) {
     objects.push(v.deleteMarker ? v : { ...v, bytes: await store.getVersion(v) });
@@ -86,10 +88,12 @@ function parseVersion(bytes: Uint8Array, member: 'registration' | 'checkpoint'):
   return { doc: member === 'registration' ? { kind: 'registration', doc: v as SignedRegistration } : { kind: 'checkpoint', doc: v as SignedCheckpoint } };
 }
 
-function signatureOk(p: CryptoProvider, trusted: TrustedSigners, doc: Parsed): string | undefined {
+function signatureOk(p: CryptoProvider, trusted: AuditKeyTrust, doc: Parsed): string | undefined {
   const inner = doc.kind === 'registration' ? doc.doc.registration : doc.doc.checkpoint;
-  const key = trusted.get(inner.signer);
-  if (!key) return `signed by ${inner.signer.slice(0, 16)}…, which is not a trusted audit key`;
+  // SPEC §8.11: an audit key certified by the pinned root at the document's own time
+  const found = trustedKeyAt(trusted, 'audit', inner.signer, Date.parse(doc.kind === 'registration' ? doc.doc.registration.created : doc.doc.checkpoint.time));
+  if ('reason' in found) return found.reason;
+  const key = found.key;
   let sig: Uint8Array;
   try {
     sig = fromBase64(doc.doc.signature, 'signature');
@@ -101,7 +105,7 @@ function signatureOk(p: CryptoProvider, trusted: TrustedSigners, doc: Parsed): s
 }
 
 /** Step 1: the store on its own. */
-export function assessCheckpoints(p: CryptoProvider, ev: CheckpointEvidence, trusted: TrustedSigners): CheckpointAssessment {
+export function assessCheckpoints(p: CryptoProvider, ev: CheckpointEvidence, trusted: AuditKeyTrust): CheckpointAssessment {
   const chains = new Map<string, ChainCheckpoints>();
   const ignored: string[] = [];
   const entry = (chain: string) => {
@@ -123,6 +127,7 @@ export function assessCheckpoints(p: CryptoProvider, ev: CheckpointEvidence, tru
       ignored.push(key);
       continue;
     }
+    if (named.kind === 'keyset') continue; // judged by checkpoint-trust.ts
     const where = `${ev.label}: ${key}`;
     const member = named.kind;
     const kept = versions.filter((v) => !v.deleteMarker);

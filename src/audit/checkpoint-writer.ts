@@ -10,6 +10,11 @@
  * chain, then every statement stored after it. A failed write is logged and retried at the next
  * trigger with the very same document (a lost answer then finds its own object: no fork); the
  * decisions never wait for it — what is not yet checkpointed is what `audit verify` reports so.
+ *
+ * Before the registration and before each checkpoint it stores every key-set statement it holds
+ * that certifies its audit key (keysets/…, SPEC §7.3, §8.11): a renewed statement over the same
+ * key reaches the store before the first checkpoint that needs it, and a verifier holding the
+ * root pin alone finds in the store why the audit key is to be trusted.
  */
 import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { verifyJson, signJson } from '../crypto/signature.js';
@@ -34,7 +39,10 @@ import {
   type SignedCheckpoint,
   type SignedRegistration,
 } from '../protocol/checkpoint.js';
-import { CHECKPOINT_PREFIX, chainKey } from '../protocol/checkpoint.js';
+import { CHECKPOINT_PREFIX, chainKey, keysetObjectKey } from '../protocol/checkpoint.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
+import type { CertificationBlock } from '../protocol/decision-v2.js';
+import { keySetDigest } from '../protocol/keyset.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
 import type { AuditSigningKey } from '../keys/audit-key.js';
 import type { AuditStore } from './audit-store.js';
@@ -49,6 +57,11 @@ export interface CheckpointWriterOptions {
   /** the audit table, read on start to catch up with statements written after the last checkpoint */
   audit: Pick<AuditStore, 'batches' | 'get'>;
   key: AuditSigningKey;
+  /**
+   * the root-signed statements held now (the worker's key ring): those whose signers.audit is this
+   * writer's key are stored in the checkpoint store (SPEC §8.11 keysets/); absent: none are
+   */
+  certifications?: () => readonly CertificationBlock[];
   clock: Clock;
   /** write a checkpoint once a chain has this many entries past its last one (default 1000) */
   everyEntries?: number;
@@ -83,6 +96,7 @@ export class CheckpointWriter {
   private timer?: ReturnType<typeof setInterval>;
   private queue: Promise<unknown> = Promise.resolve();
   private lastFlushAt: number;
+  private readonly published = new Set<string>();
 
   constructor(
     private readonly p: CryptoProvider,
@@ -102,6 +116,7 @@ export class CheckpointWriter {
    * where its checkpoints stand. Must finish before the chain's first entry.
    */
   async register(chain: string, workerKey: string): Promise<{ registered: 'created' | 'exists' }> {
+    await this.publishCertifications();
     const registration: ChainRegistration = { v: 1, type: REGISTRATION_TYPE, chain, worker_key: workerKey, created: new Date(this.o.clock.now()).toISOString(), signer: this.signer };
     const signed: SignedRegistration = { registration, signature: toBase64(signJson(this.p, this.o.key.key, 'chain', registration)) };
     const key = registrationKey(chain);
@@ -118,6 +133,21 @@ export class CheckpointWriter {
     }
     this.chains.set(chain, await this.load(chain));
     return { registered: outcome };
+  }
+
+  /** Stores each held statement that certifies this writer's audit key, once (write-once, content-addressed). */
+  async publishCertifications(): Promise<number> {
+    let stored = 0;
+    for (const c of this.o.certifications?.() ?? []) {
+      const st = c.keyset.statement;
+      if (st.signers.audit.fingerprint !== this.signer) continue;
+      const key = keysetObjectKey(st.generation, keySetDigest(this.p, st));
+      if (this.published.has(key)) continue;
+      const outcome = await this.o.store.putOnce(key, new TextEncoder().encode(canonicalJson({ root: c.root, keyset: c.keyset }) + '\n'));
+      this.published.add(key);
+      if (outcome === 'created') stored += 1;
+    }
+    return stored;
   }
 
   private async read(key: string): Promise<Record<string, unknown> | undefined> {
@@ -232,6 +262,7 @@ export class CheckpointWriter {
         if (state.head.size <= (state.last?.size ?? 0)) return written;
         state.unsent = await this.build(state, reason);
       }
+      await this.publishCertifications();
       const signed = state.unsent;
       const c = signed.checkpoint;
       const body = encodeStored(signed);

@@ -1,154 +1,116 @@
 /**
- * Key custody on Secrets Manager (SPEC §7): plan → apply → read back.
+ * Key custody on Secrets Manager (SPEC §7.2): plan → apply → check, on metadata only.
  *
- * The plan is pure (`decideKey`, `decideDocument`) over what was read from the store; apply writes
- * only what the plan says, in two phases so that readers never see a half-rotated key set:
- *   1. create missing secrets; put every replaced value as a new version staged AWSPENDING;
- *   2. move AWSCURRENT to each staged version (Secrets Manager then marks the old one AWSPREVIOUS)
- *      and drop the AWSPENDING label.
- * A failure stops at once and the error lists what was written, what was only staged and what
- * was not written (CUSTODY_INCOMPLETE): nothing half-written goes unreported.
- * The private keys are written first and the public-keys document last, so /api/keys never
- * advertises keys whose private halves are not current.
+ * Two secrets: `${prefix}/keyset` (one version per generation, keyset-secret.ts) and
+ * `${prefix}/public-keys` (the published document, keys-document.ts). Operators never decrypt
+ * (the custody rule, infra/custody.tf): the plan reads DescribeSecret only — which version ids
+ * exist and which staging labels they hold — and the version ids name what they hold (the
+ * generation and the statement digest; the document's digest), so comparing the local key set
+ * with custody needs no GetSecretValue. The check after writing is one more DescribeSecret.
+ *
+ * `keys upload` puts a key set where there is none (a missing secret is created; an EMPTY secret,
+ * as Terraform creates them, gets its first version). `keys rotate` runs one phase per call:
+ *   publish  the new generation staged AWSPENDING; the document lists it as accepted
+ *            (workers reload within a minute and decrypt both; they sign under the newest)
+ *   switch   AWSCURRENT moves to it (the old one becomes AWSPREVIOUS); the document's current
+ *            is the new generation: clients seal to it
+ *   retire   AWSPREVIOUS is removed: the old generation is no longer decrypted
+ * each phase only once the previous one has had time to reach every reader (tags record when).
  */
-import { RemoteError } from '../errors.js';
+import { createHash } from 'node:crypto';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { type KeysDocumentVerdict, verifyPublicKeysDocument } from '../protocol/keys-document.js';
-import { AUDIT_KEY_SECRET, KEY_SECRETS, type KeyRole, PUBLIC_KEYS_SUFFIX, parseKeySecret, secretName } from './secret-format.js';
-import { STAGE_CURRENT, STAGE_PENDING, type SecretDescription, type SecretStore } from './secret-store.js';
-import { readKeySecret } from './service-keys.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import { createPublicKeysDocument, publicKeysDocumentText } from '../protocol/keys-document.js';
+import type { SignedKeySet } from '../protocol/keyset.js';
+import { type CustodyVersion, custodyVersions, keysetSecretName, keysetVersionId } from './keyset-secret.js';
+import { PUBLIC_KEYS_SUFFIX, secretName } from './secret-format.js';
+import { STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS, type SecretDescription } from './secret-store.js';
 
-export type CustodyRole = KeyRole | 'audit' | 'public-keys';
-export type PlanAction = 'create' | 'unchanged' | 'conflict' | 'rotate' | 'update' | 'blocked';
+export type CustodyMode = 'upload' | 'rotate';
+export type Phase = 'upload' | 'publish' | 'switch' | 'retire' | 'none';
+export type CustodyRole = 'keyset' | 'public-keys';
+export type PlanAction = 'create' | 'fill' | 'unchanged' | 'publish' | 'switch' | 'retire' | 'update' | 'conflict' | 'blocked';
 
-/** What the store holds for one secret name, as far as planning needs it (never the value). */
-export interface RemoteSecret {
-  exists: boolean;
-  deletionDate?: Date;
-  kmsKeyId?: string;
-  currentVersionId?: string;
-  /** the fingerprint stated by the AWSCURRENT value (key secrets) */
-  fingerprint?: string;
-  /** why the AWSCURRENT value is not one of ours */
-  foreign?: string;
-  /** public-keys document: the verdict on the AWSCURRENT value against the local keys */
-  documentMatches?: boolean;
-  documentReason?: string;
+/** Defaults of the waits between rotation phases (SPEC §7.2). */
+export const ROTATION_WAITS = {
+  /** publish → switch: every worker reloads (60 s) and every proxy re-reads the document (60 s) */
+  publishMs: 2 * 60_000,
+  /** switch → retire: clients re-fetch the document (their cache: 5 min) and queued requests drain */
+  overlapMs: 15 * 60_000,
+} as const;
+
+/** The local side: the generation to put into custody and the one before it (a rotation). */
+export interface LocalKeySet {
+  root: Uint8Array;
+  keyset: SignedKeySet;
+  previous?: SignedKeySet;
+  /** the secret value of this generation (built only when it is written) */
+  value: () => string;
 }
 
 export interface PlanItem {
   name: string;
   role: CustodyRole;
-  algorithm: string;
   action: PlanAction;
-  /** local fingerprint (public-keys: the composite key's) */
-  fingerprint: string;
-  remoteFingerprint?: string;
-  currentVersionId?: string;
-  /** the remote KMS key differs from the requested one */
+  /** the generation (keyset) or the document version written or kept */
+  detail: string;
+  versionId?: string;
+  remoteCurrent?: string;
   kmsChange?: boolean;
   reason?: string;
+}
+
+export type PlanStep =
+  | { kind: 'create'; secret: string; role: CustodyRole; versionId: string }
+  | { kind: 'put'; secret: string; role: CustodyRole; versionId: string; stages?: string[] }
+  | { kind: 'move'; secret: string; stage: string; to: string; from?: string }
+  | { kind: 'unstage'; secret: string; stage: string; from: string }
+  | { kind: 'set-kms'; secret: string }
+  | { kind: 'tag'; secret: string; tags: Record<string, string> };
+
+/** What must hold after the plan ran (checked with DescribeSecret). */
+export interface Expectation {
+  secret: string;
+  versionId: string;
+  stage: string;
+  /** true: the version must NOT hold the stage (a retired generation) */
+  absent?: boolean;
 }
 
 export interface CustodyPlan {
   prefix: string;
   kmsKeyArn: string;
+  mode: CustodyMode;
+  phase: Phase;
+  generation: number;
   items: PlanItem[];
+  steps: PlanStep[];
+  expect: Expectation[];
+  /** why nothing may be written (a conflict: exit 5) */
+  refused?: { code: string; reason: string; hint?: string };
+  /** set when the phase would run but its wait has not passed */
+  notBefore?: Date;
+  /** the document text the plan publishes (when it writes one) */
+  documentText?: string;
 }
 
-/** The plan for one private-key secret (pure). */
-export function decideKey(localFingerprint: string, remote: RemoteSecret, allowRotate: boolean): { action: PlanAction; reason?: string } {
-  if (!remote.exists) return { action: 'create' };
-  if (remote.deletionDate) {
-    return { action: 'blocked', reason: `scheduled for deletion on ${remote.deletionDate.toISOString().slice(0, 10)}; restore it first (aws secretsmanager restore-secret)` };
-  }
-  if (remote.foreign) return allowRotate ? { action: 'rotate', reason: `replaces a value that ${remote.foreign}` } : { action: 'conflict', reason: remote.foreign };
-  if (remote.fingerprint === localFingerprint) return { action: 'unchanged' };
-  return allowRotate ? { action: 'rotate' } : { action: 'conflict', reason: 'holds a different key' };
+export interface RemoteSecrets {
+  keyset?: SecretDescription;
+  document?: SecretDescription;
 }
 
-/** The plan for the public-keys document (pure): it is derived data, replaced whenever stale. */
-export function decideDocument(remote: RemoteSecret): { action: PlanAction; reason?: string } {
-  if (!remote.exists) return { action: 'create' };
-  if (remote.deletionDate) return { action: 'blocked', reason: 'scheduled for deletion; restore it first (aws secretsmanager restore-secret)' };
-  if (remote.documentMatches) return { action: 'unchanged' };
-  return { action: 'update', reason: remote.documentReason };
+/** The document version id: its digest (the text is canonical JSON, so equal documents have equal ids). */
+export function documentVersionId(text: string): string {
+  return `pk-${createHash('sha3-256').update(text, 'utf8').digest('hex').slice(0, 61)}`;
 }
 
-/** The items that stop the plan from being applied. */
-export function refusedItems(plan: CustodyPlan): PlanItem[] {
-  return plan.items.filter((i) => i.action === 'conflict' || i.action === 'blocked');
+function stageHolder(versions: CustodyVersion[], stage: string): CustodyVersion | undefined {
+  return versions.find((v) => v.stages.includes(stage));
 }
 
-export function writesIn(plan: CustodyPlan): PlanItem[] {
-  return plan.items.filter((i) => i.action === 'create' || i.action === 'rotate' || i.action === 'update');
-}
-
-function currentVersion(d: SecretDescription): string | undefined {
-  return d.versions.find((v) => v.stages.includes(STAGE_CURRENT))?.versionId;
-}
-
-/** Local facts the plan compares against: fingerprints of the key files. */
-export interface LocalFingerprints {
-  mlkem: string;
-  mldsa: string;
-  ecdh: string;
-  composite: string;
-  /** the audit key's (SPEC §7.1 fourth secret), when the key folder has one */
-  audit?: string;
-}
-
-/**
- * Reads the store and plans the upload (or rotation with `allowRotate`). Reads each secret's
- * metadata and AWSCURRENT value (the stated fingerprint / the document), never prints either.
- */
-export async function planCustody(
-  p: CryptoProvider,
-  store: SecretStore,
-  opts: { prefix: string; kmsKeyArn: string; local: LocalFingerprints; allowRotate: boolean; now: Date },
-): Promise<CustodyPlan> {
-  const items: PlanItem[] = [];
-  for (const spec of KEY_SECRETS) {
-    const name = secretName(opts.prefix, spec.suffix);
-    const remote = await readRemote(store, name, async (value) => {
-      const parsed = parseKeySecret(value, spec.algorithm);
-      return parsed.ok ? { fingerprint: parsed.secret.fingerprint } : { foreign: `is not an ima-qs ${spec.algorithm} key secret (${parsed.reason})` };
-    });
-    const local = opts.local[spec.role];
-    items.push(item(name, spec.role, spec.algorithm, local, remote, decideKey(local, remote, opts.allowRotate), opts.kmsKeyArn));
-  }
-  const docName = secretName(opts.prefix, PUBLIC_KEYS_SUFFIX);
-  const remoteDoc = await readRemote(store, docName, async (value) => {
-    const v: KeysDocumentVerdict = verifyPublicKeysDocument(p, value, { pin: opts.local.mldsa, now: opts.now });
-    if (!v.valid) return { documentMatches: false, documentReason: v.reason };
-    const same = v.fingerprints.mlkem === opts.local.mlkem && v.fingerprints.ecdh === opts.local.ecdh;
-    return { documentMatches: same, fingerprint: v.fingerprints.composite, documentReason: same ? undefined : 'lists other encryption keys' };
-  });
-  items.push(item(docName, 'public-keys', 'signed public keys', opts.local.composite, remoteDoc, decideDocument(remoteDoc), opts.kmsKeyArn));
-  // the audit key (SPEC §7.1, §8.11): planned like the others when the folder has one, last (it is not in the public-keys document)
-  if (opts.local.audit !== undefined) {
-    const name = secretName(opts.prefix, AUDIT_KEY_SECRET.suffix);
-    const remote = await readRemote(store, name, async (value) => {
-      const parsed = parseKeySecret(value, AUDIT_KEY_SECRET.algorithm);
-      return parsed.ok ? { fingerprint: parsed.secret.fingerprint } : { foreign: `is not an ima-qs ML-DSA-87 key secret (${parsed.reason})` };
-    });
-    items.push(item(name, 'audit', AUDIT_KEY_SECRET.algorithm, opts.local.audit, remote, decideKey(opts.local.audit, remote, opts.allowRotate), opts.kmsKeyArn));
-  }
-  return { prefix: opts.prefix, kmsKeyArn: opts.kmsKeyArn, items };
-}
-
-function item(name: string, role: CustodyRole, algorithm: string, local: string, remote: RemoteSecret, d: { action: PlanAction; reason?: string }, kmsKeyArn: string): PlanItem {
-  return {
-    name,
-    role,
-    algorithm,
-    action: d.action,
-    fingerprint: local,
-    ...(remote.fingerprint ? { remoteFingerprint: remote.fingerprint } : {}),
-    ...(remote.currentVersionId ? { currentVersionId: remote.currentVersionId } : {}),
-    ...(remote.exists && remote.kmsKeyId !== undefined && !sameKmsKey(remote.kmsKeyId, kmsKeyArn) ? { kmsChange: true } : {}),
-    ...(d.reason ? { reason: d.reason } : {}),
-  };
+function describeVersion(v: CustodyVersion | undefined): string {
+  if (!v) return 'none';
+  return v.generation !== undefined ? `generation ${v.generation}` : `a version not written by ima-qs (${v.versionId.slice(0, 24)})`;
 }
 
 /** A secret's KmsKeyId may be the ARN, the bare key id, or (set by other tools) an alias. */
@@ -156,139 +118,216 @@ export function sameKmsKey(remote: string, arn: string): boolean {
   return remote === arn || arn.endsWith(`:key/${remote}`);
 }
 
-async function readRemote(store: SecretStore, name: string, inspect: (value: string) => Promise<Partial<RemoteSecret>>): Promise<RemoteSecret> {
-  const d = await store.describe(name);
-  if (!d) return { exists: false };
-  const base: RemoteSecret = { exists: true, kmsKeyId: d.kmsKeyId, currentVersionId: currentVersion(d) };
-  if (d.deletionDate) return { ...base, deletionDate: d.deletionDate };
-  if (!base.currentVersionId) return { ...base, foreign: 'has no AWSCURRENT version' };
-  const value = await store.get(name, STAGE_CURRENT);
-  return { ...base, ...(await inspect(value.value)) };
+/** `rotation` tag value: phase:generation:time. */
+export function rotationTag(phase: 'publish' | 'switch' | 'done', generation: number, at: Date): string {
+  return `${phase}:${generation}:${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
 }
 
-export type ItemOutcome = 'created' | 'staged' | 'promoted' | 'unchanged' | 'not-written';
-
-export interface AppliedItem {
-  name: string;
-  action: PlanAction;
-  outcome: ItemOutcome;
-  versionId?: string;
+export function parseRotationTag(v: string | undefined): { phase: string; generation: number; at: number } | undefined {
+  const m = /^(publish|switch|done):(\d{1,15}):(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$/.exec(v ?? '');
+  return m ? { phase: m[1], generation: Number(m[2]), at: Date.parse(m[3]) } : undefined;
 }
 
-/**
- * Applies a plan that has no refused items. `values` holds the SecretString for every secret that
- * the plan writes; `tags(item)` the tags for it.
- */
-export async function applyPlan(
-  store: SecretStore,
-  plan: CustodyPlan,
-  values: ReadonlyMap<string, string>,
-  tags: (item: PlanItem) => Record<string, string>,
-  onProgress?: (done: number, total: number) => void,
-): Promise<AppliedItem[]> {
-  if (refusedItems(plan).length) throw new Error('applyPlan: the plan has refused items'); // precondition, a bug if hit
-  const results: AppliedItem[] = plan.items.map((i) => ({ name: i.name, action: i.action, outcome: i.action === 'unchanged' ? 'unchanged' : 'not-written' }));
-  const step = async (idx: number, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      throw incomplete(plan.items[idx], results, err);
-    }
+export interface PlanOptions {
+  prefix: string;
+  kmsKeyArn: string;
+  mode: CustodyMode;
+  now: Date;
+  /** skip the waits between rotation phases (an emergency: a leaked key retired at once) */
+  immediately?: boolean;
+  waits?: { publishMs: number; overlapMs: number };
+  /** `keys rotate --phase`: refuse unless this is the next phase */
+  expectPhase?: Phase;
+}
+
+/** Plans an upload or the next rotation phase (pure: metadata in, steps out). */
+export function planCustody(p: CryptoProvider, local: LocalKeySet, remote: RemoteSecrets, o: PlanOptions): CustodyPlan {
+  const ksName = keysetSecretName(o.prefix);
+  const docName = secretName(o.prefix, PUBLIC_KEYS_SUFFIX);
+  const gen = local.keyset.statement.generation;
+  const vid = keysetVersionId(p, local.keyset);
+  const plan: CustodyPlan = { prefix: o.prefix, kmsKeyArn: o.kmsKeyArn, mode: o.mode, phase: 'none', generation: gen, items: [], steps: [], expect: [] };
+  const refuse = (code: string, reason: string, hint?: string): CustodyPlan => {
+    plan.refused = { code, reason, ...(hint ? { hint } : {}) };
+    plan.items = [{ name: ksName, role: 'keyset', action: code === 'SECRET_PENDING_DELETION' ? 'blocked' : 'conflict', detail: `generation ${gen}`, reason }];
+    plan.steps = [];
+    plan.expect = [];
+    return plan;
   };
-  const total = writesIn(plan).length * 2;
-  let done = 0;
-  const tick = () => onProgress?.(++done, total);
-  // Phase 1: create, or stage as AWSPENDING (readers still see the old AWSCURRENT).
-  for (let i = 0; i < plan.items.length; i++) {
-    const it = plan.items[i];
-    if (it.action === 'unchanged') continue;
-    const value = values.get(it.name);
-    if (value === undefined) throw new Error(`applyPlan: no value for ${it.name}`);
-    await step(i, async () => {
-      if (it.action === 'create') {
-        const out = await store.create(it.name, { value, kmsKeyId: plan.kmsKeyArn, tags: tags(it), description: describeSecret(it) });
-        results[i] = { ...results[i], outcome: 'created', versionId: out.versionId };
-        done++; // a created secret has no second phase
-        tick();
-        return;
-      }
-      if (it.kmsChange) await store.setKmsKey(it.name, plan.kmsKeyArn);
-      const out = await store.putVersion(it.name, value, [STAGE_PENDING]);
-      results[i] = { ...results[i], outcome: 'staged', versionId: out.versionId };
-      tick();
-    });
-  }
-  // Phase 2: promote every staged version (AWSPREVIOUS follows automatically), then retag.
-  for (let i = 0; i < plan.items.length; i++) {
-    const it = plan.items[i];
-    if (results[i].outcome !== 'staged') continue;
-    await step(i, async () => {
-      await store.moveStage(it.name, STAGE_CURRENT, results[i].versionId!, it.currentVersionId);
-      results[i] = { ...results[i], outcome: 'promoted' };
-      await store.removeStage(it.name, STAGE_PENDING, results[i].versionId!);
-      await store.tag(it.name, tags(it));
-      tick();
-    });
-  }
-  return results;
-}
-
-function describeSecret(it: PlanItem): string {
-  if (it.role === 'audit') return 'ima-qs audit key: signs audit checkpoints only (SPEC 7.1, 8.11)';
-  return it.role === 'public-keys'
-    ? 'ima-qs signed public-keys document (SPEC 7.3), served at /api/keys'
-    : `ima-qs ${it.algorithm} private key (SPEC 7.1)`;
-}
-
-function incomplete(failed: PlanItem, results: AppliedItem[], cause: unknown): RemoteError {
-  const by = (o: ItemOutcome) => results.filter((r) => r.outcome === o).map((r) => r.name);
-  const written = [...by('created'), ...by('promoted')];
-  const staged = by('staged');
-  const notWritten = results.filter((r) => r.outcome === 'not-written').map((r) => r.name);
-  const causeCode = (cause as { code?: string })?.code ?? 'AWS_ERROR';
-  const gone = causeCode === 'AWS_NOT_FOUND' ? ' (it was deleted after the plan was made)' : '';
-  const parts = [
-    `written: ${written.length ? written.join(', ') : 'none'}`,
-    ...(staged.length ? [`staged as AWSPENDING only (not current): ${staged.join(', ')}`] : []),
-    `not written: ${notWritten.length ? notWritten.join(', ') : 'none'}`,
-  ];
-  return new RemoteError('CUSTODY_INCOMPLETE', `writing ${failed.name} failed${gone}; ${parts.join('; ')}`, {
-    hint: 'run ima-qs keys status to see the state, then run the same command again: unchanged secrets are skipped',
-    cause,
-    details: { failed: failed.name, causeCode, written, staged, notWritten, outcomes: results },
+  const ks = remote.keyset;
+  if (ks?.deletionDate) return refuse('SECRET_PENDING_DELETION', `${ksName} is scheduled for deletion`, 'restore it (aws secretsmanager restore-secret --secret-id NAME), then run again');
+  const versions = custodyVersions(ks);
+  const cur = stageHolder(versions, STAGE_CURRENT);
+  const pend = stageHolder(versions, STAGE_PENDING);
+  const prev = stageHolder(versions, STAGE_PREVIOUS);
+  const kmsChange = ks?.kmsKeyId !== undefined && !sameKmsKey(ks.kmsKeyId, o.kmsKeyArn);
+  const root = fingerprint('ML-DSA-87', local.root);
+  const ksItem = (action: PlanAction, reason?: string): PlanItem => ({
+    name: ksName,
+    role: 'keyset',
+    action,
+    detail: `generation ${gen}`,
+    versionId: vid,
+    ...(cur ? { remoteCurrent: describeVersion(cur) } : {}),
+    ...(kmsChange && action !== 'unchanged' ? { kmsChange: true } : {}),
+    ...(reason ? { reason } : {}),
   });
-}
+  const setKms = () => (kmsChange ? [{ kind: 'set-kms', secret: ksName } as PlanStep] : []);
+  const tags = (current: SignedKeySet, rotation?: string) => ({
+    project: 'ima-qs',
+    kind: 'keyset',
+    generation: String(current.statement.generation),
+    fingerprint: current.statement.kem.fingerprint,
+    signer: current.statement.signers.decisions.fingerprint,
+    root,
+    ...(rotation ? { rotation } : {}),
+  });
+  const waitFor = (phase: 'publish' | 'switch', ms: number): Date | undefined => {
+    if (o.immediately) return undefined;
+    const t = parseRotationTag(ks?.tags.rotation);
+    if (!t || t.phase !== phase || t.generation !== gen) return new Date(8.64e15); // unknown: never without --immediately
+    return o.now.getTime() < t.at + ms ? new Date(t.at + ms) : undefined;
+  };
+  const waits = o.waits ?? ROTATION_WAITS;
+  let docCurrent: SignedKeySet = local.keyset;
+  let docAccepted: SignedKeySet[] = [];
+  let writeDocument = true;
 
-export interface ReadBack {
-  name: string;
-  ok: boolean;
-  fingerprint?: string;
-  reason?: string;
-}
-
-/**
- * Reads every secret of the plan back (AWSCURRENT) and checks it holds the local key: the PEM is
- * decoded and its public key fingerprinted, the document verified against the local ML-DSA key.
- */
-export async function readBack(p: CryptoProvider, store: SecretStore, plan: CustodyPlan, local: LocalFingerprints, now: Date): Promise<ReadBack[]> {
-  const out: ReadBack[] = [];
-  for (const it of plan.items) {
-    try {
-      if (it.role === 'public-keys') {
-        const got = await store.get(it.name, STAGE_CURRENT);
-        const v = verifyPublicKeysDocument(p, got.value, { pin: local.mldsa, now });
-        const ok = v.valid && v.fingerprints.composite === local.composite;
-        out.push({ name: it.name, ok, ...(v.valid ? { fingerprint: v.fingerprints.composite } : {}), ...(ok ? {} : { reason: v.valid ? 'lists other keys' : v.reason }) });
-        continue;
+  if (o.mode === 'upload') {
+    plan.phase = 'upload';
+    if (!ks) {
+      plan.items.push(ksItem('create'));
+      plan.steps.push({ kind: 'create', secret: ksName, role: 'keyset', versionId: vid });
+    } else if (versions.length === 0) {
+      // an empty secret (Terraform creates the containers): its first version becomes AWSCURRENT
+      plan.items.push(ksItem('fill'));
+      plan.steps.push(...setKms(), { kind: 'put', secret: ksName, role: 'keyset', versionId: vid }, { kind: 'tag', secret: ksName, tags: tags(local.keyset) });
+    } else if (cur?.versionId === vid) {
+      plan.items.push(ksItem('unchanged'));
+      if (pend || prev) writeDocument = false; // a rotation is under way: keys rotate manages the document
+    } else if (pend?.versionId === vid) {
+      return refuse('KEY_CONFLICT', `generation ${gen} is pending in ${ksName} (a rotation is under way)`, 'continue it with ima-qs keys rotate --keys DIR');
+    } else if (cur?.generation === undefined) {
+      return refuse('KEY_CONFLICT', `${ksName} holds ${describeVersion(cur)}`, 'it was not written by ima-qs keys upload: check what it is before replacing it');
+    } else if (cur.generation < gen) {
+      return refuse('KEY_CONFLICT', `${ksName} holds generation ${cur.generation}; yours is generation ${gen}`, 'rotate to it: ima-qs keys rotate --keys DIR (publish → switch → retire)');
+    } else if (cur.generation > gen) {
+      return refuse('KEY_CONFLICT', `${ksName} holds generation ${cur.generation}, newer than yours (${gen})`, 'an older generation is never put back into custody');
+    } else {
+      return refuse('KEY_CONFLICT', `${ksName} holds another statement of generation ${gen} (another root, or keys certified twice)`, 'compare ima-qs keys status with your keyset.json');
+    }
+    if (!ks || versions.length === 0) plan.expect.push({ secret: ksName, versionId: vid, stage: STAGE_CURRENT });
+  } else {
+    const previous = local.previous;
+    if (!previous) return refuse('ROTATE_NEEDS_PREVIOUS', `the key folder of generation ${gen} has no previous_keyset.json`, 'a rotation goes from generation N-1 to N: create the folder with ima-qs keys generate --root ROOT --previous OLD/keyset.json');
+    const prevVid = keysetVersionId(p, previous);
+    if (!cur) return refuse('KEY_CONFLICT', `${ksName} holds no current key set: there is nothing to rotate from`, 'upload the current generation first: ima-qs keys upload');
+    if (cur.versionId === prevVid) {
+      if (prev) return refuse('ROTATION_IN_PROGRESS', `${describeVersion(prev)} is still AWSPREVIOUS in ${ksName}`, 'retire it first: ima-qs keys rotate --keys THAT_GENERATION_DIR');
+      if (!pend) {
+        plan.phase = 'publish';
+        plan.items.push(ksItem('publish'));
+        const exists = versions.some((v) => v.versionId === vid);
+        plan.steps.push(
+          ...setKms(),
+          exists ? { kind: 'move', secret: ksName, stage: STAGE_PENDING, to: vid } : { kind: 'put', secret: ksName, role: 'keyset', versionId: vid, stages: [STAGE_PENDING] },
+          { kind: 'tag', secret: ksName, tags: tags(previous, rotationTag('publish', gen, o.now)) },
+        );
+        plan.expect.push({ secret: ksName, versionId: vid, stage: STAGE_PENDING }, { secret: ksName, versionId: prevVid, stage: STAGE_CURRENT });
+        docCurrent = previous;
+        docAccepted = [local.keyset];
+      } else if (pend.versionId === vid && !publishedDocument(p, local, previous, remote.document)) {
+        // a publish that stopped after staging the key set: its document is written before any switch
+        plan.phase = 'publish';
+        plan.items.push(ksItem('publish', 'finishes a publish that stopped before the document was written'));
+        plan.steps.push({ kind: 'tag', secret: ksName, tags: tags(previous, rotationTag('publish', gen, o.now)) });
+        plan.expect.push({ secret: ksName, versionId: vid, stage: STAGE_PENDING }, { secret: ksName, versionId: prevVid, stage: STAGE_CURRENT });
+        docCurrent = previous;
+        docAccepted = [local.keyset];
+      } else if (pend.versionId === vid) {
+        plan.phase = 'switch';
+        plan.notBefore = waitFor('publish', waits.publishMs);
+        plan.items.push(ksItem('switch'));
+        plan.steps.push(
+          { kind: 'move', secret: ksName, stage: STAGE_CURRENT, to: vid, from: prevVid },
+          { kind: 'unstage', secret: ksName, stage: STAGE_PENDING, from: vid },
+          { kind: 'tag', secret: ksName, tags: tags(local.keyset, rotationTag('switch', gen, o.now)) },
+        );
+        plan.expect.push({ secret: ksName, versionId: vid, stage: STAGE_CURRENT }, { secret: ksName, versionId: prevVid, stage: STAGE_PREVIOUS }, { secret: ksName, versionId: vid, stage: STAGE_PENDING, absent: true });
+        docAccepted = [previous];
+      } else {
+        return refuse('ROTATION_IN_PROGRESS', `${describeVersion(pend)} is already pending in ${ksName}`, 'finish or undo that rotation first (ima-qs keys status)');
       }
-      const spec = it.role === 'audit' ? AUDIT_KEY_SECRET : KEY_SECRETS.find((s) => s.role === it.role)!;
-      const r = await readKeySecret(p, store, plan.prefix, spec);
-      const ok = r.fingerprint === (spec.role === 'audit' ? local.audit : local[spec.role as KeyRole]);
-      out.push({ name: it.name, ok, fingerprint: r.fingerprint, ...(ok ? {} : { reason: 'holds a different key' }) });
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      out.push({ name: it.name, ok: false, reason: e.code ? `${e.code}: ${e.message}` : 'unreadable' });
+    } else if (cur.versionId === vid) {
+      if (pend?.versionId === vid) {
+        plan.phase = 'switch'; // a switch that stopped after moving AWSCURRENT: finish it
+        plan.items.push(ksItem('switch'));
+        plan.steps.push({ kind: 'unstage', secret: ksName, stage: STAGE_PENDING, from: vid }, { kind: 'tag', secret: ksName, tags: tags(local.keyset, rotationTag('switch', gen, o.now)) });
+        plan.expect.push({ secret: ksName, versionId: vid, stage: STAGE_PENDING, absent: true });
+        docAccepted = [previous];
+      } else if (prev?.versionId === prevVid) {
+        plan.phase = 'retire';
+        plan.notBefore = waitFor('switch', waits.overlapMs);
+        plan.items.push(ksItem('retire'));
+        plan.steps.push({ kind: 'unstage', secret: ksName, stage: STAGE_PREVIOUS, from: prevVid }, { kind: 'tag', secret: ksName, tags: tags(local.keyset, rotationTag('done', gen, o.now)) });
+        plan.expect.push({ secret: ksName, versionId: vid, stage: STAGE_CURRENT }, { secret: ksName, versionId: prevVid, stage: STAGE_PREVIOUS, absent: true });
+      } else if (prev) {
+        return refuse('ROTATION_IN_PROGRESS', `${describeVersion(prev)} is AWSPREVIOUS in ${ksName}, not generation ${previous.statement.generation}`, 'retire it with the key folder of the generation after it');
+      } else {
+        plan.phase = 'none';
+        plan.items.push(ksItem('unchanged', `generation ${gen} is current and the rotation is complete`));
+      }
+    } else {
+      return refuse('KEY_CONFLICT', `${ksName} holds ${describeVersion(cur)} as current; this folder rotates from generation ${previous.statement.generation} to ${gen}`, 'ima-qs keys status shows what custody holds');
     }
   }
-  return out;
+  if (o.expectPhase && o.expectPhase !== plan.phase) {
+    return refuse('PHASE_OUT_OF_ORDER', `the next step for generation ${gen} is ${plan.phase === 'none' ? 'nothing' : plan.phase}, not ${o.expectPhase}`);
+  }
+
+  // the document: its version id is its digest, so "unchanged" is a metadata comparison
+  if (writeDocument) {
+    const doc = remote.document;
+    const text = publicKeysDocumentText(createPublicKeysDocument({ root: local.root, current: docCurrent, accepted: docAccepted }));
+    const dvid = documentVersionId(text);
+    const dversions = custodyVersions(doc);
+    const dcur = stageHolder(dversions, STAGE_CURRENT);
+    const item = (action: PlanAction, reason?: string): PlanItem => ({
+      name: docName,
+      role: 'public-keys',
+      action,
+      detail: `current generation ${docCurrent.statement.generation}${docAccepted.length ? `, accepted ${docAccepted.map((s) => s.statement.generation).join(', ')}` : ''}`,
+      versionId: dvid,
+      ...(reason ? { reason } : {}),
+    });
+    if (doc?.deletionDate) return refuse('SECRET_PENDING_DELETION', `${docName} is scheduled for deletion`, 'restore it (aws secretsmanager restore-secret --secret-id NAME), then run again');
+    const dtags = { project: 'ima-qs', kind: 'public-keys', generation: String(docCurrent.statement.generation), root };
+    if (dcur?.versionId === dvid) plan.items.push(item('unchanged'));
+    else {
+      plan.documentText = text;
+      if (!doc) {
+        plan.items.push(item('create'));
+        plan.steps.push({ kind: 'create', secret: docName, role: 'public-keys', versionId: dvid });
+      } else {
+        const docKmsChange = doc.kmsKeyId !== undefined && !sameKmsKey(doc.kmsKeyId, o.kmsKeyArn);
+        plan.items.push({ ...item(dversions.length === 0 ? 'fill' : 'update'), ...(docKmsChange ? { kmsChange: true } : {}) });
+        if (docKmsChange) plan.steps.push({ kind: 'set-kms', secret: docName });
+        plan.steps.push(
+          dversions.some((v) => v.versionId === dvid)
+            ? { kind: 'move', secret: docName, stage: STAGE_CURRENT, to: dvid, ...(dcur ? { from: dcur.versionId } : {}) }
+            : { kind: 'put', secret: docName, role: 'public-keys', versionId: dvid },
+          { kind: 'tag', secret: docName, tags: dtags },
+        );
+      }
+      plan.expect.push({ secret: docName, versionId: dvid, stage: STAGE_CURRENT });
+    }
+  }
+  return plan;
+}
+
+/** True when the document custody serves is the one a publish of `local` writes (current: previous, accepted: local). */
+function publishedDocument(p: CryptoProvider, local: LocalKeySet, previous: SignedKeySet, doc: SecretDescription | undefined): boolean {
+  const text = publicKeysDocumentText(createPublicKeysDocument({ root: local.root, current: previous, accepted: [local.keyset] }));
+  const id = documentVersionId(text);
+  return custodyVersions(doc).some((v) => v.versionId === id && v.stages.includes(STAGE_CURRENT));
 }

@@ -48,16 +48,18 @@ export interface SecretValue {
 }
 
 export interface SecretStore {
-  /** creates a secret whose first version is AWSCURRENT */
-  create(name: string, init: { value: string; kmsKeyId: string; tags: Record<string, string>; description?: string }): Promise<{ arn: string; versionId: string }>;
-  /** adds a version with the given stages (AWSCURRENT when none are given) */
-  putVersion(name: string, value: string, stages?: string[]): Promise<{ versionId: string }>;
+  /** creates a secret whose first version is AWSCURRENT (its id `versionId` when given) */
+  create(name: string, init: { value: string; kmsKeyId: string; tags: Record<string, string>; description?: string; versionId?: string }): Promise<{ arn: string; versionId: string }>;
+  /** adds a version with the given stages (AWSCURRENT when none are given), its id `versionId` when given */
+  putVersion(name: string, value: string, stages?: string[], versionId?: string): Promise<{ versionId: string }>;
   /** moves `stage` to `toVersionId` (from `fromVersionId`, which must hold it) */
   moveStage(name: string, stage: string, toVersionId: string, fromVersionId?: string): Promise<void>;
   /** removes `stage` from `versionId` */
   removeStage(name: string, stage: string, versionId: string): Promise<void>;
   /** the value of one version, by stage (default AWSCURRENT) */
   get(name: string, stage?: string): Promise<SecretValue>;
+  /** the value of one version, by its id */
+  getVersion(name: string, versionId: string): Promise<SecretValue>;
   /** undefined when the secret does not exist */
   describe(name: string): Promise<SecretDescription | undefined>;
   /** secrets whose name starts with `prefix` */
@@ -86,7 +88,7 @@ export class SecretsManagerStore implements SecretStore {
     return new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', opts, env)));
   }
 
-  async create(name: string, init: { value: string; kmsKeyId: string; tags: Record<string, string>; description?: string }) {
+  async create(name: string, init: { value: string; kmsKeyId: string; tags: Record<string, string>; description?: string; versionId?: string }) {
     const out = await awsCall(`creating secret ${name}`, () =>
       this.client.send(
         new CreateSecretCommand({
@@ -95,15 +97,18 @@ export class SecretsManagerStore implements SecretStore {
           KmsKeyId: init.kmsKeyId,
           Tags: toTags(init.tags),
           ...(init.description ? { Description: init.description } : {}),
+          ...(init.versionId ? { ClientRequestToken: init.versionId } : {}),
         }),
       ),
     );
     return { arn: out.ARN ?? '', versionId: out.VersionId ?? '' };
   }
 
-  async putVersion(name: string, value: string, stages?: string[]) {
+  async putVersion(name: string, value: string, stages?: string[], versionId?: string) {
     const out = await awsCall(`writing a new version of secret ${name}`, () =>
-      this.client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ...(stages ? { VersionStages: stages } : {}) })),
+      this.client.send(
+        new PutSecretValueCommand({ SecretId: name, SecretString: value, ...(stages ? { VersionStages: stages } : {}), ...(versionId ? { ClientRequestToken: versionId } : {}) }),
+      ),
     );
     return { versionId: out.VersionId ?? '' };
   }
@@ -132,6 +137,13 @@ export class SecretsManagerStore implements SecretStore {
       this.client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage })),
     );
     return { name, versionId: out.VersionId ?? '', stages: out.VersionStages ?? [], value: out.SecretString ?? '' };
+  }
+
+  async getVersion(name: string, versionId: string): Promise<SecretValue> {
+    const out = await awsCall(`reading secret ${name} (version ${versionId.slice(0, 24)})`, () =>
+      this.client.send(new GetSecretValueCommand({ SecretId: name, VersionId: versionId })),
+    );
+    return { name, versionId: out.VersionId ?? versionId, stages: out.VersionStages ?? [], value: out.SecretString ?? '' };
   }
 
   async describe(name: string): Promise<SecretDescription | undefined> {

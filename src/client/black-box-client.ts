@@ -2,15 +2,19 @@
  * `BlackBoxClient`: the request side of DESIGN.md "The data flow", as a library that runs in Node
  * and in a browser (pure JS: the noble provider, `fetch`, no `node:` import anywhere below it).
  *
- *   1. GET /api/keys, verify the signed keys document against the PINNED ML-DSA-87 fingerprint
- *      (SPEC §7.3) — on any "no" it stops here: nothing is sealed or sent
+ *   1. GET /api/keys, verify the keys document against the PINNED ROOT fingerprint (SPEC §7.3):
+ *      the root key, its signed key-set statements, the current one valid now and of a generation
+ *      no lower than the highest this client has seen (a rollback is refused) — on any "no" it
+ *      stops here: nothing is sealed or sent
  *   2. make an ephemeral composite reply key, seal the request to the service key (SPEC §8.1)
  *   3. POST it; the 202 answer must name the handle the client computed itself
  *   4. long-poll GET /api/decisions/{handle}?wait=S (SPEC §8.2): the service holds the request
  *      until the decision is stored; a service that answers 202 at once (an older proxy that
  *      ignores `wait`) is polled with backoff instead (a progress callback sees each poll)
- *   5. open the sealed response with the reply key, verify every check of SPEC §8.5 against the
- *      pin and the request digest, and return the response document (what `-o response.json` keeps)
+ *   5. open the sealed response with the reply key, verify every check of SPEC §8.10 against the
+ *      root pin (the response carries the statement that certifies its signer, of a generation
+ *      no lower than the highest seen) and the request digest, and return the response document
+ *      (what `-o response.json` keeps)
  *
  * The verifier is the same pure `verifyResponse` that `ima-qs verify response.json` runs offline.
  *
@@ -25,21 +29,21 @@ import { openBytes } from '../crypto/envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nobleProvider } from '../crypto/provider-noble.js';
 import { verifyPublicKeysDocument, type DocumentKeys } from '../protocol/keys-document.js';
-import { ImaError, InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
+import { InputError, RemoteError, UsageError, VerificationError } from '../errors.js';
 import { verifyResponse, type AnchorKind, type ResponseCheck } from '../protocol/response-verify.js';
 import { payloadDigest } from '../protocol/decision-v2.js';
 import type { AnyResponse } from '../protocol/response-view.js';
-import { verifyRefusal } from '../protocol/refusal.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import { MAX_SEALED_BYTES, sealRequest, type RequestPayload, type Route } from '../protocol/request.js';
 import { parseStrictJsonBytes } from '../protocol/strict-json.js';
 import { Deadline, type Step, type StepContext } from './deadline.js';
 import { type Answer, type FetchLike, printable, readCapped, refuseRedirect, requireType } from './http-answer.js';
+import { jsonObject, refusal, signedRefusal, type Reply } from './service-answer.js';
 
 export { type FetchLike, printable, readCapped } from './http-answer.js';
 
 /** Caps on what a (possibly hostile) server can make the client read. */
-const MAX_KEYS_DOC_BYTES = 64 * 1024;
+const MAX_KEYS_DOC_BYTES = 128 * 1024;
 const MAX_ERROR_BYTES = 16 * 1024;
 
 export type ClientPhase = 'keys' | 'seal' | 'post' | 'poll' | 'open' | 'verify' | 'done';
@@ -56,8 +60,17 @@ export interface ClientProgress {
 export interface BlackBoxClientOptions {
   /** the service base URL, e.g. http://127.0.0.1:8787 or https://abc.lambda-url.eu-central-1.on.aws */
   endpoint: string;
-  /** the ML-DSA-87 fingerprint given out of band (64 hex digits, as `ima-qs keys show` prints it) */
+  /** the ROOT fingerprint given out of band (64 hex digits, as `ima-qs keys generate` and `local up` print it) */
   pin: string;
+  /**
+   * the highest key-set generation already seen for this root (kept by the caller across runs,
+   * e.g. the CLI's state file): a keys document or a response certified by a lower one is refused
+   */
+  minGeneration?: number;
+  /** the decisions signers (fingerprints) the generation `minGeneration` certifies (from the same record) */
+  minGenerationSigners?: readonly string[];
+  /** told whenever a verified keys document raises the highest generation seen (with its current signer) */
+  onGeneration?: (generation: number, signers: string[]) => void;
   fetch?: FetchLike;
   /** defaults to the pure-JS noble provider (the only one that runs in a browser) */
   provider?: CryptoProvider;
@@ -129,17 +142,15 @@ interface Exchange {
   holdSeconds?: number;
 }
 
-interface Reply {
-  status: number;
-  body: Uint8Array;
-}
-
 export class BlackBoxClient {
   private readonly base: string;
   private readonly p: CryptoProvider;
   private readonly fetch: FetchLike;
   private readonly now: () => number;
   private cachedKeys?: { keys: DocumentKeys; at: number };
+  /** the highest key-set generation this instance has seen in a verified keys document, and its signers */
+  private highest: number;
+  private highestSigners: readonly string[];
 
   constructor(private readonly opts: BlackBoxClientOptions) {
     let url: URL;
@@ -152,8 +163,10 @@ export class BlackBoxClient {
     this.base = url.href.replace(/\/+$/, '');
     const pin = String(opts.pin ?? '').trim().toLowerCase().replace(/^sha3-256:/, '');
     if (!/^[0-9a-f]{64}$/.test(pin)) {
-      throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits', { hint: "it is the ML-DSA-87 fingerprint 'ima-qs keys show' or 'ima-qs local up' prints" });
+      throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits', { hint: "it is the root fingerprint 'ima-qs keys generate' or 'ima-qs local up' prints" });
     }
+    this.highest = Number.isSafeInteger(opts.minGeneration) && opts.minGeneration! > 0 ? opts.minGeneration! : 0;
+    this.highestSigners = opts.minGenerationSigners ?? [];
     this.opts = { ...opts, pin };
     this.p = opts.provider ?? nobleProvider;
     const global = (globalThis as { fetch?: FetchLike }).fetch;
@@ -207,6 +220,16 @@ export class BlackBoxClient {
     });
   }
 
+  /** The highest key-set generation seen so far (0: none). */
+  get generation(): number {
+    return this.highest;
+  }
+
+  /** The decisions signers (fingerprints) that generation certifies. */
+  get generationSigners(): readonly string[] {
+    return this.highestSigners;
+  }
+
   /** Step 1: the service keys, trusted only once the document verifies against the pin. */
   async keys(signal?: AbortSignal): Promise<DocumentKeys> {
     return this.keysWithin(this.deadline(signal));
@@ -218,11 +241,22 @@ export class BlackBoxClient {
     const res = await this.call(d, { step: 'keys', method: 'GET', path: '/api/keys', ok: { status: 200, type: 'application/json', maxBytes: MAX_KEYS_DOC_BYTES } });
     if (res.status !== 200) throw refusal(res, 'GET /api/keys');
     const text = new TextDecoder('utf-8').decode(res.body);
-    const v = verifyPublicKeysDocument(this.p, text, { pin: this.opts.pin, now: new Date(this.now()) });
+    const v = verifyPublicKeysDocument(this.p, text, { pin: this.opts.pin, now: new Date(this.now()), minGeneration: this.highest || undefined });
     // Precondition: nothing is sealed or sent to a service whose keys do not verify against the pin
     if (!v.valid) throw new VerificationError(v.code, `the service keys document is refused: ${v.reason}`, {
-      hint: v.code === 'KEYS_DOC_PIN_MISMATCH' ? 'the endpoint is not the service you pinned, or its signing key changed: check the fingerprint out of band' : undefined,
+      hint:
+        v.code === 'KEYS_DOC_PIN_MISMATCH'
+          ? 'the endpoint is not the service you pinned (the pin is the root fingerprint): check it out of band'
+          : v.code === 'KEYS_DOC_ROLLBACK'
+            ? 'someone serves an old keys document (a rotated, possibly leaked key set): do not send anything'
+            : undefined,
     });
+    if (v.keys.generation >= this.highest) {
+      const raised = v.keys.generation > this.highest;
+      this.highest = v.keys.generation;
+      this.highestSigners = [v.keys.fingerprints.decisions];
+      if (raised) this.opts.onGeneration?.(v.keys.generation, [v.keys.fingerprints.decisions]);
+    }
     this.cachedKeys = { keys: v.keys, at: this.now() };
     return v.keys;
   }
@@ -307,7 +341,12 @@ export class BlackBoxClient {
     }
     progress('verify');
     // the client knows what it sent: the request digest and the payload digest are checked, not taken
-    const v = verifyResponse(this.p, response, this.opts.pin, { requestDigest: sealed.handle, payloadDigest: payloadDigest(this.p, payload), requireAnchor: this.opts.requireAnchor });
+    const v = verifyResponse(this.p, response, this.opts.pin, {
+      requestDigest: sealed.handle,
+      payloadDigest: payloadDigest(this.p, payload),
+      requireAnchor: this.opts.requireAnchor,
+      ...(this.highest ? { minGeneration: this.highest, stillCertified: this.highestSigners } : {}),
+    });
     const doc = response as AnyResponse;
     if (v.ok && doc.decision.request_id !== sealed.inner.request_id) {
       v.ok = false;
@@ -320,59 +359,6 @@ export class BlackBoxClient {
     progress('done');
     return { handle: sealed.handle, response: doc, checks: v.checks, anchor: v.anchor, serviceMs, totalMs: this.now() - t0, polls };
   }
-}
-
-function jsonObject(body: Uint8Array, what: string): Record<string, unknown> {
-  try {
-    const v = parseStrictJsonBytes(body);
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new RemoteError('BAD_SERVICE_ANSWER', `${what}: the service answered with something that is not a JSON object`);
-}
-
-/** A non-success answer as an error carrying the service's own code (SPEC §8.2 errors). */
-function refusal(res: Reply, what: string): RemoteError {
-  let code = 'HTTP_' + res.status;
-  let message = '';
-  try {
-    const e = (parseStrictJsonBytes(res.body) as { error?: { code?: unknown; message?: unknown } }).error;
-    if (typeof e?.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(e.code)) code = e.code;
-    if (typeof e?.message === 'string') message = printable(e.message);
-  } catch {
-    // not our JSON error shape: keep the status
-  }
-  return new RemoteError('SERVICE_REFUSED', `${what}: the service answered ${res.status} ${code}${message ? `: ${message}` : ''}`, {
-    details: { status: res.status, serviceCode: code },
-  });
-}
-
-/**
- * A 422 is the worker's refusal, signed (SPEC §8.10.5): verified against the pinned service key
- * from the verified keys document and this request's digest. A real one is REQUEST_REFUSED
- * (exit 3, the service's code in details); anything else is a forged refusal (exit 1).
- */
-function signedRefusal(p: CryptoProvider, res: Reply, keys: DocumentKeys, handle: string): ImaError {
-  let doc: unknown;
-  try {
-    doc = parseStrictJsonBytes(res.body);
-  } catch {
-    doc = undefined;
-  }
-  const claimed = (doc as { error?: { code?: unknown } } | undefined)?.error?.code;
-  const shown = typeof claimed === 'string' && /^[A-Z0-9_]{1,64}$/.test(claimed) ? claimed : 'unknown';
-  const v = verifyRefusal(p, (doc as { refusal?: unknown } | undefined)?.refusal, { publicKey: keys.mldsa, fingerprint: fingerprint('ML-DSA-87', keys.mldsa) }, handle);
-  if (!v.ok) {
-    return new VerificationError('REFUSAL_FORGED', `the service answered 422 ${shown}, but the refusal is not signed by the pinned service key: ${v.reason}`, {
-      hint: 'something between you and the service (a proxy, or whoever can write its tables) made up this refusal; the request may still be decided: poll again or resend',
-      details: { serviceCode: shown },
-    });
-  }
-  const b = v.refusal.body;
-  return new InputError('REQUEST_REFUSED', `the service refused the request (signed): ${b.code}: ${printable(b.message)}`, {
-    details: { serviceCode: b.code, status: 422, signed: true, refusal: v.refusal },
-  });
 }
 
 /** Decodes a base64 field of a response (exported for callers that show the signer key). */

@@ -32,10 +32,6 @@ import { AUDIT_DIR, FileAuditStore } from '../audit/audit-store-file.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { PcrEvidence, PcrTransition, TrustedSigners } from '../audit/audit-verify.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
-import type { CheckpointStore } from '../audit/checkpoint-store.js';
-import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
-import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
-import { loadAuditPublicKey } from '../keys/audit-key.js';
 
 export interface SourceFlags {
   state?: string;
@@ -344,48 +340,4 @@ function uniq(w: { pcr: number; bank: AnchorBank }[]): { pcr: number; bank: Anch
   const seen = new Map<string, { pcr: number; bank: AnchorBank }>();
   for (const x of w) seen.set(`${x.pcr}:${x.bank}`, x);
   return [...seen.values()];
-}
-
-/** SPEC §9: where the local stack writes its registrations and checkpoints. */
-export const LOCAL_CHECKPOINTS = 'checkpoints';
-
-export interface CheckpointFlags {
-  checkpoints?: string;
-  auditKey?: string[];
-}
-
-/**
- * The checkpoint store to compare with (SPEC §8.11): --checkpoints s3://BUCKET[/PREFIX] or a
- * folder; with --state, STATE/checkpoints when the stack wrote one. Undefined: none given.
- */
-export async function openCheckpointStore(
-  flags: CheckpointFlags & SourceFlags,
-  source: AuditSource,
-  deps: CliDeps,
-): Promise<{ store: CheckpointStore; close(): void } | undefined> {
-  let where = flags.checkpoints;
-  if (!where && source.stateDir && (await isDirectory(join(source.stateDir, LOCAL_CHECKPOINTS)))) where = join(source.stateDir, LOCAL_CHECKPOINTS);
-  if (!where) return undefined;
-  if (where.startsWith('s3://')) {
-    return s3CheckpointStore(where, deps.env, { profile: flags.profile, region: flags.region });
-  }
-  const dir = resolvePath(deps, where);
-  if (!(await isDirectory(dir))) throw new InputError('CHECKPOINTS_NOT_FOUND', `${where} is not a folder of checkpoints`, { hint: 'give s3://BUCKET[/PREFIX] or the folder the worker writes (STATE/checkpoints for local up)' });
-  return { store: new FileCheckpointStore(dir), close: () => {} };
-}
-
-/** Audit public keys to trust for registrations and checkpoints: every --audit-key, else STATE/keys. */
-export async function trustedAuditKeys(p: CryptoProvider, keys: string[] | undefined, source: AuditSource, deps: CliDeps): Promise<TrustedSigners> {
-  const args = keys?.length ? keys : source.stateDir ? [join(source.stateDir, 'keys')] : [];
-  if (!args.length) {
-    throw new UsageError('AUDIT_KEY_REQUIRED', 'checking checkpoints needs the audit public key', {
-      hint: 'pass --audit-key DIR|FILE (the key folder from `ima-qs keys generate`, or audit_ml_dsa_87_public.key)',
-    });
-  }
-  const out = new Map<string, Uint8Array>();
-  for (const a of args) {
-    const k = await loadAuditPublicKey(p, resolvePath(deps, a));
-    out.set(k.fingerprint, k.publicKey);
-  }
-  return out;
 }

@@ -23,13 +23,10 @@ import {
   loadEvidence,
   openAuditSource,
   optionalSigners,
-  openCheckpointStore,
   selectChains,
-  trustedAuditKeys,
   trustedSigners,
-  type CheckpointFlags,
 } from './audit-source.js';
-import { assessCheckpoints, readCheckpointEvidence, type CheckpointAssessment } from '../audit/checkpoint-verify.js';
+import { checkpointTrust, withCertifiedSigners, type CheckpointFlags } from './audit-checkpoints.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { type TrustedSigners, entrySignatureStatus, readCore } from '../audit/audit-verify.js';
 import { coveringStatements, entryBatchStatus } from '../audit/audit-batch.js';
@@ -193,7 +190,7 @@ function registerVerify(audit: Command, app: App): void {
       description: 'verify every link, signature and PCR anchor of the audit chains, and their registrations and checkpoints; exit 1 naming the first bad entry',
       examples: [
         'ima-qs audit verify --state .ima-qs/local',
-        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --key quantum_keys --checkpoints s3://ima-quantum-audit-checkpoints-123456789012 --audit-key quantum_keys',
+        'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --checkpoints s3://ima-quantum-audit-checkpoints-123456789012 --pin ROOT_FINGERPRINT',
         'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --chain worker-1/0 --tcti device:/dev/tpmrm0',
         'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --quote quote.json --nonce 0011223344556677 --ak ak.pem --previous-quote yesterday.json --json',
         'ima-qs audit verify --state .ima-qs/local --from 1000 --to 2000',
@@ -205,10 +202,13 @@ and with checkpoints unregistered, checkpoint, forked. No private key is needed:
 are not opened.
 Checkpoints (SPEC §8.11): with --checkpoints (s3://BUCKET[/PREFIX] or a folder; with --state,
 STATE/checkpoints by default) every registered chain is verified, also one whose entries are all
-gone, against its registration and its checkpoints signed by the audit key (--audit-key, default
-with --state: STATE/keys): a truncated tail, a deleted chain, a fork and an edited or re-signed
-batch statement behind a checkpoint are found. Entries after the newest checkpoint are reported
-as "not yet checkpointed" with their count and age.
+gone, against its registration and its checkpoints signed by the audit key: a truncated tail, a
+deleted chain, a fork and an edited or re-signed batch statement behind a checkpoint are found.
+The audit key is trusted only through the root pin (--pin; default with --state: STATE/root): a
+key-set statement the root signed, stored in the checkpoint store (keysets/), certifies it, and
+the document's time lies in that statement's validity (SPEC §7.3). The decisions signers those
+statements certify are trusted for the batch statements, beside --key. Entries after the newest
+checkpoint are reported as "not yet checkpointed" with their count and age.
 Without --tcti, --simulated or --quote the anchors are replayed against each other only: give the
 TPM (or a quote of it) to compare the chain's end with the PCR (with --state, a stack on the
 simulated bank is compared with STATE/tpm-sim.json by default). --quote needs --nonce and --ak:
@@ -222,7 +222,7 @@ unanchored: run again. --event-log names extends of the same PCR made outside th
     .option('--from <n>', 'first sequence number to verify', '0')
     .option('--to <n>', 'last sequence number to verify (default: the newest)')
     .option('--checkpoints <s3-url|dir>', 'the checkpoint store (s3://BUCKET[/PREFIX] or a folder; default with --state: STATE/checkpoints)')
-    .option('--audit-key <dir|file>', 'trusted audit public key (key folder or audit_ml_dsa_87_public.key); repeat for rotated keys (default with --state: STATE/keys)', collect)
+    .option('--pin <root-fingerprint>', 'the root pin: audit keys (and decisions signers) certified by it are trusted (default with --state: STATE/root)')
     .option('--tcti <tcti>', 'compare with this TPM’s PCR (tpm2-tools TCTI)')
     .option('--simulated <statefile>', 'compare with a SIMULATED pcr bank state file')
     .option('--quote <file>', 'compare with the values of this quote (QUOTE.json, verified first; needs --nonce and --ak)')
@@ -239,15 +239,10 @@ unanchored: run again. --event-log names extends of the same PCR made outside th
         const p = defaultProvider();
         const deps = app.deps;
         return withSource(o, deps, async (source) => {
-          const trusted = await trustedSigners(p, o.key, source, deps);
-          const cpStore = await openCheckpointStore(o, source, deps);
-          let assessment: CheckpointAssessment | undefined;
-          try {
-            if (cpStore) assessment = assessCheckpoints(p, await readCheckpointEvidence(cpStore.store), await trustedAuditKeys(p, o.auditKey, source, deps));
-          } finally {
-            cpStore?.close();
-          }
-          if (o.auditKey?.length && !assessment) throw new UsageError('USAGE', '--audit-key goes with --checkpoints (or --state with STATE/checkpoints)');
+          // SPEC §8.11: the checkpoints and their signers' certification by the pinned root first
+          const { assessment, certified } = await checkpointTrust(p, o, source, deps);
+          // batch statements: --key (default with --state: STATE/keys), and the root-certified decisions signers
+          const trusted = withCertifiedSigners(certified && !o.key?.length ? await optionalSigners(p, o.key, source, deps) : await trustedSigners(p, o.key, source, deps), certified);
           let chains = await selectChains(source.store, o.chain);
           // SPEC §8.11: every registered chain, also one whose entries are all gone
           if (assessment && o.chain === undefined) chains = [...new Set([...chains, ...assessment.chains.keys()])].sort();
@@ -289,8 +284,12 @@ unanchored: run again. --event-log names extends of the same PCR made outside th
           const simulated = run.results.some((r) => r.verdict.pcr?.simulated);
           let human = verifyTable(run.results, Boolean(assessment));
           if (!run.evidence) human += '\npcr: not compared with a tpm (pass --tcti, --simulated or --quote to detect a truncated tail)';
-          if (!assessment) human += '\ncheckpoints: not compared (pass --checkpoints s3://… or a folder, and --audit-key)';
+          if (!assessment) human += '\ncheckpoints: not compared (pass --checkpoints s3://… or a folder, and --pin ROOT)';
           else human += `\ncheckpoints: ${assessment.label} (${assessment.objects} objects)${assessment.ignored.length ? `, ${assessment.ignored.length} objects that are not ours ignored` : ''}`;
+          if (certified) {
+            human += `\nroot ${certified.pin.slice(0, 16)}…: generation${certified.generations.length === 1 ? '' : 's'} ${certified.generations.join(', ') || 'none'} certified in the store (${certified.audit.size} audit key${certified.audit.size === 1 ? '' : 's'})`;
+            for (const r of certified.refused) human += `\nrefused statement ${r.where}: ${r.reason}`;
+          }
           if (simulated) human += `\nSIMULATED: some chains are anchored in a simulated pcr bank: ${anchorLabel({ simulated: true })}`;
           for (const r of run.results) {
             const n = r.checkpoints?.notYetCheckpointed;
@@ -299,7 +298,7 @@ unanchored: run again. --event-log names extends of the same PCR made outside th
           }
           for (const r of run.results) if (r.verdict.problem) human += `\n${r.verdict.chain} seq ${r.verdict.problem.seq}: ${r.verdict.problem.kind}: ${r.verdict.problem.detail}`;
           return {
-            data: { source: source.label, from, to: to ?? null, chains: chainsJson, evidence: run.evidence ?? null, checkpointStore: assessment ? { location: assessment.label, objects: assessment.objects, ignored: assessment.ignored } : null, simulated, problem: bad ?? null },
+            data: { source: source.label, from, to: to ?? null, chains: chainsJson, evidence: run.evidence ?? null, checkpointStore: assessment ? { location: assessment.label, objects: assessment.objects, ignored: assessment.ignored } : null, root: certified ? { pin: certified.pin, generations: certified.generations, auditKeys: [...certified.audit.keys()], refused: certified.refused } : null, simulated, problem: bad ?? null },
             human,
             failure: bad
               ? new VerificationError('AUDIT_CHAIN_INVALID', `audit chain ${bad.chain}, entry ${bad.seq}: ${bad.kind}: ${bad.detail}`, {

@@ -46,7 +46,7 @@ export async function runDemo(deps: CliDeps, o: { keep?: boolean; bytes?: number
 
     await timed('keys generate', async () => {
       const r = await generateKeyDir(d, { out: 'keys' });
-      return `8 key files (the audit key too) + report + upload script; ML-DSA-87 ${r.fingerprints!.mldsa.slice(0, 16)}…`;
+      return `8 key files (the audit key too) + keyset.json + report + upload script; root (the pin) ${r.root.fingerprint.slice(0, 16)}…`;
     });
     await timed('encrypt', async () => {
       const r = await encryptFile(d, { input: 'report.bin', output: 'report.bin.ima', to: 'keys' });

@@ -148,24 +148,30 @@ export function registerFileCrypto(program: Command, app: App): void {
       description: 'verify a detached ML-DSA-87 file signature, or a service response.json (one row per check)',
       examples: [
         'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
-        'ima-qs verify response.json --pin 3f9a…(the service ML-DSA-87 fingerprint)',
+        'ima-qs verify response.json --pin 3f9a…(the root fingerprint of the service)',
+        'ima-qs verify keys.json --pin 3f9a…   (a public-keys document, GET /api/keys: a rollback is refused)',
         'ima-qs verify response.json --pin 3f9a… --file app.py --require-anchor',
         'ima-qs verify vote.json --pin 3f9a…   (one vote, exported with ima-qs vote export)',
-        'ima-qs verify response.json --key quantum_keys/ml_dsa_87_public.key --json',
+        'ima-qs verify response.json --key quantum_keys_root --json',
         'curl -s https://host/response.json | ima-qs verify - --pin 3f9a…',
       ],
       notes: `With --signature: a file signature (SPEC §5). Without it: FILE is a decision response
 written by 'ima-qs request -o' (SPEC §8.10; version 1 responses of §8.5 still verify), or one vote
-exported with 'ima-qs vote export', checked offline against --pin or --key: the decision
-signature, the votes' Merkle root, the tally, the aggregation rule, the payload digest (with
---file), the request digest and the audit anchor (entry, signed batch statement, inclusion proof,
-PCR arithmetic). A simulated anchor is labelled SIMULATED; a v1 anchor "unauthenticated (v1)".
+exported with 'ima-qs vote export', checked offline against --pin or --key (the ROOT: the response
+carries the key-set statement that certifies its signer, valid at its issued_at): the signer key,
+the decision signature, the votes' Merkle root, the tally, the aggregation rule, the payload digest
+(with --file), the request digest and the audit anchor (entry, signed batch statement, inclusion
+proof, PCR arithmetic). A simulated anchor is labelled SIMULATED; a v1 anchor "unauthenticated
+(v1)". Or FILE is a public-keys document (GET /api/keys): verified against the root and recorded.
+The highest generation seen per root ($XDG_STATE_HOME/ima-qs/generations.json) is the floor: an
+older keys document, or a response certified by an older generation, is a rollback (exit 1).
 Exit 0 when every check passes, 1 naming the failed checks, 3 for a malformed input.`,
     })
     .argument('<file>', 'the signed file, or a response.json (- for stdin)')
     .option('--signature <sig>', 'the detached signature file (- for stdin)')
-    .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer')
-    .option('--pin <fingerprint>', 'response.json: the pinned ML-DSA-87 fingerprint of the service')
+    .option('--key <dir|pubfile>', 'key folder or ML-DSA-87 public key file of the signer (response.json: the root folder or its public key)')
+    .option('--pin <fingerprint>', 'response.json / keys.json: the root fingerprint of the service')
+    .option('--reset-generation', 'response.json / keys.json: forget the highest key-set generation seen for this root first')
     .option('--request-digest <hex>', 'response.json: the handle of the request it must answer')
     .option('--file <path>', 'response.json: the file that was sent; its payload digest must be the signed one')
     .option('--name <name>', 'response.json: the payload name that was sent with --file (default: its base name)')
@@ -187,6 +193,7 @@ interface VerifyFlags {
   name?: string;
   requireAnchor?: boolean;
   requireTpm?: boolean;
+  resetGeneration?: boolean;
 }
 
 export async function verifyCommand(app: App, file: string, o: VerifyFlags): Promise<CommandResult> {
@@ -195,14 +202,18 @@ export async function verifyCommand(app: App, file: string, o: VerifyFlags): Pro
     if (o.pin || (o.key && (await startsWithBrace(resolve(app.deps.cwd, file))))) {
       // loaded here: the response checks pull in the service's council rules, which encrypt/decrypt do not need
       const { verifyResponseAction } = await import('./verify-response.js');
-      return verifyResponseAction(file, { pin: o.pin, key: o.key, requestDigest: o.requestDigest, payloadFile: o.file, payloadName: o.name, requireAnchor: o.requireAnchor, requireTpm: o.requireTpm }, app);
+      return verifyResponseAction(
+        file,
+        { pin: o.pin, key: o.key, requestDigest: o.requestDigest, payloadFile: o.file, payloadName: o.name, requireAnchor: o.requireAnchor, requireTpm: o.requireTpm, resetGeneration: o.resetGeneration },
+        app,
+      );
     }
     throw new UsageError('MISSING_OPTION', 'verify needs --signature SIG --key KEY (a file signature) or --pin FP | --key KEY (a response.json)', {
       hint: 'ima-qs verify report.pdf --signature report.pdf.sig --key quantum_keys',
     });
   }
-  if (o.pin || o.requestDigest || o.file || o.name || o.requireAnchor || o.requireTpm) {
-    throw new UsageError('CONFLICTING_OPTIONS', '--pin, --request-digest, --file, --name, --require-anchor and --require-tpm are for a response.json, not with --signature');
+  if (o.pin || o.requestDigest || o.file || o.name || o.requireAnchor || o.requireTpm || o.resetGeneration) {
+    throw new UsageError('CONFLICTING_OPTIONS', '--pin, --request-digest, --file, --name, --require-anchor, --require-tpm and --reset-generation are for a response.json, not with --signature');
   }
   if (!o.key) {
     throw new UsageError('MISSING_OPTION', 'verify FILE --signature SIG needs --key DIR|PUBFILE', {

@@ -1,7 +1,9 @@
 /**
- * `ima-qs keys generate` and `ima-qs keys show` (SPEC §2): the service key folder — six PEM files,
- * a report with algorithms, sizes and fingerprints (never secrets) and the upload script for the
- * custody step (`ima-qs keys upload`). Nothing is written when any target exists without --force.
+ * `ima-qs keys generate`, `keys certify` and `keys show` (SPEC §2.4, §7.3): the service key folder —
+ * six PEM files, the root-signed key-set statement (keyset.json), a report with algorithms, sizes
+ * and fingerprints (never secrets) and the upload script for the custody step — and the offline
+ * root in its own folder, whose fingerprint is the pin. Nothing is written when any target exists
+ * without --force.
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
@@ -13,6 +15,8 @@ import { type DecodedKey, type KeyAlg, expectPublic, fingerprint } from '../cryp
 import { defaultProvider } from '../crypto/providers.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { exists, isDirectory, writeFileAtomic } from '../io/files.js';
+import { KEYSET_FILES, ROOT_FILES, certifyKeyDir, loadRootKey, readKeySetFile, writeRootDir } from '../keys/key-set-files.js';
+import { DEFAULT_KEYSET_VALIDITY_DAYS, MAX_KEYSET_VALIDITY_DAYS, type SignedKeySet } from '../protocol/keyset.js';
 import {
   KEY_FILES,
   type ServiceFingerprints,
@@ -42,18 +46,56 @@ const SIZE_NOTES: Record<KeyAlg, string> = {
 export interface GenerateResult {
   dir: string;
   files: string[];
-  /** the service keys (absent with --audit-key-only) */
-  fingerprints?: ServiceFingerprints;
-  /** the audit key's (SPEC §8.11: signs registrations and checkpoints only) */
+  fingerprints: ServiceFingerprints;
+  /** the audit key's (SPEC §8.11: signs registrations and checkpoints only; certified as `signers.audit`) */
   auditFingerprint: string;
   generated: string;
+  /** the root's fingerprint: THE pin clients hold */
+  root: { dir: string; fingerprint: string; created: boolean };
+  generation: number;
+  notAfter: string;
+}
+
+export interface CertifyFlags {
+  /** the root folder (created by generate when absent) */
+  root?: string;
+  /** the previous generation's keyset.json (the new one is its generation + 1) */
+  previous?: string;
+  /** the public key of a decisions signer held in AWS KMS (keys signer create) */
+  kmsSigner?: string;
+  validDays?: string;
+  service?: string;
+}
+
+function validDays(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,3}$/.test(v) || Number(v) > MAX_KEYSET_VALIDITY_DAYS) {
+    throw new UsageError('BAD_VALIDITY', `--valid-days ${v.slice(0, 12)} is not a whole number of days from 1 to ${MAX_KEYSET_VALIDITY_DAYS}`);
+  }
+  return Number(v);
+}
+
+function serviceName(v: string | undefined): string | undefined {
+  if (v !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/.test(v)) throw new UsageError('BAD_SERVICE', '--service is 1-128 of A-Z a-z 0-9 . _ : / -');
+  return v;
+}
+
+async function certifyOptions(deps: CliDeps, p: CryptoProvider, o: CertifyFlags): Promise<{ previous?: SignedKeySet; decisionsSigner?: Uint8Array; validityDays?: number; service?: string }> {
+  const { readPublicKey } = await import('../keys/key-dir.js');
+  return {
+    previous: o.previous ? await readKeySetFile(resolve(deps.cwd, o.previous), { stdin: deps.stdin }) : undefined,
+    decisionsSigner: o.kmsSigner ? await readPublicKey(p, resolve(deps.cwd, o.kmsSigner), 'ML-DSA-87') : undefined,
+    validityDays: validDays(o.validDays),
+    service: serviceName(o.service),
+  };
 }
 
 /**
  * `keys generate --audit-key-only`: adds the audit key pair to an existing key folder (written
- * before the audit key existed), never replacing anything.
+ * before the audit key existed), never replacing anything. The folder is then certified again
+ * (`keys certify --force`): every key-set statement certifies an audit signer (SPEC §7.3).
  */
-export async function addAuditKey(deps: CliDeps, o: { out: string }, p: CryptoProvider = defaultProvider()): Promise<GenerateResult> {
+export async function addAuditKey(deps: CliDeps, o: { out: string }, p: CryptoProvider = defaultProvider()): Promise<{ dir: string; files: string[]; auditFingerprint: string; generated: string }> {
   const dir = resolve(deps.cwd, o.out);
   if (!(await isDirectory(dir))) throw new InputError('NOT_A_DIRECTORY', `${o.out} is not a key folder`, { hint: '--audit-key-only adds the audit key to a folder written by `ima-qs keys generate`' });
   if (await hasAuditKey(dir)) {
@@ -66,10 +108,20 @@ export async function addAuditKey(deps: CliDeps, o: { out: string }, p: CryptoPr
 
 export async function generateKeyDir(
   deps: CliDeps,
-  o: { out: string; force?: boolean },
+  o: { out: string; force?: boolean } & CertifyFlags,
   p: CryptoProvider = defaultProvider(),
 ): Promise<GenerateResult> {
   const dir = resolve(deps.cwd, o.out);
+  const rootDir = resolve(deps.cwd, o.root ?? `${o.out.replace(/\/+$/, '')}_root`);
+  // the default root folder of a previous run is replaced only with --force (a new root: a new pin)
+  const rootExists = (await exists(join(rootDir, ROOT_FILES.private))) && !(o.root === undefined && o.force);
+  if (rootExists && o.root === undefined) {
+    throw new InputError('FILE_EXISTS', `${rootDir} already holds a root key`, {
+      hint: 'certify with it explicitly: --root DIR --previous OLD/keyset.json, or pass --force to replace it too (a new root changes the pin)',
+    });
+  }
+  if (o.previous && !rootExists) throw new UsageError('USAGE', '--previous needs the root that signed it (--root DIR)');
+  const certify = await certifyOptions(deps, p, o); // usage errors before anything is written
   if (!o.force) {
     // all eight names checked before anything is written (writeKeyDir checks its six again)
     const names = [...Object.values(KEY_FILES), ...Object.values(AUDIT_KEY_FILES), REPORT_FILE, UPLOAD_SCRIPT];
@@ -85,18 +137,50 @@ export async function generateKeyDir(
     throw new InputError('NOT_A_DIRECTORY', `${o.out} is a file; a folder was expected`);
   }
   const keys = generateServiceKeys(p);
+  const root = rootExists ? await loadRootKey(p, rootDir) : await writeRootDir(p, rootDir, { force: o.force });
   const audit = generateAuditKey(p);
   const written = await writeKeyDir(dir, keys, { force: o.force });
   written.push(...(await writeAuditKey(dir, audit, { force: o.force })));
   const fps = fingerprints(publicKeysOf(keys));
+  const now = deps.now?.() ?? new Date();
+  const generated = now.toISOString();
+  const signed = await certifyKeyDir(p, { root, dir, notBefore: now, force: true, ...certify });
   const auditFingerprint = fingerprint('ML-DSA-87', audit.publicKey);
-  const generated = (deps.now?.() ?? new Date()).toISOString();
-  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, auditFingerprint, generated), { mode: 0o644, force: o.force });
+  const rootFp = fingerprint('ML-DSA-87', root.publicKey);
+  await writeFileAtomic(join(dir, REPORT_FILE), reportText(fps, auditFingerprint, generated, rootFp, signed), { mode: 0o644, force: o.force });
   await writeFileAtomic(join(dir, UPLOAD_SCRIPT), UPLOAD_SCRIPT_TEXT, { mode: 0o700, force: o.force });
-  return { dir: o.out, files: [...written, join(dir, REPORT_FILE), join(dir, UPLOAD_SCRIPT)], fingerprints: fps, auditFingerprint, generated };
+  const extra = [KEYSET_FILES.current, KEYSET_FILES.root, ...(certify.previous ? [KEYSET_FILES.previous] : [])].map((f) => join(dir, f));
+  return {
+    dir: o.out,
+    files: [...written, ...extra, join(dir, REPORT_FILE), join(dir, UPLOAD_SCRIPT)],
+    fingerprints: fps,
+    auditFingerprint,
+    generated,
+    root: { dir: rootDir, fingerprint: rootFp, created: !rootExists },
+    generation: signed.statement.generation,
+    notAfter: signed.statement.not_after,
+  };
 }
 
-function reportText(fp: ServiceFingerprints, audit: string, date: string): string {
+/** `keys certify`: the root signs a key folder's statement (a new generation: renewal, a KMS signer, a rotation). */
+export async function certifyKeyDirCommand(deps: CliDeps, o: { keys: string; root: string; force?: boolean } & CertifyFlags, p: CryptoProvider = defaultProvider()) {
+  const certify = await certifyOptions(deps, p, o);
+  const root = await loadRootKey(p, resolve(deps.cwd, o.root));
+  const signed = await certifyKeyDir(p, { root, dir: resolve(deps.cwd, o.keys), notBefore: deps.now?.() ?? new Date(), force: o.force, ...certify });
+  const st = signed.statement;
+  return {
+    dir: o.keys,
+    generation: st.generation,
+    root: st.root,
+    kem: st.kem.fingerprint,
+    signers: { decisions: st.signers.decisions.fingerprint, audit: st.signers.audit.fingerprint },
+    notBefore: st.not_before,
+    notAfter: st.not_after,
+    previous: st.previous,
+  };
+}
+
+function reportText(fp: ServiceFingerprints, audit: string, date: string, root: string, signed: SignedKeySet): string {
   return `# ima-qs key generation report
 
 Generated: ${date}
@@ -112,7 +196,12 @@ A fingerprint is the SHA3-256 of the key's SubjectPublicKeyInfo DER (SPEC §2).
 | audit checkpoints (SPEC §8.11; not the service key) | ML-DSA-87 (FIPS 204) | ${AUDIT_KEY_FILES.public}, ${AUDIT_KEY_FILES.private} | ${SIZE_NOTES['ML-DSA-87']} | \`${audit}\` |
 | recipient (what envelopes name) | id-MLKEM768-ECDH-P384-SHA3-256 | (ML-KEM-768 + P-384 public keys) | ${SIZE_NOTES['MLKEM768-P384']} | \`${fp.composite}\` |
 
-**Service fingerprint to pin (ML-DSA-87):** \`${fp.mldsa}\`
+**Fingerprint to pin: the ROOT (ML-DSA-87):** \`${root}\`
+
+The root is in its own folder (never uploaded; keep it offline). It certified this folder as
+generation ${signed.statement.generation} (keyset.json), valid ${signed.statement.not_before} to ${signed.statement.not_after}:
+decisions signer \`${signed.statement.signers.decisions.fingerprint}\`${signed.statement.signers.decisions.fingerprint === fp.mldsa ? ' (this folder\'s ML-DSA-87 key)' : ' (held elsewhere, e.g. in AWS KMS)'}, audit signer \`${signed.statement.signers.audit.fingerprint}\`.
+Rotating any key of this folder leaves the pin unchanged; a new root changes it.
 
 - Private key files are PKCS#8 PEM in seed-only form, mode 0600, in a 0700 folder. Keep them off
   shared disks; move them into custody with \`./${UPLOAD_SCRIPT}\` (AWS Secrets Manager under a KMS key).
@@ -142,7 +231,10 @@ export async function showKeys(deps: CliDeps, target: string, p: CryptoProvider 
   const add = (d: DecodedKey, shown: string) =>
     rows.push({ file: shown, algorithm: d.alg, kind: d.kind, size: d.publicKey.length, fingerprint: fingerprint(d.alg, d.publicKey) });
   if (await isDirectory(path)) {
-    const names = await keyFilesIn(path);
+    // the six service files, and a root's (its own folder, or the public copy in a key folder)
+    const names = [...(await keyFilesIn(path))];
+    for (const f of [ROOT_FILES.private, ROOT_FILES.public, AUDIT_KEY_FILES.public, AUDIT_KEY_FILES.private]) if (!names.includes(f) && (await exists(join(path, f)))) names.push(f);
+    names.sort();
     if (names.length === 0) {
       throw new InputError('NO_KEY_FILES', `${target} holds no ima-qs key files`, {
         hint: `expected ${Object.values(KEY_FILES).join(', ')}`,
@@ -175,40 +267,94 @@ export async function showKeys(deps: CliDeps, target: string, p: CryptoProvider 
 }
 
 export function registerKeyFiles(keys: Command, app: App): void {
-  app
-    .command(keys, {
-      name: 'generate',
-      description: 'generate the service key pairs (ML-KEM-768, ML-DSA-87, ECDH P-384) into a folder',
-      examples: ['ima-qs keys generate --out quantum_keys', 'ima-qs keys generate --out quantum_keys --force --json', 'ima-qs keys generate --out quantum_keys --audit-key-only'],
-      notes: `Writes eight PEM files (private ones 0600, folder 0700): the three service key pairs and the
-separate audit key pair (${AUDIT_KEY_FILES.private}: signs audit checkpoints only, SPEC §8.11),
-${REPORT_FILE} and ${UPLOAD_SCRIPT}. Refuses to overwrite anything without --force (and then
-writes nothing). --audit-key-only adds the audit key pair to an existing folder, replacing nothing.`,
-    })
-    .requiredOption('--out <dir>', 'folder for the key files (created 0700)')
-    .option('--force', 'replace existing key files (the old private keys are lost)')
-    .option('--audit-key-only', 'add only the audit key pair to an existing key folder (never replaces anything)')
-    .action(
-      app.action(async (o: { out: string; force?: boolean; auditKeyOnly?: boolean }) => {
-        if (o.auditKeyOnly && o.force) throw new UsageError('USAGE', '--audit-key-only never replaces anything: it does not go with --force');
-        const r = o.auditKeyOnly ? await addAuditKey(app.deps, o) : await generateKeyDir(app.deps, o);
-        const human =
-          table(['file'], r.files.map((f) => [f])) +
-          '\n' +
-          facts([
-            ...(r.fingerprints
-              ? ([
-                  ['ML-DSA-87 (pin this)', r.fingerprints.mldsa],
-                  ['recipient (MLKEM768-P384)', r.fingerprints.composite],
-                  ['ML-KEM-768', r.fingerprints.mlkem],
-                  ['ECDH P-384', r.fingerprints.ecdh],
-                ] as [string, string][])
-              : []),
-            ['audit key (checkpoints only)', r.auditFingerprint],
-          ]);
-        return { data: { ...r }, human };
-      }),
-    );
+  const certifyOptions = (c: Command) =>
+    c
+      .option('--previous <keyset.json>', "the previous generation's statement: the new one is its generation + 1")
+      .option('--kms-signer <pubfile>', 'certify this ML-DSA-87 public key (keys signer create --kms) as the decisions signer instead of the folder\'s own')
+      .option('--valid-days <n>', `validity of the statement (default ${DEFAULT_KEYSET_VALIDITY_DAYS}, at most ${MAX_KEYSET_VALIDITY_DAYS})`)
+      .option('--service <name>', 'the service name in the statement (default ima-qs)');
+
+  certifyOptions(
+    app
+      .command(keys, {
+        name: 'generate',
+        description: 'generate the service key pairs (ML-KEM-768, ML-DSA-87, ECDH P-384) and certify them with the offline root',
+        examples: [
+          'ima-qs keys generate --out quantum_keys',
+          'ima-qs keys generate --out gen2 --root quantum_keys_root --previous quantum_keys/keyset.json',
+          'ima-qs keys generate --out quantum_keys --force --json',
+        ],
+        notes: `Writes eight PEM files (private ones 0600, folder 0700): the three service key pairs and the
+separate audit key pair (${AUDIT_KEY_FILES.private}: signs audit checkpoints only, SPEC §8.11);
+keyset.json (the key-set statement the root signed: generation, KEM key, the decisions and the
+audit signer, 90 days), ${REPORT_FILE} and ${UPLOAD_SCRIPT}. Without --root, a new root ML-DSA-87
+key pair is written to OUT_root (its own folder: keep it offline, never upload it): its
+fingerprint is THE pin clients and auditors hold. With --root and --previous, the folder is the
+next generation of that root (a rotation: ima-qs keys rotate). Refuses to overwrite anything
+without --force (and then writes nothing). --audit-key-only adds the audit key pair to an
+existing folder, replacing nothing; certify the folder again afterwards (keys certify --force).`,
+      })
+      .requiredOption('--out <dir>', 'folder for the key files (created 0700)')
+      .option('--root <dir>', 'the root folder to certify with (default: a new root in OUT_root)')
+      .option('--force', 'replace existing key files, and a root in OUT_root (the old private keys are lost; a new root changes the pin)')
+      .option('--audit-key-only', 'add only the audit key pair to an existing key folder (never replaces anything)'),
+  ).action(
+    app.action(async (o: { out: string; force?: boolean; auditKeyOnly?: boolean } & CertifyFlags) => {
+      if (o.auditKeyOnly) {
+        if (o.force || o.root || o.previous || o.kmsSigner || o.validDays || o.service) throw new UsageError('USAGE', '--audit-key-only goes alone with --out: it replaces and certifies nothing');
+        const a = await addAuditKey(app.deps, o);
+        return { data: { ...a }, human: table(['file'], a.files.map((f) => [f])) + '\n' + facts([['audit key (checkpoints only)', a.auditFingerprint], ['next', `ima-qs keys certify --root ROOT_DIR --keys ${o.out} --force`]]) };
+      }
+      const r = await generateKeyDir(app.deps, o);
+      const human =
+        table(['file'], r.files.map((f) => [f])) +
+        '\n' +
+        facts([
+          ['root (PIN THIS)', r.root.fingerprint],
+          ['root folder', `${r.root.dir}${r.root.created ? ' (new: keep it offline)' : ''}`],
+          ['generation', `${r.generation} (valid until ${r.notAfter})`],
+          ['signer (ML-DSA-87)', r.fingerprints.mldsa],
+          ['recipient (MLKEM768-P384)', r.fingerprints.composite],
+          ['ML-KEM-768', r.fingerprints.mlkem],
+          ['ECDH P-384', r.fingerprints.ecdh],
+          ['audit key (checkpoints only)', r.auditFingerprint],
+        ]);
+      return { data: { ...r }, human };
+    }),
+  );
+
+  certifyOptions(
+    app
+      .command(keys, {
+        name: 'certify',
+        description: "sign a key folder's key-set statement with the offline root (a new generation)",
+        examples: [
+          'ima-qs keys certify --root quantum_keys_root --keys quantum_keys --previous quantum_keys/keyset.json --force',
+          'ima-qs keys certify --root quantum_keys_root --keys quantum_keys --kms-signer quantum_keys/kms_signer_public.key --previous quantum_keys/keyset.json --force --json',
+        ],
+        notes: `Writes KEYS/keyset.json (and previous_keyset.json, and the root's public key). Every statement is a
+new generation: renew one before it expires (90 days by default), certify a signer held in AWS KMS,
+or certify a new folder; then publish it with ima-qs keys rotate. Run it where the root lives (offline).`,
+      })
+      .requiredOption('--root <dir>', 'the root folder')
+      .requiredOption('--keys <dir>', 'the key folder to certify')
+      .option('--force', `replace an existing ${KEYSET_FILES.current}`),
+  ).action(
+    app.action(async (o: { keys: string; root: string; force?: boolean } & CertifyFlags) => {
+      const r = await certifyKeyDirCommand(app.deps, o);
+      return {
+        data: r,
+        human: facts([
+          ['generation', r.generation],
+          ['root (the pin)', r.root],
+          ['KEM (MLKEM768-P384)', r.kem],
+          ['decisions signer', r.signers.decisions],
+          ['audit signer', r.signers.audit],
+          ['valid', `${r.notBefore} to ${r.notAfter}`],
+        ]),
+      };
+    }),
+  );
 
   app
     .command(keys, {

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { App } from '../cli.js';
 import { UsageError } from '../errors.js';
+import { defaultProvider } from '../crypto/providers.js';
 import { facts, type CommandResult } from '../output.js';
 import { HTTP_FRONT_DEFAULTS, type HttpFrontOptions } from '../local/http-server.js';
 import { startLocalStack, type AnchorChoice, type LocalStack } from '../local/local-stack.js';
@@ -93,9 +94,10 @@ export function anchorChoice(o: { tcti?: string; simulated?: boolean }, env: Rec
 export function startBanner(s: LocalStack): [string, string | number][] {
   return [
     ['endpoint', s.endpoint],
-    ['pin (ML-DSA-87 fingerprint)', s.fingerprint],
+    ['pin (root fingerprint)', s.fingerprint],
+    ['signer (certified by the root)', s.signerFingerprint],
     ['state', s.stateDir],
-    ['keys', s.keysCreated ? 'generated now (STATE/keys)' : 'loaded (STATE/keys)'],
+    ['keys', `${s.keysCreated ? 'generated now (STATE/root, STATE/keys)' : 'loaded'}; generations ${s.ring.sets.map((x) => `${x.generation} (${x.stage})`).join(', ')}`],
     [
       'audit recipient',
       s.auditRecipient.auditor ? `${s.auditRecipient.fingerprint} (auditor key ${s.auditRecipient.source})` : `${s.auditRecipient.fingerprint} (the service key, ${s.auditRecipient.source})`,
@@ -126,11 +128,12 @@ export function registerLocal(program: Command, app: App): void {
         'ima-qs request analyze app.py --endpoint http://127.0.0.1:8787 --pin <fingerprint printed by local up>',
       ],
       notes: `The same proxy handler as the Lambda, the same worker pipeline as the Fargate task, DynamoDB
-tables on dynalite (LevelDB under STATE/db), keys in STATE/keys (generated on first start, the
-layout of 'keys generate'). State survives a restart: same keys, same fingerprint, earlier decisions.
-The worker runs --workers pipelines (default: one per core), each on its own thread with its own
-audit chain local/0, local/1, … sharing the PCR under one lock; each council runs with a time
-budget (COUNCIL_TIMEOUT). Metrics (CloudWatch EMF) go to STATE/service.log.
+tables on dynalite (LevelDB under STATE/db), a root in STATE/root (its fingerprint is the pin) and
+key sets in STATE/keys (generated on first start, the layout of 'keys generate', certified by the
+root), rotated with 'ima-qs local rotate'. State survives a restart: same root, same pin, earlier
+decisions. The worker runs --workers pipelines (default: one per core), each on its own thread
+with its own audit chain local/0, local/1, … sharing the PCR under one lock; each council runs
+with a time budget (COUNCIL_TIMEOUT). Metrics (CloudWatch EMF) go to STATE/service.log.
 The audit chain is anchored in a TPM (--tcti) or in a simulated bank (--simulated), which every
 output labels as such. It listens on 127.0.0.1 only and authenticates no caller (the deployed
 proxy requires a JWT): it says so on stderr and as callerAuthentication in --json. The audit payloads are sealed to STATE/keys unless --audit-recipient
@@ -155,6 +158,27 @@ answer is logged to STATE/service.log (method and route, status, ms). Layout of 
     .option('--verbose', 'also print the service log lines (JSON) on stderr')
     // --json may be parsed by the program (global option): read it with the globals
     .action(app.action(async (o: LocalUpFlags, cmd: Command) => localUp(app, { ...o, json: Boolean(cmd.optsWithGlobals().json) })));
+
+  app
+    .command(local, {
+      name: 'rotate',
+      description: "run the next phase of a key rotation of a local stack's state: publish, switch or retire",
+      examples: ['ima-qs local rotate --state .ima-qs-local', 'ima-qs local rotate --state .ima-qs-local --phase switch --json'],
+      notes: `publish: a new generation (new ML-KEM-768 and P-384 keys, the same signing key, certified by
+STATE/root) in STATE/keys-gN, staged as pending: the running stack decrypts both within 2 s and
+lists it as accepted. switch: clients seal to it (the document's current). retire: the old one is
+no longer decrypted. The stack may be running (it re-reads STATE/stages.json) or stopped.`,
+    })
+    .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
+    .option('--phase <phase>', 'refuse unless this is the next phase (publish, switch, retire)')
+    .action(
+      app.action(async (o: { state?: string; phase?: string }) => {
+        if (o.phase !== undefined && !['publish', 'switch', 'retire'].includes(o.phase)) throw new UsageError('BAD_PHASE', '--phase is publish, switch or retire');
+        const { rotateLocal } = await import('../local/local-keys.js');
+        const r = await rotateLocal(defaultProvider(), resolve(app.deps.cwd, o.state ?? DEFAULT_STATE_DIR), { expect: o.phase as 'publish' | undefined, now: app.deps.now?.() ?? new Date() });
+        return { data: { phase: r.phase, generation: r.generation, stages: r.stages }, human: facts([['phase', r.phase], ['generation', r.generation], ['stages', JSON.stringify(r.stages)]]) };
+      }),
+    );
 }
 
 async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
@@ -187,6 +211,7 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
         event: 'ready',
         endpoint: stack.endpoint,
         fingerprint: stack.fingerprint,
+        signer: stack.signerFingerprint,
         state: stack.stateDir,
         anchor: stack.anchor,
         auditRecipient: stack.auditRecipient,

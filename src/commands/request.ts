@@ -10,6 +10,8 @@ import { basename, resolve } from 'node:path';
 import { anchorLabel, responseView, type AnyResponse } from '../protocol/response-view.js';
 import type { App } from '../cli.js';
 import { BlackBoxClient, type ClientResult } from '../client/black-box-client.js';
+import { normalizePin } from '../protocol/response-verify.js';
+import { forgetGeneration, highestSeen, recordGeneration } from './generation-state.js';
 import type { CliDeps } from '../context.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { InputError, UsageError } from '../errors.js';
@@ -22,6 +24,7 @@ import { requireSubcommand } from './index.js';
 export const MAX_REQUEST_FILE_BYTES = 96 * 1024;
 
 export interface RequestFlags {
+  resetGeneration?: boolean;
   endpoint?: string;
   pin?: string;
   token?: string;
@@ -83,14 +86,22 @@ export function renderResponse(r: AnyResponse, extra: [string, string | number][
 
 export async function sendRequest(deps: CliDeps, route: Route, file: string, o: RequestFlags): Promise<CommandResult> {
   if (!o.endpoint) throw new UsageError('MISSING_OPTION', 'request needs --endpoint URL', { hint: 'the URL local up prints, or the deployed api_endpoint (terraform output)' });
-  if (!o.pin) throw new UsageError('MISSING_OPTION', 'request needs --pin FINGERPRINT', { hint: "the ML-DSA-87 fingerprint from 'ima-qs keys show' or 'ima-qs local up'" });
+  if (!o.pin) throw new UsageError('MISSING_OPTION', 'request needs --pin FINGERPRINT', { hint: "the root fingerprint that 'ima-qs keys generate' or 'ima-qs local up' prints" });
+  const pin = normalizePin(o.pin);
+  if (!/^[0-9a-f]{64}$/.test(pin)) throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits');
+  // the highest generation this user has seen for the root: an older keys document is a rollback (SPEC §7.3)
+  if (o.resetGeneration) await forgetGeneration(deps.env, pin);
+  const { generation: seen, signers: seenSigners } = await highestSeen(deps.env, pin);
   const timeoutMs = parseTimeout(o.timeout, 60_000);
   const payload = await readRequestFile(file, deps.cwd);
   const out = o.output ? resolve(deps.cwd, o.output) : undefined;
   const progress = new Progress(deps.stderr, `${route}: waiting for the council`);
   const client = new BlackBoxClient({
     endpoint: o.endpoint,
-    pin: o.pin,
+    pin,
+    minGeneration: seen || undefined,
+    minGenerationSigners: seenSigners,
+    onGeneration: (g, signers) => void recordGeneration(deps.env, pin, g, signers, deps.now?.() ?? new Date()).catch(() => undefined),
     token: resolveToken(o.token, deps.env),
     // the CLI verifies with the fastest correct provider; the library defaults to pure JS
     provider: defaultProvider(),
@@ -105,6 +116,8 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
   } finally {
     progress.done();
   }
+  // recorded once more, awaited: the run ends with the state file written
+  if (client.generation > seen) await recordGeneration(deps.env, pin, client.generation, [...client.generationSigners], deps.now?.() ?? new Date());
   if (out) await writeFileAtomic(out, JSON.stringify(res.response, null, 2) + '\n', { force: o.force === true });
   const d = res.response.decision;
   return {
@@ -115,6 +128,7 @@ export async function sendRequest(deps: CliDeps, route: Route, file: string, o: 
       tally: d.tally,
       verified: true,
       checks: res.checks,
+      generation: client.generation,
       votes: responseView(res.response).votes.map((v) => ({ persona: v.persona, vote: v.vote, confidence: v.confidence })),
       anchor: res.anchor,
       audit: res.response.audit,
@@ -147,7 +161,10 @@ export function registerRequest(program: Command, app: App): void {
           `ima-qs request ${r.route} ${r.example} --endpoint http://127.0.0.1:8787 --pin 3f1c…e9 -o response.json`,
           `IMA_QS_TOKEN=$(cat token.jwt) ima-qs request ${r.route} ${r.example} --endpoint https://abc123.execute-api.eu-central-1.amazonaws.com --pin 3f1c…e9 --json`,
         ],
-        notes: `The keys document is verified against --pin before anything is sent (exit 1 on a mismatch).
+        notes: `The keys document is verified against --pin (the ROOT fingerprint) before anything is sent
+(exit 1 on a mismatch): its current key-set statement must be signed by that root, valid now, and
+of a generation no lower than the highest seen before for that root (kept in
+$XDG_STATE_HOME/ima-qs/generations.json, else ~/.ima-qs/; an older one is KEYS_DOC_ROLLBACK).
 The deployed proxy authenticates callers (a JWT from its identity provider, infra/api.tf): pass
 it in ${TOKEN_ENV} (or --token); local up needs none.
 The decision is opened with a one-time reply key and every signature, the tally and the audit
@@ -158,7 +175,8 @@ step (keys, post, poll). Redirects are not followed: a sealed request is never r
       })
       .argument('<file>', 'the text to judge (UTF-8, at most 96 KiB)')
       .option('--endpoint <url>', 'the service base URL')
-      .option('--pin <fingerprint>', 'the ML-DSA-87 fingerprint of the service (64 hex digits)')
+      .option('--pin <fingerprint>', 'the root fingerprint of the service (64 hex digits)')
+      .option('--reset-generation', 'forget the highest key-set generation seen for this root first (e.g. after the service was rebuilt)')
       .option('--token <jwt>', TOKEN_HELP)
       .option('-o, --output <file>', 'write the verified response document here (e.g. response.json)')
       .option('--force', 'overwrite the -o file if it exists')

@@ -8,11 +8,14 @@ import type { Command } from 'commander';
 import type { App } from '../cli.js';
 import type { AwsOptions } from '../aws/config.js';
 import { defaultProvider } from '../crypto/providers.js';
-import { PreconditionError, RemoteError, UsageError } from '../errors.js';
-import { fingerprints, loadPublicKeys, requireAll } from '../keys/key-dir.js';
+import { join, resolve } from 'node:path';
+import { InputError, PreconditionError, RemoteError, UsageError } from '../errors.js';
+import { keysetVersionId } from '../aws/keyset-secret.js';
+import { KEYSET_FILES, loadRootPublicKey, readKeySetFile } from '../keys/key-set-files.js';
+import { verifyKeySet } from '../protocol/keyset.js';
 import { type CommandResult, Progress, table } from '../output.js';
 import { type Capabilities, type ChecklistItem, DAY_TITLES, LAST_DAY, buildChecklist, itemsOfDay } from '../rollout/checklist.js';
-import type { CheckContext, KeyFingerprints, LoadBounds } from '../rollout/checks.js';
+import type { CheckContext, KeySetFacts, LoadBounds } from '../rollout/checks.js';
 import { AwsRolloutProbe } from '../rollout/checks-aws.js';
 import { DEFAULT_LOAD_BOUNDS as LOAD, loadRunner } from '../rollout/load-runner.js';
 import type { RolloutProbe } from '../rollout/probe.js';
@@ -71,7 +74,7 @@ function resourceFlags(c: Command): Command {
 
 const NOTES = `Names: defaults are the seed's (alias/ima-quantum, ima-quantum-decisions, ...); --tf-outputs,
 then --config, then --resource override them. Keys for --config / --resource: region, kms.alias,
-secret.mlkem, secret.mldsa, secret.ecdh, secret.public-keys, table.audit, table.decisions,
+secret.keyset, secret.public-keys, table.audit, table.decisions,
 table.requests, queue, dlq, lambda.function, lambda.alias, api.url, ecs.cluster, ecs.service,
 log.groups, alarm.names (comma-separated).
 Exit codes: 0 ok (manual items may still be pending, checks may warn) · 2 a manual item needs --yes/--confirm ·
@@ -102,8 +105,8 @@ function parsePin(s: string | undefined): string | undefined {
   if (s === undefined) return undefined;
   const hex = s.replace(/[:\s]/g, '').toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new UsageError('BAD_PIN', `--pin is ${hex.length} characters; an ML-DSA-87 fingerprint is 64 hex digits (SHA3-256)`, {
-      hint: 'print it with: ima-qs keys show --keys DIR',
+    throw new UsageError('BAD_PIN', `--pin is ${hex.length} characters; the root fingerprint is 64 hex digits (SHA3-256)`, {
+      hint: 'keys generate prints it; or: ima-qs keys show ROOT_DIR',
     });
   }
   return hex;
@@ -156,7 +159,7 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     .option('--confirm <item>', 'confirm one manual item, e.g. d1.iam-policies (repeatable)', collect)
     .option('--state <file>', 'progress file (default .ima-qs/rollout.json)')
     .option('--keys <dir>', 'the public key files to compare the deployed keys with')
-    .option('--pin <fingerprint>', 'the pinned ML-DSA-87 fingerprint (64 hex; default: from --keys)')
+    .option('--pin <fingerprint>', 'the pinned root fingerprint (64 hex; default: the root of --keys)')
     .option('--token <jwt>', `${TOKEN_HELP} (d2.api-keys, d4.load-test)`)
     .option('--log-hours <n>', 'how far back the log scan reads (hours, default 24)')
     .option('--timeout <ms>', 'timeout of the GET /api/keys request (default 10000)')
@@ -195,16 +198,17 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     if (autos.length) {
       const res = await resources(f);
       const local = f.keys ? await localFingerprints(f.keys) : undefined;
-      const pin = parsePin(f.pin) ?? local?.mldsa;
+      const pin = parsePin(f.pin) ?? local?.root;
       const probe = makeProbe(awsOptions(f, res));
       account = (await probe.callerIdentity()).account; // fail fast (exit 4) on credentials
       const ctx: CheckContext = {
         probe,
         res,
-        local: local && { mlkem: local.mlkem, mldsa: local.mldsa, ecdh: local.ecdh },
+        local: local && { generation: local.generation, composite: local.composite, decisions: local.decisions, root: local.root, versionId: local.versionId },
         pin,
         token: resolveToken(f.token, deps.env),
-        verifiers: rolloutVerifiers(defaultProvider(), now(), local?.mldsaKey),
+        // the local folder's signer is trusted only when its root is the pin
+        verifiers: rolloutVerifiers(defaultProvider(), now(), local && local.root === pin ? [local.signerKey] : []),
         now: now(),
         httpTimeoutMs: positive(f.timeout, 10_000, '--timeout', 120_000),
         logWindowHours: positive(f.logHours, 24, '--log-hours', 24 * 90),
@@ -242,10 +246,16 @@ export function registerRollout(program: Command, app: App, rdeps: RolloutDeps =
     return dayResult(dayN, items, state, path, account);
   }
 
-  async function localFingerprints(dir: string): Promise<KeyFingerprints & { mldsaKey: Uint8Array }> {
-    const pub = requireAll(await loadPublicKeys(defaultProvider(), dir), dir);
-    const fps = fingerprints(pub);
-    return { mlkem: fps.mlkem, mldsa: fps.mldsa, ecdh: fps.ecdh, mldsaKey: pub.mldsa };
+  /** The local folder's generation from its keyset.json, verified under its root's public key. */
+  async function localFingerprints(dir: string): Promise<KeySetFacts & { signerKey: Uint8Array }> {
+    const p = defaultProvider();
+    const path = resolve(deps.cwd, dir);
+    const keyset = await readKeySetFile(join(path, KEYSET_FILES.current));
+    const root = await loadRootPublicKey(p, path);
+    const v = verifyKeySet(p, keyset, root);
+    if (!v.ok) throw new InputError('KEYSET_INVALID', `${dir}/${KEYSET_FILES.current} does not verify under its root: ${v.reason}`);
+    const s = keyset.statement;
+    return { generation: s.generation, composite: s.kem.fingerprint, decisions: s.signers.decisions.fingerprint, root: s.root, versionId: keysetVersionId(p, keyset), signerKey: v.keys.decisions };
   }
 
   const status = app.command(group, {

@@ -1,10 +1,15 @@
 /**
  * `ima-qs verify response.json (--pin FINGERPRINT | --key PUBFILE)`: the offline checks of a
  * decision response (SPEC §8.10.6; a version 1 response, §8.5, still verifies with its anchor
- * reported "unauthenticated (v1)") or of one exported vote (`vote.json`, §8.10.7). One row per
- * check; exit 1 naming every failed check; no private key needed. `--file PATH` recomputes the
- * payload digest from the file that was sent; `--require-anchor` makes an unauthenticated anchor a
- * failure, `--require-tpm` a simulated one too.
+ * reported "unauthenticated (v1)"), of one exported vote (`vote.json`, §8.10.7), or of a
+ * public-keys document (`keys.json`, §7.3). One row per check; exit 1 naming every failed check;
+ * no private key needed. `--file PATH` recomputes the payload digest from the file that was sent;
+ * `--require-anchor` makes an unauthenticated anchor a failure, `--require-tpm` a simulated one too.
+ *
+ * The pin is the ROOT fingerprint (SPEC §1.4): a v2 response carries the key-set statement that
+ * certifies its signer. The highest generation this user has seen for the root (a verified keys
+ * document here, or `request`; generation-state.ts) is the floor: an older keys document, or a
+ * response certified by an older generation, is refused as a rollback (--reset-generation forgets it).
  *
  * The `verify` command (src/commands/file-crypto.ts) dispatches here when no --signature is
  * given and FILE is a JSON document.
@@ -16,15 +21,21 @@ import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readInputFile } from '../io/files.js';
 import { parseStrictJsonBytes } from '../protocol/strict-json.js';
 import type { CliDeps } from '../context.js';
-import { loadPublicKeys } from '../keys/key-dir.js';
+import { KEY_FILES, loadPublicKeys } from '../keys/key-dir.js';
 import { table, type CommandResult } from '../output.js';
 import { payloadDigest } from '../protocol/decision-v2.js';
 import { verifyResponse, normalizePin, type ResponseCheck, type ResponseVerification, type TrustAnchor } from '../protocol/response-verify.js';
+import { KEYS_DOCUMENT_FORMAT, verifyPublicKeysDocument } from '../protocol/keys-document.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import { loadRootPublicKey, ROOT_FILES } from '../keys/key-set-files.js';
+import { exists } from '../io/files.js';
+import { join } from 'node:path';
+import { forgetGeneration, highestSeen, recordGeneration } from './generation-state.js';
 import { anchorLabel, responseView, type AnyResponse } from '../protocol/response-view.js';
 import { isVoteDocument, verifyVoteDocument } from '../protocol/vote-proof.js';
 import { readRequestFile } from './request.js';
 
-/** A response is ~25 KiB of JSON (v2; v1 with 22 signatures ~250 KiB); anything far larger is not one. */
+/** A response is ~40 KiB of JSON (v2 with its certification; v1 with 22 signatures ~250 KiB); anything far larger is not one. */
 export const MAX_RESPONSE_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface VerifyResponseFlags {
@@ -36,6 +47,7 @@ export interface VerifyResponseFlags {
   payloadName?: string;
   requireAnchor?: boolean;
   requireTpm?: boolean;
+  resetGeneration?: boolean;
   json?: boolean;
 }
 
@@ -44,11 +56,15 @@ export function looksLikeResponse(v: unknown): boolean {
   return typeof v === 'object' && v !== null && 'decision' in v && 'votes' in v && 'audit' in v;
 }
 
-/** The trust anchor from --pin or --key (exactly one). */
+/**
+ * The trust anchor from --pin or --key (exactly one). --key is the ROOT public key: a root
+ * folder, a key folder (its copy of the root's public key) or the key file; a folder without a
+ * root (written before the root existed) gives its ML-DSA-87 key, which only a v1 response names.
+ */
 export async function trustFromFlags(opts: { pin?: string; key?: string }, cwd: string): Promise<TrustAnchor> {
   if (Boolean(opts.pin) === Boolean(opts.key)) {
     throw new UsageError('TRUST_ANCHOR_REQUIRED', 'verify response.json needs exactly one of --pin FINGERPRINT or --key PUBFILE', {
-      hint: 'ima-qs verify response.json --pin <the ML-DSA-87 fingerprint of the service>',
+      hint: 'ima-qs verify response.json --pin <the root fingerprint of the service>',
     });
   }
   if (opts.pin) {
@@ -56,9 +72,21 @@ export async function trustFromFlags(opts: { pin?: string; key?: string }, cwd: 
     if (!/^[0-9a-f]{64}$/.test(pin)) throw new UsageError('BAD_PIN', 'the pinned fingerprint is not 64 hex digits');
     return pin;
   }
-  const keys = await loadPublicKeys(defaultProvider(), resolve(cwd, opts.key!));
-  if (!keys.mldsa) throw new InputError('NO_SIGNING_KEY', `${opts.key} holds no ML-DSA-87 public key`, { hint: 'give the service key folder or ml_dsa_87_public.key' });
+  const p = defaultProvider();
+  const path = resolve(cwd, opts.key!);
+  if (await exists(join(path, ROOT_FILES.public))) {
+    // a key folder is used only when its pairs match (SPEC §2.4), even for its copy of the root key
+    if (await exists(join(path, KEY_FILES.mldsaPublic))) await loadPublicKeys(p, path);
+    return loadRootPublicKey(p, path);
+  }
+  const keys = await loadPublicKeys(p, path);
+  if (!keys.mldsa) throw new InputError('NO_SIGNING_KEY', `${opts.key} holds no ML-DSA-87 public key`, { hint: `give the root folder or ${ROOT_FILES.public}` });
   return keys.mldsa;
+}
+
+/** The root pin a trust anchor stands for (the key of the generation state). */
+function pinOf(trust: TrustAnchor): string {
+  return typeof trust === 'string' ? trust : fingerprint('ML-DSA-87', trust);
 }
 
 /** Reads a response or vote document (bounded, `-` = stdin) and parses it as strict JSON (SPEC §3.3). */
@@ -87,6 +115,9 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
   if (opts.payloadName !== undefined && !opts.payloadFile) throw new UsageError('USAGE', '--name goes with --file');
   const trust = await trustFromFlags(opts, app.deps.cwd);
   const p = defaultProvider();
+  const pin = pinOf(trust);
+  if (opts.resetGeneration) await forgetGeneration(app.deps.env, pin);
+  const { generation: seen, signers: seenSigners } = await highestSeen(app.deps.env, pin);
   let digest: string | undefined;
   if (opts.payloadFile) {
     const sent = await readRequestFile(opts.payloadFile, app.deps.cwd);
@@ -94,11 +125,29 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
   }
   const { path, doc } = await readResponseDocument(file, app.deps);
 
+  if (typeof doc === 'object' && doc !== null && (doc as { format?: unknown }).format === KEYS_DOCUMENT_FORMAT) {
+    if (digest || opts.requestDigest || opts.requireAnchor || opts.requireTpm) {
+      throw new UsageError('USAGE', '--file, --request-digest, --require-anchor and --require-tpm are for a response, not a keys document');
+    }
+    const now = app.deps.now?.() ?? new Date();
+    const v = verifyPublicKeysDocument(p, doc, { pin, now, ...(seen ? { minGeneration: seen } : {}) });
+    const checks: ResponseCheck[] = [
+      { name: 'keys document', ok: v.valid, status: v.valid ? 'ok' : 'fail', detail: v.valid ? `generation ${v.keys.generation} of root ${pin.slice(0, 16)}…, valid until ${v.document.current.statement.not_after}${v.document.accepted.length ? `; accepted ${v.document.accepted.map((a) => a.statement.generation).join(', ')}` : ''}` : `${v.code}: ${v.reason}` },
+    ];
+    if (v.valid && v.keys.generation > seen) await recordGeneration(app.deps.env, pin, v.keys.generation, [v.keys.fingerprints.decisions], now);
+    const summary = { kind: 'keys-document', generation: v.valid ? v.keys.generation : null, highestSeen: Math.max(seen, v.valid ? v.keys.generation : 0) };
+    return {
+      data: { file: path, valid: v.valid, checks, failed: v.valid ? [] : ['keys document'], ...summary },
+      human: checksTable(checks) + (v.valid ? `\nthe keys document is valid: generation ${v.keys.generation} (highest seen for this root: ${summary.highestSeen})` : ''),
+      failure: v.valid ? undefined : v.code === 'KEYS_DOC_MALFORMED' ? new InputError(v.code, `${file}: ${v.reason}`) : new VerificationError(v.code, `${file}: ${v.reason}`, v.code === 'KEYS_DOC_ROLLBACK' ? { hint: 'a newer generation of this root was seen: this document is an old (rotated) key set; --reset-generation forgets what was seen' } : {}),
+    };
+  }
+
   if (isVoteDocument(doc)) {
     if (digest || opts.requestDigest || opts.requireAnchor || opts.requireTpm) {
       throw new UsageError('USAGE', '--file, --request-digest, --require-anchor and --require-tpm are for a whole response, not one exported vote');
     }
-    const v = verifyVoteDocument(p, doc, trust);
+    const v = verifyVoteDocument(p, doc, trust, seen ? { minGeneration: seen, stillCertified: seenSigners } : {});
     return render(file, path, v, {});
   }
   const v = verifyResponse(p, doc, trust, {
@@ -106,12 +155,13 @@ export async function verifyResponseAction(file: string, opts: VerifyResponseFla
     ...(digest ? { payloadDigest: digest } : {}),
     requireAnchor: opts.requireAnchor === true,
     requireTpm: opts.requireTpm === true,
+    ...(seen ? { minGeneration: seen, stillCertified: seenSigners } : {}),
   });
   const formatOk = v.checks.find((c) => c.name === 'format')?.ok === true;
   let summary: Record<string, unknown> = {};
   if (formatOk) {
     const view = responseView(doc as AnyResponse);
-    summary = { version: view.version, outcome: view.outcome, route: view.route, requestDigest: view.requestDigest, signer: view.signer, anchor: v.anchor, anchorLabel: anchorLabel(view.anchor) };
+    summary = { version: view.version, outcome: view.outcome, route: view.route, requestDigest: view.requestDigest, signer: view.signer, anchor: v.anchor, anchorLabel: anchorLabel(view.anchor), ...(v.generation !== undefined ? { generation: v.generation } : {}), highestSeen: seen };
   }
   return render(file, path, v, summary);
 }

@@ -77,8 +77,8 @@ decision, the one vote and its RFC 9162 proof (SPEC §8.10.7); the other votes s
     })
     .argument('<response>', 'a response.json written by ima-qs request -o')
     .option('--persona <id>', 'the persona whose vote to export')
-    .option('--pin <fingerprint>', 'the pinned ML-DSA-87 fingerprint of the service')
-    .option('--key <dir|pubfile>', 'or the service key folder / ML-DSA-87 public key file')
+    .option('--pin <fingerprint>', 'the root fingerprint of the service')
+    .option('--key <dir|pubfile>', 'or the root folder / its public key file')
     .option('-o, --output <file>', 'write the vote document here (default: stdout)')
     .option('--force', 'overwrite the -o file if it exists')
     .action(app.action(async (file: string, o: ExportFlags) => exportVoteAction(file, o, app)));

@@ -20,6 +20,8 @@ export const SIGNATURE_CONTEXTS = {
   decision2: 'ima-qs/v2/decision',
   batch: 'ima-qs/v2/batch',
   refusal: 'ima-qs/v2/refusal',
+  // the offline root's key-set statement (SPEC §7.3): the only thing the root signs
+  keyset: 'ima-qs/v2/keyset',
   // SPEC §8.11: signed by the separate audit key only (never the decision key)
   checkpoint: 'ima-qs/v2/checkpoint',
   chain: 'ima-qs/v2/chain',

@@ -3,18 +3,16 @@
  * registrations and checkpoints (contexts ima-qs/v2/chain and ima-qs/v2/checkpoint), so that the
  * online decision key alone cannot rewrite the audit history behind a checkpoint. Files in the key
  * folder: audit_ml_dsa_87_private.key (0600) / audit_ml_dsa_87_public.key (0644); in Secrets
- * Manager: P/audit-ml-dsa-87-private (SPEC §7.1). Only the checkpoint writer loads the private key.
- *
- * One small module on purpose: where the audit key comes from, how it is checked and which
- * fingerprint it has are decided here, so that a key-set statement (issue 15: an offline root that
- * certifies online signers per purpose) can certify it without touching the writer or the verifier.
+ * Manager: the `audit` member of the generation's key-set secret (SPEC §7.1). The root certifies it
+ * as `signers.audit` of every key-set statement (SPEC §7.3), and verifiers trust it through that
+ * statement alone (src/audit/checkpoint-trust.ts). Only the checkpoint writer uses the private key.
  */
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { encodePrivateKeyPem, encodePublicKeyPem, fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
-import { exists, isDirectory, writeFileAtomic, writePrivateFile } from '../io/files.js';
-import { readPrivateKey, readPublicKey } from './key-dir.js';
+import { exists, writeFileAtomic, writePrivateFile } from '../io/files.js';
+import { readPrivateKey } from './key-dir.js';
 
 export const AUDIT_KEY_FILES = {
   private: 'audit_ml_dsa_87_private.key',
@@ -69,19 +67,4 @@ export async function loadAuditKey(p: CryptoProvider, dir: string): Promise<Audi
     });
   }
   return auditSigningKey(await readPrivateKey(p, path, 'ML-DSA-87'), path);
-}
-
-/**
- * Audit public keys to trust for registrations and checkpoints: a key folder (its
- * audit_ml_dsa_87_public.key) or an ML-DSA-87 public key file. Returns fingerprint → key.
- */
-export async function loadAuditPublicKey(p: CryptoProvider, dirOrFile: string): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
-  const path = (await isDirectory(dirOrFile)) ? join(dirOrFile, AUDIT_KEY_FILES.public) : dirOrFile;
-  if ((await isDirectory(dirOrFile)) && !(await exists(path))) {
-    throw new InputError('AUDIT_KEY_MISSING', `${dirOrFile} holds no audit public key (${AUDIT_KEY_FILES.public})`, {
-      hint: 'pass --audit-key with the key folder written by `ima-qs keys generate`, or the audit_ml_dsa_87_public.key file',
-    });
-  }
-  const publicKey = await readPublicKey(p, path, 'ML-DSA-87');
-  return { fingerprint: fingerprint('ML-DSA-87', publicKey), publicKey };
 }

@@ -9,7 +9,8 @@ import { AuditChain } from '../audit/audit-chain.js';
 import type { TableAuditStore } from '../audit/audit-store.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { InlineSigner } from '../crypto/signer.js';
-import { recipientPrivateKey, type ServiceKeys } from '../keys/key-dir.js';
+import type { MlDsaPrivateKey } from '../crypto/provider.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import { systemClock, type Table } from '../ports.js';
 import type { SignedBatch } from '../protocol/batch-statement.js';
 import { DEFAULT_TABLES } from '../protocol/records.js';
@@ -19,13 +20,17 @@ import { RulesModel } from '../service/council/councils.js';
 import type { Logger } from '../service/log.js';
 import { notifyingTable, type InProcessDecisionWaiter } from '../service/proxy/decision-waiter.js';
 import { DEFAULT_CLAIM_LEASE_MS } from '../service/worker/pipeline.js';
-import { InlinePipeline, ThreadPipeline, type PipelineRunner } from '../service/worker/pipelines.js';
+import { InlinePipeline, ThreadPipeline, type PipelineRunner, type PipelineSpec } from '../service/worker/pipelines.js';
 import { ThreadLock } from '../tpm/pcr-lock.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 
 export interface LocalPipelinesOptions {
   p: CryptoProvider;
-  keys: ServiceKeys;
+  /** the stack's ring (the inline pipeline's generations) and how each thread opens its own */
+  ring: KeyRing;
+  keyset: PipelineSpec['keyset'];
+  /** the decisions signer's key (the generation the root certifies it in: SPEC §7.3) */
+  signingKey: MlDsaPrivateKey;
   signerFingerprint: string;
   recipient: { publicKey: Uint8Array; fingerprint: string };
   /** the chains' base (`local`): pipeline i appends to `<base>/<i>` */
@@ -52,12 +57,15 @@ export function localChain(base: string, i: number): string {
 export async function startLocalPipelines(o: LocalPipelinesOptions): Promise<PipelineRunner[]> {
   const shared = ThreadLock.buffer();
   if (o.workers === 0) {
-    const signer = new InlineSigner(o.p, o.keys.mldsa);
+    const signer = new InlineSigner(o.p, o.signingKey);
     const chain = localChain(o.base, 0);
+    const current = o.ring.sets.find((x) => x.stage === 'current')!;
     return [
       new InlinePipeline({
         p: o.p,
-        recipientKey: recipientPrivateKey(o.keys),
+        recipientKey: current.recipient,
+        recipientFor: (fp) => o.ring.recipientFor(fp),
+        certification: (at) => o.ring.certificationFor(o.signingKey.publicKey, at),
         signer,
         signerFingerprint: o.signerFingerprint,
         model: new RulesModel(),
@@ -89,7 +97,8 @@ export async function startLocalPipelines(o: LocalPipelinesOptions): Promise<Pip
         {
           index: i,
           chain: localChain(o.base, i),
-          keys: o.keys,
+          keyset: o.keyset,
+          signer: { kind: 'key', key: o.signingKey },
           signerFingerprint: o.signerFingerprint,
           dynamo,
           tables: DEFAULT_TABLES,

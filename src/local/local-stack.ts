@@ -13,20 +13,21 @@
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { open, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
-import { createPublicKeysDocument } from '../protocol/keys-document.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
 import { fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
-import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
-import { fingerprints, generateServiceKeys, KEY_FILES, loadPrivateKeys, publicKeysOf, recipientPublicKey, writeKeyDir } from '../keys/key-dir.js';
+import { ensurePrivateDir, writeFileAtomic } from '../io/files.js';
+import { fingerprint } from '../crypto/key-codec.js';
+import { KeyRing } from '../keys/key-ring.js';
+import { DirKeySetSource } from '../keys/key-set-dir-source.js';
+import { ensureLocalKeys, localDocumentText } from './local-keys.js';
 import { jsonLogger, type Logger } from '../service/log.js';
 import { MemoryQueue } from '../service/memory/memory-queue.js';
 import { systemClock } from '../ports.js';
@@ -41,10 +42,11 @@ import { localChain, startLocalPipelines } from './local-pipelines.js';
 import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
+import { takeLock } from './state-lock.js';
 import { startLoopbackServer, type HttpFrontOptions, type LoopbackServer } from './http-server.js';
 import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
-import { generateAuditKey, hasAuditKey, loadAuditKey, writeAuditKey } from '../keys/audit-key.js';
+import { auditSigningKey } from '../keys/audit-key.js';
 import { checkCorsOrigins } from './cors.js';
 import { loadPageAssets } from '../web/assets.js';
 import { servedPage } from '../web/site.js';
@@ -52,6 +54,8 @@ import { servedPage } from '../web/site.js';
 /** SPEC §9: where each part of the local stack keeps its state, relative to STATE. */
 export const STATE_LAYOUT = {
   keys: 'keys',
+  root: 'root',
+  stages: 'stages.json',
   db: 'db',
   simulatedBank: 'tpm-sim.json',
   log: 'service.log',
@@ -98,6 +102,8 @@ export interface LocalStackOptions {
   auditRecipient?: string;
   /** bounds of the loopback HTTP front (timeouts, connection cap, drain): SPEC §9, HTTP_FRONT_DEFAULTS */
   http?: HttpFrontOptions;
+  /** how often the worker re-reads STATE/stages.json and its generations (default 2 s) */
+  keysReloadMs?: number;
   /** checkpoint triggers (SPEC §8.11): every N entries (default 100) or S seconds (default 30), and at stop */
   checkpoints?: { everyEntries?: number; everyMs?: number };
   /** serve the browser page at GET / (issue 16; `local up` does) */
@@ -110,9 +116,13 @@ export interface LocalStack {
   readonly endpoint: string;
   readonly port: number;
   readonly stateDir: string;
-  /** THE fingerprint to pin: SHA3-256 of the ML-DSA-87 SPKI (what `keys show STATE/keys` prints) */
+  /** THE fingerprint to pin: the stack's root (STATE/root), SHA3-256 of its ML-DSA-87 SPKI */
   readonly fingerprint: string;
+  /** the online signer's fingerprint (the decisions signer the root certifies) */
+  readonly signerFingerprint: string;
   readonly keysCreated: boolean;
+  /** the generations the worker holds (`local rotate` changes them; the ring reloads them) */
+  readonly ring: KeyRing;
   readonly anchor: BankDescription & { pcr: number };
   /** pipelines on their own threads (0: one on the main thread) */
   readonly workers: number;
@@ -123,7 +133,7 @@ export interface LocalStack {
   readonly chains: string[];
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
-  /** the checkpoint writer (STATE/checkpoints, signed with STATE/keys' audit key) */
+  /** the checkpoint writer (STATE/checkpoints, signed with the audit key the current generation certifies) */
   readonly checkpoints: CheckpointWriter;
   /** the browser page with the pin in its fragment (never sent to the server), when served */
   readonly pageUrl?: string;
@@ -154,37 +164,6 @@ export async function createTables(client: DynamoDBClient): Promise<void> {
       throw new RemoteError('LOCAL_TABLES_FAILED', `creating the local table ${t.name} failed`, { cause: err });
     }
   }
-}
-
-/** One `local up` per state directory: a lock file with the owner's pid (a stale one is taken over). */
-async function takeLock(path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toImaError(err);
-      const pid = Number((await readInputFile(path, 64, 'lock file').catch(() => '')).toString().trim());
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) {
-        throw new PreconditionError('STATE_IN_USE', `the state directory is in use by another local stack (pid ${pid})`, {
-          hint: 'stop that one first, or pass another --state directory',
-        });
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new PreconditionError('STATE_IN_USE', 'could not lock the state directory');
 }
 
 export async function startDynalite(dbPath: string): Promise<{ url: string; close(): Promise<void> }> {
@@ -226,17 +205,19 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   try {
     // a separate auditor key first: a bad one stops the start before anything is created
     const auditor = opts.auditRecipient === undefined ? undefined : await loadAuditRecipient(p, resolve(opts.auditRecipient), '--audit-recipient');
-    // keys: the `keys generate` layout, generated once, then loaded (and checked pair by pair)
-    const keysDir = join(stateDir, STATE_LAYOUT.keys);
-    const keysCreated = !(await exists(join(keysDir, KEY_FILES.mldsaPrivate)));
-    if (keysCreated) await writeKeyDir(keysDir, generateServiceKeys(p));
-    const keys = await loadPrivateKeys(p, keysDir);
-    // the audit key (SPEC §8.11): generated with the keys, or added to a folder written before it existed
-    if (!(await hasAuditKey(keysDir))) await writeAuditKey(keysDir, generateAuditKey(p));
-    const auditKey = await loadAuditKey(p, keysDir);
-    const pub = publicKeysOf(keys);
-    const fp = fingerprints(pub);
-    const recipient = auditor ?? serviceRecipient(recipientPublicKey(pub), `STATE/${STATE_LAYOUT.keys}`);
+    // keys: a root, generation 1 (the `keys generate` layout, certified), stages (SPEC §9)
+    const localKeys = await ensureLocalKeys(p, stateDir, new Date());
+    const keysCreated = localKeys.created;
+    const keysReloadMs = opts.keysReloadMs ?? 2000;
+    const ring = await KeyRing.open(p, new DirKeySetSource(p, stateDir), { reloadMs: keysReloadMs, minReloadGapMs: 500 });
+    cleanups.push(async () => ring.stop());
+    const current = ring.sets.find((x) => x.stage === 'current')!;
+    const signingKey = ring.newest(Date.now())?.decisionsKey ?? current.decisionsKey;
+    if (!signingKey) throw new PreconditionError('SIGNER_NOT_HELD', 'the current generation holds no signing key');
+    const signerFp = fingerprint('ML-DSA-87', signingKey.publicKey);
+    const recipient = auditor ?? serviceRecipient(current.recipient.publicKey, `STATE/${STATE_LAYOUT.keys}`);
+    // the audit key (SPEC §7.3, §8.11): the one the generation certifying the signer certifies
+    const auditHeld = ring.auditKeyFor(signingKey.publicKey, Date.now());
     const auditRecipient = { fingerprint: recipient.fingerprint, source: recipient.source, auditor: auditor !== undefined };
 
     const logStream: WriteStream = createWriteStream(join(stateDir, STATE_LAYOUT.log), { flags: 'a', mode: 0o600 });
@@ -268,13 +249,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const checkpoints = new CheckpointWriter(p, {
       store: new FileCheckpointStore(join(stateDir, STATE_LAYOUT.checkpoints)),
       audit: auditStore,
-      key: auditKey,
+      key: auditSigningKey(auditHeld.key, `STATE generation ${auditHeld.generation}`),
+      certifications: () => ring.certifications(),
       clock: systemClock,
       everyEntries: opts.checkpoints?.everyEntries ?? 100,
       everyMs: opts.checkpoints?.everyMs ?? 30_000,
       log,
     });
-    for (let i = 0; i < Math.max(1, workers); i++) await checkpoints.register(localChain(LOCAL_CHAIN, i), fp.mldsa);
+    for (let i = 0; i < Math.max(1, workers); i++) await checkpoints.register(localChain(LOCAL_CHAIN, i), signerFp);
 
     // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, which
     // hands the stored item over: no table read for a held poll
@@ -283,8 +265,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
     const pipelines: PipelineRunner[] = await startLocalPipelines({
       p,
-      keys,
-      signerFingerprint: fp.mldsa,
+      ring,
+      keyset: { source: { kind: 'dir', dir: stateDir }, reloadMs: keysReloadMs, minReloadGapMs: 500 },
+      signingKey,
+      signerFingerprint: signerFp,
       recipient: { publicKey: recipient.publicKey, fingerprint: recipient.fingerprint },
       base: LOCAL_CHAIN,
       workers,
@@ -312,13 +296,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     cleanups.push(() => checkpoints.stop());
     const consumer = new Consumer(queue, pipelines, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 }, new WorkerMetrics(workerEmf));
 
-    // the keys document is signed at each start (same keys, fresh validity) and kept for reading
-    const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date(), service: 'ima-qs-local' }));
-    await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), doc + '\n', { force: true });
-    const published = { document: doc, recipientFingerprint: fromHex(fp.composite) };
+    // the keys document: the ring's generations (current, then pending and previous as accepted),
+    // rebuilt whenever the ring's stages change, and kept in STATE for reading
+    let published: { document: string; recipientFingerprints: Uint8Array[]; key: string } | undefined;
+    const keys = async () => {
+      const key = ring.sets.map((x) => `${x.stage}:${x.generation}`).join(',');
+      if (published?.key !== key) {
+        const document = localDocumentText(ring);
+        published = { document, recipientFingerprints: ring.sets.map((x) => fromHex(x.recipientFingerprint)), key };
+        await writeFileAtomic(join(stateDir, STATE_LAYOUT.keysDocument), document + '\n', { force: true });
+      }
+      return published;
+    };
+    await keys();
     // the page is configured with no pin: it comes from the link's fragment that local up prints
     const page = opts.page ? servedPage(await loadPageAssets(), { auth: 'none', label: 'local' }) : undefined;
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys: async () => published, log, waiter, page, metrics: proxyMetrics(proxyEmf) });
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys, log, waiter, page, metrics: proxyMetrics(proxyEmf) });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
@@ -344,11 +337,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: fp.mldsa, chains, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: auditKey.fingerprint }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chains, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: checkpoints.signer }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
-    const pageUrl = page ? `${http.url}/#pin=${fp.mldsa}` : undefined;
-    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, signer: fp.mldsa, audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, workers, chains });
+    const pageUrl = page ? `${http.url}/#pin=${localKeys.pin}` : undefined;
+    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, pin: localKeys.pin, signer: signerFp, generations: ring.sets.map((x) => `${x.stage}:${x.generation}`), audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, workers, chains });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -363,8 +356,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       endpoint: http.url,
       port: http.port,
       stateDir,
-      fingerprint: fp.mldsa,
+      fingerprint: localKeys.pin,
+      signerFingerprint: signerFp,
       keysCreated,
+      ring,
       anchor,
       workers,
       http: http.stats,

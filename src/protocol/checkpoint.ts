@@ -18,7 +18,13 @@
  * Stored form (one object per document, never replaced): canonical JSON of
  * {"registration"|"checkpoint": …, "signature": "<base64>"}. Object keys: registry/<id>.json and
  * checkpoints/<id>/<index, 12 digits>.json, where <id> is the chain id with encodeURIComponent
- * (chain ids hold `/` and `:`). Pure: shapes, digests, keys.
+ * (chain ids hold `/` and `:`).
+ *
+ * Beside them, the key-set statements that certify the audit key (SPEC §7.3 signers.audit): the
+ * certification {root, keyset} as a response carries it, canonical JSON, at
+ * keysets/g<generation, 9 digits>-<first 48 hex digits of the statement digest>.json. A verifier
+ * holding only the root pin finds in the store itself which audit keys the root certified, and
+ * when. Pure: shapes, digests, keys.
  */
 import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.js';
 import { toHex, utf8 } from '../crypto/bytes.js';
@@ -37,6 +43,7 @@ export const MAX_CHECKPOINT_BATCHES = 1024;
 export const MAX_STORED_DOCUMENT = 256 * 1024;
 export const REGISTRY_PREFIX = 'registry/';
 export const CHECKPOINT_PREFIX = 'checkpoints/';
+export const KEYSET_PREFIX = 'keysets/';
 
 export interface ChainRegistration {
   v: 1;
@@ -166,8 +173,17 @@ export function checkpointKey(chain: string, index: number): string {
   return `${CHECKPOINT_PREFIX}${chainKey(chain)}/${String(index).padStart(12, '0')}.json`;
 }
 
+/** Where a key-set statement certifying the audit key is kept: keysets/g<9 digits>-<48 hex>.json. */
+export function keysetObjectKey(generation: number, digest: string): string {
+  return `${KEYSET_PREFIX}g${String(generation).padStart(9, '0')}-${digest.slice(0, 48)}.json`;
+}
+
 /** The chain and index an object key names (undefined: not a key of ours). */
-export function parseObjectKey(key: string): { kind: 'registration'; chain: string } | { kind: 'checkpoint'; chain: string; index: number } | undefined {
+export function parseObjectKey(
+  key: string,
+): { kind: 'registration'; chain: string } | { kind: 'checkpoint'; chain: string; index: number } | { kind: 'keyset'; generation: number; digest: string } | undefined {
+  const k = /^keysets\/g(\d{9})-([0-9a-f]{48})\.json$/.exec(key);
+  if (k) return { kind: 'keyset', generation: Number(k[1]), digest: k[2] };
   let m = /^registry\/([A-Za-z0-9._%-]{1,400})\.json$/.exec(key);
   const decode = (s: string) => {
     try {

@@ -12,7 +12,10 @@
  *     tally, outcome  aggregation rule v2 (SPEC §8.3): a confident reject of a blocking persona
  *                     vetoes; otherwise quorum and a two-thirds majority as in v1
  *   response  {v:2, decision, signature, votes, signer:{alg, public_key, fingerprint},
- *              audit:{entry, proof, batch:{statement, signature}}}
+ *              certification:{root, keyset}, audit:{entry, proof, batch:{statement, signature}}}
+ *     certification   the offline root's public key and the key-set statement it signed that
+ *                     certifies `signer` (keyset.ts): the response carries its whole trust chain,
+ *                     so it verifies offline with the root pin alone
  */
 import { canonicalBytes } from '../crypto/canonical-json.js';
 import { fromHex, toBase64, toHex } from '../crypto/bytes.js';
@@ -20,6 +23,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { Signer } from '../crypto/signer.js';
 import type { AuditCoreV3 } from './audit-core.js';
 import type { SignedBatch } from './batch-statement.js';
+import type { SignedKeySet } from './keyset.js';
 import { allInclusionPaths, leafHash, rootFromLeafHashes } from './merkle.js';
 import type { Route } from './request.js';
 import type { Outcome } from './council/aggregate.js';
@@ -71,9 +75,16 @@ export interface SignerBlock {
   fingerprint: string;
 }
 
+/** The root key (base64) and the key-set statement that certifies the signer (SPEC §8.10). */
+export interface CertificationBlock {
+  root: string;
+  keyset: SignedKeySet;
+}
+
 export interface DecisionResponseV2 extends SignedDecisionV2 {
   v: 2;
   signer: SignerBlock;
+  certification: CertificationBlock;
   audit: AuditBlockV2;
 }
 
@@ -150,13 +161,14 @@ export async function signDecisionV2(p: Hash, signer: Signer, input: DecideInput
   return { decision, signature: toBase64(sig), votes };
 }
 
-export function buildResponseV2(signed: SignedDecisionV2, signerPublicKey: Uint8Array, audit: AuditBlockV2): DecisionResponseV2 {
+export function buildResponseV2(signed: SignedDecisionV2, signerPublicKey: Uint8Array, certification: CertificationBlock, audit: AuditBlockV2): DecisionResponseV2 {
   return {
     v: 2,
     decision: signed.decision,
     signature: signed.signature,
     votes: signed.votes,
     signer: { alg: 'ML-DSA-87', public_key: toBase64(signerPublicKey), fingerprint: signed.decision.signer },
+    certification,
     audit,
   };
 }

@@ -71,7 +71,7 @@ export function isHandle(s: string): boolean {
  * Proxy-side checks, before any crypto (SPEC §8.1): size bounds, the envelope's magic, version and
  * suite, and (when known) that it is sealed to this service's key — all without a private key.
  */
-export function checkSealedFormat(sealed: Uint8Array, expectedRecipientFingerprint?: Uint8Array): void {
+export function checkSealedFormat(sealed: Uint8Array, expectedRecipientFingerprint?: Uint8Array | readonly Uint8Array[]): void {
   if (sealed.length > MAX_SEALED_BYTES) {
     throw new InputError('BODY_TOO_LARGE', `the request body is ${sealed.length} bytes; the limit is ${MAX_SEALED_BYTES}`);
   }
@@ -81,8 +81,13 @@ export function checkSealedFormat(sealed: Uint8Array, expectedRecipientFingerpri
   }
   if (expectedRecipientFingerprint) {
     const fp = decodeHeader(sealed).fingerprint;
-    let same = fp.length === expectedRecipientFingerprint.length;
-    for (let i = 0; same && i < fp.length; i++) same = fp[i] === expectedRecipientFingerprint[i];
+    // any generation the service publishes (current and accepted, SPEC §7.3)
+    const expected = expectedRecipientFingerprint instanceof Uint8Array ? [expectedRecipientFingerprint] : expectedRecipientFingerprint;
+    const same = expected.some((e) => {
+      let eq = fp.length === e.length;
+      for (let i = 0; eq && i < fp.length; i++) eq = fp[i] === e[i];
+      return eq;
+    });
     if (!same) {
       throw new InputError('WRONG_RECIPIENT', 'the request is sealed to a different key than this service publishes', {
         hint: 'fetch GET /api/keys again: the service keys may have been rotated',

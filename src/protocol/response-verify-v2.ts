@@ -3,7 +3,8 @@
  * recomputed from signed ones:
  *
  *   format              exactly the members of §8.10, types and bounds
- *   signer key          the public key is the pinned one; every signer fingerprint names it
+ *   signer key          pin → root key → key-set statement (root-signed, valid at issued_at, not
+ *                       a rollback) → the certified decisions signer; every signer fingerprint names it
  *   decision signature  ML-DSA-87, context ima-qs/v2/decision
  *   votes root          the Merkle root of the 21 votes (one per persona of the route's council,
  *                       in roster order) is the signed votes_root
@@ -23,13 +24,13 @@ import { signedBatchProblem, statementAddsUp } from './batch-statement.js';
 import { decisionDigestV2, proofPath, votesRoot, type DecisionResponseV2, type InclusionProof } from './decision-v2.js';
 import { leafHash, MAX_PATH, verifyInclusion } from './merkle.js';
 import { isRoute } from './request.js';
-import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
+import { CheckRows, certificationProblem, certifiedSigner, type ResponseVerification, type TrustAnchor, type VerifyResponseOptions } from './verify-rows.js';
 import { HEX64, exactProblem, isIsoTime, isNat, isObj, orUndefined } from './shape.js';
 import { aggregateV2, VETO_CONFIDENCE } from './council/aggregate-v2.js';
 import { councilFor } from './council/rosters.js';
 import { MAX_RATIONALE_CHARS, VOTE_CHOICES } from './council/types.js';
 
-const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'audit'] as const;
+const RESPONSE_KEYS = ['v', 'decision', 'signature', 'votes', 'signer', 'certification', 'audit'] as const;
 const DECISION_KEYS = ['v', 'request_digest', 'request_id', 'route', 'council', 'model', 'payload_digest', 'issued_at', 'votes_root', 'tally', 'outcome', 'signer'] as const;
 const TALLY_KEYS = ['approve', 'reject', 'abstain', 'cast', 'quorum', 'needed', 'vetoes', 'veto_confidence'] as const;
 const VOTE_KEYS = ['persona', 'vote', 'confidence', 'rationale'] as const;
@@ -94,6 +95,8 @@ export function responseV2Problem(r: unknown): string | undefined {
   if (exactProblem(s, SIGNER_KEYS, 'signer') || !isObj(s) || s.alg !== 'ML-DSA-87' || typeof s.public_key !== 'string' || typeof s.fingerprint !== 'string') {
     return 'signer is not {alg: ML-DSA-87, public_key, fingerprint}';
   }
+  const ce = certificationProblem(o.certification);
+  if (ce) return ce;
   const ae = exactProblem(o.audit, AUDIT_KEYS, 'audit');
   if (ae) return ae;
   const a = o.audit as Record<string, unknown>;
@@ -115,7 +118,11 @@ export function verifyResponseV2(p: CryptoProvider, response: unknown, trust: Tr
   const d = r.decision;
   const st = r.audit.batch.statement;
 
-  const signer = trustedSigner(r.signer.public_key, trust, [r.signer.fingerprint, d.signer, st.signer]);
+  const signer = certifiedSigner(p, r.certification, r.signer.public_key, trust, [r.signer.fingerprint, d.signer, st.signer], {
+    at: Date.parse(d.issued_at),
+    minGeneration: opts.minGeneration,
+    stillCertified: opts.stillCertified,
+  });
   rows.add('signer key', signer.ok, signer.detail);
   const key = signer.key;
   const sigOk = (purpose: 'decision2' | 'batch', value: unknown, sig: string) => {
@@ -195,6 +202,6 @@ export function verifyResponseV2(p: CryptoProvider, response: unknown, trust: Tr
     );
   }
   const ok = rows.ok;
-  return { ok, version: 2, anchor: addsUp ? (simulated ? 'simulated' : 'tpm') : 'none', checks: rows.rows };
+  return { ok, version: 2, anchor: addsUp ? (simulated ? 'simulated' : 'tpm') : 'none', checks: rows.rows, ...(signer.generation !== undefined ? { generation: signer.generation } : {}) };
 }
 

@@ -16,7 +16,8 @@ import { verifyResponseV2 } from './response-verify-v2.js';
 import { isObj } from './shape.js';
 import type { ResponseVerification, TrustAnchor, VerifyResponseOptions } from './verify-rows.js';
 
-export { CheckRows, normalizePin, trustedSigner } from './verify-rows.js';
+export { CheckRows, certificationProblem, certifiedSigner, normalizePin, trustedSigner } from './verify-rows.js';
+export type { Certification } from './verify-rows.js';
 export type { AnchorKind, CheckStatus, ResponseCheck, ResponseVerification, TrustAnchor, VerifyResponseOptions } from './verify-rows.js';
 
 export function verifyResponse(p: CryptoProvider, response: unknown, trust: TrustAnchor, opts: VerifyResponseOptions = {}): ResponseVerification {

@@ -3,30 +3,31 @@
  * signed decision's votes_root, so it can be shown and verified without revealing the other 20.
  *
  *   {format:"ima-qs/v2/vote", decision, signature, signer:{alg, public_key, fingerprint},
- *    vote:{persona, vote, confidence, rationale}, proof:{index, size, path}}
+ *    certification:{root, keyset}, vote:{persona, vote, confidence, rationale}, proof:{index, size, path}}
  *
- * Checks: format · signer key (pin) · decision signature (ima-qs/v2/decision) · vote in decision
+ * Checks: format · signer key (root pin → key-set statement → signer, as for a response) · decision signature (ima-qs/v2/decision) · vote in decision
  * (index = the persona's place in the council roster, size = the roster's size, the leaf's proof
  * leads to votes_root).
  */
 import { fromBase64 } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { verifyJson } from '../crypto/signature.js';
-import { voteLeafBytes, voteProofs, type DecisionBodyV2, type DecisionResponseV2, type InclusionProof, type SignerBlock, type VoteLeaf } from './decision-v2.js';
+import { voteLeafBytes, voteProofs, type CertificationBlock, type DecisionBodyV2, type DecisionResponseV2, type InclusionProof, type SignerBlock, type VoteLeaf } from './decision-v2.js';
 import { leafHash } from './merkle.js';
-import { CheckRows, trustedSigner, type ResponseVerification, type TrustAnchor } from './verify-rows.js';
+import { CheckRows, certificationProblem, certifiedSigner, type ResponseVerification, type TrustAnchor } from './verify-rows.js';
 import { decisionV2Problem, includes, proofProblem, voteProblem } from './response-verify-v2.js';
 import { exactProblem, isObj } from './shape.js';
 import { councilFor } from './council/rosters.js';
 
 export const VOTE_FORMAT = 'ima-qs/v2/vote';
-const KEYS = ['format', 'decision', 'signature', 'signer', 'vote', 'proof'] as const;
+const KEYS = ['format', 'decision', 'signature', 'signer', 'certification', 'vote', 'proof'] as const;
 
 export interface VoteDocument {
   format: typeof VOTE_FORMAT;
   decision: DecisionBodyV2;
   signature: string;
   signer: SignerBlock;
+  certification: CertificationBlock;
   vote: VoteLeaf;
   proof: InclusionProof;
 }
@@ -39,7 +40,7 @@ export function isVoteDocument(x: unknown): boolean {
 export function exportVote(p: CryptoProvider, r: DecisionResponseV2, persona: string): VoteDocument | undefined {
   const i = r.votes.findIndex((v) => v.persona === persona);
   if (i < 0) return undefined;
-  return { format: VOTE_FORMAT, decision: r.decision, signature: r.signature, signer: r.signer, vote: r.votes[i], proof: voteProofs(p, r.votes)[i] };
+  return { format: VOTE_FORMAT, decision: r.decision, signature: r.signature, signer: r.signer, certification: r.certification, vote: r.votes[i], proof: voteProofs(p, r.votes)[i] };
 }
 
 export function voteDocumentProblem(x: unknown): string | undefined {
@@ -54,16 +55,20 @@ export function voteDocumentProblem(x: unknown): string | undefined {
   if (exactProblem(s, ['alg', 'public_key', 'fingerprint'], 'signer') || !isObj(s) || s.alg !== 'ML-DSA-87' || typeof s.public_key !== 'string') {
     return 'signer is not {alg: ML-DSA-87, public_key, fingerprint}';
   }
-  return voteProblem(o.vote, 0) ?? proofProblem(o.proof, 'proof');
+  return certificationProblem(o.certification) ?? voteProblem(o.vote, 0) ?? proofProblem(o.proof, 'proof');
 }
 
-export function verifyVoteDocument(p: CryptoProvider, doc: unknown, trust: TrustAnchor): ResponseVerification {
+export function verifyVoteDocument(p: CryptoProvider, doc: unknown, trust: TrustAnchor, opts: { minGeneration?: number; stillCertified?: readonly string[] } = {}): ResponseVerification {
   const rows = new CheckRows();
   const problem = voteDocumentProblem(doc);
   rows.add('format', !problem, problem ?? 'one vote of a version 2 decision, with its inclusion proof');
   if (problem) return { ok: false, version: 2, anchor: 'none', checks: rows.rows };
   const v = doc as VoteDocument;
-  const signer = trustedSigner(v.signer.public_key, trust, [v.signer.fingerprint, v.decision.signer]);
+  const signer = certifiedSigner(p, v.certification, v.signer.public_key, trust, [v.signer.fingerprint, v.decision.signer], {
+    at: Date.parse(v.decision.issued_at),
+    minGeneration: opts.minGeneration,
+    stillCertified: opts.stillCertified,
+  });
   rows.add('signer key', signer.ok, signer.detail);
   let sigOk = false;
   try {
@@ -80,5 +85,5 @@ export function verifyVoteDocument(p: CryptoProvider, doc: unknown, trust: Trust
   else if (v.proof.index !== at || v.proof.size !== council.personas.length) problemIn = `the proof is for index ${v.proof.index} of ${v.proof.size}; ${v.vote.persona} is ${at} of ${council.personas.length}`;
   else if (!includes(p, leafHash(p, voteLeafBytes(v.vote)), v.proof, v.decision.votes_root)) problemIn = 'the inclusion proof does not lead to the signed votes_root';
   rows.add('vote in decision', !problemIn, problemIn ?? `${v.vote.persona} (${v.vote.vote}, ${v.vote.confidence}‰) is leaf ${at} of the ${council.personas.length} votes under votes_root`);
-  return { ok: rows.ok, version: 2, anchor: 'none', checks: rows.rows };
+  return { ok: rows.ok, version: 2, anchor: 'none', checks: rows.rows, ...(signer.generation !== undefined ? { generation: signer.generation } : {}) };
 }

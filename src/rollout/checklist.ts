@@ -66,7 +66,7 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
     [
       manual('d1.keys-generated', 'Keys generated on a secure machine (ima-qs keys generate)', 'run: ima-qs keys generate --out quantum_keys (on the machine that keeps the private keys)'),
       auto('d1.kms-key', 'KMS key alias/ima-quantum enabled, customer managed, rotation on', checkKmsKey, 'terraform apply creates it; re-enable with aws kms enable-key, turn on rotation with aws kms enable-key-rotation'),
-      auto('d1.keys-uploaded', 'The 3 private-key secrets present under the KMS key, fingerprints matching', checkSecrets, 'run: ima-qs keys upload --keys quantum_keys --kms-key alias/ima-quantum; compare with --keys DIR or --pin FINGERPRINT'),
+      auto('d1.keys-uploaded', 'The key-set secret holds the generation under the KMS key (metadata only)', checkSecrets, 'run: ima-qs keys upload --keys quantum_keys --kms-key alias/ima-quantum; compare with --keys DIR or --pin FINGERPRINT'),
       auto('d1.tables', 'DynamoDB tables with PITR and SSE-KMS; TTL on the requests table', checkTables, 'run: terraform -chdir=infra apply -var quantum_safe_enabled=true'),
       auto('d1.queue', 'SQS request queue with a dead-letter queue (redrive) and SSE', checkQueue, 'run: terraform -chdir=infra apply -var quantum_safe_enabled=true'),
       auto('d1.log-groups', 'CloudWatch log groups exist with a retention', checkLogGroups, 'run: terraform -chdir=infra apply (log groups are created before the services write to them)'),
@@ -75,7 +75,7 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
     [
       manual('d2.lambda-bundle', 'Proxy bundle built: ima-qs package lambda (no liboqs, no Docker: @noble + node:crypto)', 'run: ima-qs package lambda -o dist/lambda.zip, then terraform apply -var lambda_zip_path=dist/lambda.zip'),
       auto('d2.lambda-deployed', 'Lambda proxy deployed: Active, Node runtime, alias on a published version', checkLambda, 'deploy with terraform apply; publish a version and point the alias at it (rollback needs versions)'),
-      auto('d2.api-keys', 'GET /api/keys answers with the document signed by the pinned ML-DSA-87 key', checkApiKeys, 'check the proxy URL (terraform output api_endpoint) and that the public-keys document was published (ima-qs keys upload); pass --pin FINGERPRINT and --token (or IMA_QS_TOKEN)'),
+      auto('d2.api-keys', 'GET /api/keys answers with a document certified by the pinned root', checkApiKeys, 'check the proxy URL (terraform output api_endpoint) and that the public-keys document was published (ima-qs keys upload); pass --pin FINGERPRINT and --token (or IMA_QS_TOKEN)'),
       manual('d2.local-roundtrip', 'A sealed request round trip works locally (ima-qs local up + request analyze)', 'run: ima-qs local up, then ima-qs request analyze FILE --endpoint http://127.0.0.1:PORT'),
     ],
     [
@@ -87,7 +87,7 @@ export function buildChecklist(caps: Capabilities): ChecklistItem[] {
         : manual('d3.decisions-signed', 'Recent decisions carry valid ML-DSA-87 signatures (MANUAL: no stored-signature verifier in this build)', 'fetch a response and run: ima-qs verify response.json --pin FINGERPRINT'),
     ],
     [
-      manual('d4.client-library', 'Client library deployed to the frontend', 'ship the client with the pinned ML-DSA-87 fingerprint'),
+      manual('d4.client-library', 'Client library deployed to the frontend', 'ship the client with the pinned root fingerprint'),
       manual('d4.browser-verify', 'Response verification tested in a browser (and a tampered response rejected)', 'verify a response in the browser client; cross-check with ima-qs verify response.json'),
       auto(
         'd4.unauthenticated-refused',

@@ -145,6 +145,7 @@ export class AwsRolloutProbe implements RolloutProbe {
       deleted: d.DeletedDate !== undefined,
       tags,
       stages: Object.values(d.VersionIdsToStages ?? {}).flat(),
+      versions: Object.entries(d.VersionIdsToStages ?? {}).map(([versionId, stages]) => ({ versionId, stages: [...stages] })),
     };
   }
 

@@ -12,17 +12,24 @@ import type { RolloutProbe, TableFacts } from './probe.js';
 import type { Resources } from './resources.js';
 import { LOG_SCAN_PATTERNS, type LogFinding, scanLogMessage } from './log-scan.js';
 
-export interface KeyFingerprints {
-  mlkem: string;
-  mldsa: string;
-  ecdh: string;
+/** A key-set generation as the rollout compares it (SPEC §7.1): from keyset.json or a verified document. */
+export interface KeySetFacts {
+  generation: number;
+  /** composite KEM fingerprint (what requests are sealed to) */
+  composite: string;
+  /** the certified decisions signer's fingerprint */
+  decisions: string;
+  /** the root fingerprint: the pin */
+  root: string;
+  /** the key-set secret's version id of this generation (SPEC §7.1) */
+  versionId: string;
 }
 
-export type DocumentVerdict = { ok: true; fingerprints: KeyFingerprints } | { ok: false; reason: string };
+export type DocumentVerdict = { ok: true; current: KeySetFacts; accepted: number[] } | { ok: false; reason: string };
 
 /** What the rollout can verify with the other parts' code; absent = that item is manual. */
 export interface RolloutVerifiers {
-  /** a signed public-keys document (SPEC §7) against a pinned ML-DSA-87 fingerprint (hex) */
+  /** a public-keys document (SPEC §7.3) against a pinned ROOT fingerprint (hex) */
   publicKeysDocument?(text: string, pin: string): Promise<DocumentVerdict>;
   /** stored items' ML-DSA-87 signatures; `what` says precisely what was verified */
   storedSignatures?(
@@ -59,9 +66,9 @@ export const LOAD_BUDGET_P99_MS = 550;
 export interface CheckContext {
   probe: RolloutProbe;
   res: Resources;
-  /** fingerprints of the local public key files (--keys), hex */
-  local?: KeyFingerprints;
-  /** pinned ML-DSA-87 fingerprint (--pin, else the local key's), hex */
+  /** the local key folder's generation (--keys DIR: its keyset.json) */
+  local?: KeySetFacts;
+  /** pinned ROOT fingerprint (--pin, else the local folder's root), hex */
   pin?: string;
   /** bearer token for the deployed proxy, which authenticates callers (--token / IMA_QS_TOKEN) */
   token?: string;
@@ -117,56 +124,48 @@ async function kmsArn(ctx: CheckContext): Promise<string | undefined> {
 }
 
 /**
- * The 3 private-key secrets: present, not scheduled for deletion, with an AWSCURRENT version,
- * encrypted under the rollout KMS key, and their `fingerprint` tag (SPEC §7) equal to the local key
- * files' fingerprints (--keys) or, with only --pin, the ML-DSA-87 one equal to the pin and the
- * other two equal to those in the public-keys document verified under the pin. The private values
- * are never read.
+ * The key-set secret (SPEC §7.1): present, not scheduled for deletion, encrypted under the
+ * rollout KMS key, with a current version written by ima-qs whose id names the expected
+ * generation — the local folder's (--keys), or with only --pin the current generation of the
+ * public-keys document verified under the pin — and the document secret present. From metadata
+ * only: the private values are never read.
  */
 export async function checkSecrets(ctx: CheckContext): Promise<CheckOutcome> {
   const { res } = ctx;
-  let expected: Partial<KeyFingerprints> | undefined = ctx.local;
-  let source = 'local key files';
-  const problems: string[] = [];
+  let expected: KeySetFacts | undefined = ctx.local;
+  let source = 'the local keyset.json';
   if (!expected) {
-    if (!ctx.pin) return fail('no --keys DIR or --pin FINGERPRINT to compare the secrets with');
-    if (!ctx.verifiers.publicKeysDocument) {
-      expected = { mldsa: ctx.pin };
-      source = 'the pin (ML-DSA-87 only)';
-    } else {
-      const doc = await ctx.probe.publicSecretValue(res.secretPublicKeys);
-      if (doc === undefined) return fail(`public-keys document secret ${res.secretPublicKeys} not found`);
-      const v = await ctx.verifiers.publicKeysDocument(doc, ctx.pin);
-      if (!v.ok) return fail(`public-keys document in ${res.secretPublicKeys} does not verify under the pin: ${v.reason}`);
-      expected = v.fingerprints;
-      source = 'the pinned public-keys document';
-    }
+    if (!ctx.pin) return fail('no --keys DIR or --pin FINGERPRINT to compare the key set with');
+    if (!ctx.verifiers.publicKeysDocument) return fail('this build has no public-keys document verifier (give --keys DIR)');
+    const doc = await ctx.probe.publicSecretValue(res.secretPublicKeys);
+    if (doc === undefined) return fail(`public-keys document secret ${res.secretPublicKeys} not found`);
+    const v = await ctx.verifiers.publicKeysDocument(doc, ctx.pin);
+    if (!v.ok) return fail(`public-keys document in ${res.secretPublicKeys} does not verify under the pin: ${v.reason}`);
+    expected = v.current;
+    source = 'the pinned public-keys document';
   }
+  const problems: string[] = [];
   const arn = await kmsArn(ctx);
-  const keyArns = new Map<string, string | undefined>();
-  const specs: [keyof KeyFingerprints, string][] = [
-    ['mlkem', res.secretMlkem],
-    ['mldsa', res.secretMldsa],
-    ['ecdh', res.secretEcdh],
-  ];
-  for (const [role, name] of specs) {
-    const s = await ctx.probe.secret(name);
-    if (!s) {
-      problems.push(`${name} not found`);
-      continue;
-    }
-    if (s.deleted) problems.push(`${name} is scheduled for deletion`);
-    if (!s.stages.includes('AWSCURRENT')) problems.push(`${name} has no AWSCURRENT version`);
-    if (!s.kmsKeyId) problems.push(`${name} is encrypted with the AWS-managed key, not ${res.kmsAlias}`);
-    else {
-      if (!keyArns.has(s.kmsKeyId)) keyArns.set(s.kmsKeyId, (await ctx.probe.kmsKey(s.kmsKeyId))?.arn);
-      if (!arn || keyArns.get(s.kmsKeyId) !== arn) problems.push(`${name} is encrypted under ${s.kmsKeyId}, not ${res.kmsAlias}`);
-    }
-    const want = expected[role];
-    const have = s.tags.fingerprint;
-    if (want && have !== want) problems.push(`${name} fingerprint ${short(have)} ≠ ${short(want)} (${source})`);
+  const s = await ctx.probe.secret(res.secretKeyset);
+  if (!s) return fail(`${res.secretKeyset} not found`);
+  if (s.deleted) problems.push(`${res.secretKeyset} is scheduled for deletion`);
+  if (!s.kmsKeyId) problems.push(`${res.secretKeyset} is encrypted with the AWS-managed key, not ${res.kmsAlias}`);
+  else if (!arn || (await ctx.probe.kmsKey(s.kmsKeyId))?.arn !== arn) problems.push(`${res.secretKeyset} is encrypted under ${s.kmsKeyId}, not ${res.kmsAlias}`);
+  const current = s.versions.find((v) => v.stages.includes('AWSCURRENT'));
+  if (!current) problems.push(`${res.secretKeyset} has no AWSCURRENT version (an empty secret: run ima-qs keys upload)`);
+  else if (current.versionId !== expected.versionId) {
+    const m = /^ks-g(\d{9})-/.exec(current.versionId);
+    const held = m ? Number(m[1]) : undefined;
+    problems.push(
+      held === expected.generation
+        ? `${res.secretKeyset} holds another statement of generation ${held} as current than ${source} (another root, or certified twice)`
+        : `${res.secretKeyset} holds ${held !== undefined ? `generation ${held}` : 'a version not written by ima-qs'} as current, not generation ${expected.generation} (${source})`,
+    );
   }
-  return verdict(problems, `3 secrets present under ${res.kmsAlias}, fingerprints match ${source}`);
+  const doc = await ctx.probe.secret(res.secretPublicKeys);
+  if (!doc) problems.push(`${res.secretPublicKeys} not found`);
+  else if (!doc.versions.some((v) => v.stages.includes('AWSCURRENT'))) problems.push(`${res.secretPublicKeys} has no current document`);
+  return verdict(problems, `${res.secretKeyset} under ${res.kmsAlias} holds generation ${expected.generation} as current (${source}); ${res.secretPublicKeys} present`);
 }
 
 function tableProblems(t: TableFacts | undefined, name: string, keyArn: string | undefined): string[] {
@@ -268,7 +267,7 @@ export async function checkUnauthenticatedRefused(ctx: CheckContext): Promise<Ch
   return verdict(problems, answers.map(([what, a]) => `${what}: ${a.status}`).join('; ') + ' — unauthenticated calls are refused');
 }
 
-/** GET {url}/api/keys answers 200 with a public-keys document signed by the pinned key. */
+/** GET {url}/api/keys answers 200 with a public-keys document whose statements the pinned root signed. */
 export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
   if (!ctx.pin) return fail('no --pin FINGERPRINT (or --keys DIR) to verify the served document with');
   if (!ctx.verifiers.publicKeysDocument) return fail('this build has no public-keys document verifier');
@@ -281,13 +280,14 @@ export async function checkApiKeys(ctx: CheckContext): Promise<CheckOutcome> {
     return fail(`GET ${url}: ${why}${(answer.status === 401 || answer.status === 403) && !ctx.token ? ' (the API authenticates callers: pass --token or IMA_QS_TOKEN)' : ''}`);
   }
   const v = await ctx.verifiers.publicKeysDocument(answer.body, ctx.pin);
-  if (!v.ok) return fail(`GET ${url}: the document does not verify under the pinned key ${short(ctx.pin)}: ${v.reason}`);
+  if (!v.ok) return fail(`GET ${url}: the document does not verify under the pinned root ${short(ctx.pin)}: ${v.reason}`);
   const problems: string[] = [];
-  if (ctx.local) {
-    if (v.fingerprints.mlkem !== ctx.local.mlkem) problems.push(`served ML-KEM-768 key ${short(v.fingerprints.mlkem)} ≠ local ${short(ctx.local.mlkem)}`);
-    if (v.fingerprints.ecdh !== ctx.local.ecdh) problems.push(`served P-384 key ${short(v.fingerprints.ecdh)} ≠ local ${short(ctx.local.ecdh)}`);
+  if (ctx.local && v.current.generation !== ctx.local.generation && !v.accepted.includes(ctx.local.generation)) {
+    problems.push(`served generation ${v.current.generation}${v.accepted.length ? ` (accepted ${v.accepted.join(', ')})` : ''} ≠ local generation ${ctx.local.generation}`);
+  } else if (ctx.local && v.current.generation === ctx.local.generation && v.current.composite !== ctx.local.composite) {
+    problems.push(`served KEM key ${short(v.current.composite)} ≠ local ${short(ctx.local.composite)}`);
   }
-  return verdict(problems, `GET ${url}: 200, signed by the pinned ML-DSA-87 key ${short(ctx.pin)}; ML-KEM-768 ${short(v.fingerprints.mlkem)}, P-384 ${short(v.fingerprints.ecdh)}`);
+  return verdict(problems, `GET ${url}: 200, generation ${v.current.generation} certified by the pinned root ${short(ctx.pin)}; KEM ${short(v.current.composite)}, signer ${short(v.current.decisions)}`);
 }
 
 /**

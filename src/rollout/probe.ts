@@ -29,6 +29,8 @@ export interface SecretFacts {
   tags: Record<string, string>;
   /** stages present: AWSCURRENT must be among them */
   stages: string[];
+  /** each version's id and stages (the key-set secret's ids name their generations) */
+  versions: { versionId: string; stages: string[] }[];
 }
 
 export interface TableFacts {

@@ -12,9 +12,8 @@ import { readInputFile } from '../io/files.js';
 export interface Resources {
   region?: string;
   kmsAlias: string;
-  secretMlkem: string;
-  secretMldsa: string;
-  secretEcdh: string;
+  /** the key-set secret: one version per generation (SPEC §7.1) */
+  secretKeyset: string;
   secretPublicKeys: string;
   tableAudit: string;
   tableDecisions: string;
@@ -41,10 +40,8 @@ export interface Resources {
 export const RESOURCE_KEYS: Record<string, { field: keyof Resources; what: string }> = {
   region: { field: 'region', what: 'AWS region of the stack' },
   'kms.alias': { field: 'kmsAlias', what: 'KMS key alias (alias/NAME), key id or ARN' },
-  'secret.mlkem': { field: 'secretMlkem', what: 'ML-KEM-768 private-key secret' },
-  'secret.mldsa': { field: 'secretMldsa', what: 'ML-DSA-87 private-key secret' },
-  'secret.ecdh': { field: 'secretEcdh', what: 'ECDH P-384 private-key secret' },
-  'secret.public-keys': { field: 'secretPublicKeys', what: 'signed public-keys document secret' },
+  'secret.keyset': { field: 'secretKeyset', what: 'key-set secret (one version per generation)' },
+  'secret.public-keys': { field: 'secretPublicKeys', what: 'public-keys document secret' },
   'table.audit': { field: 'tableAudit', what: 'audit log table' },
   'table.decisions': { field: 'tableDecisions', what: 'decisions table' },
   'table.requests': { field: 'tableRequests', what: 'requests (replay guard) table' },
@@ -65,9 +62,7 @@ export const ALARM_SUFFIXES = ['dlq-not-empty', 'queue-oldest-message', 'unancho
 export function defaultResources(namePrefix = 'ima', secretPrefix = 'ima/quantum'): Resources {
   return {
     kmsAlias: `alias/${namePrefix}-quantum`,
-    secretMlkem: `${secretPrefix}/ml-kem-768-private`,
-    secretMldsa: `${secretPrefix}/ml-dsa-87-private`,
-    secretEcdh: `${secretPrefix}/ecdh-p384-private`,
+    secretKeyset: `${secretPrefix}/keyset`,
     secretPublicKeys: `${secretPrefix}/public-keys`,
     tableAudit: `${namePrefix}-tpm-audit-log`,
     tableDecisions: `${namePrefix}-quantum-decisions`,
@@ -195,10 +190,7 @@ export async function applyTerraformOutputs(res: Resources, path: string): Promi
   };
   set('region', value('region'));
   set('kms.alias', value('kms_alias_name'));
-  const secrets = map('private_key_secret_names');
-  set('secret.mlkem', secrets.ml_kem_768);
-  set('secret.mldsa', secrets.ml_dsa_87);
-  set('secret.ecdh', secrets.ecdh_p384);
+  set('secret.keyset', value('keyset_secret_name'));
   set('secret.public-keys', value('public_keys_secret_name'));
   const tables = map('table_names');
   set('table.audit', tables.audit_log);

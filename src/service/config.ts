@@ -17,6 +17,12 @@ import { DEFAULT_HEALTH_MAX_AGE_SECONDS, DEFAULT_HEARTBEAT_FILE } from './worker
 
 export type PcrAnchorConfig = { kind: 'tpm'; tcti?: string } | { kind: 'simulated'; stateFile: string };
 
+/**
+ * Who holds the decisions signer's private key (SPEC §8.8 SIGNER): the key set itself (Secrets
+ * Manager, or KEYS_DIR), or an ML-DSA-87 key in AWS KMS that never leaves the HSM.
+ */
+export type SignerConfig = { kind: 'keyset' } | { kind: 'kms'; keyArn: string };
+
 export interface ProxyConfig {
   queueUrl: string;
   tables: { requests: string; decisions: string };
@@ -27,6 +33,7 @@ export interface WorkerConfig {
   queueUrl: string;
   tables: { requests: string; decisions: string; audit: string };
   keys: { dir: string } | { prefix: string };
+  signer: SignerConfig;
   anchor: PcrAnchorConfig;
   pcrIndex: number;
   pcrBank: 'sha256' | 'sha384';
@@ -219,6 +226,17 @@ function anchor(env: Env, problems: Problems): PcrAnchorConfig | undefined {
   return problems.add('IMA_QS_PCR_ANCHOR', 'must be "tpm" or "simulated:" followed by an absolute path');
 }
 
+/** A KMS key ARN (not an alias: IAM grants kms:Sign on the key ARN, and an alias can be re-pointed). */
+export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** SIGNER: unset or `keyset` (the key set's own ML-DSA-87 key), or `kms:<key ARN>` (not an alias: IAM grants kms:Sign on the key ARN). */
+function signer(env: Env, problems: Problems): SignerConfig {
+  const v = value(env, 'SIGNER');
+  if (v === undefined || v === 'keyset') return { kind: 'keyset' };
+  if (v.startsWith('kms:') && KMS_KEY_ARN.test(v.slice(4))) return { kind: 'kms', keyArn: v.slice(4) };
+  return problems.add('SIGNER', 'must be "keyset" or "kms:" followed by a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)') ?? { kind: 'keyset' };
+}
+
 /** SPEC §8.11: s3://BUCKET[/PREFIX] (S3 bucket naming rules) or an absolute folder. */
 function checkpointLocation(env: Env, problems: Problems): string | undefined {
   const v = value(env, 'AUDIT_CHECKPOINTS');
@@ -240,6 +258,7 @@ export function workerConfig(env: Env): WorkerConfig {
   };
   const prefix = secretPrefix(env, problems);
   const dir = path(env, problems, 'KEYS_DIR');
+  const signerConfig = signer(env, problems);
   const pcrAnchor = anchor(env, problems);
   const pcrIndex = int(env, problems, 'PCR_INDEX', undefined) ?? 11;
   const pcrBank = choice(env, problems, 'PCR_BANK', ['sha256', 'sha384'] as const, 'sha256');
@@ -273,6 +292,7 @@ export function workerConfig(env: Env): WorkerConfig {
     queueUrl: q,
     tables,
     keys: dir !== undefined ? { dir } : { prefix },
+    signer: signerConfig,
     anchor: pcrAnchor,
     pcrIndex,
     pcrBank,

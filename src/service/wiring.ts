@@ -8,39 +8,38 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AuditChain } from '../audit/audit-chain.js';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
+import type { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { awsClientConfig, type Env } from '../aws/config.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
 import { SecretsManagerStore, type SecretStore } from '../aws/secret-store.js';
-import { loadServiceKeysFromSecrets } from '../aws/service-keys.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { fromHex } from '../crypto/bytes.js';
 import { getProvider } from '../crypto/providers.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { RemoteError, UsageError } from '../errors.js';
-import { fingerprints, loadPrivateKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../keys/key-dir.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { SignedBatch } from '../protocol/batch-statement.js';
+import type { PersonaModel } from '../protocol/council/types.js';
+import { documentRecipients } from '../protocol/keys-document.js';
+import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
+import { systemClock } from '../ports.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
+import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../tpm/pcr-lock.js';
 import { RulesModel } from './council/councils.js';
+import type { CouncilModelSpec } from './council/budget-council.js';
 import { HttpPersonaModel } from './council/persona-model-http.js';
-import type { PersonaModel } from '../protocol/council/types.js';
 import { proxyConfig, workerConfig, type PcrAnchorConfig, type WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
-import { systemClock } from '../ports.js';
+import { EmfMetrics, WorkerMetrics, type MetricsSink } from './metrics.js';
 import { createProxyHandler, type ProxyDeps, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
-import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner } from '../crypto/signer.js';
-import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../tpm/pcr-lock.js';
-import type { CouncilModelSpec } from './council/budget-council.js';
-import { EmfMetrics, WorkerMetrics, type MetricsSink, type ProxyMetrics } from './metrics.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
 import { InlinePipeline, ThreadPipeline, type PipelineRunner, type PipelineSpec } from './worker/pipelines.js';
-import { parseStrictJson } from '../protocol/strict-json.js';
-import type { SignedBatch } from '../protocol/batch-statement.js';
-import type { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { auditChainId, pipelineChain, workerCheckpoints, type ChainIdSource } from './worker-audit.js';
+import { keySetSpec, openWorkerKeys, type WorkerKeysOptions } from './worker-keys.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -51,7 +50,41 @@ function tables(env: Env, names: { requests: string; decisions: string }, client
   };
 }
 
-/** The proxy: tables, queue, and the published keys document from Secrets Manager (cached). */
+/** How long the proxy keeps the published document before reading it again (SPEC §8.2: ≤ 5 min). */
+export const PROXY_KEYS_TTL_MS = 60_000;
+
+/**
+ * The published document as the proxy serves it: the text as stored, and the composite
+ * fingerprints of every generation it lists (current and accepted), which requests may be
+ * sealed to. A secret that is not a document of the current format is the operator's problem,
+ * not a bug: 503 PUBLIC_KEYS_MALFORMED, logged.
+ */
+export function publishedKeys(text: string, name: string): PublishedKeys {
+  const recipients = documentRecipients(text);
+  if (!recipients) throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${name} does not hold a public-keys document (SPEC §7.3)`);
+  return { document: text, recipientFingerprints: recipients.map((r) => fromHex(r)) };
+}
+
+/**
+ * Caches a loader for `ttlMs` (a failed load is not kept): the proxy's document, so that a
+ * rotation reaches every Lambda container within the TTL instead of living as long as it does.
+ */
+export function cachedFor<T>(ttlMs: number, load: () => Promise<T>, now: () => number = () => Date.now()): () => Promise<T> {
+  let cached: { value: Promise<T>; at: number } | undefined;
+  return () => {
+    if (!cached || now() - cached.at >= ttlMs) {
+      const value = load();
+      const entry = { value, at: now() };
+      cached = entry;
+      value.catch(() => {
+        if (cached === entry) cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+}
+
+/** The proxy: tables, queue, and the published keys document from Secrets Manager (cached ≤ 60 s). */
 export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page' | 'metrics'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
@@ -59,24 +92,7 @@ export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'pag
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
   const docName = config.publicKeysSecret;
-  let cached: Promise<PublishedKeys> | undefined;
-  const keys = () => {
-    cached ??= store.get(docName).then((v) => {
-      let fp: unknown;
-      try {
-        fp = (parseStrictJson(v.value) as { keys?: { composite?: { fingerprint?: unknown } } })?.keys?.composite?.fingerprint;
-      } catch {
-        fp = null;
-      }
-      // a secret that is not a keys document is the operator's problem, not a bug: 503, logged
-      if (fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
-        throw new RemoteError('PUBLIC_KEYS_MALFORMED', `secret ${docName} does not hold a public-keys document (SPEC §7.3)`);
-      }
-      return { document: v.value, recipientFingerprint: fp ? fromHex(fp) : undefined };
-    });
-    cached.catch(() => (cached = undefined));
-    return cached;
-  };
+  const keys = cachedFor(PROXY_KEYS_TTL_MS, () => store.get(docName).then((v) => publishedKeys(v.value, docName)));
   return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page, ...(extra.metrics ? { metrics: extra.metrics } : {}) });
 }
 
@@ -114,6 +130,8 @@ export interface WorkerParts {
   pipelines: PipelineRunner[];
   /** with `inline`: the pipelines' dependencies (tests read them) */
   deps?: PipelineDeps[];
+  /** the generations this process holds (each pipeline thread holds its own ring on the same source) */
+  ring: KeyRing;
   /** SPEC §8.11: every pipeline chain is registered; start() it with the consumer, stop() it after the consumer */
   checkpoints?: CheckpointWriter;
   /** where the base chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
@@ -124,11 +142,11 @@ export interface WorkerParts {
   signerFingerprint: string;
   /** the persona model's name (recorded in every decision) */
   model: string;
-  /** ends the pipelines (after `consumer.stop()`) and flushes the metrics */
+  /** ends the pipelines (after `consumer.stop()`), the signer and the ring, and flushes the metrics */
   close(): Promise<void>;
 }
 
-export interface WorkerOptions {
+export interface WorkerOptions extends WorkerKeysOptions {
   p?: CryptoProvider;
   dynamo?: DynamoDBClient;
   /**
@@ -140,13 +158,14 @@ export interface WorkerOptions {
   councilModel?: CouncilModelSpec;
   /** where the EMF metrics go (default: stdout, as in the task; 'off' in-process) */
   metrics?: MetricsSink;
-  /** the ECS task metadata read (tests) */
+  /** for the ECS task metadata endpoint (the chain id; default: global fetch) */
   fetch?: typeof fetch;
 }
 
 /**
- * The worker: keys (Secrets Manager, or KEYS_DIR for local runs), audit recipient, tables, queue,
- * TPM, and WORKER_PIPELINES pipelines, each on its own thread (SPEC §8.8), fed by one consumer.
+ * The worker: key ring (Secrets Manager, or KEYS_DIR), signer (key set or KMS), audit recipient,
+ * tables, queue, TPM, and WORKER_PIPELINES pipelines, each on its own thread (SPEC §8.8), fed by
+ * one consumer.
  */
 export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
@@ -155,124 +174,134 @@ export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions =
   // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
   const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
   const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
-  const keys =
-    'dir' in config.keys ? await loadPrivateKeys(p, config.keys.dir) : await loadServiceKeysFromSecrets(secrets(), { prefix: config.keys.prefix, provider: p });
-  const pub = publicKeysOf(keys);
-  const fp = fingerprints(pub);
-  const auditRecipient = auditor ?? serviceRecipient(recipientPublicKey(pub));
-  const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
-  let token: string | undefined;
-  if (config.personaModel?.tokenSecret !== undefined) token = await secretToken(secrets(), config.personaModel.tokenSecret)(); // read at start: a bad one stops it
-  const { id: base, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
-  const shared = ThreadLock.buffer();
-  const n = config.pipelines;
-  const chains = Array.from({ length: n }, (_, i) => pipelineChain(base, i));
-  // SPEC §8.11: every pipeline chain registered before its first entry; the writer (and the audit
-  // key) stays on this thread, the pipelines tell it of each stored batch statement
-  const dynamo = opts.dynamo ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
-  const checkpoints = await workerCheckpoints(p, config, env, { dynamo, secrets, log, chains, workerKey: fp.mldsa });
-  const onBatch = checkpoints ? (chain: string, signed: SignedBatch, head: string) => checkpoints.observe(chain, signed, head) : undefined;
+  const keys = await openWorkerKeys(p, config, env, log, opts);
+  const { ring, signer, signerFingerprint: signerFp } = keys;
+  const stopKeys = async () => {
+    ring.stop();
+    await signer.close();
+  };
   const pipelines: PipelineRunner[] = [];
-  let deps: PipelineDeps[] | undefined;
-  let model = config.personaModel ? 'http' : 'rules/v1';
+  try {
+    const auditRecipient = auditor ?? serviceRecipient(keys.current.recipient.publicKey);
+    const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
+    let token: string | undefined;
+    if (config.personaModel?.tokenSecret !== undefined) token = await secretToken(secrets(), config.personaModel.tokenSecret)(); // read at start: a bad one stops it
+    const { id: base, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
+    const shared = ThreadLock.buffer();
+    const n = config.pipelines;
+    const chains = Array.from({ length: n }, (_, i) => pipelineChain(base, i));
+    // SPEC §8.11: every pipeline chain registered before its first entry; the writer (and the audit
+    // key) stays on this thread, the pipelines tell it of each stored batch statement
+    const dynamo = opts.dynamo ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
+    const checkpoints = await workerCheckpoints(p, config, env, { dynamo, ring, signer: signer.publicKey, log, chains, workerKey: signerFp });
+    if (checkpoints) keys.setAuditFingerprint(checkpoints.signer);
+    const onBatch = checkpoints ? (chain: string, signed: SignedBatch, head: string) => checkpoints.observe(chain, signed, head) : undefined;
+    let deps: PipelineDeps[] | undefined;
+    let model = config.personaModel ? 'http' : 'rules/v1';
 
-  if (opts.inline) {
-    const { requests, decisions } = tables(env, config.tables, dynamo);
-    const store = dynamoAuditStore(dynamo, config.tables.audit);
-    const signer = new InlineSigner(p, keys.mldsa);
-    const pm: PersonaModel = config.personaModel ? new HttpPersonaModel({ url: config.personaModel.url, ...(token !== undefined ? { token: async () => token! } : {}) }) : new RulesModel();
-    model = pm.name;
-    deps = Array.from({ length: n }, (_, i) => {
-      let pcrLock: PcrLock = new ThreadLock(shared, i + 1);
-      if (config.pcrLockFile) pcrLock = bothLocks(pcrLock, new FileLock(config.pcrLockFile));
-      return {
-        p,
-        recipientKey: recipientPrivateKey(keys),
-        signer,
-        signerFingerprint: fp.mldsa,
-        model: pm,
-        requests,
-        decisions,
-        clock: systemClock,
-        log,
-        maxSkewMs: config.maxSkewSeconds * 1000,
-        claimLeaseMs: config.visibilitySeconds * 2000,
-        audit: new AuditChain(p, {
-          chain: chains[i],
-          store,
-          pcrBank: pcrBankFromConfig(config.anchor, env),
-          pcr: config.pcrIndex,
-          bank: config.pcrBank,
+    if (opts.inline) {
+      const { requests, decisions } = tables(env, config.tables, dynamo);
+      const store = dynamoAuditStore(dynamo, config.tables.audit);
+      const pm: PersonaModel = config.personaModel ? new HttpPersonaModel({ url: config.personaModel.url, ...(token !== undefined ? { token: async () => token! } : {}) }) : new RulesModel();
+      model = pm.name;
+      deps = Array.from({ length: n }, (_, i) => {
+        let pcrLock: PcrLock = new ThreadLock(shared, i + 1);
+        if (config.pcrLockFile) pcrLock = bothLocks(pcrLock, new FileLock(config.pcrLockFile));
+        return {
+          p,
+          recipientKey: keys.current.recipient,
+          recipientFor: (fp: string) => ring.recipientFor(fp),
+          certification: (at: number) => ring.certificationFor(signer.publicKey, at),
           signer,
-          signerFingerprint: fp.mldsa,
-          recipient: auditRecipient.publicKey,
-          recipientFingerprint: auditRecipient.fingerprint,
+          signerFingerprint: signerFp,
+          model: pm,
+          requests,
+          decisions,
           clock: systemClock,
-          pcrLock,
-          ...(onBatch ? { onBatch: (signed: SignedBatch, head: string) => onBatch(chains[i], signed, head) } : {}),
-        }),
-      };
-    });
-    pipelines.push(...deps.map((d) => new InlinePipeline(d)));
-  } else {
-    const modelSpec: PipelineSpec['model'] = config.personaModel
-      ? { kind: 'http', url: config.personaModel.url, ...(token !== undefined ? { token } : {}) }
-      : (opts.councilModel ?? { kind: 'rules' });
-    const dyn = awsClientConfig('DYNAMODB', {}, env);
-    const started = await Promise.allSettled(
-      Array.from({ length: n }, (_, i) =>
-        ThreadPipeline.start(
-          {
-            index: i,
+          log,
+          maxSkewMs: config.maxSkewSeconds * 1000,
+          claimLeaseMs: config.visibilitySeconds * 2000,
+          audit: new AuditChain(p, {
             chain: chains[i],
-            keys,
-            signerFingerprint: fp.mldsa,
-            dynamo: { ...dyn },
-            tables: config.tables,
-            anchor: config.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: config.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: config.anchor.stateFile },
+            store,
+            pcrBank: pcrBankFromConfig(config.anchor, env),
             pcr: config.pcrIndex,
             bank: config.pcrBank,
-            lock: { shared, ...(config.pcrLockFile ? { file: config.pcrLockFile } : {}) },
-            recipient: { publicKey: auditRecipient.publicKey, fingerprint: auditRecipient.fingerprint },
-            model: modelSpec,
-            councilBudgetMs: config.councilBudgetMs,
-            maxSkewMs: config.maxSkewSeconds * 1000,
-            claimLeaseMs: config.visibilitySeconds * 2000,
-            notifyStored: false,
-            observeBatches: onBatch !== undefined,
-          },
-          { log, ...(onBatch ? { onBatch } : {}) },
+            signer,
+            signerFingerprint: signerFp,
+            recipient: auditRecipient.publicKey,
+            recipientFingerprint: auditRecipient.fingerprint,
+            clock: systemClock,
+            pcrLock,
+            ...(onBatch ? { onBatch: (signed: SignedBatch, head: string) => onBatch(chains[i], signed, head) } : {}),
+          }),
+        };
+      });
+      pipelines.push(...deps.map((d) => new InlinePipeline(d)));
+    } else {
+      const modelSpec: PipelineSpec['model'] = config.personaModel
+        ? { kind: 'http', url: config.personaModel.url, ...(token !== undefined ? { token } : {}) }
+        : (opts.councilModel ?? { kind: 'rules' });
+      const dyn = awsClientConfig('DYNAMODB', {}, env);
+      const started = await Promise.allSettled(
+        Array.from({ length: n }, (_, i) =>
+          ThreadPipeline.start(
+            {
+              index: i,
+              chain: chains[i],
+              keyset: { source: keySetSpec(config, env), ...(opts.reloadMs !== undefined ? { reloadMs: opts.reloadMs } : {}) },
+              signer: keys.signerSpec,
+              signerFingerprint: signerFp,
+              dynamo: { ...dyn },
+              tables: config.tables,
+              anchor: config.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: config.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: config.anchor.stateFile },
+              pcr: config.pcrIndex,
+              bank: config.pcrBank,
+              lock: { shared, ...(config.pcrLockFile ? { file: config.pcrLockFile } : {}) },
+              recipient: { publicKey: auditRecipient.publicKey, fingerprint: auditRecipient.fingerprint },
+              model: modelSpec,
+              councilBudgetMs: config.councilBudgetMs,
+              maxSkewMs: config.maxSkewSeconds * 1000,
+              claimLeaseMs: config.visibilitySeconds * 2000,
+              notifyStored: false,
+              observeBatches: onBatch !== undefined,
+            },
+            { log, ...(onBatch ? { onBatch } : {}) },
+          ),
         ),
-      ),
-    );
-    for (const r of started) if (r.status === 'fulfilled') pipelines.push(r.value);
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) {
-      await Promise.all(pipelines.map((x) => x.close()));
-      throw (failed as PromiseRejectedResult).reason;
+      );
+      for (const r of started) if (r.status === 'fulfilled') pipelines.push(r.value);
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     }
+    const emf = new EmfMetrics('worker', opts.metrics ?? (opts.inline ? 'off' : 'stdout'), log, { flushEveryMs: 1000 });
+    const consumer = new Consumer(
+      queue,
+      pipelines,
+      log,
+      { visibilitySeconds: config.visibilitySeconds, waitSeconds: config.waitSeconds, graceMs: config.stopGraceSeconds * 1000 },
+      new WorkerMetrics(emf),
+    );
+    return {
+      config,
+      consumer,
+      pipelines,
+      ...(deps ? { deps } : {}),
+      ring,
+      ...(checkpoints ? { checkpoints } : {}),
+      chainSource,
+      auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
+      signerFingerprint: signerFp,
+      model,
+      close: async () => {
+        await Promise.all(pipelines.map((x) => x.close()));
+        await stopKeys();
+        emf.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all(pipelines.map((x) => x.close()));
+    await stopKeys();
+    throw err;
   }
-  const emf = new EmfMetrics('worker', opts.metrics ?? (opts.inline ? 'off' : 'stdout'), log, { flushEveryMs: 1000 });
-  const consumer = new Consumer(
-    queue,
-    pipelines,
-    log,
-    { visibilitySeconds: config.visibilitySeconds, waitSeconds: config.waitSeconds, graceMs: config.stopGraceSeconds * 1000 },
-    new WorkerMetrics(emf),
-  );
-  return {
-    config,
-    consumer,
-    pipelines,
-    ...(deps ? { deps } : {}),
-    ...(checkpoints ? { checkpoints } : {}),
-    chainSource,
-    auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
-    signerFingerprint: fp.mldsa,
-    model,
-    close: async () => {
-      await Promise.all(pipelines.map((x) => x.close()));
-      emf.close();
-    },
-  };
 }

@@ -13,11 +13,10 @@ import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
 import type { Env } from '../aws/config.js';
-import type { SecretStore } from '../aws/secret-store.js';
-import { loadAuditKeyFromSecrets } from '../aws/service-keys.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { RemoteError } from '../errors.js';
-import { loadAuditKey } from '../keys/audit-key.js';
+import { auditSigningKey } from '../keys/audit-key.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import { systemClock } from '../ports.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
 import type { WorkerConfig } from './config.js';
@@ -67,29 +66,32 @@ export async function auditChainId(config: Pick<WorkerConfig, 'auditChainId' | '
 }
 
 /**
- * SPEC §8.11: with AUDIT_CHECKPOINTS, the checkpoint writer (the only user of the audit key, read
- * here from KEYS_DIR or P/audit-ml-dsa-87-private) with every chain in `chains` registered before
- * its first entry; undefined without AUDIT_CHECKPOINTS (main.ts warns).
+ * SPEC §8.11: with AUDIT_CHECKPOINTS, the checkpoint writer (the only user of the audit key: the
+ * audit signer that the generation certifying `signer` certifies, SPEC §7.3, held in the same key
+ * set) with every chain in `chains` registered before its first entry; undefined without
+ * AUDIT_CHECKPOINTS (main.ts warns).
  */
 export async function workerCheckpoints(
   p: CryptoProvider,
   config: WorkerConfig,
   env: Env,
-  o: { dynamo: DynamoDBClient; secrets: () => SecretStore; log: Logger; chains: readonly string[]; workerKey: string },
+  o: { dynamo: DynamoDBClient; ring: KeyRing; signer: Uint8Array; log: Logger; chains: readonly string[]; workerKey: string },
 ): Promise<CheckpointWriter | undefined> {
   if (!config.checkpoints) return undefined;
-  const auditKey = 'dir' in config.keys ? await loadAuditKey(p, config.keys.dir) : await loadAuditKeyFromSecrets(p, o.secrets(), config.keys.prefix);
+  const held = o.ring.auditKeyFor(o.signer, Date.now());
   const loc = config.checkpoints.location;
   const writer = new CheckpointWriter(p, {
     store: loc.startsWith('s3://') ? s3CheckpointStore(loc, env).store : new FileCheckpointStore(loc),
     audit: dynamoAuditStore(o.dynamo, config.tables.audit),
-    key: auditKey,
+    key: auditSigningKey(held.key, `${o.ring.sourceName} generation ${held.generation}`),
+    certifications: () => o.ring.certifications(),
     clock: systemClock,
     everyEntries: config.checkpoints.everyEntries,
     everyMs: config.checkpoints.everySeconds * 1000,
     log: o.log,
   });
-  // registered before the chains' first entries (the consumer has not started)
+  // the statement first, then the registration: each chain before its first entry (the consumer
+  // has not started)
   for (const chain of o.chains) await writer.register(chain, o.workerKey);
   return writer;
 }

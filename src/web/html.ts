@@ -112,7 +112,7 @@ ${meta('auth', cfg.auth)}
 <dt>Endpoint</dt><dd><output id="endpoint">…</output></dd>
 </dl>
 <div class="field">
-<label for="pin">Pin (service fingerprint, 64 hex digits)</label>
+<label for="pin">Pin (the service root fingerprint, 64 hex digits)</label>
 <input id="pin" name="pin" type="text" inputmode="text" autocomplete="off" spellcheck="false" maxlength="80" aria-describedby="pin-note">
 <p id="pin-note" class="note">Given to you out of band. A mismatch stops everything before your text is sent.</p>
 </div>

@@ -14,6 +14,7 @@ import { KEY_FILES, generateServiceKeys, publicKeysOf, recipientPrivateKey, reci
 import { workerFromEnv } from '../../src/service/wiring.js';
 import { expectNoStack, runCli } from '../helpers/cli.js';
 import { tempDir } from './helpers/bytes-io.js';
+import { writeCertifiedKeyDir } from '../helpers/keyset.js';
 
 const p = defaultProvider();
 let dir: string;
@@ -30,7 +31,8 @@ beforeAll(async () => {
   dir = tempDir('ima-qs-pairs-');
   const a = generateServiceKeys(p);
   const b = generateServiceKeys(p);
-  await writeKeyDir(join(dir, 'a'), a);
+  // a certified folder (keyset.json, the root's public key): what upload and the worker load
+  await writeCertifiedKeyDir(p, join(dir, 'a'), join(dir, 'a_root'), { keys: a });
   await writeKeyDir(join(dir, 'b'), b);
   mixed('mix-dsa', join(dir, 'a'), join(dir, 'b'), KEY_FILES.mldsaPublic);
   mixed('mix-kem', join(dir, 'a'), join(dir, 'b'), KEY_FILES.mlkemPublic);
@@ -114,5 +116,6 @@ describe('KEY_PAIR_MISMATCH for every command that loads keys', () => {
     await expect(workerFromEnv(env, log, { p, inline: true })).rejects.toMatchObject({ code: 'KEY_PAIR_MISMATCH', exitCode: 3 });
     const parts = await workerFromEnv({ ...env, KEYS_DIR: join(dir, 'a') }, log, { p, inline: true });
     expect(parts.auditRecipient.auditor).toBe(false);
+    parts.ring.stop();
   });
 });

@@ -39,6 +39,18 @@ describe('keys generate', () => {
     // no private PEM body leaks into the report
     const privBody = readFileSync(join(dir, 'ml_dsa_87_private.key'), 'utf8').split('\n')[1];
     expect(report).not.toContain(privBody);
+    // the root, in its own folder beside it (never uploaded): its fingerprint is the pin
+    expect(doc.root).toMatchObject({ dir: `${dir}_root`, created: true });
+    expect(doc.root.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(doc.root.fingerprint).not.toBe(doc.fingerprints.mldsa);
+    expect(mode(`${dir}_root`)).toBe(0o700);
+    expect(mode(join(`${dir}_root`, 'root_ml_dsa_87_private.key'))).toBe(0o600);
+    expect(existsSync(join(dir, 'root_ml_dsa_87_private.key'))).toBe(false);
+    expect(report).toContain(doc.root.fingerprint);
+    // keyset.json: generation 1, signed by that root, certifying this folder's keys, 90 days
+    const ks = JSON.parse(readFileSync(join(dir, 'keyset.json'), 'utf8'));
+    expect(ks.statement).toMatchObject({ generation: 1, root: doc.root.fingerprint, kem: { fingerprint: doc.fingerprints.composite }, signers: { decisions: { fingerprint: doc.fingerprints.mldsa } } });
+    expect(Date.parse(ks.statement.not_after) - Date.parse(ks.statement.not_before)).toBe(90 * 86_400_000);
     const script = join(dir, 'upload_keys_to_aws.sh');
     expect(mode(script)).toBe(0o700);
     expect(readFileSync(script, 'utf8')).toContain('ima-qs keys upload --keys "$(dirname "$0")" --kms-key "${KMS_KEY_ID:?set KMS_KEY_ID}" "$@"');
@@ -88,6 +100,42 @@ describe('keys generate', () => {
   });
 });
 
+describe('keys generate --root --previous, keys certify', () => {
+  it('the next generation of a root: generation + 1, previous = the digest of the one before, the same pin', async () => {
+    const base = tempDir();
+    const g1 = (await runCli(['keys', 'generate', '--out', join(base, 'g1'), '--json'])).json();
+    const r = await runCli(['keys', 'generate', '--out', join(base, 'g2'), '--root', `${join(base, 'g1')}_root`, '--previous', join(base, 'g1', 'keyset.json'), '--valid-days', '30', '--json']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json()).toMatchObject({ generation: 2, root: { fingerprint: g1.root.fingerprint, created: false } });
+    const s1 = JSON.parse(readFileSync(join(base, 'g1', 'keyset.json'), 'utf8'));
+    const s2 = JSON.parse(readFileSync(join(base, 'g2', 'keyset.json'), 'utf8'));
+    expect(JSON.parse(readFileSync(join(base, 'g2', 'previous_keyset.json'), 'utf8'))).toEqual(s1);
+    expect(s2.statement.previous).toMatch(/^[0-9a-f]{64}$/);
+    expect(s2.statement.previous).not.toBe('0'.repeat(64));
+    expect(Date.parse(s2.statement.not_after) - Date.parse(s2.statement.not_before)).toBe(30 * 86_400_000);
+    const again = await runCli(['keys', 'generate', '--out', join(base, 'g1'), '--force', '--json']);
+    expect(again.code).toBe(0); // --force replaces the folder and its default root: a new pin
+    expect(again.json().root.fingerprint).not.toBe(g1.root.fingerprint);
+  });
+
+  it('keys certify renews a folder as the next generation; a previous statement of another root is refused', async () => {
+    const base = tempDir();
+    const g1 = (await runCli(['keys', 'generate', '--out', join(base, 'k'), '--json'])).json();
+    const other = (await runCli(['keys', 'generate', '--out', join(base, 'x'), '--json'])).json();
+    const no = await runCli(['keys', 'certify', '--root', `${join(base, 'k')}_root`, '--keys', join(base, 'k'), '--previous', join(base, 'k', 'keyset.json'), '--json']);
+    expect(no.json().error.code).toBe('FILE_EXISTS'); // keyset.json is replaced only with --force
+    const r = await runCli(['keys', 'certify', '--root', `${join(base, 'k')}_root`, '--keys', join(base, 'k'), '--previous', join(base, 'k', 'keyset.json'), '--force', '--json']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json()).toMatchObject({ generation: 2, root: g1.root.fingerprint, kem: g1.fingerprints.composite });
+    const foreign = await runCli(['keys', 'certify', '--root', `${join(base, 'k')}_root`, '--keys', join(base, 'k'), '--previous', join(base, 'x', 'keyset.json'), '--force', '--json']);
+    expect(foreign.code).toBe(3);
+    expect(foreign.json().error.code).toBe('KEYSET_NOT_FROM_ROOT');
+    expect(other.root.fingerprint).not.toBe(g1.root.fingerprint);
+    const bad = await runCli(['keys', 'certify', '--root', `${join(base, 'k')}_root`, '--keys', join(base, 'k'), '--valid-days', '401', '--force', '--json']);
+    expect(bad.json().error.code).toBe('BAD_VALIDITY');
+  });
+});
+
 describe('keys show', () => {
   it('lists every key file and the composite recipient, with fingerprints matching generate', async () => {
     const dir = tempDir();
@@ -95,7 +143,9 @@ describe('keys show', () => {
     const r = await runCli(['keys', 'show', dir, '--json']);
     expect(r.code).toBe(0);
     const rows = r.json().keys as { file: string; algorithm: string; kind: string; size: number; fingerprint: string }[];
-    expect(rows).toHaveLength(9); // eight files (the audit key pair too) and the composite recipient
+    expect(rows).toHaveLength(10); // the six service files, the audit key pair, the root's public key copy and the composite recipient
+    // the root's public key (a copy in the key folder; its fingerprint is the pin)
+    expect(rows.find((x) => x.file === 'root_ml_dsa_87_public.key')).toMatchObject({ algorithm: 'ML-DSA-87', kind: 'public', fingerprint: gen.root.fingerprint });
     const row = (file: string) => rows.find((x) => x.file === file)!;
     expect(row('ml_dsa_87_public.key')).toMatchObject({ algorithm: 'ML-DSA-87', kind: 'public', size: 2592, fingerprint: gen.fingerprints.mldsa });
     expect(row('ml_dsa_87_private.key')).toMatchObject({ kind: 'private', fingerprint: gen.fingerprints.mldsa });

@@ -17,7 +17,7 @@ export interface Deployment {
   tables: Record<string, string>;
   /** requests, requests_dlq */
   queues: Record<string, string>;
-  /** private-key secrets by key (ml_kem_768, ml_dsa_87, ecdh_p384) */
+  /** private-key secrets by key (keyset: the key-set secret, SPEC 7.1) */
   privateKeySecrets: Record<string, string>;
   publicKeysSecret: string;
   kmsKey: string;
@@ -99,6 +99,10 @@ export function infraResolver(model: InfraModel, d: Deployment): Resolver {
       const v = d.vars[m[1]];
       return Array.isArray(v) && v.length > 0 ? [1] : [];
     }
+    if ((m = /^var\.([a-z_]+) == "" \? \[\] : \[1\]$/.exec(e))) {
+      const v = m[1] in d.vars ? d.vars[m[1]] : model.variables[m[1]]?.default;
+      return v === '' || v === undefined ? [] : [1];
+    }
     if ((m = /^var\.([a-z_]+)$/.exec(e))) return (m[1] in d.vars ? d.vars[m[1]] : model.variables[m[1]]?.default) as Resolved | undefined;
     if (e === 'local.region') return d.region;
     if (e === 'local.account_id') return d.account;
@@ -127,12 +131,7 @@ export function syntheticDeployment(over: Partial<Deployment> = {}): Deployment 
     account,
     tables: { audit_log: arn('dynamodb', 'table/ima-tpm-audit-log'), decisions: arn('dynamodb', 'table/ima-quantum-decisions'), requests: arn('dynamodb', 'table/ima-quantum-requests') },
     queues: { requests: arn('sqs', 'ima-quantum-requests'), requests_dlq: arn('sqs', 'ima-quantum-requests-dlq') },
-    privateKeySecrets: {
-      ml_kem_768: arn('secretsmanager', 'secret:ima/quantum/ml-kem-768-private-AbCdEf'),
-      ml_dsa_87: arn('secretsmanager', 'secret:ima/quantum/ml-dsa-87-private-GhIjKl'),
-      ecdh_p384: arn('secretsmanager', 'secret:ima/quantum/ecdh-p384-private-MnOpQr'),
-      audit_ml_dsa_87: arn('secretsmanager', 'secret:ima/quantum/audit-ml-dsa-87-private-YzAbCd'),
-    },
+    privateKeySecrets: { keyset: arn('secretsmanager', 'secret:ima/quantum/keyset-AbCdEf') },
     publicKeysSecret: arn('secretsmanager', 'secret:ima/quantum/public-keys-StUvWx'),
     kmsKey: arn('kms', 'key/11111111-2222-3333-4444-555555555555'),
     roles: {

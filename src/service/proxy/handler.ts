@@ -3,7 +3,8 @@
  * events, built by `createProxyHandler` over ports so the same code runs in Lambda and behind
  * the loopback server of `local up`. It holds no private key.
  *
- *   GET  /api/keys              the signed public-keys document (SPEC §7), Cache-Control max-age=3600
+ *   GET  /api/keys              the public-keys document (SPEC §7.3), Cache-Control max-age=60 (a rotation
+ *                               reaches clients within a minute)
  *   POST /api/analyze|patents   sealed request → size/format checks (no crypto) → replay guard
  *                               (conditional put of req#<handle> with a TTL; 409 on replay) →
  *                               SQS → 202 {handle}; a failed send undoes this request's guard
@@ -36,6 +37,11 @@ export interface PublishedKeys {
   document: string;
   /** the fingerprint requests must be sealed to (envelope header), when known */
   recipientFingerprint?: Uint8Array;
+  /**
+   * every fingerprint requests may be sealed to (the document's current and accepted
+   * generations, SPEC §7.3); when given, it replaces `recipientFingerprint`
+   */
+  recipientFingerprints?: Uint8Array[];
 }
 
 export interface ProxyDeps {
@@ -184,7 +190,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     if (event.isBase64Encoded !== true) throw new InputError('BODY_NOT_BINARY', 'the request body must be sent as binary (application/octet-stream)');
     const sealed = fromBase64(body, 'request body');
     const keys = await deps.keys();
-    checkSealedFormat(sealed, keys.recipientFingerprint);
+    checkSealedFormat(sealed, keys.recipientFingerprints ?? keys.recipientFingerprint);
     const handle = requestHandle(deps.p, sealed);
     // received_at is this proxy's clock, never a value from the request or the event (SPEC §8.1):
     // the worker's freshness check measures the request's timestamp against it
@@ -264,7 +270,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
       if (path === '/api/keys') {
         if (method !== 'GET') return refuse(405, 'METHOD_NOT_ALLOWED', 'use GET');
         const keys = await deps.keys();
-        return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' }, body: keys.document };
+        return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' }, body: keys.document };
       }
       const m = /^\/api\/(analyze|patents)$/.exec(path);
       if (m && isRoute(m[1])) {

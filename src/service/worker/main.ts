@@ -13,7 +13,14 @@ export async function main(): Promise<void> {
   const log = jsonLogger(process.stdout, { service: 'ima-qs-worker' });
   try {
     // every variable (WORKER_PIPELINES, HEARTBEAT_FILE included) is checked by workerFromEnv first (SPEC §8.8)
-    const parts = await workerFromEnv(process.env, log);
+    let stopFor: ((why: string) => void) | undefined;
+    const parts = await workerFromEnv(process.env, log, {
+      // a new generation certifies another signer: this task drains and ends; ECS starts a fresh one
+      onSignerRotated: (info) => {
+        log.log('info', 'signer rotated: stopping so that a fresh task loads the new signer', { generation: info.generation, purpose: info.purpose, signer: info.fingerprint });
+        stopFor?.('signer-rotated');
+      },
+    });
     let stopping = false;
     let heartbeat: { stop(): void } | undefined;
     const stop = async (signal: string) => {
@@ -21,6 +28,7 @@ export async function main(): Promise<void> {
       stopping = true;
       heartbeat?.stop();
       log.log('info', 'stopping', { signal });
+      parts.ring.stop();
       // every pipeline finishes its batch within STOP_GRACE_SECONDS, or its messages are released
       const { released } = await parts.consumer.stop();
       // SPEC §8.11: the final checkpoint, once nothing more is appended
@@ -32,6 +40,7 @@ export async function main(): Promise<void> {
       if (released > 0) process.exit(0);
       await parts.close();
     };
+    stopFor = (why) => void stop(why);
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     parts.consumer.start();
@@ -44,6 +53,8 @@ export async function main(): Promise<void> {
       chain_source: parts.chainSource,
       pipelines: parts.pipelines.length,
       signer: parts.signerFingerprint,
+      signer_custody: parts.config.signer.kind,
+      generations: parts.ring.sets.map((x) => `${x.stage}:${x.generation}`),
       // SPEC §8.11: who signs the checkpoints (the audit key), or that there are none
       checkpoints: parts.checkpoints ? { store: parts.config.checkpoints?.location, audit_key: parts.checkpoints.signer } : 'off',
       // who can read the audit payloads (SPEC §8.8 AUDIT_RECIPIENT): operators check it here

@@ -1,7 +1,8 @@
 /**
  * One pipeline thread (pipelines.ts): builds its pipeline from the `PipelineSpec` it was started
- * with — its own DynamoDB client, its own audit chain, the PCR lock it shares, its budgeted council
- * thread, inline ML-DSA signing — then decides the batches the main thread posts to it.
+ * with — its own key ring on the worker's key-set source, the worker's signer, its own DynamoDB
+ * client, its own audit chain, the PCR lock it shares, its budgeted council thread — then decides
+ * the batches the main thread posts to it.
  * Messages in: {type:'batch', id, bodies} · {type:'close'}. Out: ready/failed, done, log, stored, statement, closed.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -9,9 +10,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AuditChain } from '../../audit/audit-chain.js';
 import { AUDIT_KEY, TableAuditStore } from '../../audit/audit-store.js';
 import { DynamoTable } from '../../aws/dynamo-table.js';
-import { compositeKeyFrom } from '../../crypto/composite-kem.js';
 import { getProvider } from '../../crypto/providers.js';
-import { InlineSigner } from '../../crypto/signer.js';
+import { KeyRing } from '../../keys/key-ring.js';
+import { keySetSourceFrom, signerFrom } from '../worker-keys.js';
 import { toImaError } from '../../errors.js';
 import { systemClock, type Item, type Table } from '../../ports.js';
 import type { SignedBatch } from '../../protocol/batch-statement.js';
@@ -33,11 +34,16 @@ const port = parentPort!;
 
 async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> {
   const p = getProvider('node');
-  const k = spec.keys;
-  const mlkem = k.mlkem.seed ? p.mlkem768.fromSeed(k.mlkem.seed) : p.mlkem768.fromExpanded(k.mlkem.expandedKey!);
-  const mldsa = k.mldsa.seed ? p.mldsa87.fromSeed(k.mldsa.seed) : p.mldsa87.fromExpanded(k.mldsa.expandedKey!);
-  const ecdh = p.p384.fromScalar(k.ecdh.scalar);
-  const signer = new InlineSigner(p, mldsa);
+  // this thread's own ring on the worker's key-set source, and the worker's signer (SPEC §7.2)
+  const ring = await KeyRing.open(p, keySetSourceFrom(p, spec.keyset.source), {
+    ...(spec.keyset.reloadMs !== undefined ? { reloadMs: spec.keyset.reloadMs } : {}),
+    ...(spec.keyset.minReloadGapMs !== undefined ? { minReloadGapMs: spec.keyset.minReloadGapMs } : {}),
+  });
+  const signer = await signerFrom(p, spec.signer).catch((err: unknown) => {
+    ring.stop();
+    throw err;
+  });
+  const current = ring.sets.find((x) => x.stage === 'current')!;
   const dynamo = new DynamoDBClient(spec.dynamo);
   const requests = new DynamoTable(dynamo, spec.tables.requests, REQUESTS_KEY);
   let decisions: Table = new DynamoTable(dynamo, spec.tables.decisions, DECISIONS_KEY);
@@ -58,7 +64,9 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
   }
   const deps: PipelineDeps = {
     p,
-    recipientKey: compositeKeyFrom(mlkem, ecdh),
+    recipientKey: current.recipient,
+    recipientFor: (fp) => ring.recipientFor(fp),
+    certification: (at) => ring.certificationFor(signer.publicKey, at),
     signer,
     signerFingerprint: spec.signerFingerprint,
     model,
@@ -87,6 +95,8 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
     deps,
     close: async () => {
       await council?.close();
+      ring.stop();
+      await signer.close();
       dynamo.destroy();
     },
   };

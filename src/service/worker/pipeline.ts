@@ -25,14 +25,15 @@ import type { Anchored, AuditChain } from '../../audit/audit-chain.js';
 import { payloadPlaintext } from '../../audit/audit-entry.js';
 import { canonicalBytes } from '../../crypto/canonical-json.js';
 import type { CompositeKemPrivateKey } from '../../crypto/composite-kem.js';
-import { fromBase64 } from '../../crypto/bytes.js';
+import { fromBase64, toHex } from '../../crypto/bytes.js';
+import { decodeHeader } from '../../crypto/envelope.js';
 import { openBytes, sealBytes } from '../../crypto/envelope.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { fingerprint } from '../../crypto/key-codec.js';
 import { ImaError, InputError, RemoteError, toImaError } from '../../errors.js';
 import { councilFor } from '../council/councils.js';
 import type { PersonaModel } from '../../protocol/council/types.js';
-import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
+import { buildResponseV2, decisionDigestV2, payloadDigest, signDecisionV2, type CertificationBlock, type SignedDecisionV2 } from '../../protocol/decision-v2.js';
 import { refusalText, signRefusal } from '../../protocol/refusal.js';
 import { StageTimer, type Logger } from '../log.js';
 import type { Clock, Table } from '../../ports.js';
@@ -45,8 +46,16 @@ export interface PipelineDeps {
   p: CryptoProvider;
   /** the service's composite KEM private key (requests are sealed to it) */
   recipientKey: CompositeKemPrivateKey;
+  /**
+   * the KEM key of every generation the worker holds, by the envelope's recipient fingerprint
+   * (hex; SPEC §7.2): when given, it replaces `recipientKey`, and a request sealed to a key it
+   * does not hold is retried (UNKNOWN_RECIPIENT), not refused
+   */
+  recipientFor?: (fingerprintHex: string) => Promise<CompositeKemPrivateKey | undefined>;
   signer: Signer;
   signerFingerprint: string;
+  /** the root key and the key-set statement that certify `signer` at a decision's issued_at (SPEC §8.10) */
+  certification: (issuedAtMs: number) => CertificationBlock;
   model: PersonaModel;
   requests: Table;
   decisions: Table;
@@ -101,9 +110,18 @@ async function prepare(d: PipelineDeps, body: string): Promise<Prepared> {
     // before it is signed), so the common path costs no read of the decisions table
     const h = handle;
     const refuse = (error: ImaError): Prepared => ({ kind: 'reject', handle: h, error, timer, receivedAt: msg.received_at });
+    let key = d.recipientKey;
+    // a body that is not an envelope is refused below, by openBytes, as before
+    const named = d.recipientFor ? headerRecipient(sealed) : undefined;
+    if (d.recipientFor && named) {
+      const held = await d.recipientFor(named);
+      // sealed to a generation this worker does not hold (yet): retried, never refused (SPEC §7.2)
+      if (!held) throw new RemoteError('UNKNOWN_RECIPIENT', `the request is sealed to key ${named.slice(0, 16)}…, which this worker does not hold`);
+      key = held;
+    }
     let inner: InnerRequest;
     try {
-      inner = parseInnerRequest(openBytes(d.p, d.recipientKey, sealed));
+      inner = parseInnerRequest(openBytes(d.p, key, sealed));
       if (inner.route !== msg.route) throw new InputError('ROUTE_MISMATCH', `the request is for /api/${inner.route} but was posted to /api/${msg.route}`);
       // against the proxy's clock at entry, not at pickup (SPEC §8.1): a backlog never makes a request stale
       checkFreshness(inner, msg.received_at, d.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
@@ -175,6 +193,14 @@ function claimsOf(d: PipelineDeps): AuditClaims {
   });
   claimsCache.set(d, c);
   return c;
+}
+
+function headerRecipient(sealed: Uint8Array): string | undefined {
+  try {
+    return toHex(decodeHeader(sealed).fingerprint);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs the pipeline for a batch of queue message bodies; one outcome per body, in order. */
@@ -291,7 +317,8 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
             throw new RemoteError('AUDIT_CLAIM_LOST', 'the audit claim of this request was taken over while it was committed');
           }
         }
-        const response = buildResponseV2(signed, d.signer.publicKey, { entry: a.core, proof: a.proof, batch: a.batch });
+        const certification = d.certification(Date.parse(signed.decision.issued_at));
+        const response = buildResponseV2(signed, d.signer.publicKey, certification, { entry: a.core, proof: a.proof, batch: a.batch });
         const sealed = sealBytes(d.p, fromBase64(x.inner.reply_key, 'reply_key'), canonicalBytes(response));
         x.timer.lap('seal');
         const stored = await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });

@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import type { AnchorBank } from '../../protocol/anchor-math.js';
 import type { Env } from '../../aws/config.js';
 import { ImaError } from '../../errors.js';
-import type { ServiceKeys } from '../../keys/key-dir.js';
+import type { KeySetSpec, SignerSpec } from '../worker-keys.js';
 import type { Item } from '../../ports.js';
 import type { SignedBatch } from '../../protocol/batch-statement.js';
 import { ThreadLock } from '../../tpm/pcr-lock.js';
@@ -58,7 +58,13 @@ export interface DynamoClientSpec {
 export interface PipelineSpec {
   index: number;
   chain: string;
-  keys: ServiceKeys;
+  /**
+   * the key-set source this thread opens its own ring on (SPEC §7.2: it finds each request's
+   * generation and the certification of every decision itself); `reloadMs` as the worker's ring
+   */
+  keyset: { source: KeySetSpec; reloadMs?: number; minReloadGapMs?: number };
+  /** the decisions signer (the key set's key, or a KMS key): the same as the worker's */
+  signer: SignerSpec;
   signerFingerprint: string;
   dynamo: DynamoClientSpec;
   tables: { requests: string; decisions: string; audit: string };

@@ -67,6 +67,15 @@ function initPin(): void {
 let running: AbortController | undefined;
 const clients = new Map<string, BlackBoxClient>();
 
+/** localStorage, where the page may use it (the highest key-set generation seen per root survives a reload). */
+function browserStorage(): Storage | undefined {
+  try {
+    return globalThis.localStorage ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function setBusy(busy: boolean): void {
   $<HTMLButtonElement>('send').disabled = busy;
   $<HTMLButtonElement>('verify').disabled = busy;
@@ -254,7 +263,7 @@ function send(): Promise<void> {
           document.body.dataset.phase = p.phase;
           onPhase(p.phase, p.elapsedMs, p.polls);
         },
-      });
+      }, browserStorage());
       clients.set(key, client);
     }
     startProgress('Starting…');

@@ -15,6 +15,7 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import { BlackBoxClient, type BlackBoxClientOptions } from '../../client/black-box-client.js';
 import { normalizePin, verifyResponse, type ResponseVerification } from '../../protocol/response-verify.js';
 import { isVoteDocument, verifyVoteDocument } from '../../protocol/vote-proof.js';
+import { parseStrictJson } from '../../protocol/strict-json.js';
 
 export type PinSource = 'configuration' | 'link' | 'typed';
 
@@ -59,9 +60,59 @@ export function choosePin(o: { configured?: string; fragment?: string; typed?: s
   });
 }
 
-/** The request client for a pin choice (the pure-JS provider: the only one a browser has). */
-export function clientFor(pin: PinChoice, o: Omit<BlackBoxClientOptions, 'pin'>): BlackBoxClient {
-  return new BlackBoxClient({ ...o, pin: pin.pin });
+/** Where the page keeps what it has seen across reloads (the browser's localStorage; anything with these two calls). */
+export interface GenerationStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+const generationKey = (pin: string) => `ima-qs/generation/${pin}`;
+
+/**
+ * The highest key-set generation this browser has seen for a root (SPEC §7.3: a rollback is
+ * refused), and the decisions signers it certifies; undefined when none, or when what is stored is
+ * not exactly that (a tampered or foreign entry is ignored, never trusted to lower anything).
+ */
+export function rememberedGeneration(store: GenerationStore | undefined, pin: string): { generation: number; signers: string[] } | undefined {
+  let raw: string | null = null;
+  try {
+    raw = store?.getItem(generationKey(pin)) ?? null;
+  } catch {
+    return undefined; // storage refused (private mode, a sandboxed frame): memory per page only
+  }
+  if (raw === null || raw.length > 4096) return undefined;
+  try {
+    const v = parseStrictJson(raw) as { generation?: unknown; signers?: unknown };
+    const keys = v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).sort().join(',') : '';
+    if (keys !== 'generation,signers' || !Number.isSafeInteger(v.generation) || (v.generation as number) < 1) return undefined;
+    if (!Array.isArray(v.signers) || v.signers.length > 16 || !v.signers.every((x) => typeof x === 'string' && HEX64.test(x))) return undefined;
+    return { generation: v.generation as number, signers: v.signers as string[] };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The request client for a pin choice (the pure-JS provider: the only one a browser has). With a
+ * store, the highest generation seen survives a reload: the client refuses an older keys document
+ * or response from the first request on (issue 15, "the browser … remember[s] the highest
+ * generation seen").
+ */
+export function clientFor(pin: PinChoice, o: Omit<BlackBoxClientOptions, 'pin'>, store?: GenerationStore): BlackBoxClient {
+  const seen = rememberedGeneration(store, pin.pin);
+  return new BlackBoxClient({
+    ...o,
+    pin: pin.pin,
+    ...(seen ? { minGeneration: seen.generation, minGenerationSigners: seen.signers } : {}),
+    onGeneration: (generation, signers) => {
+      o.onGeneration?.(generation, signers);
+      try {
+        store?.setItem(generationKey(pin.pin), JSON.stringify({ generation, signers }));
+      } catch {
+        // storage full or refused: the client's own memory still holds it for this page
+      }
+    },
+  });
 }
 
 /** A dropped document, verified offline: a whole response (SPEC §8.10.6) or one exported vote (§8.10.7). */

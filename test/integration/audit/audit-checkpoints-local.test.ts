@@ -171,7 +171,8 @@ describe('local up writes STATE/checkpoints; audit verify --state finds the tamp
     const file = join(dirOf(rewritten), cp1);
     const audit = await loadAuditKey(p, join(rewritten, 'keys'));
     const have = parseStrictJson(readFileSync(file, 'utf8')) as unknown as SignedCheckpoint;
-    const cp = { ...have.checkpoint, time: '2026-01-01T00:00:00.000Z' };
+    // re-signed by the certified audit key itself, at a time inside its statement's validity
+    const cp = { ...have.checkpoint, reason: have.checkpoint.reason === 'stop' ? ('count' as const) : ('stop' as const) };
     chmodSync(file, 0o644);
     writeFileSync(file, encodeStored({ checkpoint: cp, signature: toBase64(signJson(p, audit.key, 'checkpoint', cp)) }));
     await expectProblem(rewritten, 6, 'forked');

@@ -15,18 +15,28 @@ import { auditSigningKey, generateAuditKey, writeAuditKey, type AuditSigningKey 
 import { publicKeysOf, recipientPublicKey } from '../../../src/keys/key-dir.js';
 import { decisionDigestV2 } from '../../../src/protocol/decision-v2.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
+import type { CertificationBlock } from '../../../src/protocol/decision-v2.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { keyFixture, p, signedDecisionV2, type KeyFixture } from './fixtures.js';
 
 export interface AuditKeyFixture extends KeyFixture {
   audit: AuditSigningKey;
+  /** the root fingerprint: all an auditor holds (SPEC §8.11) */
+  pin: string;
+  /** the root-signed statement certifying the folder's decisions key and its audit key */
+  certification: CertificationBlock;
 }
 
-/** A key folder with the three service key pairs and the audit key pair. */
+/**
+ * A key folder with the three service key pairs and the audit key pair, and a root whose
+ * statement certifies both signers, valid over the fixed clock of chainWriter (from 2026-01-01).
+ */
 export async function auditKeyFixture(root: string, name = 'keys'): Promise<AuditKeyFixture> {
   const k = await keyFixture(root, name);
   const key = generateAuditKey(p);
   await writeAuditKey(k.dir, key);
-  return { ...k, audit: auditSigningKey(key, k.dir) };
+  const ks = testKeySet(p, { keys: k.keys, audit: key, notBefore: new Date(Date.UTC(2025, 11, 1)), validityDays: 90 });
+  return { ...k, audit: auditSigningKey(key, k.dir), pin: ks.pin, certification: ks.certification };
 }
 
 export interface Writer {
@@ -40,7 +50,7 @@ export interface Writer {
 export async function chainWriter(k: AuditKeyFixture, store: AuditStore, cps: CheckpointStore, bankFile: string, chain: string, signWith = k): Promise<Writer> {
   let t = Date.UTC(2026, 0, 1);
   const clock = { now: () => (t += 1000) };
-  const checkpoints = new CheckpointWriter(p, { store: cps, audit: store, key: k.audit, clock, everyEntries: 1_000_000, everyMs: 3_600_000 });
+  const checkpoints = new CheckpointWriter(p, { store: cps, audit: store, key: k.audit, certifications: () => [k.certification], clock, everyEntries: 1_000_000, everyMs: 3_600_000 });
   await checkpoints.register(chain, signWith.fp.mldsa);
   const ac = new AuditChain(p, {
     chain,

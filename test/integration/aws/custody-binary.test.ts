@@ -18,7 +18,7 @@ let box: ReturnType<typeof sandbox>;
 /** Builds dist/ unless it is newer than every source file this test runs. */
 function ensureBuilt(): void {
   const built = join(repoRoot, 'dist/commands/keys-custody.js');
-  const sources = ['src/commands/keys-custody.ts', 'src/aws/custody-upload.ts', 'src/aws/key-custody.ts', 'src/aws/config.ts', 'src/aws/errors.ts'];
+  const sources = ['src/commands/keys-custody.ts', 'src/commands/keys.ts', 'src/aws/custody-upload.ts', 'src/aws/key-custody.ts', 'src/aws/custody-apply.ts', 'src/aws/keyset-secret.ts', 'src/keys/key-set-files.ts', 'src/aws/config.ts', 'src/aws/errors.ts'];
   const fresh = existsSync(built) && sources.every((s) => statSync(join(repoRoot, s)).mtimeMs <= statSync(built).mtimeMs);
   if (fresh) return;
   try {
@@ -48,7 +48,7 @@ describe('ima-qs keys (built binary) on moto_server', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = r.json();
     expect(j.ok).toBe(true);
-    expect(j.applied.map((x: any) => x.outcome)).toEqual(['created', 'created', 'created', 'created']);
+    expect(j.plan.map((x: any) => x.action)).toEqual(['create', 'create']);
     expect(j.readBack.every((x: any) => x.ok)).toBe(true);
     const again = await spawnCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes', '--json'], { env });
     expect(again.code).toBe(0);
@@ -73,9 +73,9 @@ describe('ima-qs keys (built binary) on moto_server', () => {
     });
     expect(out.code, out.stderr).toBe(0);
     const j = JSON.parse(out.stdout);
-    expect(j.applied.map((x: any) => x.outcome)).toEqual(['created', 'created', 'created', 'created', 'created']);
-    // keys generate writes the audit key too: it is the fifth secret (SPEC §7.1), last
-    expect(j.plan.map((x: any) => x.name).at(-1)).toBe('ima/quantum/audit-ml-dsa-87-private');
+    expect(j.plan.map((x: any) => x.action)).toEqual(['create', 'create']);
+    // the pin is the root generate wrote beside the folder (generated_root), not an online key
+    expect(j.root).toBe(gen.json().root.fingerprint);
     expect(j.readBack.every((x: any) => x.ok)).toBe(true);
   });
 

@@ -7,18 +7,16 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DisableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
-import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultProvider } from '../../../src/crypto/providers.js';
-import { fingerprints, loadPrivateKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
 import { uploadKeys } from '../../../src/aws/custody-upload.js';
 import { KmsKeyService } from '../../../src/aws/key-service.js';
+import { SecretsKeySetSource } from '../../../src/aws/keyset-secret.js';
 import { type SecretStore, SecretsManagerStore } from '../../../src/aws/secret-store.js';
-import { readKeySecret } from '../../../src/aws/service-keys.js';
-import { KEY_SECRETS } from '../../../src/aws/secret-format.js';
+import { KeyRing } from '../../../src/keys/key-ring.js';
 import { expectNoStack, runCli } from '../../helpers/cli.js';
 import { type Moto, startMoto } from '../../helpers/moto.js';
-import { ALIAS, createKmsKey, kmsClient, makeKeyDir, sandbox, smClient } from './fixture.js';
+import { ALIAS, createKmsKey, kmsClient, makeKeyDir, sandbox } from './fixture.js';
 
 let moto: Moto;
 let box: ReturnType<typeof sandbox>;
@@ -39,8 +37,26 @@ beforeEach(async () => {
 
 async function statusExists(e = env): Promise<boolean[]> {
   const r = await runCli(['keys', 'status', '--json'], { env: e });
-  return r.json().secrets.map((s: any) => s.exists);
+  return [r.json().keyset.exists, r.json().document.exists];
 }
+
+/** The store with one call made to fail (AWS_NOT_FOUND, as for a secret deleted meanwhile) when `when` says so. */
+function failing(inner: SecretStore, method: 'putVersion' | 'removeStage', when: (name: string) => boolean): SecretStore {
+  return Object.create(inner, {
+    [method]: {
+      value: async (name: string, ...rest: unknown[]) => {
+        if (when(name)) throw Object.assign(new Error('injected'), { code: 'AWS_NOT_FOUND' });
+        return (inner[method] as (...a: unknown[]) => Promise<unknown>).call(inner, name, ...rest);
+      },
+    },
+  });
+}
+
+const generations = async () => {
+  const ring = await KeyRing.open(defaultProvider(), new SecretsKeySetSource(defaultProvider(), SecretsManagerStore.fromOptions({}, env), 'ima/quantum'), { reloadMs: 0 });
+  ring.stop();
+  return ring.sets.map((s) => `${s.stage}:${s.generation}`);
+};
 
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {
@@ -84,14 +100,14 @@ describe('key custody errors', () => {
     const r = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes', '--json'], { env });
     expect(r.code).toBe(4);
     expect(r.json().error.code).toBe('KMS_KEY_DISABLED');
-    expect(await statusExists()).toEqual([false, false, false, false, false]); // the three keys, the document, the audit key
+    expect(await statusExists()).toEqual([false, false]);
 
     const k2 = await createKmsKey(moto, 'alias/doomed');
     await kmsClient(moto).send(new ScheduleKeyDeletionCommand({ KeyId: k2.keyId, PendingWindowInDays: 7 }));
     const r2 = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', 'alias/doomed', '--yes', '--json'], { env });
     expect(r2.code).toBe(4);
     expect(r2.json().error.code).toBe('KMS_KEY_PENDING_DELETION');
-    expect(await statusExists()).toEqual([false, false, false, false, false]); // the three keys, the document, the audit key
+    expect(await statusExists()).toEqual([false, false]);
 
     const r3 = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', 'alias/missing', '--yes', '--json'], { env });
     expect(r3.code).toBe(4);
@@ -116,93 +132,59 @@ describe('key custody errors', () => {
     const r = await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--json'], { env });
     expect(r.code).toBe(2);
     expect(r.json().error.hint).toContain('--yes');
-    expect(await statusExists()).toEqual([false, false, false, false, false]); // the three keys, the document, the audit key
+    expect(await statusExists()).toEqual([false, false]);
   });
 
-  it('a secret deleted between plan and apply: CUSTODY_INCOMPLETE naming what was and was not written; readers unaffected', async () => {
+  it('a publish that fails after staging the key set: CUSTODY_INCOMPLETE names what was done; workers hold both; running it again finishes it', async () => {
     await createKmsKey(moto);
-    const a = await makeKeyDir(box.root, 'race-a');
-    const b = await makeKeyDir(box.root, 'race-b');
-    expect((await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes'], { env })).code).toBe(0);
-
+    const g1 = await makeKeyDir(box.root, 'pub-g1');
+    const g2 = await makeKeyDir(box.root, 'pub-g2', g1);
+    expect((await runCli(['keys', 'upload', '--keys', g1.dir, '--kms-key', ALIAS, '--yes'], { env })).code).toBe(0);
     const p = defaultProvider();
-    const inner = SecretsManagerStore.fromOptions({}, env);
-    const sm = smClient(moto);
-    let armed = true;
-    // deletes the ECDH secret right after the plan, when the first write is about to happen
-    const racing: SecretStore = Object.create(inner, {
-      putVersion: {
-        value: async (name: string, value: string, stages?: string[]) => {
-          if (armed) {
-            armed = false;
-            await sm.send(new DeleteSecretCommand({ SecretId: 'ima/quantum/ecdh-p384-private', ForceDeleteWithoutRecovery: true }));
-          }
-          return inner.putVersion(name, value, stages);
-        },
-      },
-    });
+    const store = failing(SecretsManagerStore.fromOptions({}, env), 'putVersion', (name) => name.endsWith('/public-keys'));
     const err = await uploadKeys(
-      { store: racing, kms: KmsKeyService.fromOptions({}, env), p, now: () => new Date() },
-      { keys: await loadPrivateKeys(p, b.dir), prefix: 'ima/quantum', kmsKeyRef: ALIAS, allowRotate: true, dryRun: false, confirm: async () => true },
+      { store, kms: KmsKeyService.fromOptions({}, env), p, now: () => new Date() },
+      { dir: g2.dir, prefix: 'ima/quantum', kmsKeyRef: ALIAS, mode: 'rotate', dryRun: false, confirm: async () => true },
     ).then(
       () => undefined,
       (e) => e,
     );
-    expect(err).toMatchObject({ code: 'CUSTODY_INCOMPLETE', exitCode: 4 });
-    expect(err.message).toContain('ima/quantum/ecdh-p384-private');
-    expect(err.message).toMatch(/deleted after the plan/);
-    expect(err.details).toMatchObject({
-      failed: 'ima/quantum/ecdh-p384-private',
-      causeCode: 'AWS_NOT_FOUND',
-      written: [],
-      staged: ['ima/quantum/ml-kem-768-private', 'ima/quantum/ml-dsa-87-private'],
-      notWritten: ['ima/quantum/ecdh-p384-private', 'ima/quantum/public-keys'],
-    });
-    // staged versions are not current: readers still get the old keys
-    const fpA = fingerprints(publicKeysOf(a.keys));
-    const current = await readKeySecret(p, inner, 'ima/quantum', KEY_SECRETS[0]);
-    expect(current.fingerprint).toBe(fpA.mlkem);
-    const st = (await runCli(['keys', 'status', '--keys', a.dir, '--json'], { env })).json().secrets;
-    expect(st.map((s: any) => s.exists)).toEqual([true, true, false, true, false]); // the folder has no audit key: none uploaded
-    expect(st[0].note).toMatch(/staged/);
-    expect(st[0].matchesLocal).toBe(true);
-  });
-
-  it('a secret deleted during promotion: the error lists which secrets became current and which did not', async () => {
-    await createKmsKey(moto);
-    const a = await makeKeyDir(box.root, 'race2-a');
-    const b = await makeKeyDir(box.root, 'race2-b');
-    expect((await runCli(['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes'], { env })).code).toBe(0);
-    const p = defaultProvider();
-    const inner = SecretsManagerStore.fromOptions({}, env);
-    const sm = smClient(moto);
-    const racing: SecretStore = Object.create(inner, {
-      moveStage: {
-        value: async (name: string, stage: string, to: string, from?: string) => {
-          if (name.endsWith('ecdh-p384-private')) await sm.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
-          return inner.moveStage(name, stage, to, from);
-        },
-      },
-    });
-    const err = await uploadKeys(
-      { store: racing, kms: KmsKeyService.fromOptions({}, env), p, now: () => new Date() },
-      { keys: await loadPrivateKeys(p, b.dir), prefix: 'ima/quantum', kmsKeyRef: ALIAS, allowRotate: true, dryRun: false, confirm: async () => true },
-    ).then(
-      () => undefined,
-      (e) => e,
-    );
-    expect(err).toMatchObject({ code: 'CUSTODY_INCOMPLETE', exitCode: 4 });
-    expect(err.details).toMatchObject({
-      failed: 'ima/quantum/ecdh-p384-private',
-      written: ['ima/quantum/ml-kem-768-private', 'ima/quantum/ml-dsa-87-private'],
-      staged: ['ima/quantum/ecdh-p384-private', 'ima/quantum/public-keys'],
-      notWritten: [],
-    });
-    expect(err.message).toMatch(/written: ima\/quantum\/ml-kem-768-private, ima\/quantum\/ml-dsa-87-private/);
-    // running rotate again completes what is left (the deleted secret is created anew)
-    const again = await runCli(['keys', 'rotate', '--keys', b.dir, '--kms-key', ALIAS, '--yes', '--json'], { env });
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.json().plan.map((i: any) => i.action)).toEqual(['unchanged', 'unchanged', 'create', 'update']);
+    expect(err).toMatchObject({ code: 'CUSTODY_INCOMPLETE', exitCode: 4, details: { causeCode: 'AWS_NOT_FOUND', phase: 'publish' } });
+    expect(err.details.done).toEqual([expect.stringMatching(/^put ima\/quantum\/keyset .* as AWSPENDING$/), 'tag ima/quantum/keyset']);
+    expect(err.details.notDone).toEqual([expect.stringMatching(/^put ima\/quantum\/public-keys/), 'tag ima/quantum/public-keys']);
+    // the staged generation is not current: clients still seal to generation 1; workers hold both
+    expect(await generations()).toEqual(['pending:2', 'current:1']);
+    const again = await runCli(['keys', 'rotate', '--keys', g2.dir, '--kms-key', ALIAS, '--yes', '--json'], { env });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.json().phase).toBe('publish');
     expect(again.json().readBack.every((x: any) => x.ok)).toBe(true);
+  });
+
+  it('a switch that fails after moving AWSCURRENT: the error says so; running it again finishes the switch', async () => {
+    await createKmsKey(moto);
+    const g1 = await makeKeyDir(box.root, 'sw-g1');
+    const g2 = await makeKeyDir(box.root, 'sw-g2', g1);
+    expect((await runCli(['keys', 'upload', '--keys', g1.dir, '--kms-key', ALIAS, '--yes'], { env })).code).toBe(0);
+    expect((await runCli(['keys', 'rotate', '--keys', g2.dir, '--kms-key', ALIAS, '--yes'], { env })).code).toBe(0);
+    const p = defaultProvider();
+    const store = failing(SecretsManagerStore.fromOptions({}, env), 'removeStage', () => true);
+    const err = await uploadKeys(
+      { store, kms: KmsKeyService.fromOptions({}, env), p, now: () => new Date() },
+      { dir: g2.dir, prefix: 'ima/quantum', kmsKeyRef: ALIAS, mode: 'rotate', dryRun: false, immediately: true, confirm: async () => true },
+    ).then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(err).toMatchObject({ code: 'CUSTODY_INCOMPLETE', details: { phase: 'switch' } });
+    expect(err.details.done).toEqual([expect.stringMatching(/^move AWSCURRENT of ima\/quantum\/keyset/)]);
+    expect(err.message).toMatch(/remove AWSPENDING from ima\/quantum\/keyset .* failed/);
+    // one version holds AWSCURRENT and AWSPENDING: workers still see one generation per label
+    expect((await runCli(['keys', 'status', '--json'], { env })).json().keyset).toMatchObject({ current: 2, pending: 2, previous: 1 });
+    const again = await runCli(['keys', 'rotate', '--keys', g2.dir, '--kms-key', ALIAS, '--yes', '--json'], { env });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.json().phase).toBe('switch');
+    const st = (await runCli(['keys', 'status', '--json'], { env })).json().keyset;
+    expect(st).toMatchObject({ current: 2, previous: 1 });
+    expect(st.pending).toBeUndefined();
   });
 });

@@ -55,18 +55,20 @@ describe('key custody output never contains key material', () => {
   it('scans upload, status, rotate and fetch output (human and --json)', async () => {
     await createKmsKey(moto);
     const a = await makeKeyDir(box.root, 'leak-a');
-    const b = await makeKeyDir(box.root, 'leak-b');
+    const b = await makeKeyDir(box.root, 'leak-b', a);
+    const stranger = await makeKeyDir(box.root, 'leak-stranger');
     const env = { ...box.baseEnv, ...moto.env };
     const runs: [string[], number][] = [
       [['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--dry-run'], 0],
       [['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes'], 0],
       [['keys', 'upload', '--keys', a.dir, '--kms-key', ALIAS, '--yes', '--json'], 0],
-      [['keys', 'upload', '--keys', b.dir, '--kms-key', ALIAS, '--yes'], 5],
+      [['keys', 'upload', '--keys', stranger.dir, '--kms-key', ALIAS, '--yes'], 5],
       [['keys', 'upload', '--keys', b.dir, '--kms-key', ALIAS, '--yes', '--json'], 5],
       [['keys', 'status', '--keys', a.dir], 0],
       [['keys', 'status', '--keys', a.dir, '--json'], 0],
       [['keys', 'rotate', '--keys', b.dir, '--kms-key', ALIAS, '--yes'], 0],
-      [['keys', 'rotate', '--keys', b.dir, '--kms-key', ALIAS, '--yes', '--json'], 0],
+      [['keys', 'rotate', '--keys', b.dir, '--kms-key', ALIAS, '--yes', '--immediately', '--json'], 0],
+      [['keys', 'rotate', '--keys', b.dir, '--kms-key', ALIAS, '--yes', '--immediately'], 0],
       [['keys', 'status', '--keys', b.dir, '--json'], 0],
       [['keys', 'fetch', '--out', join(box.root, 'leak-out1')], 0],
       [['keys', 'fetch', '--out', join(box.root, 'leak-out2'), '--json'], 0],
@@ -91,6 +93,7 @@ describe('key custody output never contains key material', () => {
     const body = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => !l.startsWith('-----')).join('');
     const files = [KEY_FILES.mlkemPrivate, KEY_FILES.mldsaPrivate, KEY_FILES.ecdhPrivate];
     secretsOf(a.keys).forEach((s, i) => expect(needles(s).some((n) => body(a.dir, files[i]).includes(n))).toBe(true));
-    expect(all).toContain(JSON.parse((await runCli(['keys', 'status', '--json'], { env })).stdout).secrets[0].fingerprint);
+    expect(all).toContain(b.pin);
+    expect(all).toContain(JSON.parse((await runCli(['keys', 'status', '--json'], { env })).stdout).keyset.generations[0].versionId);
   });
 });

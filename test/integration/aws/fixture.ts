@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { defaultProvider } from '../../../src/crypto/providers.js';
-import { type ServiceKeys, generateServiceKeys, writeKeyDir } from '../../../src/keys/key-dir.js';
+import type { MlDsaPrivateKey } from '../../../src/crypto/provider.js';
+import type { ServiceKeys } from '../../../src/keys/key-dir.js';
+import type { SignedKeySet } from '../../../src/protocol/keyset.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import type { Moto } from '../../helpers/moto.js';
 
 export const ALIAS = 'alias/ima-qs-test';
@@ -35,11 +38,22 @@ export function sandbox() {
   };
 }
 
-export async function makeKeyDir(root: string, name: string): Promise<{ dir: string; keys: ServiceKeys }> {
-  const keys = generateServiceKeys(defaultProvider());
+export interface KeyDir {
+  dir: string;
+  keys: ServiceKeys;
+  root: MlDsaPrivateKey;
+  keyset: SignedKeySet;
+  pin: string;
+}
+
+/**
+ * A certified key folder (keys generate's layout + keyset.json): generation 1 of a new root, or
+ * with `next` the following generation of that folder's root (previous_keyset.json included).
+ */
+export async function makeKeyDir(root: string, name: string, next?: KeyDir): Promise<KeyDir> {
   const dir = join(root, name);
-  await writeKeyDir(dir, keys);
-  return { dir, keys };
+  const k = await writeCertifiedKeyDir(defaultProvider(), dir, join(root, `${name}_root`), next ? { root: next.root, previous: next.keyset } : {});
+  return { dir, ...k };
 }
 
 function sdkConfig(moto: Moto) {

@@ -31,16 +31,23 @@
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateBucketCommand, DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
-import { generateAuditKey } from '../../../src/keys/audit-key.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_KEY_SECRET, KEY_SECRETS, PUBLIC_KEYS_SUFFIX, secretName } from '../../../src/aws/secret-format.js';
+import { PUBLIC_KEYS_SUFFIX, secretName } from '../../../src/aws/secret-format.js';
+import { keysetSecretName } from '../../../src/aws/keyset-secret.js';
+import { uploadKeys } from '../../../src/aws/custody-upload.js';
+import { fetchKeys } from '../../../src/aws/custody-fetch.js';
+import { custodyStatus } from '../../../src/aws/custody-status.js';
+import { KmsKeyService } from '../../../src/aws/key-service.js';
+import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
+import { generateServiceKeys } from '../../../src/keys/key-dir.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
 import { DEFAULT_TABLES } from '../../../src/protocol/records.js';
@@ -115,7 +122,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'ima-qs-iam-'));
 
   // ---- set-up, unchecked (the first requests): the stack's resources, users and roles ----
-  const res = await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5, auditKey: generateAuditKey(p) });
+  const res = await createAwsResources(moto.env, f, { visibility: 30, maxReceiveCount: 5 });
   const s3Admin = new S3Client({ ...clientConfig(admin), forcePathStyle: true });
   await s3Admin.send(new CreateBucketCommand({ Bucket: BUCKET, ObjectLockEnabledForBucket: true, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   await s3Admin.send(new PutObjectLockConfigurationCommand({ Bucket: BUCKET, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } } }));
@@ -123,7 +130,7 @@ beforeAll(async () => {
   const sqsAdmin = new SQSClient(clientConfig(admin));
   const queueArn = (await sqsAdmin.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   const sm = new SecretsManagerClient(clientConfig(admin));
-  for (const name of [...KEY_SECRETS.map((s) => secretName(PREFIX, s.suffix)), secretName(PREFIX, AUDIT_KEY_SECRET.suffix), secretName(PREFIX, PUBLIC_KEYS_SUFFIX)]) {
+  for (const name of [keysetSecretName(PREFIX), secretName(PREFIX, PUBLIC_KEYS_SUFFIX)]) {
     secretArns.set(name, (await sm.send(new DescribeSecretCommand({ SecretId: name }))).ARN!);
   }
   const kmsKey = (await new KMSClient(clientConfig(admin)).send(new DescribeKeyCommand({ KeyId: (await sm.send(new DescribeSecretCommand({ SecretId: secretName(PREFIX, PUBLIC_KEYS_SUFFIX) }))).KmsKeyId! }))).KeyMetadata!.Arn!;
@@ -139,10 +146,7 @@ beforeAll(async () => {
   creds.outsider = await user('outsider', [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }]);
   const runnerArn = `arn:aws:iam::${ACCOUNT}:user/runner`;
   const roleArn = (n: string) => `arn:aws:iam::${ACCOUNT}:role/${n}`;
-  const privateKeySecrets = {
-    ...Object.fromEntries(KEY_SECRETS.map((s) => [s.role === 'mlkem' ? 'ml_kem_768' : s.role === 'mldsa' ? 'ml_dsa_87' : 'ecdh_p384', secretArns.get(secretName(PREFIX, s.suffix))!])),
-    audit_ml_dsa_87: secretArns.get(secretName(PREFIX, AUDIT_KEY_SECRET.suffix))!,
-  };
+  const privateKeySecrets = { keyset: secretArns.get(keysetSecretName(PREFIX))! };
   deployment = {
     region: REGION,
     account: ACCOUNT,
@@ -237,9 +241,10 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
         const d = await proxy(event('GET', `/api/decisions/${handle}`));
         return d.statusCode === 200 ? d : undefined;
       }, 'the decision');
-      const v = verifyResponse(p, openDecision(done.body!, r.replyKey), f.fp.mldsa, { requestDigest: r.handle });
+      const v = verifyResponse(p, openDecision(done.body!, r.replyKey), f.pin, { requestDigest: r.handle });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
+      w.ring.stop();
       await w.consumer.stop();
       // SPEC 8.11: the final checkpoint, written under the worker's own role
       const final = await w.checkpoints!.stop();
@@ -252,7 +257,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     const refused = flowCalls.filter((c) => c.status >= 400).map((c) => `${c.operation} ${c.status} ${c.errorCode}`);
     expect(refused).toEqual([]);
     expect(new Set(flowCalls.map((c) => c.operation))).toEqual(
-      new Set(['GetSecretValue', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage', 'PutObject', 'ListObjectsV2']),
+      new Set(['GetSecretValue', 'DescribeSecret', 'PutItem', 'SendMessage', 'GetItem', 'ReceiveMessage', 'Query', 'DeleteMessage', 'PutObject', 'ListObjectsV2']),
     );
   }, 120_000);
 
@@ -283,7 +288,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     expect(evaluate(policies.proxy, { action: 'dynamodb:DeleteItem', resource: deployment.tables.requests, context: { 'dynamodb:LeadingKeys': [`req#${handle}`] } })).toBe('allow');
     expect(await attempt(() => ddb.send(new PutItemCommand({ TableName: DEFAULT_TABLES.audit, Item: { chain: { S: 'x' }, seq: { N: '0' } } })))).toMatch(DENIED);
     const sm = client(SecretsManagerClient, 'proxy');
-    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: secretName(PREFIX, KEY_SECRETS[1].suffix) })))).toMatch(DENIED);
+    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: keysetSecretName(PREFIX) })))).toMatch(DENIED);
     const sqs = client(SQSClient, 'proxy');
     expect(await attempt(() => sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 })))).toMatch(DENIED);
   });
@@ -316,14 +321,15 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     const harness = new S3Client({ ...clientConfig(creds.harness, recorder.endpoint), forcePathStyle: true });
     const versions = await harness.send(new ListObjectVersionsCommand({ Bucket: BUCKET }));
     const keys = (versions.Versions ?? []).map((v) => v.Key).sort();
-    // the one pipeline's chain iam-test/0 (SPEC §8.11: the id URI-encoded in the key)
-    expect(keys).toEqual(['checkpoints/iam-test%2F0/000000000000.json', 'registry/iam-test%2F0.json']);
+    // the one pipeline's chain iam-test/0 (the id URI-encoded in the key), its registration and
+    // checkpoint, and the root-signed statement that certifies the audit key (SPEC §8.11)
+    expect(keys).toEqual(['checkpoints/iam-test%2F0/000000000000.json', expect.stringMatching(/^keysets\/g000000001-[0-9a-f]{48}\.json$/), 'registry/iam-test%2F0.json']);
     const s3w = new S3Client({ ...clientConfig(creds.worker, recorder.endpoint), forcePathStyle: true });
     const cp = (versions.Versions ?? []).find((v) => v.Key!.startsWith('checkpoints/'))!;
     // the role: no DeleteObject at all (with or without a version id)
     expect(await attempt(() => s3w.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key! })))).toMatch(DENIED);
     expect(await attempt(() => s3w.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key!, VersionId: cp.VersionId! })))).toMatch(DENIED);
-    // nor a write outside registry/ and checkpoints/
+    // nor a write outside registry/, checkpoints/ and keysets/
     expect(await attempt(() => s3w.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'elsewhere/x.json', Body: '{}' })))).toMatch(DENIED);
     // Object Lock (compliance): even a principal that may delete cannot remove the locked version
     expect(await attempt(() => harness.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: cp.Key!, VersionId: cp.VersionId! })))).toMatch(DENIED);
@@ -334,19 +340,36 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     expect(after.Versions).toHaveLength(2);
   });
 
-  it('an operator writes key material but reads no secret back (the custody rule; keys upload changes in issue 15)', async () => {
+  it('an operator rotates the key set with its own role and reads no secret back (the custody rule)', async () => {
     const sm = client(SecretsManagerClient, 'operator');
-    const priv = secretName(PREFIX, KEY_SECRETS[0].suffix);
+    const priv = keysetSecretName(PREFIX);
     expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: priv })))).toMatch(DENIED);
     expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: secretName(PREFIX, PUBLIC_KEYS_SUFFIX) })))).toMatch(DENIED);
-    expect(await attempt(() => sm.send(new DescribeSecretCommand({ SecretId: priv })))).toBe('allowed');
-    expect(await attempt(() => sm.send(new PutSecretValueCommand({ SecretId: priv, SecretString: 'not a key (test)', VersionStages: ['AWSPENDING'] })))).toBe('allowed');
     expect(await attempt(() => client(KMSClient, 'operator').send(new DescribeKeyCommand({ KeyId: deployment.kmsKey })))).toBe('allowed');
+    // the real keys rotate code under the operator role: publish generation 2 (metadata + writes only)
+    const g2 = join(stateDir, 'gen2');
+    await writeCertifiedKeyDir(p, g2, join(stateDir, 'gen2-root-unused'), { keys: generateServiceKeys(p), root: f.rootKey, previous: f.keyset });
+    const ports = { store: new SecretsManagerStore(sm), kms: new KmsKeyService(client(KMSClient, 'operator')), p, now: () => new Date() };
+    const before = recorder.calls.length;
+    const r = await uploadKeys(ports, { dir: g2, prefix: PREFIX, kmsKeyRef: deployment.kmsKey, mode: 'rotate', dryRun: false, confirm: async () => true });
+    expect(r.plan.refused).toBeUndefined();
+    expect(r.plan.phase).toBe('publish');
+    expect(r.readBack?.every((b) => b.ok)).toBe(true);
+    const st = await custodyStatus(p, ports.store, PREFIX);
+    expect(st.keyset).toMatchObject({ current: 1, pending: 2 });
+    const ops = recorder.calls.slice(before);
+    expect(ops.filter((c) => c.status >= 400).map((c) => `${c.operation} ${c.errorCode}`)).toEqual([]);
+    expect(new Set(ops.map((c) => c.operation))).toEqual(new Set(['DescribeKey', 'DescribeSecret', 'PutSecretValue', 'TagResource']));
+    for (const c of ops) expect(evaluate(policies.operator, toEvalRequest(c)), c.operation).toBe('allow');
+    // keys fetch is break-glass: refused to the operator (moto answers the denial in XML, which the
+    // SDK cannot parse: the recorder reads the error code off the wire)
+    expect(await attempt(() => fetchKeys({ store: ports.store, p }, { prefix: PREFIX, out: join(stateDir, 'stolen'), force: false }))).toMatch(DENIED);
   });
 
   it('only the break-glass role recovers a private key or deletes an audit item, and only its named principals assume it', async () => {
     const sm = client(SecretsManagerClient, 'breakGlass');
-    expect(await attempt(() => sm.send(new GetSecretValueCommand({ SecretId: secretName(PREFIX, KEY_SECRETS[1].suffix) })))).toBe('allowed');
+    const recovered = await fetchKeys({ store: new SecretsManagerStore(sm), p }, { prefix: PREFIX, out: join(stateDir, 'recovered'), force: false });
+    expect(recovered.generation).toBe(1);
     const ddb = client(DynamoDBClient, 'breakGlass');
     expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'no-such-chain' }, seq: { N: '0' } } })))).toBe('allowed');
     expect(await attempt(() => ddb.send(new PutItemCommand({ TableName: DEFAULT_TABLES.decisions, Item: { id: { S: 'x' } } })))).toMatch(DENIED);
@@ -406,5 +429,6 @@ function toEvalRequest(call: RecordedCall): EvalRequest {
     const id = String(i.SecretId);
     return { action: `secretsmanager:${call.operation}`, resource: secretArns.get(id) ?? id, context: {} };
   }
+  if (call.service === 'TrentService') return { action: `kms:${call.operation}`, resource: String(i.KeyId), context: {} };
   throw new Error(`no request context for ${call.service}.${call.operation}`);
 }

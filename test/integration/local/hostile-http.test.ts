@@ -219,7 +219,7 @@ describe('too many connections', () => {
 describe('a barrage of hostile requests, then a valid one', () => {
   it('≥ 500 hostile requests get only 4xx answers (or a close), none hangs; a valid request is decided afterwards', async () => {
     const keysDoc = JSON.parse(await (await fetch(`${stack.endpoint}/api/keys`)).text());
-    const composite = Buffer.from(keysDoc.keys.composite.publicKey, 'base64');
+    const composite = Buffer.from(keysDoc.current.statement.kem.public_key, 'base64');
     const other = compositeGenerate(p).publicKey;
     const valid = sealRequest(p, composite, 'analyze', { name: 'once.py', content: 'x = 1\n' });
     const first = await raw([post('/api/analyze', { 'content-type': 'application/octet-stream', 'content-length': valid.sealed.length }), Buffer.from(valid.sealed)]);
@@ -298,7 +298,7 @@ describe('a held long poll is not a slow request', () => {
   it('a poll held longer than the request timeout answers 202, not 408 (last: it stops the worker)', async () => {
     await stack.consumer.stop(); // nothing is decided from here on: the poll stays pending
     const keysDoc = JSON.parse(await (await fetch(`${stack.endpoint}/api/keys`)).text());
-    const r = sealRequest(p, Buffer.from(keysDoc.keys.composite.publicKey, 'base64'), 'analyze', { name: 'held.py', content: 'x = 2\n' });
+    const r = sealRequest(p, Buffer.from(keysDoc.current.statement.kem.public_key, 'base64'), 'analyze', { name: 'held.py', content: 'x = 2\n' });
     const queued = await fetch(`${stack.endpoint}/api/analyze`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(r.sealed) });
     expect(queued.status).toBe(202);
     const waitS = Math.ceil(BOUNDS.requestTimeoutMs / 1000) + 2;

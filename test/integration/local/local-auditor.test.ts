@@ -133,7 +133,7 @@ describe('local up --audit-recipient (a separate auditor key)', () => {
   });
 
   it('the start-up table says who reads the audit payloads', () => {
-    const base = { endpoint: 'http://127.0.0.1:1', fingerprint: 'f'.repeat(64), stateDir: state, keysCreated: false, anchor: { kind: 'simulated', simulated: true, pcr: 11, stateFile: 'x' }, workers: 0, chains: ['local/0'] };
+    const base = { endpoint: 'http://127.0.0.1:1', fingerprint: 'f'.repeat(64), signerFingerprint: 'e'.repeat(64), ring: { sets: [{ generation: 1, stage: 'current' }] }, stateDir: state, keysCreated: false, anchor: { kind: 'simulated', simulated: true, pcr: 11, stateFile: 'x' }, workers: 0, chains: ['local/0'] };
     const row = (s: object) => startBanner(s as LocalStack).find(([k]) => k === 'audit recipient')?.[1];
     expect(row({ ...base, auditRecipient: info.auditRecipient })).toBe(`${auditorFp} (auditor key ${auditorDir})`);
     expect(row({ ...base, auditRecipient: { fingerprint: 'ab'.repeat(32), source: 'STATE/keys', auditor: false } })).toBe(`${'ab'.repeat(32)} (the service key, STATE/keys)`);

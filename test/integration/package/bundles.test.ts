@@ -102,7 +102,7 @@ class LambdaDriver {
 
 beforeAll(async () => {
   moto = await startMoto();
-  res = await createAwsResources(moto.env, f.keys, { visibility: 10, maxReceiveCount: 5 });
+  res = await createAwsResources(moto.env, f, { visibility: 10, maxReceiveCount: 5 });
   const w = await runCli(['package', 'worker', '-o', workerBuild, '--json']);
   expect(w.code, w.stderr).toBe(0);
   const l = await runCli(['package', 'lambda', '-o', join(tmp, 'lambda.zip'), '--json']);
@@ -192,9 +192,9 @@ describe('ima-qs package lambda', () => {
     assertNoNodeModules(lambdaDir);
     const out = await lambda.call(event('GET', '/api/keys'));
     expect(out.statusCode).toBe(200);
-    const v = verifyPublicKeysDocument(p, JSON.parse(out.body!), { pin: f.fp.mldsa, now: new Date() });
+    const v = verifyPublicKeysDocument(p, JSON.parse(out.body!), { pin: f.pin, now: new Date() });
     expect(v.valid).toBe(true);
-    if (v.valid) expect(v.fingerprints.composite).toBe(f.fp.composite);
+    if (v.valid) expect(v.keys.fingerprints.composite).toBe(f.fp.composite);
   });
 
   it('serves the browser page at GET / from the zip\'s web/ folder: its CSP, nosniff, a token field (JWT)', async () => {
@@ -295,7 +295,7 @@ describe('ima-qs package worker', () => {
         return d.statusCode === 200 ? d : undefined;
       }, 'the decision', 60_000);
       const response = openDecision(decided.body!, r.replyKey) as { audit: { batch: { statement: { pcr: { simulated: boolean; index: number } } } } };
-      const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
+      const v = verifyResponse(p, response, f.pin, { requestDigest: r.handle });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
       expect(response.audit.batch.statement.pcr).toMatchObject({ simulated: true, index: 11 });
 

@@ -106,7 +106,7 @@ describe.skipIf(skipReason !== undefined)(`the worker image (ima-qs package work
     ];
     podman = (args, timeoutMs) => exec('podman', [...globals, ...args], timeoutMs);
     moto = await startMoto();
-    res = await createAwsResources(moto.env, f.keys, { visibility: 10, maxReceiveCount: 5 });
+    res = await createAwsResources(moto.env, f, { visibility: 10, maxReceiveCount: 5 });
     proxy = proxyFromEnv({ ...moto.env, QUEUE_URL: res.queueUrl, KEYS_SECRET_PREFIX: PREFIX });
   }, 120_000);
 
@@ -193,7 +193,7 @@ describe.skipIf(skipReason !== undefined)(`the worker image (ima-qs package work
       return out.statusCode === 200 ? out : undefined;
     }, 'the decision in the decisions table', 90_000, 500);
     const response = openDecision(decided.body!, r.replyKey) as { audit: { batch: { statement: { pcr: { simulated: boolean; index: number } } } } };
-    const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
+    const v = verifyResponse(p, response, f.pin, { requestDigest: r.handle });
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     expect(response.audit.batch.statement.pcr).toMatchObject({ simulated: true, index: 11 });
 

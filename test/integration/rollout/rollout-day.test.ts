@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DisableKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
+import { createPublicKeysDocument, publicKeysDocumentText } from '../../../src/protocol/keys-document.js';
+import { testKeySet, writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { defaultProvider } from '../../../src/crypto/providers.js';
 import { type ServiceKeys, fingerprints, generateServiceKeys, publicKeysOf, writeKeyDir } from '../../../src/keys/key-dir.js';
 import { runCli } from '../../helpers/cli.js';
@@ -24,17 +25,19 @@ let dir: string;
 let keys: ServiceKeys;
 let otherKeysDir: string;
 let keysDir: string;
+/** the root's fingerprint (keys generate writes the root beside the folder) */
 let pin: string;
+let mine: Awaited<ReturnType<typeof writeCertifiedKeyDir>>;
 
 beforeAll(async () => {
   moto = await startMoto();
   dir = await mkdtemp(join(tmpdir(), 'ima-rollout-'));
-  keys = generateServiceKeys(p);
   keysDir = join(dir, 'quantum_keys');
-  await writeKeyDir(keysDir, keys);
+  mine = await writeCertifiedKeyDir(p, keysDir, join(dir, 'quantum_keys_root'));
+  keys = mine.keys;
   otherKeysDir = join(dir, 'other_keys');
-  await writeKeyDir(otherKeysDir, generateServiceKeys(p));
-  pin = fingerprints(publicKeysOf(keys)).mldsa;
+  await writeCertifiedKeyDir(p, otherKeysDir, join(dir, 'other_keys_root'));
+  pin = mine.pin;
 }, 60_000);
 
 afterAll(async () => {
@@ -121,7 +124,7 @@ describe('rollout day 1 (keys and infrastructure)', () => {
     expect(r.code).toBe(5);
     const doc = r.json();
     expect(doc.error.details.items).toEqual(['d1.keys-uploaded']);
-    expect(doc.items.find((i: any) => i.id === 'd1.keys-uploaded').detail).toMatch(/fingerprint .* ≠ /);
+    expect(doc.items.find((i: any) => i.id === 'd1.keys-uploaded').detail).toMatch(/holds another statement of generation 1 as current/);
   });
 
   it('missing secrets fail d1.keys-uploaded; no credentials is exit 4', async () => {
@@ -208,8 +211,9 @@ describe('rollout days 2-5', () => {
     return `http://127.0.0.1:${addr.port}`;
   }
 
-  const doc = (k: ServiceKeys) =>
-    JSON.stringify(createPublicKeysDocument(p, { mlkem: k.mlkem.publicKey, ecdh: k.ecdh.publicKey, signingKey: k.mldsa, now: new Date() }));
+  /** the document our root publishes (the keys given), or with `stranger` one of another root */
+  const doc = (k: ServiceKeys, stranger = false) =>
+    stranger ? testKeySet(p, { keys: k }).doc : publicKeysDocumentText(createPublicKeysDocument({ root: mine.root.publicKey, current: testKeySet(p, { keys: k, root: mine.root }).keyset }));
 
   it('day 2: the deployed proxy and its /api/keys document signed by the pinned key pass (with the API token)', async () => {
     await createLambda(moto);
@@ -229,7 +233,7 @@ describe('rollout days 2-5', () => {
 
   it('day 2: a document signed by another key fails d2.api-keys', async () => {
     await createLambda(moto);
-    const url = await serveDocument(doc(generateServiceKeys(p)));
+    const url = await serveDocument(doc(generateServiceKeys(p), true));
     const r = await cli(['rollout', 'day', '2', '--pin', pin, '--resource', `api.url=${url}`, '--yes', '--state', stateFile, '--json']);
     expect(r.code).toBe(5);
     expect(r.json().error.details.items).toEqual(['d2.api-keys']);

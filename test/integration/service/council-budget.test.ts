@@ -25,6 +25,7 @@ import { Consumer } from '../../../src/service/worker/consumer.js';
 import { ThreadPipeline } from '../../../src/service/worker/pipelines.js';
 import { ThreadLock } from '../../../src/tpm/pcr-lock.js';
 import { repoRoot } from '../../helpers/cli.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { CLEAN_CODE, memoryLogger, openDecision, p, serviceFixture, tempDir } from '../../unit/service/fixtures.js';
 
 const f = serviceFixture();
@@ -34,7 +35,10 @@ let db: { url: string; close(): Promise<void> };
 let dynamo: DynamoDBClient;
 const dir = tempDir('ima-budget-');
 
+const keysDir = join(dir, 'keys');
+
 beforeAll(async () => {
+  await writeCertifiedKeyDir(p, keysDir, join(dir, 'root'), { keys: f.keys, audit: f.audit, root: f.rootKey });
   db = await startDynalite(join(dir, 'db'));
   dynamo = new DynamoDBClient({ endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   await createTables(dynamo);
@@ -52,7 +56,9 @@ describe('the council budget', () => {
       {
         index: 0,
         chain: 'budget/0',
-        keys: f.keys,
+        // the fixture's keys, certified by the fixture's root in a key folder the thread's ring reads
+        keyset: { source: { kind: 'dir', dir: keysDir }, reloadMs: 0 },
+        signer: { kind: 'key', key: f.keys.mldsa },
         signerFingerprint: f.fp.mldsa,
         dynamo: { endpoint: db.url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 2 },
         tables: DEFAULT_TABLES,
@@ -123,7 +129,7 @@ describe('the council budget', () => {
     const decided = await decisions.get({ id: normal.handle });
     expect(decided?.status).toBe('decided');
     const response = openDecision(toBase64(decided!.sealed as Uint8Array), normal.replyKey) as { decision: { model: string } };
-    expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: normal.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { requestDigest: normal.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     expect(response.decision.model).toBe('test/slow');
 
     // the refused request left nothing in the audit chain: one entry, the decided one

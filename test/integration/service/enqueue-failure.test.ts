@@ -31,7 +31,7 @@ afterAll(async () => {
 describe('a failed SQS send on moto_server', () => {
   it('503, no guard left in DynamoDB, and the same body is queued once when sent again', async () => {
     await moto.reset();
-    const res = await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5 });
+    const res = await createAwsResources(moto.env, f, { visibility: 30, maxReceiveCount: 5 });
     const missingQueue = res.queueUrl.replace(/ima-quantum-requests$/, 'ima-quantum-requests-later');
     expect(missingQueue).not.toBe(res.queueUrl);
     const env = { ...moto.env, AWS_MAX_ATTEMPTS: '1', QUEUE_URL: missingQueue, KEYS_SECRET_PREFIX: PREFIX };
@@ -61,7 +61,7 @@ describe('a failed SQS send on moto_server', () => {
 
   it('DynamoTable.deleteIf: deletes only on a matching attribute (conditional delete in DynamoDB)', async () => {
     await moto.reset();
-    await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5 });
+    await createAwsResources(moto.env, f, { visibility: 30, maxReceiveCount: 5 });
     const t = new DynamoTable(new DynamoDBClient(awsClientConfig('DYNAMODB', {}, moto.env)), 'ima-quantum-requests', REQUESTS_KEY);
     await t.put({ id: 'req#x', attempt: 'a1', ttl: 1 });
     expect(await t.deleteIf({ id: 'req#missing' }, { attempt: 'a1' })).toBe(false);
@@ -73,7 +73,7 @@ describe('a failed SQS send on moto_server', () => {
 
   it('a public-keys secret that is not a keys document is a 503 (an operator problem), not a 500', async () => {
     await moto.reset();
-    await createAwsResources(moto.env, f.keys, { visibility: 30, maxReceiveCount: 5 });
+    await createAwsResources(moto.env, f, { visibility: 30, maxReceiveCount: 5 });
     const store = SecretsManagerStore.fromOptions({}, moto.env);
     await store.putVersion(`${PREFIX}/public-keys`, 'this is not json');
     const proxy = proxyFromEnv({ ...moto.env, AWS_MAX_ATTEMPTS: '1', QUEUE_URL: `${moto.endpoint}/000000000000/q`, KEYS_SECRET_PREFIX: PREFIX });

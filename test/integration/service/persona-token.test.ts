@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerStore } from '../../../src/aws/secret-store.js';
 import { ImaError, RemoteError } from '../../../src/errors.js';
-import { generateServiceKeys, writeKeyDir } from '../../../src/keys/key-dir.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { CODE_COUNCIL } from '../../../src/service/council/councils.js';
 import { secretToken, workerFromEnv } from '../../../src/service/wiring.js';
 import { startMoto, type Moto } from '../../helpers/moto.js';
@@ -24,7 +24,7 @@ const root = tempDir('ima-token-');
 const TOKEN = 'tok-9f8e7d6c5b4a.QS~_+/==';
 
 beforeAll(async () => {
-  await writeKeyDir(join(root, 'keys'), generateServiceKeys(p));
+  await writeCertifiedKeyDir(p, join(root, 'keys'), join(root, 'keys_root'));
   model = createServer((req, res) => {
     authorizations.push(req.headers.authorization);
     req.resume();

@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await moto.reset();
-  res = await createAwsResources(moto.env, f.keys, { visibility: VISIBILITY, maxReceiveCount: 5 });
+  res = await createAwsResources(moto.env, f, { visibility: VISIBILITY, maxReceiveCount: 5 });
   env = {
     ...moto.env,
     QUEUE_URL: res.queueUrl,
@@ -106,7 +106,7 @@ describe('service on moto_server + swtpm', () => {
     try {
       for (const r of reqs) {
         const out = await waitFor(() => decided(r.handle), 'a decision');
-        const v = verifyResponse(p, openDecision(out.body!, r.replyKey), f.fp.mldsa, { requestDigest: r.handle });
+        const v = verifyResponse(p, openDecision(out.body!, r.replyKey), f.pin, { requestDigest: r.handle });
         expect(v.checks.filter((c) => !c.ok)).toEqual([]);
       }
     } finally {

@@ -23,7 +23,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dynamoAuditStore } from '../../../src/aws/audit-store-dynamo.js';
 import { DynamoTable, fromDynamo } from '../../../src/aws/dynamo-table.js';
-import { writeKeyDir } from '../../../src/keys/key-dir.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { type DecisionResponse } from '../../../src/protocol/decision.js';
 import { verifyResponse } from '../../../src/protocol/response-verify.js';
 import type { ProxyHandler } from '../../../src/service/proxy/handler.js';
@@ -159,7 +159,8 @@ beforeAll(async () => {
   }
   tmp = mkdtempSync(join(tmpdir(), 'ima-worker-kill-'));
   keysDir = join(tmp, 'keys');
-  await writeKeyDir(keysDir, f.keys);
+  // a certified folder (the fixture's keys, its root and statement): the worker's KEYS_DIR
+  await writeCertifiedKeyDir(p, keysDir, join(tmp, 'keys_root'), { keys: f.keys, root: f.rootKey });
   [moto, model] = await Promise.all([startMoto(), startPersonaModelServer()]);
 });
 
@@ -176,7 +177,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await moto.reset();
-  res = await createAwsResources(moto.env, f.keys, { visibility: VISIBILITY, maxReceiveCount: 5 });
+  res = await createAwsResources(moto.env, f, { visibility: VISIBILITY, maxReceiveCount: 5 });
   proxy = proxyFromEnv({ ...moto.env, QUEUE_URL: res.queueUrl, KEYS_SECRET_PREFIX: PREFIX });
   model.release();
   model.mode = 'answer';
@@ -219,7 +220,7 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     model.mode = 'answer';
     const second = startWorker('task-2');
     const response = await decision(second, r);
-    const v = verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle });
+    const v = verifyResponse(p, response, f.pin, { requestDigest: r.handle });
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     expect(response.decision).toMatchObject({ request_id: r.inner.request_id, model: 'http', outcome: 'approve' });
     expect(response.audit).toMatchObject({ entry: { chain: 'task-2/0', seq: 0 }, proof: { index: 0, size: 1 }, batch: { statement: { chain: 'task-2/0', size: 1, pcr: { index: PCR, simulated: true } } } });
@@ -295,7 +296,7 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
       expect(out.statusCode).toBe(200);
       return openDecision(out.body!, r.replyKey) as DecisionResponse;
     })();
-    expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     await drained();
     const audit = await auditVerify();
     expect(audit.code, audit.stderr).toBe(0);
@@ -324,7 +325,7 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     model.release();
     const w2 = startWorker('task-5');
     const response = await decision(w2, r);
-    expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     expect(await allDecisions()).toHaveLength(1);
     expect(await terminate(w2)).toEqual({ code: 0, signal: null });
     await drained();

@@ -2,7 +2,7 @@
 // JWT): sent as `Authorization: Bearer <token>` on every call when given, never otherwise; a
 // malformed token is a usage error that does not repeat it.
 import { describe, expect, it } from 'vitest';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { BlackBoxClient, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
@@ -11,8 +11,8 @@ import { requestHandle } from '../../../src/protocol/request.js';
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
-const pin = fingerprints(pub).mldsa;
-const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() }));
+// the pin is the root's fingerprint; the document carries the root-signed key-set statement
+const { pin, doc } = testKeySet(p, { keys });
 
 /** A service that records each call's Authorization header; the decision poll answers 404. */
 function service() {

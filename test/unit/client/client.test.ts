@@ -3,7 +3,7 @@
 // refused; a service refusal carries its code; malformed endpoint/pin are usage errors.
 // And the loadtest's nearest-rank percentiles.
 import { describe, expect, it } from 'vitest';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { BlackBoxClient, readCapped, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
@@ -13,8 +13,8 @@ import { requestHandle } from '../../../src/protocol/request.js';
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
-const pin = fingerprints(pub).mldsa;
-const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() }));
+// the pin is the root's fingerprint; the document carries the root-signed key-set statement
+const { pin, doc } = testKeySet(p, { keys });
 
 function scripted(answers: Record<string, (body?: Uint8Array) => { status: number; body: string }>) {
   const seen: string[] = [];
@@ -89,6 +89,37 @@ describe('BlackBoxClient', () => {
     const c3 = new BlackBoxClient({ endpoint: 'http://svc.test', pin, fetch: short.fetch, provider: p, timeoutMs: 2500 });
     await expect(c3.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'SERVICE_REFUSED' });
     expect(short.queries.at(-1)).toBe('?wait=2'); // what is left of the overall timeout
+  });
+
+  it('pins the ROOT: a document pinned to the online signer\'s fingerprint is refused before anything is sent', async () => {
+    const s = scripted({ 'GET /api/keys': () => ({ status: 200, body: doc }) });
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin: fingerprints(pub).mldsa, fetch: s.fetch, provider: p });
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'KEYS_DOC_PIN_MISMATCH' });
+    expect(s.seen).toEqual(['GET /api/keys']);
+  });
+
+  it('remembers the highest generation seen: an older keys document is a rollback, refused before anything is sent', async () => {
+    const g1 = testKeySet(p, { keys });
+    const g2 = testKeySet(p, { root: g1.root, previous: g1.keyset });
+    let served = g2.doc;
+    const s = scripted({
+      'GET /api/keys': () => ({ status: 200, body: served }),
+      'POST /api/analyze': (body) => ({ status: 409, body: JSON.stringify({ error: { code: 'REPLAYED_REQUEST', message: 'x' }, handle: requestHandle(p, body!) }) }),
+    });
+    const seen: number[] = [];
+    const c = new BlackBoxClient({ endpoint: 'http://svc.test', pin: g1.pin, fetch: s.fetch, provider: p, keysCacheMs: 0, onGeneration: (g) => seen.push(g) });
+    expect((await c.keys()).generation).toBe(2);
+    expect(c.generation).toBe(2);
+    expect(seen).toEqual([2]);
+    served = g1.doc; // an attacker replays the document of a rotated key set
+    await expect(c.request('analyze', { name: 'a', content: 'x' })).rejects.toMatchObject({ code: 'KEYS_DOC_ROLLBACK', exitCode: 1 });
+    expect(s.seen).toEqual(['GET /api/keys', 'GET /api/keys']);
+    // the floor given by the caller (the CLI's state file) counts the same
+    const fresh = new BlackBoxClient({ endpoint: 'http://svc.test', pin: g1.pin, fetch: s.fetch, provider: p, minGeneration: 2 });
+    await expect(fresh.keys()).rejects.toMatchObject({ code: 'KEYS_DOC_ROLLBACK' });
+    // a newer one is taken (generation 2 after 1)
+    served = g2.doc;
+    expect((await fresh.keys()).generation).toBe(2);
   });
 
   it("carries the service's refusal code (e.g. a replay, 409)", async () => {

@@ -12,14 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BlackBoxClient, type BlackBoxClientOptions, type FetchLike } from '../../../src/client/black-box-client.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { fingerprints, generateServiceKeys, publicKeysOf } from '../../../src/keys/key-dir.js';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { HOSTILE_MODES, type HostileCall, type HostileMode, type HostileServer, STALLING, startHostileServer, type Upstream } from '../../helpers/hostile-server.js';
 
 const p = getProvider('node');
 const keys = generateServiceKeys(p);
 const pub = publicKeysOf(keys);
-const pin = fingerprints(pub).mldsa;
-const doc = JSON.stringify(createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() }));
+// the pin is the root's fingerprint; the document carries the root-signed key-set statement
+const { pin, doc } = testKeySet(p, { keys });
 
 /** A well-behaved scripted service: real keys, an honest 202, a decision that stays pending. */
 const scripted: Upstream = async (req) => {

@@ -6,7 +6,7 @@
 //      PutItem, SqsQueue.send → SendMessage, SecretsManagerStore.get → GetSecretValue, …);
 //   2. the components: which port methods their code calls on which resource (the proxy handler's
 //      deps.requests.put, the worker pipeline's d.decisions.put, the audit chain through
-//      TableAuditStore, the key loader's store.get, keys upload's store calls);
+//      TableAuditStore, the key ring's store calls, the KMS signer's calls, keys upload's store calls);
 //   3. what AWS needs beyond the calls themselves (SSE-KMS on the queue, secrets and tables: the
 //      caller's kms:Decrypt / kms:GenerateDataKey through the service; the Lambda runtime's logs);
 //   4. the policy: the role's aws_iam_policy_document rendered with synthetic ARNs.
@@ -65,6 +65,8 @@ interface Adapters {
   queue: Map<string, string[]>;
   secrets: Map<string, string[]>;
   kms: Map<string, string[]>;
+  /** the KMS signer's adapter (src/aws/kms-signer.ts KmsSigningKey) */
+  signer: Map<string, string[]>;
   /** the checkpoint store (src/aws/checkpoint-store-s3.ts): API operation → IAM action (they differ for S3) */
   checkpoints: Map<string, string[]>;
 }
@@ -103,7 +105,7 @@ function impliedKms(pairs: Pair[]): Pair[] {
 }
 
 /** What the code of each component calls, as IAM action on logical resource. */
-async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator' | 'auditor', Pair[]>> {
+async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'operator' | 'breakGlass' | 'auditor', Pair[]>> {
   const handler = 'src/service/proxy/handler.ts';
   const tableCalls = (file: string, prefix: string, port: string) => calls(file, new RegExp(`\\b${prefix}\\.${port}\\.(\\w+)\\(`, 'g'));
   const proxy = [
@@ -141,16 +143,26 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
     ...through(a.table, await tableCalls(pipeline, 'd', 'decisions'), 'table:decisions', 'worker'),
     ...through(a.table, [...new Set(auditTable)], 'table:audit_log', 'worker'),
     ...checkpointCalls,
-    // the three private keys, read by loadServiceKeysFromSecrets (src/aws/service-keys.ts)
-    ...through(a.secrets, await calls('src/aws/service-keys.ts', /\bstore\.(\w+)\(/g), 'secret:private_key', 'worker'),
+    // the key ring's source: the key-set secret's labels, then each labelled version (src/aws/keyset-secret.ts)
+    ...through(a.secrets, await calls('src/aws/keyset-secret.ts', /\bstore\.(\w+)\(/g, 'export class SecretsKeySetSource'), 'secret:private_key', 'worker'),
+    // SIGNER=kms:<arn>: the KMS signer's calls on its key (src/aws/kms-signer.ts KmsSigner)
+    ...through(a.signer, await calls('src/aws/kms-signer.ts', /\bkms\.(\w+)\(/g, 'export class KmsSigner '), 'key:signer', 'worker'),
   ];
-  // `ima-qs keys upload` (src/aws/custody-upload.ts → key-custody.ts → service-keys.ts readBack)
-  const custodyStore = [...(await calls('src/aws/key-custody.ts', /\bstore\.(\w+)\(/g)), ...(await calls('src/aws/service-keys.ts', /\bstore\.(\w+)\(/g))];
+  // `ima-qs keys upload|rotate|status` (src/aws/custody-upload.ts → key-custody.ts, custody-apply.ts, custody-status.ts):
+  // metadata and writes only — no value is ever read back
+  const custodyStore = [
+    ...(await calls('src/aws/custody-upload.ts', /\bstore\.(\w+)\(/g)),
+    ...(await calls('src/aws/key-custody.ts', /\bstore\.(\w+)\(/g)),
+    ...(await calls('src/aws/custody-apply.ts', /\bstore\.(\w+)\(/g)),
+    ...(await calls('src/aws/custody-status.ts', /\bstore\.(\w+)\(/g)),
+  ];
   const operator = [
     ...through(a.kms, await calls('src/aws/custody-upload.ts', /\bkms\.(\w+)\(/g), 'key', 'operator'),
     ...through(a.secrets, [...new Set(custodyStore)], 'secret:private_key', 'operator'),
     ...through(a.secrets, [...new Set(custodyStore)], 'secret:public_keys', 'operator'),
   ];
+  // `ima-qs keys fetch` (src/aws/custody-fetch.ts): break-glass recovery, the key set read back
+  const breakGlass = through(a.secrets, await calls('src/aws/custody-fetch.ts', /\bstore\.(\w+)\(/g), 'secret:private_key', 'break-glass');
   // `ima-qs audit verify --table … --checkpoints s3://…`: the audit store's reads (src/audit, the command's
   // chain listing) and every version of the checkpoint store (checkpoint-verify.ts)
   const auditorStore = [
@@ -169,20 +181,24 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
       (x): Pair => (x.startsWith('s3:ListBucket') ? (x.replace(' on objects', ' on bucket:checkpoints') as Pair) : (x.replace(' on objects', ' on bucket:checkpoints/all') as Pair)),
     ),
   ];
-  return { proxy, worker, operator, auditor };
+  return { proxy, worker, operator, breakGlass, auditor };
 }
 
+/** A deployment whose worker signs through KMS (variable signer_kms_key_arn). */
+const SIGNER_VARS = { signer_kms_key_arn: 'arn:aws:kms:eu-west-1:123456789012:key/99999999-8888-7777-6666-555555555555' };
+
 /** The policy's (action, resource) pairs, resources named back from the synthetic ARNs. */
-function policyPairs(m: InfraModel, doc: string): Pair[] {
-  const d = syntheticDeployment();
+function policyPairs(m: InfraModel, doc: string, vars: Record<string, unknown> = {}): Pair[] {
+  const d = syntheticDeployment({ vars });
   const names = new Map<string, string>([
     ...Object.entries(d.tables).map(([k, v]) => [v, `table:${k}`] as [string, string]),
     ...Object.entries(d.queues).map(([k, v]) => [v, `queue:${k}`] as [string, string]),
     ...Object.values(d.privateKeySecrets).map((v) => [v, 'secret:private_key'] as [string, string]),
     [d.publicKeysSecret, 'secret:public_keys'],
     [d.kmsKey, 'key'],
+    [String(d.vars.signer_kms_key_arn ?? ''), 'key:signer'],
     ...Object.entries(d.logGroups).map(([k, v]) => [`${v}:log-stream:*`, `logs:${k}`] as [string, string]),
-    ...Object.entries(d.buckets ?? {}).flatMap(([k, v]) => [[v, `bucket:${k}`], [`${v}/checkpoints/*`, `bucket:${k}/objects`], [`${v}/registry/*`, `bucket:${k}/objects`], [`${v}/*`, `bucket:${k}/all`]] as [string, string][]),
+    ...Object.entries(d.buckets ?? {}).flatMap(([k, v]) => [[v, `bucket:${k}`], [`${v}/checkpoints/*`, `bucket:${k}/objects`], [`${v}/registry/*`, `bucket:${k}/objects`], [`${v}/keysets/*`, `bucket:${k}/objects`], [`${v}/*`, `bucket:${k}/all`]] as [string, string][]),
   ]);
   const p = renderPolicy(dataOf(m, 'aws_iam_policy_document').find((x) => x.name === doc)!, infraResolver(m, d));
   const out = new Set<Pair>();
@@ -207,6 +223,7 @@ beforeAll(async () => {
     queue: await adapter('src/aws/sqs-queue.ts', 'SqsQueue', 'sqs'),
     secrets: await adapter('src/aws/secret-store.ts', 'SecretsManagerStore', 'secretsmanager'),
     kms: await adapter('src/aws/key-service.ts', 'KmsKeyService', 'kms'),
+    signer: await adapter('src/aws/kms-signer.ts', 'KmsSigningKey', 'kms'),
     // a GetObject with a VersionId (getVersion) is authorised by s3:GetObjectVersion
     checkpoints: new Map([...(await adapter('src/aws/checkpoint-store-s3.ts', 'S3CheckpointStore', 's3'))].map(([k, v]) => [k, v.map((x) => (k === 'getVersion' && x === 's3:GetObject' ? 's3:GetObjectVersion' : (S3_ACTION[x] ?? `UNMAPPED ${x}`)))])),
   };
@@ -226,6 +243,8 @@ describe('the SDK commands each component sends (read from src/)', () => {
       putOnce: ['s3:PutObject'], get: ['s3:GetObject'], keys: ['s3:ListBucket'], versions: ['s3:ListBucketVersions'], getVersion: ['s3:GetObjectVersion'],
     });
     expect(adapters.secrets.get('putVersion')).toEqual(['secretsmanager:PutSecretValue']);
+    expect(adapters.secrets.get('getVersion')).toEqual(['secretsmanager:GetSecretValue']);
+    expect(Object.fromEntries(adapters.signer)).toEqual({ create: ['kms:CreateKey'], alias: ['kms:CreateAlias'], publicKey: ['kms:GetPublicKey'], signMu: ['kms:Sign'] });
   });
 
   it('the proxy: replay guard (undone on a failed enqueue) and polls on requests, reads decisions, sends to the queue, reads the public keys', () => {
@@ -235,7 +254,7 @@ describe('the SDK commands each component sends (read from src/)', () => {
     ]));
   });
 
-  it('the worker: consumes the queue, claims request ids and audit slots, stores decisions, appends audit entries and batch statements, writes registrations and checkpoints, reads the private keys', () => {
+  it('the worker: consumes the queue, claims request ids and audit slots, stores decisions, appends audit entries and batch statements, writes registrations, checkpoints and the statements certifying its audit key, reads the key set, signs through KMS', () => {
     expect(sorted(code.worker)).toEqual(sorted([
       // SPEC 8.11: write once (If-None-Match), read back the newest checkpoint of its chain on start; never a delete
       pair('s3:PutObject', 'bucket:checkpoints/objects'), pair('s3:GetObject', 'bucket:checkpoints/objects'), pair('s3:ListBucket', 'bucket:checkpoints'),
@@ -243,8 +262,14 @@ describe('the SDK commands each component sends (read from src/)', () => {
       pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'), pair('dynamodb:DeleteItem', 'table:requests'),
       pair('dynamodb:PutItem', 'table:decisions'), pair('dynamodb:GetItem', 'table:decisions'),
       pair('dynamodb:Query', 'table:audit_log'), pair('dynamodb:PutItem', 'table:audit_log'), pair('dynamodb:GetItem', 'table:audit_log'),
-      pair('secretsmanager:GetSecretValue', 'secret:private_key'),
+      pair('secretsmanager:DescribeSecret', 'secret:private_key'), pair('secretsmanager:GetSecretValue', 'secret:private_key'),
+      pair('kms:GetPublicKey', 'key:signer'), pair('kms:Sign', 'key:signer'),
     ]));
+  });
+
+  it('the operator (keys upload|rotate|status): no GetSecretValue anywhere; the break-glass fetch reads the key set', () => {
+    expect(code.operator.filter((x) => x.startsWith('secretsmanager:GetSecretValue'))).toEqual([]);
+    expect(sorted(code.breakGlass)).toEqual(sorted([pair('secretsmanager:DescribeSecret', 'secret:private_key'), pair('secretsmanager:GetSecretValue', 'secret:private_key')]));
   });
 });
 
@@ -255,30 +280,37 @@ describe('each role allows exactly what its code sends (infra/ policy documents)
     expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
   });
 
-  it('the worker task role: nothing missing, nothing extra', () => {
+  it('the worker task role (with a KMS signer): nothing missing, nothing extra', () => {
     const need = [...code.worker, ...impliedKms(code.worker)];
-    const have = policyPairs(model, 'worker_task');
+    const have = policyPairs(model, 'worker_task', SIGNER_VARS);
     expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
+  });
+
+  it('the worker task role without a KMS signer has no kms:Sign at all', () => {
+    const have = policyPairs(model, 'worker_task');
+    expect(have.filter((x) => x.startsWith('kms:Sign') || x.startsWith('kms:GetPublicKey'))).toEqual([]);
   });
 
   it('the key-operator policy: nothing extra; what keys upload sends beyond it is listed with its reason', () => {
     const have = policyPairs(model, 'key_operator');
     const need = [...code.operator, ...impliedKms(code.operator)];
     expect(minus(have, need), 'permissions no operator call needs').toEqual([]);
-    // Sent by the code, refused by the policy on purpose:
+    // Sent by the code, refused by the policy on purpose (no GetSecretValue, no kms:Decrypt any
+    // more: upload, rotate and status compare version ids from DescribeSecret):
     expect(minus(need, have)).toEqual(sorted([
-      // issue 15: keys upload reads every secret back (the plan and the read-back); the custody
-      // rule says operators never read key material: upload must compare the stated fingerprints
-      pair('secretsmanager:GetSecretValue', 'secret:private_key'),
-      pair('secretsmanager:GetSecretValue', 'secret:public_keys'),
-      pair('kms:Decrypt', 'key'),
-      // Terraform creates the four containers with the module's key: an upload to this stack never
+      // Terraform creates the two containers with the module's key: an upload to this stack never
       // creates a secret or changes its key (key-custody.ts does both for a bare account)
       pair('secretsmanager:CreateSecret', 'secret:private_key'),
       pair('secretsmanager:CreateSecret', 'secret:public_keys'),
       pair('secretsmanager:UpdateSecret', 'secret:private_key'),
       pair('secretsmanager:UpdateSecret', 'secret:public_keys'),
     ]));
+  });
+
+  it('the break-glass role: exactly what keys fetch sends on the key set (and the audit repair)', () => {
+    const need = [...code.breakGlass, ...impliedKms(code.breakGlass), pair('dynamodb:DeleteItem', 'table:audit_log')];
+    const have = policyPairs(model, 'break_glass', { break_glass_principal_arns: ['arn:aws:iam::123456789012:user/alice'] });
+    expect({ missing: minus(need, have), extra: minus(have, need) }).toEqual({ missing: [], extra: [] });
   });
 
   it('the audit-reader policy: exactly what audit verify --checkpoints reads (the table, every checkpoint version)', () => {
@@ -293,8 +325,8 @@ describe('each role allows exactly what its code sends (infra/ policy documents)
 
   it('fails on a permission no call needs (the comparison can fail)', () => {
     const need = [...code.worker, ...impliedKms(code.worker)];
-    const have = [...policyPairs(model, 'worker_task'), pair('dynamodb:DeleteItem', 'table:audit_log')];
+    const have = [...policyPairs(model, 'worker_task', SIGNER_VARS), pair('dynamodb:DeleteItem', 'table:audit_log')];
     expect(minus(have, need)).toEqual([pair('dynamodb:DeleteItem', 'table:audit_log')]);
-    expect(minus([...need, pair('sqs:SendMessage', 'queue:requests')], policyPairs(model, 'worker_task'))).toEqual([pair('sqs:SendMessage', 'queue:requests')]);
+    expect(minus([...need, pair('sqs:SendMessage', 'queue:requests')], policyPairs(model, 'worker_task', SIGNER_VARS))).toEqual([pair('sqs:SendMessage', 'queue:requests')]);
   });
 });

@@ -28,7 +28,7 @@ const refsKmsKey = (v: unknown) => typeof v === 'string' && /^\$\{aws_kms_key\.[
 /** The seed's resources (and the issue's additions), by the names the CLI uses. */
 export const EXPECTED = {
   kmsAlias: 'alias/ima-quantum',
-  secrets: ['ima/quantum/ml-kem-768-private', 'ima/quantum/ml-dsa-87-private', 'ima/quantum/ecdh-p384-private', 'ima/quantum/audit-ml-dsa-87-private', 'ima/quantum/public-keys'],
+  secrets: ['ima/quantum/keyset', 'ima/quantum/public-keys'],
   tables: ['ima-tpm-audit-log', 'ima-quantum-decisions', 'ima-quantum-requests'],
   queues: ['ima-quantum-requests', 'ima-quantum-requests-dlq'],
   logGroups: ['/aws/lambda/ima-quantum-proxy', '/ecs/ima-quantum-worker'],
@@ -315,7 +315,7 @@ function checkpoints(m: InfraModel, f: Finding[]): void {
           f.push({ check: 'checkpoints.worker', where: at(d), message: `the worker may ${a}` });
         }
         if (d.name === 'worker_task' && a === 's3:PutObject') {
-          for (const r of stringList(st.resources)) if (!/\/(checkpoints|registry)\/\*$/.test(r)) f.push({ check: 'checkpoints.worker', where: at(d), message: `the worker may put ${r}` });
+          for (const r of stringList(st.resources)) if (!/\/(checkpoints|registry|keysets)\/\*$/.test(r)) f.push({ check: 'checkpoints.worker', where: at(d), message: `the worker may put ${r}` });
         }
       }
     }

@@ -61,7 +61,7 @@ const MUTATIONS: Mutation[] = [
   { name: 'FARGATE + tpm precondition removed', file: 'ecs.tf', from: /precondition \{\n\s*condition\s*= !\(var\.worker_launch_type == "FARGATE"[\s\S]*?\n    \}\n/, to: '', expect: 'tpm.explicit' },
   { name: 'a resource not gated', file: 'ecs.tf', from: /(resource "aws_ecs_cluster" "main" \{\n)\s*count = local\.count\n/, to: '$1', expect: 'gating' },
   { name: 'audit table renamed', file: 'locals.tf', from: '-tpm-audit-log"', to: '-audit"', expect: 'inventory' },
-  { name: 'a private-key secret dropped', file: 'locals.tf', from: /^\s*ecdh_p384\s*= "\$\{var\.secret_prefix\}\/ecdh-p384-private"\n/m, to: '', expect: 'inventory' },
+  { name: 'the key-set secret dropped', file: 'locals.tf', from: /^\s*keyset\s*= "\$\{var\.secret_prefix\}\/keyset"\n/m, to: '', expect: 'inventory' },
   // who may call the proxy (issue 12 item 10)
   {
     name: 'a public function URL back',
@@ -141,8 +141,7 @@ const MUTATIONS: Mutation[] = [
   { name: 'the bucket policy excepts everyone', file: 'checkpoints.tf', from: /(sid\s+= "NoDeletesNoLockChangesButBreakGlass"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1condition {\n      test     = "ArnNotEquals"\n      variable = "aws:PrincipalArn"\n      values   = [aws_iam_role.worker_task[0].arn]\n    }\n', expect: 'checkpoints.policy' },
   { name: 'the bucket policy removed', file: 'checkpoints.tf', from: /\nresource "aws_s3_bucket_policy" "checkpoints" \{[\s\S]*?\n\}\n/, to: '\n', expect: 'checkpoints.policy' },
   { name: 'the worker may delete checkpoints', file: 'iam.tf', from: 'actions   = ["s3:GetObject", "s3:PutObject"]', to: 'actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]', expect: 'checkpoints.no-delete' },
-  { name: 'the worker may write anywhere in the bucket', file: 'iam.tf', from: 'resources = ["${aws_s3_bucket.checkpoints[0].arn}/checkpoints/*", "${aws_s3_bucket.checkpoints[0].arn}/registry/*"]', to: 'resources = ["${aws_s3_bucket.checkpoints[0].arn}/*"]', expect: 'checkpoints.worker' },
-  { name: 'the audit-key secret dropped', file: 'locals.tf', from: /^\s*audit_ml_dsa_87 = "\$\{var\.secret_prefix\}\/audit-ml-dsa-87-private"\n/m, to: '', expect: 'inventory' },
+  { name: 'the worker may write anywhere in the bucket', file: 'iam.tf', from: 'resources = ["${aws_s3_bucket.checkpoints[0].arn}/checkpoints/*", "${aws_s3_bucket.checkpoints[0].arn}/registry/*", "${aws_s3_bucket.checkpoints[0].arn}/keysets/*"]', to: 'resources = ["${aws_s3_bucket.checkpoints[0].arn}/*"]', expect: 'checkpoints.worker' },
   { name: 'provider constraint excludes 5.100.0', file: 'versions.tf', from: '">= 5.60, < 6.0"', to: '">= 6.0"', expect: 'versions' },
 ];
 

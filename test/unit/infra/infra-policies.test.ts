@@ -33,7 +33,7 @@ const deployment: Deployment = syntheticDeployment({
 });
 const KEY = deployment.kmsKey;
 const BUCKET = deployment.buckets!.checkpoints;
-const SECRET = deployment.privateKeySecrets.ml_dsa_87;
+const SECRET = deployment.privateKeySecrets.keyset;
 
 interface Scenario {
   name: string;

@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCore } from '../../../src/audit/audit-entry.js';
-import { parseKeySecret } from '../../../src/aws/secret-format.js';
+import { decodeKeySetSecret, encodeKeySetSecret } from '../../../src/aws/keyset-secret.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { fingerprint } from '../../../src/crypto/key-codec.js';
 import { getProvider } from '../../../src/crypto/providers.js';
 import { createSignatureFile, encodeSignatureFile, parseSignatureFile, verifySignatureFile } from '../../../src/protocol/signature-file.js';
 import { generateServiceKeys, publicKeysOf, recipientPublicKey } from '../../../src/keys/key-dir.js';
-import { createPublicKeysDocument, verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
+import { verifyPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { decodeQueued, encodeQueued } from '../../../src/protocol/records.js';
 import { parseInnerRequest } from '../../../src/protocol/request.js';
 import { loadState } from '../../../src/rollout/state.js';
@@ -94,17 +95,16 @@ describe('sealed request, queue message, keys document, audit core, key secret',
   });
 
   it('public-keys document (§7.3): KEYS_DOC_MALFORMED for a duplicate member or a fractional second', () => {
-    const now = new Date('2026-11-28T12:00:00Z');
-    const doc = createPublicKeysDocument(p, { mlkem: keys.mlkem.publicKey, ecdh: keys.ecdh.publicKey, signingKey: keys.mldsa, now, validityDays: 30 });
-    const text = JSON.stringify(doc);
-    const pin = fingerprint('ML-DSA-87', keys.mldsa.publicKey);
-    expect(verifyPublicKeysDocument(p, text, { pin, now }).valid).toBe(true);
-    const dup = withFirst(text, '"service":"someone-else"');
-    expect(JSON.parse(dup).service).toBe(doc.service); // last wins: the signed value
-    expect(verifyPublicKeysDocument(p, dup, { pin, now })).toMatchObject({ valid: false, code: 'KEYS_DOC_MALFORMED' });
-    const frac = text.replace(`"created":"${doc.created}"`, `"created":"${doc.created.replace('Z', '.5Z')}"`);
+    const ks = testKeySet(p, { keys, notBefore: new Date('2026-11-28T12:00:00Z') });
+    const now = new Date('2026-11-28T12:00:01Z');
+    const text = ks.doc;
+    expect(verifyPublicKeysDocument(p, text, { pin: ks.pin, now }).valid).toBe(true);
+    const dup = withFirst(text, '"accepted":[]');
+    expect(dup).not.toBe(text);
+    expect(verifyPublicKeysDocument(p, dup, { pin: ks.pin, now })).toMatchObject({ valid: false, code: 'KEYS_DOC_MALFORMED' });
+    const frac = text.replace('"not_before":"2026-11-28T12:00:00Z"', '"not_before":"2026-11-28T12:00:00.5Z"');
     expect(frac).not.toBe(text);
-    expect(verifyPublicKeysDocument(p, frac, { pin, now })).toMatchObject({ valid: false, code: 'KEYS_DOC_MALFORMED' });
+    expect(verifyPublicKeysDocument(p, frac, { pin: ks.pin, now })).toMatchObject({ valid: false, code: 'KEYS_DOC_MALFORMED' });
   });
 
   it('audit core (§8.7): AUDIT_ENTRY_MALFORMED for a duplicate member', async () => {
@@ -113,11 +113,12 @@ describe('sealed request, queue message, keys document, audit core, key secret',
     expect(await codeOf(() => parseCore({ chain: 'c', seq: 0, core: withFirst(core, '"seq":1'), digest: '', signature: '' }))).toBe('AUDIT_ENTRY_MALFORMED');
   });
 
-  it('key secret (§7.1): a duplicate member, or created with a fraction, is not our secret', () => {
-    const good = JSON.stringify({ format: 'ima-qs-secret/v1', algorithm: 'ML-DSA-87', fingerprint: 'a'.repeat(64), pem: '-----BEGIN PRIVATE KEY-----\n', created: '2026-11-28T12:00:00Z' });
-    expect(parseKeySecret(good, 'ML-DSA-87').ok).toBe(true);
-    expect(parseKeySecret(withFirst(good, '"algorithm":"P-384"'), 'ML-DSA-87').ok).toBe(false);
-    expect(parseKeySecret(good.replace('12:00:00Z', '12:00:00.000Z'), 'ML-DSA-87').ok).toBe(false);
+  it('key-set secret (§7.1): a duplicate member, or created with a fraction, is not our secret', () => {
+    const ks = testKeySet(p, { keys });
+    const good = encodeKeySetSecret({ root: ks.root.publicKey, keyset: ks.keyset, keys: { mlkem: keys.mlkem, ecdh: keys.ecdh, audit: ks.audit }, created: new Date('2026-11-28T12:00:00Z') });
+    expect(decodeKeySetSecret(p, good, 's').generation).toBe(1);
+    expect(() => decodeKeySetSecret(p, withFirst(good, '"generation":2'), 's')).toThrow(expect.objectContaining({ code: 'SECRET_MALFORMED' }));
+    expect(() => decodeKeySetSecret(p, good.replace('12:00:00Z"}', '12:00:00.000Z"}'), 's')).toThrow(expect.objectContaining({ code: 'SECRET_MALFORMED' }));
   });
 });
 

@@ -6,6 +6,9 @@
  * payload digest is checked against the file sent (`--file`); one vote exported alone verifies,
  * a forged proof or a vote of another decision does not; a version 1 response of the code before
  * v2 still verifies, with an "unauthenticated (v1)" anchor that `--require-anchor` refuses.
+ * The trust path is the ROOT pin → the key-set statement the response carries → the signer: the
+ * online signer's own fingerprint is not a pin, an uncertified signer, a statement not valid at
+ * issued_at and an older generation than seen all fail `signer key`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +22,10 @@ import { batchDigest } from '../../../src/tpm/anchor.js';
 import { extendPcr } from '../../../src/tpm/pcr-math.js';
 import { runCli } from '../../helpers/cli.js';
 import { CLEAN_CODE, decidedResponse, p, serviceFixture, tempDir } from '../service/fixtures.js';
+import { testKeySet } from '../../helpers/keyset.js';
+
+/** A fresh root (its statement certifies the fixture's keys, under another pin). */
+const rootKey = () => p.mldsa87.fromSeed();
 
 const f = serviceFixture();
 const dir = tempDir();
@@ -32,7 +39,7 @@ beforeAll(async () => {
 });
 
 const clone = () => JSON.parse(JSON.stringify(response));
-const failed = (r: unknown, opts = {}) => verifyResponse(p, r, f.fp.mldsa, { requestDigest: handle, ...opts }).checks.filter((c) => !c.ok).map((c) => c.name);
+const failed = (r: unknown, opts = {}, pin = f.pin) => verifyResponse(p, r, pin, { requestDigest: handle, ...opts }).checks.filter((c) => !c.ok).map((c) => c.name);
 
 /** Every leaf of a JSON value as a path (arrays by index). */
 function leaves(v: unknown, path: (string | number)[] = []): (string | number)[][] {
@@ -66,19 +73,48 @@ function setAt(doc: any, path: (string | number)[], value: unknown): void {
 describe('response format v2', () => {
   it('passes every check untouched, by fingerprint or by key; the payload digest is checked when given', () => {
     expect(failed(response, { payloadDigest: payloadDigest(p, { name: 'a.ts', content: CLEAN_CODE }) })).toEqual([]);
-    const v = verifyResponse(p, response, f.keys.mldsa.publicKey, { requireAnchor: true });
-    expect(v).toMatchObject({ ok: true, version: 2, anchor: 'simulated' });
+    // by the root public key itself (verify --key ROOT_DIR)
+    const v = verifyResponse(p, response, f.root, { requireAnchor: true });
+    expect(v).toMatchObject({ ok: true, version: 2, anchor: 'simulated', generation: 1 });
+    expect(v.checks.find((c) => c.name === 'signer key')?.detail).toMatch(/certified by generation 1 of root/);
     expect(v.checks.map((c) => c.name)).toEqual(['format', 'signer key', 'decision signature', 'votes root', 'tally', 'aggregation rule', 'payload digest', 'audit entry', 'batch signature', 'entry in batch', 'pcr anchor']);
     expect(v.checks.find((c) => c.name === 'payload digest')).toMatchObject({ ok: true, status: 'not checked' });
     expect(v.checks.find((c) => c.name === 'pcr anchor')?.detail).toMatch(/SIMULATED/);
     // --require-tpm: a simulated anchor fails
-    expect(verifyResponse(p, response, f.fp.mldsa, { requireTpm: true }).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['pcr anchor']);
+    expect(verifyResponse(p, response, f.pin, { requireTpm: true }).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['pcr anchor']);
   });
 
-  it('costs one decision signature per response, plus the batch statement signature', () => {
-    // base64 of a 4627-byte ML-DSA-87 signature is 6172 characters: the decision's and the batch statement's
+  it('costs one decision signature per response, plus the batch statement signature (and carries the root\'s)', () => {
+    // base64 of a 4627-byte ML-DSA-87 signature is 6172 characters: the decision's, the batch
+    // statement's, and the root's over the key-set statement (made once per generation, offline)
     const sigs = (JSON.stringify(response).match(/"[A-Za-z0-9+/]+={0,2}"/g) ?? []).filter((x) => x.length - 2 === 6172);
-    expect(sigs.length).toBe(2);
+    expect(sigs.length).toBe(3);
+    expect(response.certification.keyset.signature).toBe(f.keyset.signature);
+  });
+
+  it('trusts the root pin only: the online signer\'s fingerprint, another root, an uncertified signer, a rollback fail `signer key`', () => {
+    expect(failed(response, {}, f.fp.mldsa)).toEqual(['signer key', 'decision signature', 'batch signature']);
+    expect(failed(response, {}, 'ab'.repeat(32))).toEqual(['signer key', 'decision signature', 'batch signature']);
+    // the generation seen is 1: a verifier that saw generation 2 refuses generation 1 (a rollback)
+    expect(failed(response, { minGeneration: 2 })).toEqual(['signer key', 'decision signature', 'batch signature']);
+    expect(verifyResponse(p, response, f.pin, { minGeneration: 2 }).checks[1].detail).toMatch(/rollback/);
+    expect(failed(response, { minGeneration: 1 })).toEqual([]);
+    // …unless the newest generation seen still certifies this signer (a rotation that kept it): a
+    // decision made before the rotation still verifies
+    expect(failed(response, { minGeneration: 2, stillCertified: [f.fp.mldsa] })).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { minGeneration: 2, stillCertified: [f.fp.mldsa] }).checks[1].detail).toMatch(/still certifies this signer/);
+    expect(failed(response, { minGeneration: 2, stillCertified: ['ab'.repeat(32)] })).toEqual(['signer key', 'decision signature', 'batch signature']);
+    // a statement that certifies another signer: the response's key is not the certified one
+    const other = testKeySet(p, { root: undefined });
+    const swapped = clone();
+    swapped.certification = { root: other.certification.root, keyset: other.keyset };
+    expect(failed(swapped, {}, other.pin)).toContain('signer key');
+    // the statement must be valid at the decision's issued_at
+    const late = clone();
+    const ks = testKeySet(p, { keys: f.keys, root: rootKey(), notBefore: new Date(Date.parse(response.decision.issued_at) + 60_000) });
+    late.certification = ks.certification;
+    expect(failed(late, {}, ks.pin)).toEqual(['signer key', 'decision signature', 'batch signature']);
+    expect(verifyResponse(p, late, ks.pin).checks[1].detail).toMatch(/valid from/);
   });
 
   it('every leaf of the document, tampered, is refused with exit 1 and a named check', async () => {
@@ -92,7 +128,7 @@ describe('response format v2', () => {
       for (const k of path) v = (v as any)[k];
       setAt(doc, path, mutate(v));
       writeFileSync(file, JSON.stringify(doc));
-      const r = await runCli(['verify', file, '--pin', f.fp.mldsa, '--json', '--request-digest', handle]);
+      const r = await runCli(['verify', file, '--pin', f.pin, '--json', '--request-digest', handle]);
       const key = path.join('.');
       expect(r.code, `${key}: ${r.stdout}`).toBe(r.json().failed?.includes('format') ? 3 : 1);
       expect(r.json().ok, key).toBe(false);
@@ -107,21 +143,25 @@ describe('response format v2', () => {
     expect(named.get('votes.3.rationale')).toEqual(['votes root']);
     expect(named.get('decision.payload_digest')).toEqual(['decision signature', 'audit entry']);
     expect(named.get('signer.public_key')).toContain('signer key');
+    expect(named.get('certification.keyset.statement.generation')).toEqual(['format']); // generation 0 is no generation
+    expect(named.get('certification.keyset.statement.root')).toContain('signer key');
+    expect(named.get('certification.keyset.signature')).toContain('signer key');
+    expect(named.get('certification.root')).toContain('signer key');
   });
 
   it('verify --file: the file that was sent passes; one byte changed fails the payload digest', async () => {
     const resp = join(dir, 'response.json');
     writeFileSync(resp, JSON.stringify(response));
     writeFileSync(join(dir, 'a.ts'), CLEAN_CODE);
-    const ok = await runCli(['verify', resp, '--pin', f.fp.mldsa, '--file', join(dir, 'a.ts'), '--json']);
+    const ok = await runCli(['verify', resp, '--pin', f.pin, '--file', join(dir, 'a.ts'), '--json']);
     expect(ok.code).toBe(0);
     expect(ok.json().checks.find((c: any) => c.name === 'payload digest')).toMatchObject({ ok: true, status: 'ok' });
     writeFileSync(join(dir, 'b.ts'), CLEAN_CODE.replace('a + b', 'a - b'));
-    const bad = await runCli(['verify', resp, '--pin', f.fp.mldsa, '--file', join(dir, 'b.ts'), '--name', 'a.ts', '--json']);
+    const bad = await runCli(['verify', resp, '--pin', f.pin, '--file', join(dir, 'b.ts'), '--name', 'a.ts', '--json']);
     expect(bad.code).toBe(1);
     expect(bad.json().error.details.failed).toEqual(['payload digest']);
     // the name is part of the payload: the right content under another name is another payload
-    const renamed = await runCli(['verify', resp, '--pin', f.fp.mldsa, '--file', join(dir, 'a.ts'), '--name', 'other.ts', '--json']);
+    const renamed = await runCli(['verify', resp, '--pin', f.pin, '--file', join(dir, 'a.ts'), '--name', 'other.ts', '--json']);
     expect(renamed.json().error.details.failed).toEqual(['payload digest']);
   });
 
@@ -129,30 +169,32 @@ describe('response format v2', () => {
     const resp = join(dir, 'r2.json');
     writeFileSync(resp, JSON.stringify(response));
     const out = join(dir, 'vote.json');
-    const e = await runCli(['vote', 'export', resp, '--persona', 'security-auditor', '--pin', f.fp.mldsa, '-o', out, '--json']);
+    const e = await runCli(['vote', 'export', resp, '--persona', 'security-auditor', '--pin', f.pin, '-o', out, '--json']);
     expect(e.code, e.stdout + e.stderr).toBe(0);
     const vote = JSON.parse(readFileSync(out, 'utf8'));
-    expect(Object.keys(vote).sort()).toEqual(['decision', 'format', 'proof', 'signature', 'signer', 'vote']);
+    expect(Object.keys(vote).sort()).toEqual(['certification', 'decision', 'format', 'proof', 'signature', 'signer', 'vote']);
     expect(JSON.stringify(vote)).not.toContain(response.votes[1].rationale); // the others stay out
-    const ok = await runCli(['verify', out, '--pin', f.fp.mldsa, '--json']);
+    const ok = await runCli(['verify', out, '--pin', f.pin, '--json']);
     expect(ok.code, ok.stdout).toBe(0);
     expect(ok.json().checks.map((c: any) => c.name)).toEqual(['format', 'signer key', 'decision signature', 'vote in decision']);
 
     const forged = structuredClone(vote);
     forged.proof.path[0] = forged.proof.path[0].replace(/.$/, (c: string) => (c === '0' ? '1' : '0'));
-    expect(verifyVoteDocument(p, forged, f.fp.mldsa).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['vote in decision']);
+    expect(verifyVoteDocument(p, forged, f.pin).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['vote in decision']);
     const flipped = structuredClone(vote);
     flipped.vote.vote = flipped.vote.vote === 'approve' ? 'reject' : 'approve';
-    expect(verifyVoteDocument(p, flipped, f.fp.mldsa).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['vote in decision']);
+    expect(verifyVoteDocument(p, flipped, f.pin).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['vote in decision']);
     // the same persona's vote and proof, under another decision (another request)
     const foreign = { ...exportVote(p, other, 'security-auditor')!, decision: vote.decision, signature: vote.signature };
     foreign.vote = { ...foreign.vote, rationale: foreign.vote.rationale + ' ' };
-    expect(verifyVoteDocument(p, foreign, f.fp.mldsa).ok).toBe(false);
+    expect(verifyVoteDocument(p, foreign, f.pin).ok).toBe(false);
     const otherDecision = { ...vote, decision: other.decision, signature: other.signature, proof: exportVote(p, other, 'security-auditor')!.proof };
     otherDecision.vote = { ...otherDecision.vote, confidence: otherDecision.vote.confidence === 0 ? 1 : 0 };
-    expect(verifyVoteDocument(p, otherDecision, f.fp.mldsa).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['vote in decision']);
+    expect(verifyVoteDocument(p, otherDecision, f.pin).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['vote in decision']);
     const wrongPin = await runCli(['verify', out, '--pin', 'ab'.repeat(32), '--json']);
     expect(wrongPin.code).toBe(1);
+    // the online signer's fingerprint is not a pin for a vote either
+    expect(verifyVoteDocument(p, vote, f.fp.mldsa).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['signer key', 'decision signature']);
   });
 
   it('browser-safe PCR math equals src/tpm', () => {

@@ -28,9 +28,18 @@ describe.each(['noble', 'node'] as const)('response vector v2 (%s provider)', (n
   const p = getProvider(name);
   const pk = fromBase64(vector.keys.signer.public_key_base64);
 
-  it('the signer key comes from its seed, and its fingerprint is the pin', () => {
+  it('the signer and root keys come from their seeds; the pin is the root fingerprint; the root certifies the signer (context ima-qs/v2/keyset)', () => {
     expect(toHex(ml_dsa87.keygen(fromHex(vector.keys.signer.seed_hex)).publicKey)).toBe(toHex(pk));
     expect(fingerprint('ML-DSA-87', pk)).toBe(vector.keys.signer.fingerprint);
+    const root = fromBase64(vector.keys.root.public_key_base64);
+    expect(toHex(ml_dsa87.keygen(fromHex(vector.keys.root.seed_hex)).publicKey)).toBe(toHex(root));
+    expect(fingerprint('ML-DSA-87', root)).toBe(vector.pin);
+    const ks = r.certification.keyset;
+    expect(canonicalJson(ks.statement)).toBe(I.keyset_statement_canonical);
+    expect(ks.signature).toBe(I.keyset_signature_base64);
+    expect(toHex(p.sha3_256(utf8(I.keyset_statement_canonical)))).toBe(I.keyset_digest);
+    expect(ks.statement.signers.decisions.fingerprint).toBe(vector.keys.signer.fingerprint);
+    expect(verifyBytes(p, root, 'keyset', utf8(I.keyset_statement_canonical), fromBase64(I.keyset_signature_base64))).toBe(true);
   });
 
   it('payload, votes, root and proofs recompute', () => {
@@ -78,7 +87,7 @@ describe.each(['noble', 'node'] as const)('response vector v2 (%s provider)', (n
   });
 
   it('the response verifies with the pin, the request digest and the payload digest; the refusal verifies', () => {
-    const v = verifyResponse(p, r, vector.keys.signer.fingerprint, { requestDigest: vector.inputs.request_digest, payloadDigest: I.payload_digest, requireAnchor: true });
+    const v = verifyResponse(p, r, vector.pin, { requestDigest: vector.inputs.request_digest, payloadDigest: I.payload_digest, requireAnchor: true });
     expect(v.ok).toBe(true);
     expect(v.checks.map((c) => ({ name: c.name, status: c.status }))).toEqual(vector.expected.checks);
     expect(v.anchor).toBe(vector.expected.anchor);
@@ -95,5 +104,7 @@ describe('deterministic FIPS 204 signing reproduces the vector signatures byte f
     expect(sign(I.decision_canonical, vector.contexts.decision)).toBe(I.decision_signature_base64);
     expect(sign(I.statement_canonical, vector.contexts.batch)).toBe(I.statement_signature_base64);
     expect(sign(vector.refusal.body_canonical, vector.contexts.refusal)).toBe(vector.refusal.signature);
+    const rootSk = ml_dsa87.keygen(fromHex(vector.keys.root.seed_hex)).secretKey;
+    expect(Buffer.from(ml_dsa87.sign(utf8(I.keyset_statement_canonical), rootSk, { context: utf8(vector.contexts.keyset), extraEntropy: false })).toString('base64')).toBe(I.keyset_signature_base64);
   });
 });

@@ -65,7 +65,7 @@ describe('resource names', () => {
       JSON.stringify({
         region: { value: 'eu-west-1', type: 'string', sensitive: false },
         kms_alias_name: { value: 'alias/prod-quantum', type: 'string' },
-        private_key_secret_names: { value: { ml_kem_768: 'p/ml-kem-768-private', ml_dsa_87: 'p/ml-dsa-87-private', ecdh_p384: 'p/ecdh-p384-private' } },
+        keyset_secret_name: { value: 'p/keyset' },
         table_names: { value: { audit_log: 'prod-tpm-audit-log', decisions: 'prod-quantum-decisions', requests: 'prod-quantum-requests' } },
         queue_url: { value: 'https://sqs.eu-west-1.amazonaws.com/123456789012/prod-quantum-requests' },
         dlq_arn: { value: 'arn:aws:sqs:eu-west-1:123456789012:prod-quantum-requests-dlq' },
@@ -81,7 +81,7 @@ describe('resource names', () => {
     expect(r).toMatchObject({
       region: 'eu-west-1',
       kmsAlias: 'alias/prod-quantum',
-      secretMldsa: 'p/ml-dsa-87-private',
+      secretKeyset: 'p/keyset',
       tableDecisions: 'prod-quantum-decisions',
       tableAudit: 'audit-override',
       queue: 'prod-quantum-requests',

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ImaError } from '../../../src/errors.js';
-import { generateServiceKeys, writeKeyDir } from '../../../src/keys/key-dir.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { CONFIG_LIMITS, proxyConfig, workerConfig } from '../../../src/service/config.js';
 import { proxyFromEnv, workerFromEnv } from '../../../src/service/wiring.js';
 import { event, memoryLogger, p, tempDir } from './fixtures.js';
@@ -22,7 +22,7 @@ let connections = 0;
 let endpoint = '';
 
 beforeAll(async () => {
-  await writeKeyDir(keysDir, generateServiceKeys(p));
+  await writeCertifiedKeyDir(p, keysDir, join(root, 'keys_root'));
   // an "AWS endpoint" that counts connections and hangs up at once
   listener = createServer((s) => {
     connections++;

@@ -12,8 +12,10 @@ import type { CompositeKemPrivateKey } from '../../../src/crypto/composite-kem.j
 import { openBytes } from '../../../src/crypto/envelope.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { getProvider } from '../../../src/crypto/providers.js';
-import { createPublicKeysDocument } from '../../../src/protocol/keys-document.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, type ServiceKeys } from '../../../src/keys/key-dir.js';
+import type { CertificationBlock } from '../../../src/protocol/decision-v2.js';
+import type { SignedKeySet } from '../../../src/protocol/keyset.js';
+import { testKeySet } from '../../helpers/keyset.js';
 import { RulesModel } from '../../../src/service/council/councils.js';
 import type { PersonaModel } from '../../../src/protocol/council/types.js';
 import type { Logger } from '../../../src/service/log.js';
@@ -35,7 +37,16 @@ export const p: CryptoProvider = getProvider('node');
 
 export interface ServiceFixture {
   keys: ServiceKeys;
+  /** the audit key the fixture's statement certifies (signers.audit) */
+  audit: import('../../../src/crypto/provider.js').MlDsaPrivateKey;
   fp: ReturnType<typeof fingerprints>;
+  /** the root fingerprint: what clients and verify pin (SPEC §1.4) */
+  pin: string;
+  root: Uint8Array;
+  /** the root's private key (tests certify the next generation with it) */
+  rootKey: import('../../../src/crypto/provider.js').MlDsaPrivateKey;
+  keyset: SignedKeySet;
+  certification: CertificationBlock;
   recipient: Uint8Array;
   recipientKey: CompositeKemPrivateKey;
   published: PublishedKeys;
@@ -47,13 +58,19 @@ export function serviceFixture(): ServiceFixture {
   const keys = generateServiceKeys(p);
   const pub = publicKeysOf(keys);
   const fp = fingerprints(pub);
-  const doc = createPublicKeysDocument(p, { mlkem: pub.mlkem, ecdh: pub.ecdh, signingKey: keys.mldsa, now: new Date() });
+  const ks = testKeySet(p, { keys });
   cached = {
     keys,
+    audit: ks.audit,
     fp,
+    pin: ks.pin,
+    root: ks.root.publicKey,
+    rootKey: ks.root,
+    keyset: ks.keyset,
+    certification: ks.certification,
     recipient: recipientPublicKey(pub),
     recipientKey: recipientPrivateKey(keys),
-    published: { document: JSON.stringify(doc), recipientFingerprint: fromHex(fp.composite) },
+    published: { document: ks.doc, recipientFingerprint: fromHex(fp.composite) },
   };
   return cached;
 }
@@ -113,6 +130,9 @@ export function pipelineDeps(opts: {
   clock?: Clock;
   log: Logger;
   signer?: Signer;
+  /** with `signer`: its fingerprint and the certification a response carries (default: the fixture's) */
+  signerFingerprint?: string;
+  certification?: CertificationBlock;
   model?: PersonaModel;
   chain?: string;
   pcrLock?: PcrLock;
@@ -124,7 +144,8 @@ export function pipelineDeps(opts: {
     p,
     recipientKey: f.recipientKey,
     signer,
-    signerFingerprint: f.fp.mldsa,
+    signerFingerprint: opts.signerFingerprint ?? f.fp.mldsa,
+    certification: () => opts.certification ?? f.certification,
     model: opts.model ?? new RulesModel(),
     requests: opts.requests,
     decisions: opts.decisions,
@@ -136,7 +157,7 @@ export function pipelineDeps(opts: {
       pcrBank: opts.pcrBank,
       pcr: opts.pcr ?? 16,
       signer,
-      signerFingerprint: f.fp.mldsa,
+      signerFingerprint: opts.signerFingerprint ?? f.fp.mldsa,
       recipient: f.recipient,
       recipientFingerprint: f.fp.composite,
       clock,

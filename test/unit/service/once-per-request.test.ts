@@ -153,7 +153,7 @@ describe('once per request: one audit entry, one stored outcome', () => {
     expect(signer.count.batch).toBe(signedBefore.batch);
     const item = await decisions.inner.get({ id: r.handle });
     const response = openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey) as { decision: { issued_at: string }; audit: { entry: { seq: number } } };
-    expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verifyResponse(p, response, f.pin, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     const [entry] = await entries(w, 'worker-1');
     expect(response.audit.entry).toEqual(parseCore(entry));
   });
@@ -172,7 +172,7 @@ describe('once per request: one audit entry, one stored outcome', () => {
       expect(await allEntries(w)).toHaveLength(1);
       const item = await decisions.inner.get({ id: r.handle });
       const response = openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey);
-      expect(verifyResponse(p, response, f.fp.mldsa, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
+      expect(verifyResponse(p, response, f.pin, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     }
   });
 

@@ -56,7 +56,7 @@ describe('service pipeline (in-memory ports, real crypto)', () => {
   it('request in → verified decision out, audit chained and anchored', async () => {
     const keysRes = await s.proxy(event('GET', '/api/keys'));
     expect(keysRes.statusCode).toBe(200);
-    expect(keysRes.headers?.['cache-control']).toContain('max-age=3600');
+    expect(keysRes.headers?.['cache-control']).toContain('max-age=60');
     expect(keysRes.body).not.toMatch(/PRIVATE/);
 
     const reqs = [
@@ -80,7 +80,7 @@ describe('service pipeline (in-memory ports, real crypto)', () => {
       expect(res.statusCode).toBe(200);
       expect(res.isBase64Encoded).toBe(true);
       const response = openDecision(res.body!, r.replyKey) as any;
-      const v = verifyResponse(p, response, s.f.fp.mldsa, { requestDigest: r.handle, requireAnchor: true });
+      const v = verifyResponse(p, response, s.f.pin, { requestDigest: r.handle, requireAnchor: true });
       expect(v.checks.filter((c) => !c.ok)).toEqual([]);
       expect(v.ok).toBe(true);
       expect(response.v).toBe(2);

@@ -29,7 +29,7 @@ let n = 0;
 async function verifyText(text: string, extra: string[] = []) {
   const file = join(dir, `r${n++}.json`);
   writeFileSync(file, text);
-  return runCli(['verify', file, '--pin', f.fp.mldsa, '--json', ...extra]);
+  return runCli(['verify', file, '--pin', f.pin, '--json', ...extra]);
 }
 
 describe('verify response.json on hostile input', () => {
@@ -123,7 +123,7 @@ describe('verify response.json on hostile input', () => {
     r.signature = toBase64(signJson(p, f.keys.mldsa, 'decision2', r.decision));
     return r;
   }
-  const failedChecks = (r: any) => verifyResponse(p, r, f.fp.mldsa, { requestDigest: handle }).checks.filter((c) => !c.ok).map((c) => c.name);
+  const failedChecks = (r: any) => verifyResponse(p, r, f.pin, { requestDigest: handle }).checks.filter((c) => !c.ok).map((c) => c.name);
 
   it('verifyResponse itself never throws on JSON it cannot canonicalize (a failed row instead)', () => {
     const lone = clone();

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAuditRecipient } from '../../../src/audit/audit-recipient.js';
 import { encodePrivateKeyPem, encodePublicKeyPem } from '../../../src/crypto/key-codec.js';
 import { ImaError } from '../../../src/errors.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { fingerprints, generateServiceKeys, publicKeysOf, recipientPrivateKey, recipientPublicKey, writeKeyDir } from '../../../src/keys/key-dir.js';
 import { workerFromEnv } from '../../../src/service/wiring.js';
 import { memoryLogger, p, tempDir } from './fixtures.js';
@@ -30,7 +31,7 @@ const paths = {
 };
 
 beforeAll(async () => {
-  await writeKeyDir(paths.keys, service);
+  await writeCertifiedKeyDir(p, paths.keys, join(root, 'keys_root'), { keys: service });
   await writeKeyDir(paths.auditor, auditor);
   writeFileSync(paths.auditorPub, encodePublicKeyPem('MLKEM768-P384', recipientPublicKey(publicKeysOf(auditor))));
   writeFileSync(paths.compositePrivate, encodePrivateKeyPem(recipientPrivateKey(auditor)), { mode: 0o600 });

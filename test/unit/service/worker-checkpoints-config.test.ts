@@ -8,7 +8,10 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { generateServiceKeys, writeKeyDir } from '../../../src/keys/key-dir.js';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { certifiedSigners } from '../../../src/audit/checkpoint-trust.js';
+import { fingerprint } from '../../../src/crypto/key-codec.js';
+import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { workerConfig } from '../../../src/service/config.js';
 import { workerFromEnv } from '../../../src/service/wiring.js';
 import { auditChainId } from '../../../src/service/worker-audit.js';
@@ -56,15 +59,27 @@ describe('AUDIT_CHECKPOINTS and its triggers (SPEC §8.8)', () => {
   });
 });
 
-describe('the audit key (SPEC §8.11)', () => {
-  it('a KEYS_DIR without the audit key: the worker with checkpoints does not start (AUDIT_KEY_MISSING), one without them does not need it', async () => {
-    const dir = join(tempDir('ima-cp-keys-'), 'keys');
-    await writeKeyDir(dir, generateServiceKeys(p));
-    const env = { ...base, KEYS_DIR: dir, AUDIT_CHAIN_ID: 'w', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', AWS_EC2_METADATA_DISABLED: 'true' };
-    await expect(workerFromEnv({ ...env, AUDIT_CHECKPOINTS: join(dir, '..', 'cps') }, memoryLogger())).rejects.toMatchObject({ code: 'AUDIT_KEY_MISSING' });
-    const w = await workerFromEnv(env, memoryLogger(), { inline: true });
-    expect(w.checkpoints).toBeUndefined(); // main.ts logs "audit checkpoints off" at start
-    await w.close();
+describe('the audit key (SPEC §7.3, §8.11)', () => {
+  it('the writer signs with the audit key the statement certifies, and stores that statement first; a KEYS_DIR whose audit private key is gone does not start (AUDIT_KEY_MISSING)', async () => {
+    const root = tempDir('ima-cp-keys-');
+    const dir = join(root, 'keys');
+    const ks = await writeCertifiedKeyDir(p, dir, join(root, 'root'));
+    // no table here: the start stops at the writer's first table read, after the store was written
+    const env = { ...base, KEYS_DIR: dir, AUDIT_CHAIN_ID: 'w', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' };
+    await expect(workerFromEnv({ ...env, AUDIT_CHECKPOINTS: join(root, 'cps') }, memoryLogger())).rejects.toMatchObject({ code: 'AWS_UNREACHABLE' });
+    const registration = JSON.parse(readFileSync(join(root, 'cps', 'registry', 'w%2F0.json'), 'utf8')).registration;
+    expect(registration.signer).toBe(ks.keyset.statement.signers.audit.fingerprint);
+    expect(registration.signer).toBe(fingerprint('ML-DSA-87', ks.audit.publicKey));
+    expect(registration.worker_key).toBe(ks.keyset.statement.signers.decisions.fingerprint);
+    // the statement certifying the audit key is in the store: an auditor with the pin alone trusts it
+    const names = readdirSync(join(root, 'cps', 'keysets'));
+    expect(names).toEqual([expect.stringMatching(/^g000000001-[0-9a-f]{48}\.json$/)]);
+    const objects = names.map((n) => ({ key: `keysets/${n}`, version: 'v', deleteMarker: false, bytes: readFileSync(join(root, 'cps', 'keysets', n)) }));
+    const trust = certifiedSigners(p, ks.pin, objects);
+    expect([...trust.audit.keys()]).toEqual([registration.signer]);
+    expect(trust.refused).toEqual([]);
+    rmSync(join(dir, 'audit_ml_dsa_87_private.key'));
+    await expect(workerFromEnv(env, memoryLogger())).rejects.toMatchObject({ code: 'AUDIT_KEY_MISSING' });
   });
 });
 
