@@ -50,6 +50,13 @@ locals {
     PCR_INDEX          = tostring(var.audit_pcr_index)
     # the consumer renews a message's visibility at half of this while it works on it
     VISIBILITY_SECONDS = tostring(var.queue_visibility_timeout_seconds)
+    # one pipeline (thread, audit chain <AUDIT_CHAIN_ID>/<i>) per vCPU of the task: the cores a
+    # container sees can be more than its share (SPEC 8.8 WORKER_PIPELINES)
+    WORKER_PIPELINES = tostring(max(1, floor(var.worker_cpu / 1024)))
+    # several tasks on one NitroTPM host extend the same PCR: a lock file in a host folder
+    # serialises read, extend and the recorded before/after across them (SPEC 8.7). Fargate (the
+    # simulated bank in the task's own /tmp) has one writer per bank and needs none.
+    PCR_LOCK_FILE = local.worker_tpm ? "${local.pcr_lock_dir}/pcr.lock" : ""
     # on SIGTERM (a scale-in, a deployment, a rollback) the batch in hand may finish within this;
     # after it the worker releases its messages and exits, before ECS's stopTimeout (below) kills it
     STOP_GRACE_SECONDS = tostring(var.worker_stop_grace_seconds)
@@ -64,9 +71,16 @@ locals {
   # audit_anchor = "none-explicit": the labelled software PCR bank, in the task's writable /tmp
   simulated_pcr_file = "/tmp/ima-qs-pcr-simulated.json"
 
+  # audit_anchor = "tpm": the host folder (bind-mounted at the same path) holding the PCR lock file
+  pcr_lock_dir = "/run/ima-qs"
+  worker_mount_points = concat(
+    [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }],
+    local.worker_tpm ? [{ sourceVolume = "pcr-lock", containerPath = local.pcr_lock_dir, readOnly = false }] : []
+  )
+
   # ECS sends SIGTERM, waits stopTimeout seconds, then SIGKILL. The worker's own deadline
   # (STOP_GRACE_SECONDS) ends first, by this margin: time to release the unfinished messages
-  # (ChangeMessageVisibility 0), close the signing threads and exit 0. Fargate allows at most 120.
+  # (ChangeMessageVisibility 0), close the pipeline threads and exit 0. Fargate allows at most 120.
   worker_stop_margin_seconds = 10
   worker_stop_timeout        = var.worker_stop_grace_seconds + local.worker_stop_margin_seconds
 
@@ -104,6 +118,15 @@ resource "aws_ecs_task_definition" "worker" {
     name = "tmp"
   }
 
+  # with a TPM: the host folder of the PCR lock file, shared by every task on the host
+  dynamic "volume" {
+    for_each = local.worker_tpm ? [1] : []
+    content {
+      name      = "pcr-lock"
+      host_path = local.pcr_lock_dir
+    }
+  }
+
   container_definitions = jsonencode([
     {
       name                   = "worker"
@@ -114,7 +137,7 @@ resource "aws_ecs_task_definition" "worker" {
       privileged             = false
       environment            = local.worker_environment
       linuxParameters        = local.worker_linux_parameters
-      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+      mountPoints            = local.worker_mount_points
       stopTimeout            = local.worker_stop_timeout
       # ECS ignores the image's HEALTHCHECK: the same check (health.mjs reads the heartbeat file
       # the poll loop keeps fresh in /tmp; `ima-qs package worker`)

@@ -268,6 +268,22 @@ data "aws_iam_policy_document" "worker_task" {
     }
   }
 
+  # The audit-slot claim (SPEC 8.7 "once per request"): a conditional PutItem of aud#<handle>
+  # {chain, seq, claimed_at, ttl, decision?} before the entry is appended, read back by a retry;
+  # a stale claim (its worker died before anchoring, after a lease) is taken over by a DeleteItem
+  # conditional on its exact content, then a new conditional PutItem. Only aud# items.
+  statement {
+    sid       = "ClaimAuditSlots"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.requests[0].arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["aud#*"]
+    }
+  }
+
   # The key ring (src/aws/keyset-secret.ts): one DescribeSecret (which version holds which
   # generation label), then each labelled version by its id.
   statement {

@@ -240,12 +240,17 @@ run "enabled_creates_the_stack" {
       IMA_QS_PCR_ANCHOR        = "simulated:/tmp/ima-qs-pcr-simulated.json"
       PCR_INDEX                = "11"
       VISIBILITY_SECONDS       = "60"
+      WORKER_PIPELINES         = "1"
       STOP_GRACE_SECONDS       = "20"
       AUDIT_CHECKPOINTS        = "s3://ima-quantum-audit-checkpoints-123456789012"
       AUDIT_CHECKPOINT_ENTRIES = "1000"
       AUDIT_CHECKPOINT_SECONDS = "60"
     }
-    error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI, checkpoints to the Object Lock bucket"
+    error_message = "Fargate worker (none-explicit): the service's variable names, the labelled simulated anchor in /tmp, no TPM2TOOLS_TCTI, no PCR lock file, one pipeline per vCPU, checkpoints to the Object Lock bucket"
+  }
+  assert {
+    condition     = length(aws_ecs_task_definition.worker[0].volume) == 1 && length(jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].mountPoints) == 1
+    error_message = "Fargate worker: only the /tmp scratch volume (no host path)"
   }
   assert {
     condition = (aws_s3_bucket.checkpoints[0].object_lock_enabled == true
@@ -326,6 +331,14 @@ run "ec2_with_nitrotpm_maps_the_tpm_device" {
       "tpm", "11", "device:/dev/tpmrm0",
     ]
     error_message = "EC2 + tpm: IMA_QS_PCR_ANCHOR=tpm, TPM2TOOLS_TCTI=device:/dev/tpmrm0 (tpm2-tools), PCR_INDEX"
+  }
+  assert {
+    condition = (
+      [for e in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment : e.value if e.name == "PCR_LOCK_FILE"] == ["/run/ima-qs/pcr.lock"]
+      && [for v in aws_ecs_task_definition.worker[0].volume : v.host_path if v.name == "pcr-lock"] == ["/run/ima-qs"]
+      && contains([for m in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].mountPoints : m.containerPath if m.sourceVolume == "pcr-lock"], "/run/ima-qs")
+    )
+    error_message = "EC2 + tpm: the tasks of a host share one PCR lock file in a host folder (SPEC 8.7)"
   }
   assert {
     condition     = one(aws_ecs_service.worker[0].capacity_provider_strategy).capacity_provider == "ima-nitrotpm"

@@ -14,7 +14,14 @@
  * the PCR still equals the replay of exactly the stored entries. If the outcome of an extend is
  * unknown (a timeout, a crash before step 4), the next commit reads the PCR and recognises whether
  * that extend happened (value = H(lastAfter ‖ B) for a prefix of the unanchored entries) before it
- * extends again — an entry is never extended twice.
+ * extends again — an entry is never extended twice. With a `pcrLock` (several writers of one PCR:
+ * the pipelines of a worker, the tasks of a host) steps 3's read and extend run under the lock, and
+ * an extend whose outcome is unknown is settled by reading the PCR back before the lock is let go.
+ * A statement that fails to store is kept and stored by the next commit (the PCR already holds it).
+ *
+ * Once per request (SPEC §8.7): `commitClaimed` lets each item claim its slot per request digest
+ * before anything is appended; an item whose claim is refused (another attempt holds it) is not
+ * appended, so a retried or redelivered request never gets a second entry.
  */
 import { parseStrictJson } from '../protocol/strict-json.js';
 import { fromHex, toBase64, toHex } from '../crypto/bytes.js';
@@ -31,6 +38,7 @@ import { batchPcrDigest, type BatchStatement, type SignedBatch } from '../protoc
 import type { InclusionProof } from '../protocol/decision-v2.js';
 import { allInclusionPaths, leafHash, rootFromLeafHashes } from '../protocol/merkle.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
+import type { PcrLock } from '../tpm/pcr-lock.js';
 import { GENESIS_PREV, canonicalCore, checkChainId, parseCore, toRecordV3, type AuditRecord, type BatchRecord } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
 
@@ -48,6 +56,12 @@ export interface AuditChainOptions {
   recipientFingerprint: string;
   clock: Clock;
   /**
+   * Serialises read → extend → statement values with every other writer of the same PCR (the
+   * other pipelines of this process, and with a lock file the other tasks on the host: SPEC §8.7),
+   * so that every recorded `before`/`after` is true. Default: none (this chain is the only writer).
+   */
+  pcrLock?: PcrLock;
+  /**
    * Told of every batch statement once it is stored, with the digest of its last entry (SPEC
    * §8.11: the checkpoint writer follows the chain this way). Must not throw.
    */
@@ -59,6 +73,16 @@ export interface AuditItem {
   decision_digest: string;
   /** sealed into the payload (the decision, with its route: nothing of it is in the core) */
   plaintext: Uint8Array;
+}
+
+/**
+ * An item whose audit slot is claimed per request digest before it is appended (SPEC §8.7, "once
+ * per request"): `claim(seq, moved)` is called with the seq the entry will get; false = another
+ * attempt holds the slot, and the item is not appended. `moved`: an earlier item of the commit was
+ * dropped and this one's seq changed (the claim, already ours, is rewritten).
+ */
+export interface ClaimedItem extends AuditItem {
+  claim(seq: number, moved: boolean): Promise<boolean>;
 }
 
 export interface Anchored {
@@ -78,8 +102,10 @@ export class AuditChain {
   private head?: { seq: number; digest: string };
   /** appended, not yet anchored, in seq order */
   private unanchored: AuditRecord[] = [];
-  /** the `after` of the last anchored batch: where a lost extend would have started */
+  /** the `after` of the last extend known to have happened: where a lost extend would have started */
   private lastAfter?: string;
+  /** extends done whose batch statements are not stored yet (oldest first) */
+  private extended: { batch: AuditRecord[]; before: string; after: string }[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -94,14 +120,36 @@ export class AuditChain {
     }
   }
 
+  /** The store this chain appends to (read by the pipeline to reuse an entry, SPEC §8.7). */
+  get auditStore(): AuditStore {
+    return this.opts.store;
+  }
+
+  /** Entries appended but not covered by a stored batch statement (a metric: SPEC §8.8). */
+  get unanchoredCount(): number {
+    return this.unanchored.length + this.extended.reduce((n, x) => n + x.batch.length, 0);
+  }
+
   /** Fingerprint of the composite key the payloads are sealed to (the audit recipient). */
   get recipientFingerprint(): string {
     return this.opts.recipientFingerprint;
   }
 
   /** Appends one entry per item and anchors them; resolves once every entry is anchored. Serialised. */
-  commit(items: AuditItem[]): Promise<Anchored[]> {
-    const run = () => this.commitNow(items);
+  async commit(items: AuditItem[]): Promise<Anchored[]> {
+    return (await this.serial(() => this.commitNow(items))) as Anchored[];
+  }
+
+  /**
+   * Like `commit`, but each item first claims its slot (ClaimedItem); an item whose claim is
+   * refused is not appended and its place in the result is undefined. The claims run inside the
+   * serialised commit, so they see this chain's head as the entries will get it.
+   */
+  commitClaimed(items: ClaimedItem[]): Promise<(Anchored | undefined)[]> {
+    return this.serial(() => this.commitNow(items, true));
+  }
+
+  private serial<T>(run: () => Promise<T>): Promise<T> {
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => {});
     return p;
@@ -128,12 +176,26 @@ export class AuditChain {
       }
       pending.unshift(rec);
     }
-    this.unanchored = pending;
+    // entries already extended (their statements not stored yet) are not extended again
+    const extended = new Set(this.extended.flatMap((x) => x.batch.map((r) => r.seq)));
+    this.unanchored = pending.filter((r) => !extended.has(r.seq));
+    if (this.extended.length > 0) this.lastAfter = this.extended[this.extended.length - 1].after;
     this.opened = true;
   }
 
-  private async commitNow(items: AuditItem[]): Promise<Anchored[]> {
+  /** Claims each item's slot; returns the items that got theirs, in order. */
+  private async claimSlots(items: ClaimedItem[]): Promise<ClaimedItem[]> {
+    const base = this.head ? this.head.seq + 1 : 0;
+    const ok = await Promise.all(items.map((it, i) => it.claim(base + i, false)));
+    const kept = items.filter((_, i) => ok[i]);
+    // a refused claim leaves a hole: the claims after it move down to the seq their entry gets
+    await Promise.all(kept.map((it, k) => (items.indexOf(it) !== k ? it.claim(base + k, true) : true)));
+    return kept;
+  }
+
+  private async commitNow(all: AuditItem[], claimed = false): Promise<(Anchored | undefined)[]> {
     if (!this.opened) await this.open();
+    const items = claimed ? await this.claimSlots(all as ClaimedItem[]) : all;
     const fresh: AuditRecord[] = [];
     if (items.length > 0) {
       const time = new Date(this.opts.clock.now()).toISOString();
@@ -172,41 +234,65 @@ export class AuditChain {
     }
     const anchored = await this.anchorPending();
     const bySeq = new Map(anchored.map((a) => [a.record.seq, a]));
-    return fresh.map((r) => bySeq.get(r.seq)!);
+    const byItem = new Map(items.map((it, k) => [it, bySeq.get(fresh[k].seq)!]));
+    return all.map((it) => byItem.get(it));
   }
 
   /** Anchors every unanchored entry (recognising a lost extend first); returns them anchored. */
   private async anchorPending(): Promise<Anchored[]> {
-    if (this.unanchored.length === 0) return [];
-    const { pcr } = this.opts;
-    let current = toHex((await this.opts.pcrBank.read(pcr, [this.bank]))[this.bank]);
+    if (this.unanchored.length > 0) {
+      const lock = this.opts.pcrLock;
+      // read → extend → the statement's before/after, with no other writer of this PCR in between
+      if (lock) await lock.run(() => this.extendPending());
+      else await this.extendPending();
+    }
+    // statements for every extend done, oldest first; one that fails to store stays for the next commit
     const out: Anchored[] = [];
+    while (this.extended.length > 0) {
+      const { batch, before, after } = this.extended[0];
+      out.push(...(await this.finalize(batch, before, after)));
+      this.extended.shift();
+    }
+    return out;
+  }
+
+  /** The PCR part of anchoring: moves the unanchored entries to `extended` with their before/after. */
+  private async extendPending(): Promise<void> {
+    const { pcr } = this.opts;
+    const read = async () => toHex((await this.opts.pcrBank.read(pcr, [this.bank]))[this.bank]);
+    const current = await read();
 
     // a previous extend whose outcome we did not see: did it cover a prefix of the pending entries?
     if (this.lastAfter !== undefined && current !== this.lastAfter) {
       for (let k = this.unanchored.length; k >= 1; k--) {
         const prefix = this.unanchored.slice(0, k);
         if (this.expectedAfter(this.lastAfter, prefix) === current) {
-          out.push(...(await this.finalize(prefix, this.lastAfter, current)));
+          this.extended.push({ batch: prefix, before: this.lastAfter, after: current });
           this.unanchored = this.unanchored.slice(k);
+          this.lastAfter = current;
           break;
         }
       }
     }
-    if (this.unanchored.length > 0) {
-      const batch = this.unanchored;
-      const before = current;
-      try {
-        await this.opts.pcrBank.extend(pcr, { [this.bank]: batchPcrDigest(this.bank, batch.length, this.root(batch)) });
-      } catch (err) {
+    if (this.unanchored.length === 0) return;
+    const batch = this.unanchored;
+    const before = current;
+    const after = this.expectedAfter(before, batch);
+    try {
+      await this.opts.pcrBank.extend(pcr, { [this.bank]: batchPcrDigest(this.bank, batch.length, this.root(batch)) });
+    } catch (err) {
+      // the outcome is unknown (e.g. a timeout): under the lock nobody else extends, so reading
+      // back tells whether this extend happened
+      const back = this.opts.pcrLock ? await read().catch(() => undefined) : undefined;
+      if (back !== after) {
         this.lastAfter = before; // if it did happen after all, the next commit recognises it
+        if (this.extended.length > 0) return; // the recognised extend still gets its statement
         throw err instanceof RemoteError ? err : new RemoteError('TPM_EXTEND_FAILED', `extending pcr ${pcr} failed`, { cause: err });
       }
-      current = this.expectedAfter(before, batch);
-      out.push(...(await this.finalize(batch, before, current)));
-      this.unanchored = [];
     }
-    return out;
+    this.extended.push({ batch, before, after });
+    this.unanchored = [];
+    this.lastAfter = after;
   }
 
   private root(batch: readonly AuditRecord[]): Uint8Array {
@@ -252,14 +338,8 @@ export class AuditChain {
       signer: this.opts.signerFingerprint,
     };
     const [sig] = await this.opts.signer.signAll([{ purpose: 'batch', value: statement }]);
-    let signed: SignedBatch = { statement, signature: toBase64(sig) };
-    try {
-      signed = await this.store(signed);
-    } catch (err) {
-      this.lastAfter = before; // the PCR holds `after`: the next commit recognises the extend and retries
-      throw err;
-    }
-    this.lastAfter = after;
+    // a statement that fails to store stays in `extended`: the next commit stores it (the PCR holds `after`)
+    const signed = await this.store({ statement, signature: toBase64(sig) });
     this.opts.onBatch?.(signed, batch[batch.length - 1].digest);
     const paths = allInclusionPaths(this.p, leaves);
     return batch.map((r, index) => ({

@@ -83,6 +83,37 @@ function batchCursor(store: AuditStore, chain: string, from: number, pageSize = 
   };
 }
 
+/** How many entries of a chain's unanchored tail are looked up in the other chains (SPEC §8.7). */
+const SUPERSEDED_TAIL_MAX = 1000;
+const REQUEST_DIGEST = /"request_digest":"([0-9a-f]{64})"/;
+const STATEMENT_SIZE = /"size":([0-9]{1,6})[,}]/;
+
+/**
+ * The request digests of each chain's unanchored tail (entries after its last batch statement), so
+ * the verification pass can notice where else they were decided (`unanchored-superseded`).
+ */
+async function unanchoredTails(store: AuditStore, chains: readonly string[], heads: Map<string, number | undefined>): Promise<Map<string, Map<number, string>>> {
+  const out = new Map<string, Map<number, string>>();
+  for (const chain of chains) {
+    const head = heads.get(chain);
+    if (head === undefined) continue;
+    const [last] = await store.batches(chain, { descending: true, limit: 1 });
+    let covered = -1;
+    if (last) {
+      const size = STATEMENT_SIZE.exec(last.statement);
+      covered = last.first_seq + (size ? Number(size[1]) : 1) - 1;
+    }
+    if (head <= covered || head - covered > SUPERSEDED_TAIL_MAX) continue;
+    const tail = new Map<number, string>();
+    for (const rec of await store.range(chain, { from: covered + 1, to: head })) {
+      const m = REQUEST_DIGEST.exec(rec.core);
+      if (m) tail.set(rec.seq, m[1]);
+    }
+    if (tail.size) out.set(chain, tail);
+  }
+  return out;
+}
+
 export async function verifyStore(p: CryptoProvider, store: AuditStore, o: VerifyRunOptions): Promise<VerifyRunResult> {
   const from = o.from ?? 0;
   const heads = new Map<string, number | undefined>();
@@ -92,6 +123,10 @@ export async function verifyStore(p: CryptoProvider, store: AuditStore, o: Verif
     heads.set(chain, newest?.seq);
     if (newest) total += Math.max(0, Math.min(o.to ?? newest.seq, newest.seq) - from + 1);
   }
+  // the unanchored tails' requests, and where another chain holds a verified entry of them
+  const tails = await unanchoredTails(store, o.chains, heads);
+  const lookFor = new Set([...tails.values()].flatMap((t) => [...t.values()]));
+  const decidedIn = new Map<string, { chain: string; seq: number }>();
   let done = 0;
   const verdicts: { verdict: ChainVerdict; throughHead: boolean; head?: number }[] = [];
   for (const chain of o.chains) {
@@ -114,6 +149,10 @@ export async function verifyStore(p: CryptoProvider, store: AuditStore, o: Verif
       for (const rec of page) {
         if (!v.push(rec)) break outer;
         done += 1;
+        if (lookFor.size > 0 && !tails.get(chain)?.has(rec.seq)) {
+          const m = REQUEST_DIGEST.exec(rec.core);
+          if (m && lookFor.has(m[1]) && !decidedIn.has(m[1])) decidedIn.set(m[1], { chain, seq: rec.seq });
+        }
       }
       o.onProgress?.(done, total);
     }
@@ -125,6 +164,7 @@ export async function verifyStore(p: CryptoProvider, store: AuditStore, o: Verif
     verdicts.push({ verdict: v.finish(throughHead), throughHead, head });
   }
 
+  supersede(verdicts.map((x) => x.verdict), tails, decidedIn, heads);
   const transitions = [...verdicts.flatMap((x) => x.verdict.transitions), ...(o.extraTransitions ?? [])];
   for (const x of verdicts) resolveGaps(x.verdict, transitions);
   const wanted = verdicts.filter((x) => x.verdict.pcr && !x.verdict.problem).map((x) => ({ pcr: x.verdict.pcr!.index, bank: x.verdict.pcr!.bank }));
@@ -138,6 +178,37 @@ export async function verifyStore(p: CryptoProvider, store: AuditStore, o: Verif
     for (const r of results) r.checkpoints = await againstCheckpoints(p, store, r, o.checkpoints, from === 0 && (o.to === undefined || (r.head ?? -1) <= o.to), o.now ?? Date.now());
   }
   return { results, ...(evidence ? { evidence } : {}) };
+}
+
+/**
+ * An unanchored tail every entry of which was decided again in another chain that verified whole:
+ * the audit claim of its (dead) worker was taken over (SPEC §8.7). Reported as its own kind.
+ */
+function supersede(
+  verdicts: ChainVerdict[],
+  tails: Map<string, Map<number, string>>,
+  decidedIn: Map<string, { chain: string; seq: number }>,
+  heads: Map<string, number | undefined>,
+): void {
+  const sound = new Set(verdicts.filter((v) => !v.problem).map((v) => v.chain));
+  for (const v of verdicts) {
+    const pr = v.problem;
+    const tail = tails.get(v.chain);
+    if (!pr || pr.kind !== 'unanchored' || !tail) continue;
+    const entries = [...tail.entries()].filter(([seq]) => seq >= pr.seq);
+    // every entry from the first unanchored one to the head, none without its request digest
+    if (entries.length === 0 || entries.length !== (heads.get(v.chain) ?? -1) - pr.seq + 1) continue;
+    const where = entries.map(([, d]) => decidedIn.get(d));
+    if (where.some((w) => !w || w.chain === v.chain || !sound.has(w.chain))) continue;
+    v.problem = {
+      ...pr,
+      kind: 'unanchored-superseded',
+      detail: `no batch statement covers entries ${pr.seq} to ${entries[entries.length - 1][0]}, and each of their requests was decided again from another chain (${where
+        .slice(0, 3)
+        .map((w) => `${w!.chain}/${w!.seq}`)
+        .join(', ')}${where.length > 3 ? ', …' : ''}): their worker stopped before anchoring them and its audit claims were taken over; these entries' decisions were never released`,
+    };
+  }
 }
 
 /**

@@ -23,6 +23,9 @@
  *   unsupported   the core's format version `v` is not one this code reads (SPEC §8.7: 1 and 2)
  *                 — written by a newer ima-qs, or altered; nothing after it is trusted
  *   unanchored    no PCR anchor: the group commit that covers it did not happen (yet)
+ *   unanchored-superseded  an unanchored tail whose every request was decided again from another
+ *                 chain, where its entry verified (SPEC §8.7: the audit claim of a dead worker was
+ *                 taken over; these entries' decisions were never released). Still not authenticated.
  *   pcr-mismatch  an anchor that does not replay: after ≠ H(before ‖ batch digest) (SPEC §6.3),
  *                 a malformed or inconsistent batch, or the PCR changed between two batches by
  *                 extends no verified chain or event log explains
@@ -35,18 +38,18 @@
  * and `missing` / `altered` / `inserted` for a chain that contradicts its checkpoints.
  */
 import { fromBase64, toHex } from '../crypto/bytes.js';
-import { canonicalJson } from '../crypto/canonical-json.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { MLDSA87_SIZES, verifyJson } from '../crypto/signature.js';
-import { BANK_SIZE, pcrBatchDigest, pcrExtend, type AnchorBank } from '../protocol/anchor-math.js';
-import { coreV3Problem } from '../protocol/audit-core.js';
+import { pcrBatchDigest, pcrExtend, type AnchorBank } from '../protocol/anchor-math.js';
 export { reachable, resolveGaps, compareWithPcr, type PcrEvidence, type PcrComparison } from './audit-pcr.js';
 import { BatchCheck, checkStatement, type TrustedSigners } from './audit-batch.js';
 import { GENESIS_PREV, type AuditAnchor, type AuditEntryCore, type AuditRecord, type BatchRecord, type LegacyCore, entryDigest, isReadableVersion, unsupportedVersionDetail } from './audit-entry.js';
 import { parseStrictJson } from '../protocol/strict-json.js';
+import { anchorShapeProblem, canonicalOrUndefined, coreShapeProblem, fromHexFast, sealedDigest, tryCore } from './audit-entry-checks.js';
+export { entrySignatureStatus, readCore } from './audit-entry-checks.js';
 export type { TrustedSigners };
 
-export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'pcr-mismatch', 'unregistered', 'checkpoint', 'forked'] as const;
+export const PROBLEM_KINDS = ['missing', 'altered', 'unsigned', 'inserted', 'reordered', 'unsupported', 'unanchored', 'unanchored-superseded', 'pcr-mismatch', 'unregistered', 'checkpoint', 'forked'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface AuditProblem {
@@ -99,8 +102,6 @@ interface OpenBatch {
   /** the range began inside this batch: its earlier digests are not at hand */
   partial: boolean;
 }
-
-const HEX = /^[0-9a-f]+$/;
 
 export interface ChainVerifierOptions {
   /** the range's first seq (default 0) */
@@ -357,98 +358,4 @@ export class ChainVerifier {
     this.lastAnchor = { pcr: b.pcr, bank: b.bank, after: b.after };
     return undefined;
   }
-}
-
-/** The canonical text, or undefined for a value RFC 8785 cannot carry (a lone surrogate, §3.2.2.2): an edited core, not a crash. */
-function canonicalOrUndefined(core: AuditEntryCore): string | undefined {
-  try {
-    return canonicalJson(core);
-  } catch {
-    return undefined;
-  }
-}
-
-function tryCore(text: string): AuditEntryCore | undefined {
-  try {
-    const v = parseStrictJson(text);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuditEntryCore) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The members of each readable core version (SPEC §8.7); v:2 took `route` out of the clear. */
-const CORE_FIELDS: Record<number, readonly string[]> = {
-  1: ['v', 'chain', 'seq', 'prev', 'time', 'route', 'request_digest', 'decision_digest', 'signer', 'recipient', 'payload'],
-  2: ['v', 'chain', 'seq', 'prev', 'time', 'request_digest', 'decision_digest', 'signer', 'recipient', 'payload'],
-};
-
-function coreShapeProblem(c: AuditEntryCore): string | undefined {
-  if (c.v === 3) return coreV3Problem(c);
-  const fields = isReadableVersion(c.v) ? CORE_FIELDS[c.v] : undefined;
-  if (!fields) return unsupportedVersionDetail(c.v);
-  const extra = Object.keys(c).filter((k) => !fields.includes(k));
-  if (extra.length) return `version ${c.v} has no member ${extra.slice(0, 3).join(', ')}`;
-  if (!Number.isSafeInteger(c.seq) || c.seq < 0) return 'seq is not a whole number';
-  for (const f of fields) {
-    if (f === 'v' || f === 'seq') continue;
-    if (typeof (c as unknown as Record<string, unknown>)[f] !== 'string') return `${f} is not a string`;
-  }
-  if (!/^[0-9a-f]{64}$/.test(c.prev)) return 'prev is not 64 hex digits';
-  if (!/^[0-9a-f]{64}$/.test(c.signer)) return 'signer is not a 64-hex-digit fingerprint';
-  return undefined;
-}
-
-function anchorShapeProblem(a: AuditAnchor): string | undefined {
-  if (!a || typeof a !== 'object') return 'not an object';
-  if (!Number.isInteger(a.pcr) || a.pcr < 0 || a.pcr > 23) return 'pcr is not 0-23';
-  if (a.bank !== 'sha256' && a.bank !== 'sha384') return 'bank is not sha256 or sha384';
-  const n = BANK_SIZE[a.bank] * 2;
-  if (typeof a.before !== 'string' || a.before.length !== n || !HEX.test(a.before)) return `before is not ${n} hex digits`;
-  if (typeof a.after !== 'string' || a.after.length !== n || !HEX.test(a.after)) return `after is not ${n} hex digits`;
-  const b = a.batch;
-  if (!b || !Number.isSafeInteger(b.id) || !Number.isInteger(b.size) || !Number.isInteger(b.index) || b.size < 1 || b.index < 0 || b.index >= b.size) {
-    return 'batch is not {id, size, index} with 0 ≤ index < size';
-  }
-  if (typeof a.simulated !== 'boolean') return 'simulated is not a boolean';
-  return undefined;
-}
-
-/** hex SHA3-256 of a stored base64 payload, or undefined when there is none or it is not base64. */
-function sealedDigest(p: CryptoProvider, payload: string | undefined): string | undefined {
-  if (payload === undefined) return undefined;
-  try {
-    return toHex(p.sha3_256(fromBase64(payload, 'payload')));
-  } catch {
-    return undefined;
-  }
-}
-
-function fromHexFast(hex: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hex, 'hex'));
-}
-
-/** One entry on its own (for `tail` and `show`): digest, canonical form and signature under a trusted key. */
-export function entrySignatureStatus(p: CryptoProvider, rec: AuditRecord, trusted: TrustedSigners | undefined): 'ok' | 'BAD' | 'unchecked' | 'batch' {
-  const core = tryCore(rec.core);
-  if (!core || coreShapeProblem(core) || canonicalOrUndefined(core) !== rec.core || entryDigest(p, core) !== rec.digest) return 'BAD';
-  if (core.chain !== rec.chain || core.seq !== rec.seq) return 'BAD';
-  // a v3 entry is signed only through its batch statement (audit verify checks it)
-  if (core.v === 3) return sealedDigest(p, rec.payload) === core.sealed_digest ? 'batch' : 'BAD';
-  if (!trusted) return 'unchecked';
-  const key = trusted.get(core.signer);
-  if (!key) return 'BAD';
-  let sig: Uint8Array;
-  try {
-    sig = fromBase64(rec.signature ?? '', 'signature');
-  } catch {
-    return 'BAD';
-  }
-  return verifyJson(p, key, 'audit', core, sig) ? 'ok' : 'BAD';
-}
-
-/** The parsed core when it is a JSON object (else undefined); not a verification. */
-export function readCore(rec: AuditRecord): AuditEntryCore | undefined {
-  const c = tryCore(rec.core);
-  return c && !coreShapeProblem(c) ? c : undefined;
 }

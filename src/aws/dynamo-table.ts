@@ -47,6 +47,22 @@ export function fromDynamo(item: Record<string, AttributeValue>): Item {
   return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, unmarshal(v)]));
 }
 
+/** Any DynamoDB attribute value as a plain JSON value (bytes as Uint8Array): for reading items
+ * that ima-qs did not write (the rollout's checks), unlike `fromDynamo`. */
+export function plainAttribute(v: AttributeValue): unknown {
+  if (v.S !== undefined) return v.S;
+  if (v.N !== undefined) return Number(v.N);
+  if (v.B !== undefined) return v.B;
+  if (v.BOOL !== undefined) return v.BOOL;
+  if (v.NULL) return null;
+  if (v.L) return v.L.map(plainAttribute);
+  if (v.M) return Object.fromEntries(Object.entries(v.M).map(([k, x]) => [k, plainAttribute(x)]));
+  if (v.SS) return v.SS;
+  if (v.NS) return v.NS.map(Number);
+  if (v.BS) return v.BS;
+  return undefined;
+}
+
 export class DynamoTable implements Table {
   constructor(
     private readonly client: DynamoDBClient,

@@ -35,6 +35,7 @@ import { verifyStore } from '../audit/audit-verify-run.js';
 import { DEFAULT_TABLES } from '../protocol/records.js';
 import { requireSubcommand } from './index.js';
 import { anchorLabel } from '../protocol/anchor-label.js';
+import { findEntry, newest, seconds, sleep, wholeNumber } from './audit-args.js';
 
 interface CommonFlags extends SourceFlags {
   chain?: string;
@@ -83,19 +84,6 @@ async function withSource<T>(flags: SourceFlags, deps: CliDeps, fn: (s: AuditSou
   }
 }
 
-function wholeNumber(v: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(v) || Number(v) > max) throw new InputError('BAD_NUMBER', `${flag} ${v.slice(0, 20)} is not a whole number from 0 to ${max}`);
-  return Number(v);
-}
-
-function seconds(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const s = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || !(s > 0) || s > 86_400) throw new InputError('BAD_SECONDS', `${flag} ${v.slice(0, 20)} is not a number of seconds between 0 and 86400`);
-  return s;
-}
-
 async function openerFor(p: CryptoProvider, o: DecryptFlags, source: AuditSource, deps: CliDeps, trusted?: TrustedSigners): Promise<PayloadOpener | undefined> {
   if (o.identity && !o.decrypt) throw new UsageError('USAGE', '--identity goes with --decrypt');
   if (!o.decrypt) return undefined;
@@ -120,15 +108,6 @@ async function openRows(p: CryptoProvider, store: AuditStore, recs: AuditRecord[
 /** How the --identity given (or defaulted) is named in messages. */
 function identityLabel(o: DecryptFlags): string {
   return o.identity ? `--identity ${o.identity}` : 'STATE/keys (the default --identity)';
-}
-
-/** Newest `n` entries over the chains, oldest first. */
-async function newest(store: AuditStore, chains: string[], n: number): Promise<AuditRecord[]> {
-  const all: AuditRecord[] = [];
-  for (const c of chains) all.push(...(await store.range(c, { descending: true, limit: n })));
-  const time = (r: AuditRecord) => readCore(r)?.time ?? '';
-  all.sort((a, b) => (time(a) === time(b) ? a.seq - b.seq : time(a) < time(b) ? -1 : 1));
-  return all.slice(Math.max(0, all.length - n));
 }
 
 function registerTail(audit: Command, app: App): void {
@@ -212,13 +191,14 @@ function registerVerify(audit: Command, app: App): void {
       examples: [
         'ima-qs audit verify --state .ima-qs/local',
         'ima-qs audit verify --table ima-tpm-audit-log --region eu-central-1 --checkpoints s3://ima-quantum-audit-checkpoints-123456789012 --pin ROOT_FINGERPRINT',
-        'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --chain worker-1 --tcti device:/dev/tpmrm0',
+        'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --chain worker-1/0 --tcti device:/dev/tpmrm0',
         'ima-qs audit verify --table ima-tpm-audit-log --key quantum_keys --quote quote.json --nonce 0011223344556677 --ak ak.pem --previous-quote yesterday.json --json',
         'ima-qs audit verify --state .ima-qs/local --from 1000 --to 2000',
       ],
       notes: `Problems (the "kind" in --json): missing, altered, unsigned, inserted, reordered,
-unsupported (an entry format version this ima-qs does not read), unanchored, pcr-mismatch, and
-with checkpoints unregistered, checkpoint, forked. No private key is needed: the sealed payloads
+unsupported (an entry format version this ima-qs does not read), unanchored, unanchored-superseded
+(an unanchored tail whose requests were decided again from another chain: SPEC §8.7), pcr-mismatch,
+and with checkpoints unregistered, checkpoint, forked. No private key is needed: the sealed payloads
 are not opened.
 Checkpoints (SPEC §8.11): with --checkpoints (s3://BUCKET[/PREFIX] or a folder; with --state,
 STATE/checkpoints by default) every registered chain is verified, also one whose entries are all
@@ -387,38 +367,3 @@ a response's audit anchor.`,
     );
 }
 
-async function findEntry(source: AuditSource, id: string, chain: string | undefined): Promise<AuditRecord> {
-  const chains = await selectChains(source.store, chain);
-  if (/^\d{1,15}$/.test(id)) {
-    if (chains.length > 1) {
-      throw new UsageError('AUDIT_CHAIN_REQUIRED', `${source.label} has ${chains.length} chains: say which with --chain`, { hint: `chains: ${chains.slice(0, 5).join(', ')}` });
-    }
-    const rec = chains.length ? await source.store.get(chains[0], Number(id)) : undefined;
-    if (!rec) throw new InputError('AUDIT_ENTRY_NOT_FOUND', `no audit entry ${id}${chains[0] ? ` in chain ${chains[0]}` : ''}`);
-    return rec;
-  }
-  const prefix = id.toLowerCase();
-  if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
-    throw new InputError('BAD_AUDIT_ID', `"${id.slice(0, 70)}" is neither a sequence number nor a hex decision id (8 to 64 hex digits)`);
-  }
-  const hits: AuditRecord[] = [];
-  for (const c of chains) {
-    let next = 0;
-    for (;;) {
-      const page = await source.store.range(c, { from: next, limit: 256 });
-      for (const r of page) {
-        const core = readCore(r);
-        if (core && (core.decision_digest.startsWith(prefix) || core.request_digest.startsWith(prefix))) hits.push(r);
-      }
-      if (page.length < 256) break;
-      next = page[page.length - 1].seq + 1;
-    }
-  }
-  if (!hits.length) throw new InputError('AUDIT_ENTRY_NOT_FOUND', `no audit entry has decision or request digest ${prefix}…`);
-  if (hits.length > 1) throw new InputError('AUDIT_ID_AMBIGUOUS', `${hits.length} entries match ${prefix}…`, { hint: 'give more hex digits' });
-  return hits[0];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

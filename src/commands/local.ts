@@ -32,7 +32,7 @@ export interface LocalUpFlags {
   state?: string;
   tcti?: string;
   simulated?: boolean;
-  threads?: string;
+  workers?: string;
   verbose?: boolean;
   auditRecipient?: string;
   headersTimeout?: string;
@@ -104,7 +104,7 @@ export function startBanner(s: LocalStack): [string, string | number][] {
     ],
     ['audit anchor', s.anchor.simulated ? `SIMULATED pcr bank (${s.anchor.stateFile}): ${anchorLabel({ simulated: true })}` : `${anchorLabel({ simulated: false })}: tpm2-tools (${s.anchor.tcti}), pcr ${s.anchor.pcr}`],
     ...(s.checkpoints ? ([['audit checkpoints', `STATE/checkpoints, signed by the audit key ${s.checkpoints.signer.slice(0, 16)}… (SPEC §8.11)`]] as [string, string][]) : []),
-    ['signing', s.signer.threads === 0 ? 'main thread' : `${s.signer.threads} thread(s)${s.signer.native ? ', native ML-DSA' : ', pure-JS ML-DSA'}`],
+    ['pipelines', s.workers === 0 ? `1 on the main thread (${s.chains.join(', ')}; no council budget)` : `${s.workers} thread(s), audit chains ${s.chains.join(', ')}`],
     ['caller authentication', LOCAL_CALLER_AUTHENTICATION],
     ['browser page', s.pageUrl ?? 'not served (--no-page)'],
     ['cors origins', (s.cors ?? []).length > 0 ? s.cors.join(', ') : 'none (only the page served here)'],
@@ -122,6 +122,7 @@ export function registerLocal(program: Command, app: App): void {
         'ima-qs local up --simulated',
         'ima-qs local up --port 8787 --state ./blackbox --tcti swtpm:path=/tmp/tpm/tpm.sock',
         'ima-qs local up --simulated --audit-recipient ./auditor_keys',
+        'ima-qs local up --simulated --workers 2',
         'ima-qs local up --simulated --headers-timeout 5 --request-timeout 15 --max-connections 64',
         'ima-qs local up --simulated --cors http://127.0.0.1:8080 --cors https://app.example.com',
         'ima-qs request analyze app.py --endpoint http://127.0.0.1:8787 --pin <fingerprint printed by local up>',
@@ -131,6 +132,9 @@ tables on dynalite (LevelDB under STATE/db), a root in STATE/root (its fingerpri
 key sets in STATE/keys (generated on first start, the layout of 'keys generate', certified by the
 root), rotated with 'ima-qs local rotate'. State survives a restart: same root, same pin, earlier
 decisions.
+The worker runs --workers pipelines (default: one per core), each on its own thread with its own
+audit chain local/0, local/1, … sharing the PCR under one lock; each council runs with a time
+budget (COUNCIL_TIMEOUT). Metrics (CloudWatch EMF) go to STATE/service.log.
 The audit chain is anchored in a TPM (--tcti) or in a simulated bank (--simulated), which every
 output labels as such. It listens on 127.0.0.1 only and authenticates no caller (the deployed
 proxy requires a JWT): it says so on stderr and as callerAuthentication in --json. The audit payloads are sealed to STATE/keys unless --audit-recipient
@@ -145,7 +149,7 @@ answer is logged to STATE/service.log (method and route, status, ms). Layout of 
     .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
     .option('--tcti <tcti>', 'anchor in a TPM through tpm2-tools (e.g. swtpm:path=/tmp/tpm.sock); default TPM2TOOLS_TCTI')
     .option('--simulated', 'anchor in the simulated pcr bank STATE/tpm-sim.json (no hardware anchor)')
-    .option('--threads <n>', 'signing threads (0 signs on the main thread; default one per core)')
+    .option('--workers <n>', 'pipelines, each on its own thread with its own audit chain local/<i> (default: one per core; 0: one on the main thread, for debugging)')
     .option('--audit-recipient <dir|pubfile>', 'seal the audit payloads to this auditor key (key folder or composite public key file) instead of STATE/keys')
     .option('--headers-timeout <s>', `seconds a client has to send a request's head (default ${HTTP_FRONT_DEFAULTS.headersTimeoutMs / 1000})`)
     .option('--request-timeout <s>', `seconds a client has to send a whole request (default ${HTTP_FRONT_DEFAULTS.requestTimeoutMs / 1000})`)
@@ -183,19 +187,15 @@ async function localUp(app: App, o: LocalUpFlags): Promise<CommandResult> {
   const anchor = anchorChoice(o, deps.env);
   const port = parsePort(o.port, DEFAULT_LOCAL_PORT);
   const http = httpFrontFlags(o);
+  const workers = wholeFlag(o.workers, '--workers', 0, 256, 'pipelines');
   const cors = checkCorsOrigins(o.cors ?? []);
-  let threads: number | undefined;
-  if (o.threads !== undefined) {
-    threads = Number(o.threads);
-    if (!/^\d{1,3}$/.test(o.threads) || threads > 256) throw new UsageError('BAD_THREADS', `--threads ${o.threads.slice(0, 20)} is not 0 to 256`);
-  }
   if (!deps.stopSignal) throw new UsageError('NOT_INTERACTIVE', 'local up runs until stopped, and this runner cannot stop it');
   const signal = deps.stopSignal();
   const stack = await startLocalStack({
     stateDir: resolve(deps.cwd, o.state ?? DEFAULT_STATE_DIR),
     anchor,
     port,
-    signingThreads: threads,
+    workers,
     env: deps.env,
     logSink: o.verbose ? deps.stderr : undefined,
     auditRecipient: o.auditRecipient === undefined ? undefined : resolve(deps.cwd, o.auditRecipient),

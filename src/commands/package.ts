@@ -69,7 +69,7 @@ It also holds web/app.js and web/app.css: the browser page the proxy serves at G
         'ima-qs package worker --image -o dist/worker --json',
         'ima-qs package worker --base-image node:24.22.3-bookworm-slim',
       ],
-      notes: `The folder holds worker.mjs (ENTRYPOINT), sign-thread.js (the signing threads), health.mjs
+      notes: `The folder holds worker.mjs (ENTRYPOINT), pipeline-thread.js and council-thread.js (the threads), health.mjs
 (the health command), package.json, Dockerfile and .dockerignore; other files in it are left alone.
 Without --image: docker build -t ima-qs-worker:TAG dist/worker, push it, set infra's worker_image.
 With --image: buildah builds the image FROM scratch (no registry, no daemon): Node 24 from

@@ -230,6 +230,18 @@ function checkPoint(source: string, point: Uint8Array): void {
   }
 }
 
+/**
+ * The full check of a composite public key (SPEC §1.1, §1.3) that arrives as raw bytes rather
+ * than in a key file — a request's `reply_key` (SPEC §8.1): 1281 bytes, the ML-KEM-768 part
+ * passes the FIPS 203 §7.2 modulus check and the P-384 part is an uncompressed point on the
+ * curve. Throws KEY_MALFORMED naming `source`; pure, no provider needed.
+ */
+export function checkCompositePublicKey(source: string, publicKey: Uint8Array): void {
+  if (publicKey.length !== PUBLIC_KEY_BYTES['MLKEM768-P384']) throw wrongSize(source, 'MLKEM768-P384', 'public key', publicKey.length, PUBLIC_KEY_BYTES['MLKEM768-P384']);
+  checkMlKemModulus(source, publicKey.subarray(0, 1184));
+  checkPoint(source, publicKey.subarray(1184));
+}
+
 function decodeSpki(der: Uint8Array, source: string): DecodedKey {
   const outer = new DerReader(der, source, 'KEY_MALFORMED');
   const r = outer.sequence('SubjectPublicKeyInfo');

@@ -1,7 +1,7 @@
 /**
  * The `Signer`: ML-DSA-87 signatures over canonical JSON with a purpose's context string
- * (SPEC §3). `InlineSigner` signs on the calling thread; `SigningPool` (worker/signing-pool.ts)
- * spreads the same calls over worker threads. Both produce signatures any verifier accepts.
+ * (SPEC §3). `InlineSigner` signs on the calling thread: each pipeline thread of the worker
+ * (service/worker/pipelines.ts) signs inline, so no signing pool is needed.
  */
 import type { CryptoProvider, MlDsaPrivateKey } from './provider.js';
 import { canonicalBytes } from './canonical-json.js';

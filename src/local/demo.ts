@@ -75,8 +75,8 @@ export interface DemoStep {
 export interface DemoOptions {
   keep?: boolean;
   tcti?: string;
-  /** signing threads of the local stack (default one per core) */
-  threads?: number;
+  /** pipelines of the local stack (default one per core) */
+  workers?: number;
 }
 
 export interface DemoReport {
@@ -87,7 +87,7 @@ export interface DemoReport {
   anchor?: LocalStack['anchor'];
   steps: DemoStep[];
   decisions: { route: Route; handle: string; outcome: string; tally: unknown; checks: number; response: string }[];
-  audit: { seq: number; time: string; route: string; request_digest: string; pcr: number | null; after: string | null; simulated: boolean | null }[];
+  audit: { chain: string; seq: number; time: string; route: string; request_digest: string; pcr: number | null; after: string | null; simulated: boolean | null }[];
 }
 
 /** Runs the demo; the report says what happened at each step (ok false marks a failed step). */
@@ -113,7 +113,7 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
         stateDir: join(state, 'stack'),
         anchor: o.tcti ? { kind: 'tpm', tcti: o.tcti } : { kind: 'simulated' },
         port: 0,
-        signingThreads: o.threads,
+        workers: o.workers,
         env: deps.env,
       });
       return [s, `${s.endpoint}, keys generated, pin ${s.fingerprint.slice(0, 16)}…, ${s.anchor.simulated ? 'SIMULATED pcr bank' : `TPM ${s.anchor.tcti}`}`];
@@ -156,16 +156,19 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
       });
     }
     await step('last audit entries', async () => {
-      const recs = await stack!.audit.range(stack!.chain, { descending: true, limit: 5 });
+      // the newest entries of every pipeline's chain (local/0, local/1, …), newest first
+      const recs = (await Promise.all(stack!.chains.map((c) => stack!.audit.range(c, { descending: true, limit: 5 })))).flat();
       // the entry holds no route in clear (SPEC §8.7): open each payload with the audit recipient
       // key, here the stack's own (what `audit tail --decrypt --state STATE` does)
       const opener = new PayloadOpener(p, recipientPrivateKey(await loadPrivateKeys(p, join(stack!.stateDir, STATE_LAYOUT.keys))));
-      const covering = await coveringStatements(stack!.audit, stack!.chain, recs.map((r) => r.seq));
-      for (const rec of recs) {
-        const core = parseCore(rec);
+      const covering = new Map<string, Awaited<ReturnType<typeof coveringStatements>>>();
+      for (const c of stack!.chains) covering.set(c, await coveringStatements(stack!.audit, c, recs.filter((r) => r.chain === c).map((r) => r.seq)));
+      const rows = recs.map((rec) => ({ rec, core: parseCore(rec) })).sort((a, b) => (a.core.time < b.core.time ? 1 : -1)).slice(0, 5);
+      for (const { rec, core } of rows) {
         const opened = opener.open(core, rec);
-        const st = covering.get(rec.seq);
+        const st = covering.get(rec.chain)?.get(rec.seq);
         report.audit.push({
+          chain: rec.chain,
           seq: rec.seq,
           time: core.time,
           route: opened.status === 'opened' ? String(opened.signed.decision.route) : opened.status,
@@ -175,8 +178,8 @@ export async function runServiceDemo(deps: Pick<CliDeps, 'env'>, o: DemoOptions 
           simulated: st?.pcr.simulated ?? null,
         });
       }
-      const anchored = recs.filter((r) => covering.has(r.seq)).length;
-      return [null, `${recs.length} entries of chain ${stack!.chain}, ${anchored} anchored in pcr ${stack!.anchor.pcr}, payloads opened with STATE/keys`];
+      const anchored = rows.filter(({ rec }) => covering.get(rec.chain)?.has(rec.seq)).length;
+      return [null, `${rows.length} entries of chains ${stack!.chains.join(', ')}, ${anchored} anchored in pcr ${stack!.anchor.pcr}, payloads opened with STATE/keys`];
     });
   } finally {
     if (stack) await stack.stop();
@@ -197,8 +200,8 @@ export function renderDemo(r: DemoReport): string {
   if (r.audit.length) {
     parts.push(
       table(
-        ['seq', 'time', 'route', 'request', `pcr after${r.audit[0]?.simulated ? ' (SIMULATED)' : ''}`],
-        r.audit.map((a) => [a.seq, a.time, a.route, a.request_digest.slice(0, 16) + '…', a.after ? a.after.slice(0, 24) + '…' : 'unanchored']),
+        ['chain', 'seq', 'time', 'route', 'request', `pcr after${r.audit[0]?.simulated ? ' (SIMULATED)' : ''}`],
+        r.audit.map((a) => [a.chain, a.seq, a.time, a.route, a.request_digest.slice(0, 16) + '…', a.after ? a.after.slice(0, 24) + '…' : 'unanchored']),
       ),
     );
   }

@@ -10,13 +10,10 @@
  * requests, lets the worker drain what is queued (bounded), then stops the worker, the tables
  * and the log in that order.
  */
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AuditChain } from '../audit/audit-chain.js';
 import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
 import { AUDIT_KEY, TableAuditStore } from '../audit/audit-store.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
@@ -24,22 +21,23 @@ import { fromHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/providers.js';
 import { ImaError, PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
-import { ensurePrivateDir, exists, readInputFile, writeFileAtomic } from '../io/files.js';
+import { ensurePrivateDir, writeFileAtomic } from '../io/files.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import { KeyRing } from '../keys/key-ring.js';
+import { InlineSigner } from '../crypto/signer.js';
 import { DirKeySetSource } from '../keys/key-set-dir-source.js';
 import { ensureLocalKeys, localDocumentText } from './local-keys.js';
-import { RulesModel } from '../service/council/councils.js';
 import { jsonLogger, type Logger } from '../service/log.js';
 import { MemoryQueue } from '../service/memory/memory-queue.js';
 import { systemClock } from '../ports.js';
-import { InProcessDecisionWaiter, notifyingTable } from '../service/proxy/decision-waiter.js';
+import { InProcessDecisionWaiter } from '../service/proxy/decision-waiter.js';
 import { createProxyHandler } from '../service/proxy/handler.js';
 import { DECISIONS_KEY, DEFAULT_TABLES, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner, type Signer } from '../crypto/signer.js';
+import type { CouncilModelSpec } from '../service/council/budget-council.js';
+import { EmfMetrics, WorkerMetrics, proxyMetrics } from '../service/metrics.js';
 import { Consumer } from '../service/worker/consumer.js';
-import type { PipelineDeps } from '../service/worker/pipeline.js';
-import { SigningPool } from '../service/worker/signing-pool.js';
+import type { PipelineRunner } from '../service/worker/pipelines.js';
+import { localChain, startLocalPipelines } from './local-pipelines.js';
 import type { BankDescription, PcrBank } from '../tpm/pcr-bank.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
@@ -48,6 +46,9 @@ import { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
 import { auditSigningKey } from '../keys/audit-key.js';
 import { checkCorsOrigins } from './cors.js';
+import { createTables, startDynalite, takeLock } from './local-db.js';
+
+export { createTables, startDynalite };
 import { loadPageAssets } from '../web/assets.js';
 import { servedPage } from '../web/site.js';
 
@@ -66,7 +67,7 @@ export const STATE_LAYOUT = {
   checkpoints: 'checkpoints',
 } as const;
 
-/** The audit chain the local worker appends to (SPEC §9). */
+/** The base of the local pipelines' audit chains, `local/<i>` (SPEC §9). */
 export const LOCAL_CHAIN = 'local';
 export const LOCAL_PCR = 11;
 
@@ -78,8 +79,17 @@ export interface LocalStackOptions {
   port?: number;
   host?: string;
   pcr?: number;
-  /** signing threads; 0 signs on the main thread (default: one per core) */
-  signingThreads?: number;
+  /**
+   * pipelines, each on its own thread with its own audit chain local/<i> (default: one per core);
+   * 0 runs one pipeline on this thread, its council in-process without a budget (debugging)
+   */
+  workers?: number;
+  /** the council's time budget per request (default 10 s; SPEC §8.8 COUNCIL_BUDGET_MS) */
+  councilBudgetMs?: number;
+  /** the council thread's model instead of the rules (tests: a module exporting createModel()) */
+  councilModel?: CouncilModelSpec;
+  /** EMF metrics of the proxy and the worker into STATE/service.log (default true) */
+  metrics?: boolean;
   provider?: CryptoProvider;
   env?: Record<string, string | undefined>;
   /** an extra sink for the service's JSON log lines (they always go to STATE/service.log) */
@@ -115,11 +125,13 @@ export interface LocalStack {
   /** the generations the worker holds (`local rotate` changes them; the ring reloads them) */
   readonly ring: KeyRing;
   readonly anchor: BankDescription & { pcr: number };
-  readonly signer: { threads: number; native?: boolean };
+  /** pipelines on their own threads (0: one on the main thread) */
+  readonly workers: number;
   readonly http: LoopbackServer['stats'];
   readonly consumer: Consumer;
   readonly audit: TableAuditStore;
-  readonly chain: string;
+  /** the pipelines' audit chains, local/0 … */
+  readonly chains: string[];
   /** who can read the audit payloads: the stack's key ("STATE/keys", the default) or a separate auditor key (its path) */
   readonly auditRecipient: { fingerprint: string; source: string; auditor: boolean };
   /** the checkpoint writer (STATE/checkpoints, signed with the audit key the current generation certifies) */
@@ -128,81 +140,6 @@ export interface LocalStack {
   readonly pageUrl?: string;
   readonly cors: readonly string[];
   stop(): Promise<void>;
-}
-
-const DYNAMO_TABLES = [
-  { name: DEFAULT_TABLES.requests, key: REQUESTS_KEY },
-  { name: DEFAULT_TABLES.decisions, key: DECISIONS_KEY },
-  { name: DEFAULT_TABLES.audit, key: AUDIT_KEY },
-] as const;
-
-async function createTables(client: DynamoDBClient): Promise<void> {
-  for (const t of DYNAMO_TABLES) {
-    const sort = 'sort' in t.key ? t.key.sort : undefined;
-    try {
-      await client.send(
-        new CreateTableCommand({
-          TableName: t.name,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [{ AttributeName: t.key.partition, AttributeType: 'S' }, ...(sort ? [{ AttributeName: sort, AttributeType: 'N' as const }] : [])],
-          KeySchema: [{ AttributeName: t.key.partition, KeyType: 'HASH' }, ...(sort ? [{ AttributeName: sort, KeyType: 'RANGE' as const }] : [])],
-        }),
-      );
-    } catch (err) {
-      if (err instanceof ResourceInUseException || (err as { name?: string }).name === 'ResourceInUseException') continue; // a restart: the table is there
-      throw new RemoteError('LOCAL_TABLES_FAILED', `creating the local table ${t.name} failed`, { cause: err });
-    }
-  }
-}
-
-/** One `local up` per state directory: a lock file with the owner's pid (a stale one is taken over). */
-async function takeLock(path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toImaError(err);
-      const pid = Number((await readInputFile(path, 64, 'lock file').catch(() => '')).toString().trim());
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) {
-        throw new PreconditionError('STATE_IN_USE', `the state directory is in use by another local stack (pid ${pid})`, {
-          hint: 'stop that one first, or pass another --state directory',
-        });
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new PreconditionError('STATE_IN_USE', 'could not lock the state directory');
-}
-
-async function startDynalite(dbPath: string): Promise<{ url: string; close(): Promise<void> }> {
-  let dynalite: (opts: Record<string, unknown>) => Server;
-  try {
-    dynalite = (await import('dynalite')).default as unknown as typeof dynalite;
-  } catch (err) {
-    throw new PreconditionError('DYNALITE_MISSING', 'the local tables need the dynalite package, which is not installed', {
-      hint: 'npm install dynalite (it is a development dependency of ima-qs)',
-      cause: err,
-    });
-  }
-  const server = dynalite({ path: dbPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((ok) => server.close(() => ok())) };
 }
 
 function bankFor(choice: AnchorChoice, stateDir: string, env: Record<string, string | undefined>): PcrBank {
@@ -262,20 +199,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const decisions = new DynamoTable(dynamo, DEFAULT_TABLES.decisions, DECISIONS_KEY);
     const auditStore = new TableAuditStore(new DynamoTable(dynamo, DEFAULT_TABLES.audit, AUDIT_KEY));
 
-    const threads = opts.signingThreads ?? undefined;
-    let signer: Signer;
-    let signerInfo: { threads: number; native?: boolean };
-    if (threads === 0) {
-      signer = new InlineSigner(p, signingKey);
-      signerInfo = { threads: 0 };
-    } else {
-      const pool = await SigningPool.start(signingKey, { threads });
-      signer = pool;
-      signerInfo = { threads: pool.size, native: pool.native };
-    }
+    // the decisions signer: this thread's, and the one each pipeline thread opens from the same folder
+    const signer = new InlineSigner(p, signingKey);
     cleanups.push(() => signer.close());
+    const keyReload = { reloadMs: opts.keysReloadMs ?? 2000, minReloadGapMs: 500 };
 
-    // registrations and checkpoints (SPEC §8.11): the chain is registered before its first entry
+    // registrations and checkpoints (SPEC §8.11): every pipeline chain is registered before its
+    // first entry; the writer (and the audit key) stays on this thread
+    const workers = opts.workers ?? availableParallelism();
     const checkpoints = new CheckpointWriter(p, {
       store: new FileCheckpointStore(join(stateDir, STATE_LAYOUT.checkpoints)),
       audit: auditStore,
@@ -286,42 +217,47 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       everyMs: opts.checkpoints?.everyMs ?? 30_000,
       log,
     });
-    await checkpoints.register(LOCAL_CHAIN, signerFp);
-    checkpoints.start();
-    cleanups.push(() => checkpoints.stop());
+    for (let i = 0; i < Math.max(1, workers); i++) await checkpoints.register(localChain(LOCAL_CHAIN, i), signerFp);
 
-    // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, through
-    // the decisions table the worker writes to: no polling of the table while a request waits
+    // long polls (SPEC §8.2 `?wait=S`) are woken by the worker's store of the decision, which
+    // hands the stored item over: no table read for a held poll
     const waiter = new InProcessDecisionWaiter();
     const deadLetter = new MemoryQueue();
     const queue = new MemoryQueue({ visibilitySeconds: 60, redrive: { deadLetter, maxReceiveCount: 5 }, pollMs: 5 });
-    const deps: PipelineDeps = {
+    const pipelines: PipelineRunner[] = await startLocalPipelines({
       p,
-      recipientKey: current.recipient,
-      recipientFor: (fp) => ring.recipientFor(fp),
-      certification: (at) => ring.certificationFor(signingKey.publicKey, at),
+      ring,
       signer,
+      keySource: { kind: 'dir', dir: stateDir },
+      signerSpec: { kind: 'keyset', fingerprint: signerFp },
+      keyReload,
       signerFingerprint: signerFp,
-      model: new RulesModel(),
-      requests,
-      decisions: notifyingTable(decisions, waiter),
-      clock: systemClock,
+      recipient: { publicKey: recipient.publicKey, fingerprint: recipient.fingerprint },
+      base: LOCAL_CHAIN,
+      workers,
+      inline: { requests, decisions, auditStore, bank },
+      dynamoUrl: db.url,
+      anchor: opts.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: opts.anchor.tcti, env } : { kind: 'simulated', stateFile: join(stateDir, STATE_LAYOUT.simulatedBank) },
+      pcr,
+      ...(opts.councilModel ? { councilModel: opts.councilModel } : {}),
+      ...(opts.councilBudgetMs !== undefined ? { councilBudgetMs: opts.councilBudgetMs } : {}),
+      waiter,
+      onBatch: (chain, signed, head) => checkpoints.observe(chain, signed, head),
       log,
-      audit: new AuditChain(p, {
-        chain: LOCAL_CHAIN,
-        store: auditStore,
-        pcrBank: bank,
-        pcr,
-        bank: 'sha256',
-        signer,
-        signerFingerprint: signerFp,
-        recipient: recipient.publicKey,
-        recipientFingerprint: recipient.fingerprint,
-        clock: systemClock,
-        onBatch: (signed, head) => checkpoints.observe(LOCAL_CHAIN, signed, head),
-      }),
-    };
-    const consumer = new Consumer(queue, deps, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 });
+    });
+    cleanups.push(() => Promise.all(pipelines.map((x) => x.close())));
+    // EMF metrics (SPEC §8.8) into STATE/service.log, never onto the CLI's stdout
+    const emf = (service: 'proxy' | 'worker') => new EmfMetrics(service, opts.metrics === false ? 'off' : logStream, log, { flushEveryMs: 1000 });
+    const workerEmf = emf('worker');
+    const proxyEmf = emf('proxy');
+    cleanups.push(async () => {
+      workerEmf.close();
+      proxyEmf.close();
+    });
+    checkpoints.start();
+    // after the consumer has stopped (cleanups run in reverse): the final checkpoint of every chain
+    cleanups.push(() => checkpoints.stop());
+    const consumer = new Consumer(queue, pipelines, log, { waitSeconds: 1, visibilitySeconds: 60, graceMs: 10_000 }, new WorkerMetrics(workerEmf));
 
     // the keys document: the ring's generations (current, then pending and previous as accepted),
     // rebuilt whenever the ring's stages change, and kept in STATE for reading
@@ -338,7 +274,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await keys();
     // the page is configured with no pin: it comes from the link's fragment that local up prints
     const page = opts.page ? servedPage(await loadPageAssets(), { auth: 'none', label: 'local' }) : undefined;
-    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys, log, waiter, page });
+    const handler = createProxyHandler({ p, requests, decisions, queue, clock: systemClock, keys, log, waiter, page, metrics: proxyMetrics(proxyEmf) });
 
     consumer.start();
     cleanups.push(() => consumer.stop());
@@ -360,14 +296,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       throw err;
     }
     const anchor = { ...bank.describe(), pcr };
+    const chains = pipelines.map((x) => x.chain);
     await writeFileAtomic(
       join(stateDir, STATE_LAYOUT.stack),
       // `db`: the running tables' endpoint, so `audit --state` can read while the stack holds STATE/db
-      JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chain: LOCAL_CHAIN, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: checkpoints.signer }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify({ endpoint: http.url, fingerprint: localKeys.pin, signer: signerFp, chains, anchor, auditRecipient, checkpoints: { dir: `STATE/${STATE_LAYOUT.checkpoints}`, auditKey: checkpoints.signer }, db: db.url, pid: process.pid, started: new Date().toISOString() }, null, 2) + '\n',
       { force: true },
     );
     const pageUrl = page ? `${http.url}/#pin=${localKeys.pin}` : undefined;
-    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, pin: localKeys.pin, signer: signerFp, generations: ring.sets.map((x) => `${x.stage}:${x.generation}`), audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, threads: signerInfo.threads });
+    log.log('info', 'local stack started', { endpoint: http.url, page: page !== undefined, cors, pin: localKeys.pin, signer: signerFp, generations: ring.sets.map((x) => `${x.stage}:${x.generation}`), audit_recipient: auditRecipient.fingerprint, audit_recipient_source: auditRecipient.source, anchor: anchor.kind, simulated: anchor.simulated, pcr, workers, chains });
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -387,11 +324,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       keysCreated,
       ring,
       anchor,
-      signer: signerInfo,
+      workers,
       http: http.stats,
       consumer,
       audit: auditStore,
-      chain: LOCAL_CHAIN,
+      chains,
       auditRecipient,
       checkpoints,
       pageUrl,

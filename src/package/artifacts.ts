@@ -6,9 +6,9 @@
  *                   and web/app.js + web/app.css: the browser page it serves at GET / (issue 16);
  *   packageWeb    → the browser page as a folder for any static host: index.html (configured
  *                   with the service endpoint and, optionally, the pin), app.js, app.css;
- *   packageWorker → a Docker build context: worker.mjs + sign-thread.js (the signing pool loads
- *                   it as a sibling, `new URL('./sign-thread.js', import.meta.url)`), health.mjs,
- *                   package.json, Dockerfile, .dockerignore;
+ *   packageWorker → a Docker build context: worker.mjs + pipeline-thread.js + council-thread.js
+ *                   (each thread is loaded as a sibling, `new URL('./pipeline-thread.js',
+ *                   import.meta.url)`), health.mjs, package.json, Dockerfile, .dockerignore;
  *   packageWorkerImage → the same context, plus the image itself built FROM scratch with buildah
  *                   (image-rootfs.ts, image-build.ts) and written as an OCI archive.
  */
@@ -118,18 +118,21 @@ export async function packageWorker(outDir: string, flags: Omit<BundleFlags, 'so
   const esbuild = await loadEsbuild();
   const root = flags.root ?? projectRoot();
   const main = resolveEntry(root, ENTRIES.worker);
-  const thread = resolveEntry(root, ENTRIES.signThread);
+  const pipeline = resolveEntry(root, ENTRIES.pipelineThread);
+  const council = resolveEntry(root, ENTRIES.councilThread);
   const minify = flags.minify ?? false;
   const sourcemap = false; // the image has no use for maps; debug with the Lambda's --sourcemap or from src/
-  const [w, t] = await Promise.all([
+  const [w, t, c] = await Promise.all([
     bundleEntry(esbuild, { root, entry: main, outName: WORKER_FILES.worker, target: WORKER_TARGET, minify, sourcemap }),
-    bundleEntry(esbuild, { root, entry: thread, outName: WORKER_FILES.signThread, target: WORKER_TARGET, minify, sourcemap }),
+    bundleEntry(esbuild, { root, entry: pipeline, outName: WORKER_FILES.pipelineThread, target: WORKER_TARGET, minify, sourcemap }),
+    bundleEntry(esbuild, { root, entry: council, outName: WORKER_FILES.councilThread, target: WORKER_TARGET, minify, sourcemap }),
   ]);
   const version = await readVersion(root);
   const enc = (s: string) => new TextEncoder().encode(s);
   const files: [string, Uint8Array][] = [
     [WORKER_FILES.worker, w.code],
-    [WORKER_FILES.signThread, t.code],
+    [WORKER_FILES.pipelineThread, t.code],
+    [WORKER_FILES.councilThread, c.code],
     [WORKER_FILES.health, enc(HEALTH_SCRIPT)],
     [WORKER_FILES.packageJson, enc(workerPackageJson(version))],
     [WORKER_FILES.dockerfile, enc(workerDockerfile({ baseImage: flags.baseImage, version }))],

@@ -30,7 +30,8 @@ export const REQUIRE_BANNER = "import { createRequire } from 'module'; const req
 export const ENTRIES = {
   lambda: 'service/proxy/lambda',
   worker: 'service/worker/main',
-  signThread: 'service/worker/sign-thread',
+  pipelineThread: 'service/worker/pipeline-thread',
+  councilThread: 'service/council/council-thread',
 } as const;
 
 /** The project root of this installation (the folder holding src/ and/or dist/). */

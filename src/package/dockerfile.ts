@@ -23,7 +23,8 @@ export const DEFAULT_WORKER_BASE_IMAGE = 'node:24.22.3-bookworm-slim';
 /** The files of the worker build context, with their roles. */
 export const WORKER_FILES = {
   worker: 'worker.mjs',
-  signThread: 'sign-thread.js',
+  pipelineThread: 'pipeline-thread.js',
+  councilThread: 'council-thread.js',
   health: 'health.mjs',
   packageJson: 'package.json',
   dockerfile: 'Dockerfile',
@@ -31,7 +32,7 @@ export const WORKER_FILES = {
 } as const;
 
 /** The files the worker needs at run time (the rest of the context builds the image). */
-export const WORKER_RUNTIME_FILES = [WORKER_FILES.packageJson, WORKER_FILES.worker, WORKER_FILES.signThread, WORKER_FILES.health] as const;
+export const WORKER_RUNTIME_FILES = [WORKER_FILES.packageJson, WORKER_FILES.worker, WORKER_FILES.pipelineThread, WORKER_FILES.councilThread, WORKER_FILES.health] as const;
 
 /** An image reference with an explicit tag or digest, not `latest`: the build is then repeatable. */
 export function checkBaseImage(ref: string): boolean {
@@ -58,7 +59,7 @@ RUN apt-get update \\
 
 ENV NODE_ENV=production
 WORKDIR /app
-# root-owned, read-only to the worker user; package.json marks sign-thread.js as an ES module
+# root-owned, read-only to the worker user; package.json marks the thread .js files as ES modules
 COPY ${WORKER_RUNTIME_FILES.join(' ')} ./
 
 # the image's "node" user, numerically: never root
@@ -81,7 +82,7 @@ ${WORKER_RUNTIME_FILES.map((f) => `!${f}`).join('\n')}
 `;
 }
 
-/** Marks the folder's .js files (the signing thread) as ES modules; nothing to install. */
+/** Marks the folder's .js files (the pipeline and council threads) as ES modules; nothing to install. */
 export function workerPackageJson(version: string): string {
   return JSON.stringify({ name: 'ima-qs-worker', version, private: true, type: 'module' }, null, 2) + '\n';
 }

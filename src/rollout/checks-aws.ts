@@ -22,6 +22,7 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-s
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { type AwsOptions, type AwsService, type Env, awsClientConfig } from '../aws/config.js';
 import { awsCall, isNotFound, mapAwsError } from '../aws/errors.js';
+import { plainAttribute } from '../aws/dynamo-table.js';
 import type {
   AlarmFacts,
   CallerIdentity,
@@ -64,21 +65,6 @@ async function orUndefined<T>(what: string, fn: () => Promise<T>): Promise<T | u
     if (isNotFound(err) || notFoundNames.has((err as { name?: string })?.name ?? '')) return undefined;
     throw mapAwsError(err, what);
   }
-}
-
-/** DynamoDB attribute values to plain JSON values (bytes as Uint8Array). */
-function plain(v: AttributeValue): unknown {
-  if (v.S !== undefined) return v.S;
-  if (v.N !== undefined) return Number(v.N);
-  if (v.B !== undefined) return v.B;
-  if (v.BOOL !== undefined) return v.BOOL;
-  if (v.NULL) return null;
-  if (v.L) return v.L.map(plain);
-  if (v.M) return Object.fromEntries(Object.entries(v.M).map(([k, x]) => [k, plain(x)]));
-  if (v.SS) return v.SS;
-  if (v.NS) return v.NS.map(Number);
-  if (v.BS) return v.BS;
-  return undefined;
 }
 
 export class AwsRolloutProbe implements RolloutProbe {
@@ -177,7 +163,7 @@ export class AwsRolloutProbe implements RolloutProbe {
   async sampleItems(name: string, limit: number): Promise<Record<string, unknown>[] | undefined> {
     const out = await orUndefined(`reading items of table ${name}`, () => this.ddb.send(new ScanCommand({ TableName: name, Limit: limit })));
     if (!out) return undefined;
-    return (out.Items ?? []).map((it) => Object.fromEntries(Object.entries(it).map(([k, v]) => [k, plain(v)])));
+    return (out.Items ?? []).map((it) => Object.fromEntries(Object.entries(it).map(([k, v]) => [k, plainAttribute(v)])));
   }
 
   async newestItems(name: string, key: { partition: string; sort: string }, perPartition: number, maxPartitions: number) {
@@ -208,7 +194,7 @@ export class AwsRolloutProbe implements RolloutProbe {
           }),
         ),
       );
-      for (const it of page.Items ?? []) out.push(Object.fromEntries(Object.entries(it).map(([k, x]) => [k, plain(x)])));
+      for (const it of page.Items ?? []) out.push(Object.fromEntries(Object.entries(it).map(([k, x]) => [k, plainAttribute(x)])));
     }
     return out;
   }

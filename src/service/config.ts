@@ -7,6 +7,7 @@
  * "" for a variable that does not apply). Values are echoed in messages only for numbers and
  * choices, cut short; URLs and names of secrets are not echoed.
  */
+import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import type { Env } from '../aws/config.js';
 import { DEFAULT_PREFIX, PUBLIC_KEYS_SUFFIX, secretName } from '../aws/secret-format.js';
@@ -44,8 +45,12 @@ export interface WorkerConfig {
   checkpoints?: { location: string; everyEntries: number; everySeconds: number };
   /** undefined: the built-in rules model */
   personaModel?: { url: string; tokenSecret?: string };
-  /** undefined: one per core */
-  signingThreads?: number;
+  /** pipelines (threads) per process, each with its own audit chain <AUDIT_CHAIN_ID>/<i> */
+  pipelines: number;
+  /** a council's time budget per request (ms) */
+  councilBudgetMs: number;
+  /** host-wide PCR lock file (several tasks on one TPM host); undefined: the process-wide lock only */
+  pcrLockFile?: string;
   /** undefined: the service's own composite key */
   auditRecipient?: string;
   visibilitySeconds: number;
@@ -64,7 +69,8 @@ export const CONFIG_LIMITS = {
   STOP_GRACE_SECONDS: { min: 0, max: 3600, dflt: 20 },
   HEALTH_MAX_AGE_SECONDS: { min: 10, max: 86_400, dflt: DEFAULT_HEALTH_MAX_AGE_SECONDS }, // heartbeat every 5 s
   PCR_INDEX: { min: 0, max: 23, dflt: 11 },
-  SIGNING_THREADS: { min: 1, max: 256 },
+  WORKER_PIPELINES: { min: 1, max: 256 },
+  COUNCIL_BUDGET_MS: { min: 10, max: 600_000, dflt: 10_000 },
   AUDIT_CHECKPOINT_ENTRIES: { min: 1, max: 65_536, dflt: 1000 },
   AUDIT_CHECKPOINT_SECONDS: { min: 1, max: 86_400, dflt: 60 },
   AWS_MAX_ATTEMPTS: { min: 1, max: 20 },
@@ -265,7 +271,9 @@ export function workerConfig(env: Env): WorkerConfig {
   const modelUrl = url(env, problems, 'PERSONA_MODEL_URL', (u) => LOOPBACK.has(u.hostname), 'an https:// URL (plain http only on loopback)');
   const tokenSecret = secretId(env, problems, 'PERSONA_MODEL_TOKEN_SECRET');
   if (tokenSecret !== undefined && value(env, 'PERSONA_MODEL_URL') === undefined) problems.add('PERSONA_MODEL_TOKEN_SECRET', 'is set without PERSONA_MODEL_URL');
-  const signingThreads = int(env, problems, 'SIGNING_THREADS', 'threads');
+  const pipelines = int(env, problems, 'WORKER_PIPELINES', 'pipelines') ?? availableParallelism();
+  const councilBudgetMs = int(env, problems, 'COUNCIL_BUDGET_MS', 'milliseconds') ?? CONFIG_LIMITS.COUNCIL_BUDGET_MS.dflt;
+  const pcrLockFile = path(env, problems, 'PCR_LOCK_FILE', { absolute: true });
   const auditRecipient = path(env, problems, 'AUDIT_RECIPIENT');
   const visibilitySeconds = int(env, problems, 'VISIBILITY_SECONDS') ?? CONFIG_LIMITS.VISIBILITY_SECONDS.dflt;
   const waitSeconds = int(env, problems, 'WAIT_SECONDS') ?? CONFIG_LIMITS.WAIT_SECONDS.dflt;
@@ -292,7 +300,9 @@ export function workerConfig(env: Env): WorkerConfig {
     ...(ecsMetadataUri !== undefined ? { ecsMetadataUri } : {}),
     ...(checkpoints !== undefined ? { checkpoints: { location: checkpoints, everyEntries, everySeconds } } : {}),
     personaModel: modelUrl !== undefined ? { url: modelUrl, ...(tokenSecret !== undefined ? { tokenSecret } : {}) } : undefined,
-    signingThreads,
+    pipelines,
+    councilBudgetMs,
+    ...(pcrLockFile !== undefined ? { pcrLockFile } : {}),
     auditRecipient,
     visibilitySeconds,
     waitSeconds,

@@ -4,26 +4,21 @@
  * same objects from local adapters instead; nothing here is needed for that.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { hostname } from 'node:os';
 import { AuditChain } from '../audit/audit-chain.js';
-import { loadAuditRecipient, serviceRecipient } from '../audit/audit-recipient.js';
+import { loadAuditRecipient, serviceRecipient, type AuditRecipient } from '../audit/audit-recipient.js';
 import { dynamoAuditStore } from '../aws/audit-store-dynamo.js';
 import { awsClientConfig, type Env } from '../aws/config.js';
 import { DynamoTable } from '../aws/dynamo-table.js';
-import { SecretsKeySetSource } from '../aws/keyset-secret.js';
-import { KmsSigner, KmsSigningKey } from '../aws/kms-signer.js';
 import { SecretsManagerStore, type SecretStore } from '../aws/secret-store.js';
 import { SqsQueue } from '../aws/sqs-queue.js';
 import { fromHex } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/key-codec.js';
 import { getProvider } from '../crypto/providers.js';
-import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
-import { PreconditionError, RemoteError, UsageError, toImaError } from '../errors.js';
-import { KeyRing, type KeySetSource } from '../keys/key-ring.js';
-import { DirKeySetSource } from '../keys/key-set-dir-source.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { RemoteError, UsageError } from '../errors.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import { documentRecipients } from '../protocol/keys-document.js';
 import { SimulatedBank } from '../tpm/simulated-bank.js';
 import { Tpm2ToolsBank } from '../tpm/tpm2-tools.js';
@@ -36,16 +31,19 @@ import type { Logger } from './log.js';
 import { systemClock } from '../ports.js';
 import { createProxyHandler, type ProxyDeps, type ProxyHandler, type PublishedKeys } from './proxy/handler.js';
 import { DECISIONS_KEY, REQUESTS_KEY } from '../protocol/records.js';
-import { InlineSigner, type Signer } from '../crypto/signer.js';
+import type { Signer } from '../crypto/signer.js';
+import { FileLock, ThreadLock, bothLocks, type PcrLock } from '../tpm/pcr-lock.js';
+import type { CouncilModelSpec } from './council/budget-council.js';
+import { EmfMetrics, WorkerMetrics, type MetricsSink } from './metrics.js';
 import { Consumer } from './worker/consumer.js';
 import type { PipelineDeps } from './worker/pipeline.js';
-import { parseStrictJson } from '../protocol/strict-json.js';
-import { checkChainId } from '../audit/audit-entry.js';
-import { CheckpointWriter } from '../audit/checkpoint-writer.js';
-import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
-import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
-import { auditSigningKey } from '../keys/audit-key.js';
+import { InlinePipeline, ThreadPipeline, type PipelineRunner, type PipelineSpec } from './worker/pipelines.js';
 import type { SignedBatch } from '../protocol/batch-statement.js';
+import type { CheckpointWriter } from '../audit/checkpoint-writer.js';
+import { auditChainId, pipelineChain, workerCheckpoints, type ChainIdSource } from './worker-audit.js';
+import { openWorkerKeys, type WorkerKeyOptions, type WorkerKeys } from './worker-keys.js';
+
+export { keySetSource } from './worker-keys.js';
 
 function tables(env: Env, names: { requests: string; decisions: string }, client?: DynamoDBClient) {
   const dynamo = client ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
@@ -91,7 +89,7 @@ export function cachedFor<T>(ttlMs: number, load: () => Promise<T>, now: () => n
 }
 
 /** The proxy: tables, queue, and the published keys document from Secrets Manager (cached ≤ 60 s). */
-export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page'> = {}): ProxyHandler {
+export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'page' | 'metrics'> = {}): ProxyHandler {
   // the configuration first (SPEC §8.8): a bad value fails here, before any AWS client exists
   const config = proxyConfig(env);
   const { requests, decisions } = tables(env, config.tables);
@@ -99,7 +97,7 @@ export function proxyFromEnv(env: Env, log?: Logger, extra: Pick<ProxyDeps, 'pag
   const store = new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
   const docName = config.publicKeysSecret;
   const keys = cachedFor(PROXY_KEYS_TTL_MS, () => store.get(docName).then((v) => publishedKeys(v.value, docName)));
-  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page });
+  return createProxyHandler({ p: getProvider('node'), requests, decisions, queue, clock: systemClock, keys, log, page: extra.page, ...(extra.metrics ? { metrics: extra.metrics } : {}) });
 }
 
 /** The PCR bank the worker anchors in: a TPM through tpm2-tools, or an explicitly named simulated bank. */
@@ -132,211 +130,198 @@ export function secretToken(store: Pick<SecretStore, 'get'>, name: string): () =
 
 export interface WorkerParts {
   config: WorkerConfig;
-  deps: PipelineDeps;
   consumer: Consumer;
-  signer: Signer;
+  pipelines: PipelineRunner[];
+  /** with `inline`: the pipelines' dependencies (tests read them) */
+  deps?: PipelineDeps[];
+  /** the key ring (main thread's) and the decisions signer */
   ring: KeyRing;
-  /** SPEC §8.11: the chain is registered; start() it with the consumer, stop() it after the consumer */
+  signer: Signer;
+  /** SPEC §8.11: every pipeline chain is registered; start() it with the consumer, stop() it after the consumer */
   checkpoints?: CheckpointWriter;
-  /** where the chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
+  /** where the base chain id came from: AUDIT_CHAIN_ID, the ECS task, or the host name */
   chainSource: ChainIdSource;
   /** who can read the audit payloads: the service key, or the AUDIT_RECIPIENT auditor key */
   auditRecipient: { fingerprint: string; source: string; auditor: boolean };
+  /** the ML-DSA-87 fingerprint the decisions are signed under */
+  signerFingerprint: string;
+  /** the persona model's name (recorded in every decision) */
+  model: string;
+  /** ends the pipelines (after `consumer.stop()`) and flushes the metrics */
+  close(): Promise<void>;
 }
 
 export interface WorkerOptions {
   p?: CryptoProvider;
-  /** builds the Signer over the key set's decisions key (default: inline; the container: a SigningPool) */
-  signer?: (key: MlDsaPrivateKey, config: WorkerConfig) => Signer | Promise<Signer>;
   dynamo?: DynamoDBClient;
-  /** the key ring's reload period (default 60 s) */
+  /** the key rings' reload period (default 60 s) */
   reloadMs?: number;
+  /** see WorkerKeyOptions: a rotated signer stops the task */
+  onSignerRotated?: WorkerKeyOptions['onSignerRotated'];
   /**
-   * told when the newest generation certifies another decisions signer than the one this worker
-   * runs with (a Secrets Manager signer rotated), or another audit signer than its checkpoint
-   * writer's: the container stops, ECS starts a fresh task
+   * The pipelines on the calling thread instead of worker threads (tests, embedding): same chains
+   * and PCR lock; the model runs in-process without the council budget.
    */
-  onSignerRotated?: (info: { generation: number; fingerprint: string; purpose: 'decisions' | 'audit' }) => void;
-  /** for the ECS task metadata endpoint (the chain id; default: global fetch) */
+  inline?: boolean;
+  /** the council thread's model instead of the rules (tests: a module exporting createModel()) */
+  councilModel?: CouncilModelSpec;
+  /** where the EMF metrics go (default: stdout, as in the task; 'off' in-process) */
+  metrics?: MetricsSink;
+  /** the ECS task metadata read (tests) */
   fetch?: typeof fetch;
 }
 
-/** The worker's key-set source: KEYS_DIR (a certified folder or a folder of generations) or the key-set secret. */
-export function keySetSource(p: CryptoProvider, config: WorkerConfig, env: Env): KeySetSource {
-  if ('dir' in config.keys) return new DirKeySetSource(p, config.keys.dir);
-  return new SecretsKeySetSource(p, new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env))), config.keys.prefix);
-}
-
-/** The worker: key ring (Secrets Manager, or KEYS_DIR), signer (key set or KMS), audit recipient, tables, queue, TPM. */
+/**
+ * The worker: key ring and signer (worker-keys.ts), audit recipient, tables, queue, TPM, and WORKER_PIPELINES pipelines, each on its own thread (SPEC §8.8), fed by one consumer.
+ */
 export async function workerFromEnv(env: Env, log: Logger, opts: WorkerOptions = {}): Promise<WorkerParts> {
   const p = opts.p ?? getProvider('node');
   // the configuration first (SPEC §8.8): every variable is checked before any file or network call
   const config = workerConfig(env);
-  const pcrBank = pcrBankFromConfig(config.anchor, env);
   // a separate auditor key (SPEC §8.8): read before anything else; unreadable = no start, no fallback
   const auditor = config.auditRecipient ? await loadAuditRecipient(p, config.auditRecipient, 'AUDIT_RECIPIENT') : undefined;
   const secrets = () => new SecretsManagerStore(new SecretsManagerClient(awsClientConfig('SECRETS_MANAGER', {}, env)));
-  let signerFp = '';
-  let auditFp = '';
-  const ring = await KeyRing.open(p, keySetSource(p, config, env), {
-    reloadMs: opts.reloadMs,
-    onReloadError: (err) => log.log('warn', 'key set reload failed; keeping the generations held', { code: toImaError(err).code }),
-    onChange: (r) => {
-      log.log('info', 'key set generations changed', { held: r.sets.map((x) => `${x.stage}:${x.generation}`) });
-      const newest = r.newest(Date.now());
-      const signers = newest?.keyset.statement.signers;
-      if (newest && signers && signerFp && signers.decisions.fingerprint !== signerFp && newest.decisionsKey) {
-        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: signers.decisions.fingerprint, purpose: 'decisions' });
-      } else if (newest && signers && auditFp && signers.audit.fingerprint !== auditFp) {
-        // the checkpoint writer signs with the audit key it started with: a fresh task takes the new one
-        opts.onSignerRotated?.({ generation: newest.generation, fingerprint: signers.audit.fingerprint, purpose: 'audit' });
-      }
-    },
-  });
-  const now = Date.now();
-  let signer: Signer;
-  if (config.signer.kind === 'kms') {
-    signer = await KmsSigner.open(p, new KmsSigningKey(new KMSClient(awsClientConfig('KMS', {}, env))), config.signer.keyArn);
-  } else {
-    const held = ring.sets.find((x) => x.decisionsKey && x.notBefore <= now && now <= x.notAfter);
-    if (!held?.decisionsKey) {
-      ring.stop();
-      throw new PreconditionError('SIGNER_NOT_HELD', `no valid generation in ${ring.sourceName} holds its decisions signer's private key`, {
-        hint: 'the statement certifies a signer held elsewhere: set SIGNER=kms:<key arn> (SPEC §8.8)',
-      });
-    }
-    signer = opts.signer ? await opts.signer(held.decisionsKey, config) : new InlineSigner(p, held.decisionsKey);
-  }
-  signerFp = fingerprint('ML-DSA-87', signer.publicKey);
+  const keys = await openWorkerKeys(p, config, env, log, { reloadMs: opts.reloadMs, onSignerRotated: opts.onSignerRotated });
   try {
-    // Precondition: a generation valid now certifies this signer (else no response would verify)
-    ring.certificationFor(signer.publicKey, now);
+    return await startWorker(p, env, log, opts, config, keys, auditor, secrets);
   } catch (err) {
-    ring.stop();
-    await signer.close();
-    throw new PreconditionError('SIGNER_NOT_CERTIFIED', `no valid generation in ${ring.sourceName} certifies the signer ${signerFp.slice(0, 16)}…`, {
-      hint: config.signer.kind === 'kms' ? 'certify the KMS key with the root (ima-qs keys certify --kms-signer FILE) and publish that generation' : 'upload a current key set (ima-qs keys upload)',
-      cause: err,
-    });
+    await keys.close();
+    throw err;
   }
-  const current = ring.sets.find((x) => x.stage === 'current')!;
+}
+
+async function startWorker(
+  p: CryptoProvider,
+  env: Env,
+  log: Logger,
+  opts: WorkerOptions,
+  config: WorkerConfig,
+  keys: WorkerKeys,
+  auditor: AuditRecipient | undefined,
+  secrets: () => SecretStore,
+): Promise<WorkerParts> {
+  const current = keys.ring.sets.find((x) => x.stage === 'current')!;
   const auditRecipient = auditor ?? serviceRecipient(current.recipient.publicKey);
-  const { dynamo, requests, decisions } = tables(env, config.tables, opts.dynamo);
   const queue = new SqsQueue(new SQSClient(awsClientConfig('SQS', {}, env)), config.queueUrl);
-  let model: PersonaModel = new RulesModel();
-  if (config.personaModel) {
-    const { url, tokenSecret } = config.personaModel;
-    const token = tokenSecret !== undefined ? secretToken(secrets(), tokenSecret) : undefined;
-    if (token) await token(); // read at start: a missing or malformed token secret stops the start
-    model = new HttpPersonaModel({ url, token });
-  }
-  const { id: chain, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
-  const auditStore = dynamoAuditStore(dynamo, config.tables.audit);
-  // SPEC §8.11: the audit key signs registrations and checkpoints; it is the audit signer that the
-  // generation certifying this worker's signer certifies (SPEC §7.3), held in the same key set
-  let checkpoints: CheckpointWriter | undefined;
-  if (config.checkpoints) {
-    const held = ring.auditKeyFor(signer.publicKey, now);
-    const loc = config.checkpoints.location;
-    const store = loc.startsWith('s3://') ? s3CheckpointStore(loc, env).store : new FileCheckpointStore(loc);
-    checkpoints = new CheckpointWriter(p, {
-      store,
-      audit: auditStore,
-      key: auditSigningKey(held.key, `${ring.sourceName} generation ${held.generation}`),
-      certifications: () => ring.certifications(),
-      clock: systemClock,
-      everyEntries: config.checkpoints.everyEntries,
-      everyMs: config.checkpoints.everySeconds * 1000,
-      log,
+  let token: string | undefined;
+  if (config.personaModel?.tokenSecret !== undefined) token = await secretToken(secrets(), config.personaModel.tokenSecret)(); // read at start: a bad one stops it
+  const { id: base, source: chainSource } = await auditChainId(config, opts.fetch ?? fetch);
+  const shared = ThreadLock.buffer();
+  const n = config.pipelines;
+  const chains = Array.from({ length: n }, (_, i) => pipelineChain(base, i));
+  // SPEC §8.11: every pipeline chain registered before its first entry; the writer (and the audit
+  // key) stays on this thread, the pipelines tell it of each stored batch statement
+  const dynamo = opts.dynamo ?? new DynamoDBClient(awsClientConfig('DYNAMODB', {}, env));
+  const checkpoints = await workerCheckpoints(p, config, env, { dynamo, log, chains, keys });
+  const onBatch = checkpoints ? (chain: string, signed: SignedBatch, head: string) => checkpoints.observe(chain, signed, head) : undefined;
+  const pipelines: PipelineRunner[] = [];
+  let deps: PipelineDeps[] | undefined;
+  let model = config.personaModel ? 'http' : 'rules/v1';
+
+  if (opts.inline) {
+    const { requests, decisions } = tables(env, config.tables, dynamo);
+    const store = dynamoAuditStore(dynamo, config.tables.audit);
+    const { signer, ring } = keys;
+    const pm: PersonaModel = config.personaModel ? new HttpPersonaModel({ url: config.personaModel.url, ...(token !== undefined ? { token: async () => token! } : {}) }) : new RulesModel();
+    model = pm.name;
+    deps = Array.from({ length: n }, (_, i) => {
+      let pcrLock: PcrLock = new ThreadLock(shared, i + 1);
+      if (config.pcrLockFile) pcrLock = bothLocks(pcrLock, new FileLock(config.pcrLockFile));
+      return {
+        p,
+        recipientKey: current.recipient,
+        recipientFor: (fp: string) => ring.recipientFor(fp),
+        certification: (at: number) => ring.certificationFor(signer.publicKey, at),
+        signer,
+        signerFingerprint: keys.signerFingerprint,
+        model: pm,
+        requests,
+        decisions,
+        clock: systemClock,
+        log,
+        maxSkewMs: config.maxSkewSeconds * 1000,
+        claimLeaseMs: config.visibilitySeconds * 2000,
+        audit: new AuditChain(p, {
+          chain: chains[i],
+          store,
+          pcrBank: pcrBankFromConfig(config.anchor, env),
+          pcr: config.pcrIndex,
+          bank: config.pcrBank,
+          signer,
+          signerFingerprint: keys.signerFingerprint,
+          recipient: auditRecipient.publicKey,
+          recipientFingerprint: auditRecipient.fingerprint,
+          clock: systemClock,
+          pcrLock,
+          ...(onBatch ? { onBatch: (signed: SignedBatch, head: string) => onBatch(chains[i], signed, head) } : {}),
+        }),
+      };
     });
-    try {
-      // the statement first, then the registration: both before the chain's first entry
-      await checkpoints.register(chain, signerFp);
-    } catch (err) {
-      ring.stop();
-      await signer.close();
-      throw err;
+    pipelines.push(...deps.map((d) => new InlinePipeline(d)));
+  } else {
+    const modelSpec: PipelineSpec['model'] = config.personaModel
+      ? { kind: 'http', url: config.personaModel.url, ...(token !== undefined ? { token } : {}) }
+      : (opts.councilModel ?? { kind: 'rules' });
+    const dyn = awsClientConfig('DYNAMODB', {}, env);
+    const started = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) =>
+        ThreadPipeline.start(
+          {
+            index: i,
+            chain: chains[i],
+            keySource: keys.source,
+            signer: keys.signerSpec,
+            keyReload: { reloadMs: opts.reloadMs ?? 60_000 },
+            signerFingerprint: keys.signerFingerprint,
+            dynamo: { ...dyn },
+            tables: config.tables,
+            anchor: config.anchor.kind === 'tpm' ? { kind: 'tpm', tcti: config.anchor.tcti, env: { ...env } } : { kind: 'simulated', stateFile: config.anchor.stateFile },
+            pcr: config.pcrIndex,
+            bank: config.pcrBank,
+            lock: { shared, ...(config.pcrLockFile ? { file: config.pcrLockFile } : {}) },
+            recipient: { publicKey: auditRecipient.publicKey, fingerprint: auditRecipient.fingerprint },
+            model: modelSpec,
+            councilBudgetMs: config.councilBudgetMs,
+            maxSkewMs: config.maxSkewSeconds * 1000,
+            claimLeaseMs: config.visibilitySeconds * 2000,
+            notifyStored: false,
+            observeBatches: onBatch !== undefined,
+          },
+          { log, ...(onBatch ? { onBatch } : {}) },
+        ),
+      ),
+    );
+    for (const r of started) if (r.status === 'fulfilled') pipelines.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(pipelines.map((x) => x.close()));
+      throw (failed as PromiseRejectedResult).reason;
     }
-    auditFp = checkpoints.signer;
   }
-  const writer = checkpoints;
-  const deps: PipelineDeps = {
-    p,
-    recipientKey: current.recipient,
-    recipientFor: (fp) => ring.recipientFor(fp),
-    certification: (at) => ring.certificationFor(signer.publicKey, at),
-    signer,
-    signerFingerprint: signerFp,
-    model,
-    requests,
-    decisions,
-    clock: systemClock,
+  const emf = new EmfMetrics('worker', opts.metrics ?? (opts.inline ? 'off' : 'stdout'), log, { flushEveryMs: 1000 });
+  const consumer = new Consumer(
+    queue,
+    pipelines,
     log,
-    maxSkewMs: config.maxSkewSeconds * 1000,
-    audit: new AuditChain(p, {
-      chain,
-      store: auditStore,
-      pcrBank,
-      pcr: config.pcrIndex,
-      bank: config.pcrBank,
-      signer,
-      signerFingerprint: signerFp,
-      recipient: auditRecipient.publicKey,
-      recipientFingerprint: auditRecipient.fingerprint,
-      clock: systemClock,
-      ...(writer ? { onBatch: (signed: SignedBatch, head: string) => writer.observe(chain, signed, head) } : {}),
-    }),
-  };
-  const consumer = new Consumer(queue, deps, log, {
-    visibilitySeconds: config.visibilitySeconds,
-    waitSeconds: config.waitSeconds,
-    graceMs: config.stopGraceSeconds * 1000,
-  });
+    { visibilitySeconds: config.visibilitySeconds, waitSeconds: config.waitSeconds, graceMs: config.stopGraceSeconds * 1000 },
+    new WorkerMetrics(emf),
+  );
   return {
     config,
-    deps,
     consumer,
-    signer,
-    ring,
+    pipelines,
+    ...(deps ? { deps } : {}),
+    ring: keys.ring,
+    signer: keys.signer,
     ...(checkpoints ? { checkpoints } : {}),
     chainSource,
     auditRecipient: { fingerprint: auditRecipient.fingerprint, source: auditRecipient.source, auditor: auditor !== undefined },
+    signerFingerprint: keys.signerFingerprint,
+    model,
+    close: async () => {
+      await Promise.all(pipelines.map((x) => x.close()));
+      emf.close();
+      await keys.close();
+    },
   };
-}
-
-export type ChainIdSource = 'AUDIT_CHAIN_ID' | 'ecs-task' | 'hostname';
-
-/**
- * The worker's chain id (SPEC §8.8, §8.11): AUDIT_CHAIN_ID; else on ECS the task id (the last part
- * of the TaskARN from the task metadata endpoint v4: unique per task, what the registry lists);
- * else, outside ECS, the host name. On ECS a failed metadata read stops the start: a Fargate
- * task's host name is neither stable nor meaningful to an auditor.
- */
-export async function auditChainId(config: Pick<WorkerConfig, 'auditChainId' | 'ecsMetadataUri'>, fetchImpl: typeof fetch): Promise<{ id: string; source: ChainIdSource }> {
-  if (config.auditChainId) return { id: config.auditChainId, source: 'AUDIT_CHAIN_ID' };
-  if (!config.ecsMetadataUri) return { id: checkChainId(hostname().slice(0, 128)), source: 'hostname' };
-  const fail = (why: string, cause?: unknown) =>
-    new RemoteError('ECS_METADATA_FAILED', `reading the task id from the ECS task metadata endpoint failed: ${why}`, {
-      hint: 'set AUDIT_CHAIN_ID, or check that the task runs on ECS (the agent sets ECS_CONTAINER_METADATA_URI_V4)',
-      ...(cause ? { cause } : {}),
-    });
-  let text: string;
-  try {
-    const res = await fetchImpl(`${config.ecsMetadataUri.replace(/\/$/, '')}/task`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
-    if (res.status !== 200) throw fail(`status ${res.status}`);
-    text = await res.text();
-  } catch (err) {
-    throw err instanceof RemoteError ? err : fail('no answer', err);
-  }
-  if (text.length > 1 << 20) throw fail('the answer is over 1 MiB');
-  let arn: unknown;
-  try {
-    arn = (parseStrictJson(text) as { TaskARN?: unknown }).TaskARN;
-  } catch {
-    throw fail('the answer is not JSON');
-  }
-  // arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/TASK_ID (or the old task/TASK_ID)
-  const m = typeof arn === 'string' ? /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task\/(?:[A-Za-z0-9_-]{1,255}\/)?([A-Za-z0-9-]{1,64})$/.exec(arn) : null;
-  if (!m) throw fail('TaskARN is not an ECS task ARN');
-  return { id: m[1], source: 'ecs-task' };
 }

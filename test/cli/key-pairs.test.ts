@@ -96,7 +96,7 @@ describe('KEY_PAIR_MISMATCH for every command that loads keys', () => {
     const state = join(dir, 'state');
     mkdirSync(state, { mode: 0o700 });
     cpSync(join(dir, 'mix-ecdh'), join(state, 'keys'), { recursive: true });
-    const r = await runCli(['local', 'up', '--port', '0', '--state', state, '--simulated', '--threads', '0', '--json'], {
+    const r = await runCli(['local', 'up', '--port', '0', '--state', state, '--simulated', '--workers', '0', '--json'], {
       cwd: dir,
       stopSignal: () => new AbortController().signal,
     });
@@ -113,8 +113,8 @@ describe('KEY_PAIR_MISMATCH for every command that loads keys', () => {
       AWS_SECRET_ACCESS_KEY: 'test',
     };
     const log = { info() {}, warn() {}, error() {}, debug() {} } as never;
-    await expect(workerFromEnv(env, log, { p })).rejects.toMatchObject({ code: 'KEY_PAIR_MISMATCH', exitCode: 3 });
-    const parts = await workerFromEnv({ ...env, KEYS_DIR: join(dir, 'a') }, log, { p });
+    await expect(workerFromEnv(env, log, { p, inline: true })).rejects.toMatchObject({ code: 'KEY_PAIR_MISMATCH', exitCode: 3 });
+    const parts = await workerFromEnv({ ...env, KEYS_DIR: join(dir, 'a') }, log, { p, inline: true });
     expect(parts.auditRecipient.auditor).toBe(false);
     parts.ring.stop();
   });

@@ -1,5 +1,5 @@
 // `ima-qs local up` through the program, in-process: it prints the ready line (endpoint + pin),
-// (--threads 0: the SigningPool's threads cannot load .ts sources on Node 20; the spawned-binary demo test runs the pool from dist/.)
+// (--workers 1: one pipeline thread, loaded from dist/ — built by `npm test` first; Node 20 cannot load a .ts worker.)
 // serves a request until its stop signal aborts, then prints one JSON summary and exits 0.
 // Usage errors: no anchor chosen, both anchors, a bad port.
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ describe('local up', () => {
           return true;
         },
       };
-      running = runCli(['local', 'up', '--port', '0', '--state', join(tmp.dir, 'st'), '--simulated', '--threads', '0', '--json'], {
+      running = runCli(['local', 'up', '--port', '0', '--state', join(tmp.dir, 'st'), '--simulated', '--workers', '1', '--json'], {
         stderr,
         cwd: tmp.dir,
         stopSignal: () => stop.signal,

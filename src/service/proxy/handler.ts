@@ -25,11 +25,12 @@ import { ImaError, InputError, toImaError } from '../../errors.js';
 import { fromBase64, toBase64, toHex } from '../../crypto/bytes.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { Clock, Queue, Random, Table } from '../../ports.js';
+import type { Clock, Item, Queue, Random, Table } from '../../ports.js';
 import { DEFAULT_TTL_SECONDS, encodeQueued, requestKey } from '../../protocol/records.js';
 import { MAX_SEALED_BYTES, checkSealedFormat, isHandle, isRoute, requestHandle } from '../../protocol/request.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
 import { abortableSleep, intervalWaiter, type DecisionWaiter, type Sleep } from './decision-waiter.js';
+import type { ProxyMetrics, ProxyRoute } from '../metrics.js';
 
 export interface PublishedKeys {
   /** the signed public-keys document, exactly as published (JSON text) */
@@ -63,6 +64,8 @@ export interface ProxyDeps {
   pollIntervalMs?: number;
   /** how the default waiter sleeps (tests inject one that advances their clock) */
   sleep?: Sleep;
+  /** EMF metrics (SPEC §8.8): Requests by route, ServerErrors, Refused by code */
+  metrics?: ProxyMetrics;
   /**
    * The browser page's files by request path, each with its headers (src/web/site.ts builds it);
    * absent: no page (GET / is 404 like any unknown path).
@@ -212,6 +215,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
       throw err;
     }
     remember(handle, Math.floor(now / 1000) + ttlSeconds);
+    waiter.expect?.(handle);
     log.log('info', 'request queued', { handle, route, bytes: sealed.length });
     return json(202, { handle, status: 'queued', poll: `/api/decisions/${handle}` });
   }
@@ -225,16 +229,20 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     if (!isHandle(handle)) throw new InputError('BAD_HANDLE', 'a decision handle is 64 lowercase hex digits');
     const deadline = deps.clock.now() + waitMs;
     const maxReads = Math.ceil(waitMs / pollIntervalMs) + 2;
+    let handed: Item | void = undefined;
     for (let reads = 1; ; reads++) {
-      const answer = await lookup(handle);
+      const answer = await lookup(handle, handed || undefined);
       const left = deadline - deps.clock.now();
       if (answer.statusCode !== 202 || left <= 0 || reads >= maxReads || signal?.aborted) return answer;
-      await waiter.wait(handle, left, signal);
+      handed = await waiter.wait(handle, left, signal);
     }
   }
 
-  async function lookup(handle: string): Promise<APIGatewayProxyStructuredResultV2> {
-    const d = await deps.decisions.get({ id: handle });
+  /** `stored`: the decision item the worker's store handed over (local up): no read then. */
+  async function lookup(handle: string, stored?: Item): Promise<APIGatewayProxyStructuredResultV2> {
+    // queued here and nothing stored yet (local up: every store notifies): pending without a read
+    if (!stored && waiter.pendingHere?.(handle)) return json(202, { handle, status: 'pending' });
+    const d = stored ?? (await deps.decisions.get({ id: handle }));
     if (d?.status === 'decided' && d.sealed instanceof Uint8Array) {
       known.delete(handle);
       return { statusCode: 200, headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }, body: toBase64(d.sealed), isBase64Encoded: true };
@@ -256,7 +264,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     return refuse(404, 'UNKNOWN_HANDLE', 'no request with this handle');
   }
 
-  return async (event, ctx) => {
+  const handle: ProxyHandler = async (event, ctx) => {
     try {
       const { method, path } = target(event);
       if (path === '/api/keys') {
@@ -291,4 +299,28 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
       return refuse(500, 'INTERNAL', 'internal error');
     }
   };
+  const metrics = deps.metrics;
+  if (!metrics) return handle;
+  return async (event, ctx) => {
+    const res = await handle(event, ctx);
+    metrics.request(routeOf(event), res.statusCode ?? 200, res.statusCode !== undefined && res.statusCode >= 400 ? errorCode(res.body) : undefined);
+    return res;
+  };
+}
+
+/** The metric dimension of a request's path (SPEC §8.8 metrics). */
+function routeOf(event: APIGatewayProxyEventV2): ProxyRoute {
+  const raw = typeof event === 'object' && event !== null && typeof event.rawPath === 'string' ? event.rawPath.replace(/\/+$/, '') : '';
+  if (raw === '/api/keys') return 'keys';
+  if (raw === '/api/analyze') return 'analyze';
+  if (raw === '/api/patents') return 'patents';
+  if (raw.startsWith('/api/decisions/')) return 'decisions';
+  if (raw === '' || raw === '/index.html' || raw === '/app.js' || raw === '/app.css') return 'page';
+  return 'other';
+}
+
+function errorCode(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  const m = /^\{"error":\{"code":"([A-Z][A-Z0-9_]{0,63})"/.exec(body);
+  return m?.[1];
 }

@@ -15,11 +15,12 @@ import { toImaError } from '../../errors.js';
 import { readPageFiles } from '../../web/page-files.js';
 import { servedPage } from '../../web/site.js';
 import { jsonLogger } from '../log.js';
+import { EmfMetrics, proxyMetrics, type ProxyMetrics } from '../metrics.js';
 import { proxyFromEnv } from '../wiring.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from './apigw.js';
 import type { ProxyContext, ProxyHandler } from './handler.js';
 
-let built: ProxyHandler | undefined;
+let built: { handler: ProxyHandler; metrics: ProxyMetrics } | undefined;
 
 const UNAVAILABLE: APIGatewayProxyStructuredResultV2 = {
   statusCode: 503,
@@ -38,14 +39,22 @@ function bundledPage(log: ReturnType<typeof jsonLogger>) {
   }
 }
 
-function build(): ProxyHandler {
+function build(): { handler: ProxyHandler; metrics: ProxyMetrics } {
   const log = jsonLogger(process.stdout, { service: 'ima-qs-proxy' });
+  // EMF on stdout (SPEC §8.8 metrics): CloudWatch Logs extracts them from the function's log
+  const metrics = proxyMetrics(new EmfMetrics('proxy', 'stdout', log));
   try {
-    return proxyFromEnv(process.env, log, { page: bundledPage(log) });
+    return { handler: proxyFromEnv(process.env, log, { metrics, page: bundledPage(log) }), metrics };
   } catch (err) {
     const e = toImaError(err);
     log.log('error', 'proxy configuration refused', { code: e.code, error: e.message, ...(e.details?.variables ? { variables: e.details.variables } : {}) });
-    return async () => UNAVAILABLE;
+    return {
+      handler: async () => {
+        metrics.request('other', 503);
+        return UNAVAILABLE;
+      },
+      metrics,
+    };
   }
 }
 
@@ -53,5 +62,9 @@ function build(): ProxyHandler {
 // held request answers before the function's timeout
 export async function handler(event: APIGatewayProxyEventV2, context?: ProxyContext): Promise<APIGatewayProxyStructuredResultV2> {
   built ??= build();
-  return built(event, context);
+  try {
+    return await built.handler(event, context);
+  } finally {
+    built.metrics.flush(); // the function may be frozen right after it answers
+  }
 }

@@ -30,13 +30,15 @@ import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { runCli } from '../../helpers/cli.js';
 import { buildChain, p, removeDir, tempDir } from './fixtures.js';
 
+/** `--workers 0`: one pipeline on the main thread, its chain local/0 (SPEC §9) */
+const CHAIN = 'local/0';
 let root: string;
 let state: string;
 
 beforeAll(async () => {
   root = tempDir();
   state = join(root, 'state');
-  const stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, signingThreads: 0, checkpoints: { everyEntries: 3, everyMs: 3_600_000 } });
+  const stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, workers: 0, checkpoints: { everyEntries: 3, everyMs: 3_600_000 } });
   try {
     const client = new BlackBoxClient({ endpoint: stack.endpoint, pin: stack.fingerprint, provider: p, timeoutMs: 30_000 });
     for (let i = 0; i < 8; i++) {
@@ -76,7 +78,7 @@ async function withDb<T>(dir: string, fn: (c: DynamoDBClient, store: TableAuditS
 
 const del = (c: DynamoDBClient, chain: string, seq: number) => c.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: toDynamo({ chain, seq }) }));
 const putStatement = (c: DynamoDBClient, seq: number, statement: string, signature: string) =>
-  c.send(new PutItemCommand({ TableName: DEFAULT_TABLES.audit, Item: toDynamo({ chain: 'local#batches', seq, statement, signature }) }));
+  c.send(new PutItemCommand({ TableName: DEFAULT_TABLES.audit, Item: toDynamo({ chain: `${CHAIN}#batches`, seq, statement, signature }) }));
 
 async function verify(dir: string) {
   const r = await runCli(['audit', 'verify', '--state', dir, '--json']);
@@ -86,17 +88,17 @@ async function verify(dir: string) {
 async function expectProblem(dir: string, seq: number, kind: string) {
   const r = await verify(dir);
   expect(r.code, r.stdout).toBe(1);
-  expect(r.doc.error.details).toEqual({ chain: 'local', seq, kind });
+  expect(r.doc.error.details).toEqual({ chain: CHAIN, seq, kind });
   return r;
 }
 
 describe('local up writes STATE/checkpoints; audit verify --state finds the tampering', () => {
   it('the untouched state verifies: registered, the final checkpoint covers all 8 entries, labelled honestly', async () => {
-    const names = readdirSync(join(state, 'checkpoints', 'checkpoints', 'local'));
+    const names = readdirSync(join(state, 'checkpoints', 'checkpoints', encodeURIComponent(CHAIN)));
     expect(names.length).toBeGreaterThanOrEqual(3); // at 3, at 6, and at stop (8)
     const r = await verify(copy());
     expect(r.code, r.stdout).toBe(0);
-    expect(r.doc.chains[0]).toMatchObject({ chain: 'local', entries: 8, anchor: 'signed hash chain with checkpoints; no hardware anchor' });
+    expect(r.doc.chains[0]).toMatchObject({ chain: CHAIN, entries: 8, anchor: 'signed hash chain with checkpoints; no hardware anchor' });
     expect(r.doc.chains[0].checkpoints).toMatchObject({ registered: true, latest: { size: 8 } });
     expect(r.doc.checkpointStore.location).toContain('checkpoints');
     const tail = await runCli(['audit', 'tail', '--state', state, '-n', '1']);
@@ -107,9 +109,9 @@ describe('local up writes STATE/checkpoints; audit verify --state finds the tamp
   it('the tail truncated at a batch boundary, with its statements: missing at 6', async () => {
     const dir = copy();
     await withDb(dir, async (c, store) => {
-      const sts = await store.batches('local', { from: 6 });
-      for (const s of [6, 7]) await del(c, 'local', s);
-      for (const b of sts) await del(c, 'local#batches', b.first_seq);
+      const sts = await store.batches(CHAIN, { from: 6 });
+      for (const s of [6, 7]) await del(c, CHAIN, s);
+      for (const b of sts) await del(c, `${CHAIN}#batches`, b.first_seq);
     });
     const r = await expectProblem(dir, 6, 'missing');
     expect(r.doc.error.message).toContain('checkpoint');
@@ -117,16 +119,16 @@ describe('local up writes STATE/checkpoints; audit verify --state finds the tamp
 
   it('an entry deleted in the middle: missing at 4', async () => {
     const dir = copy();
-    await withDb(dir, (c) => del(c, 'local', 4));
+    await withDb(dir, (c) => del(c, CHAIN, 4));
     await expectProblem(dir, 4, 'missing');
   });
 
   it('the whole chain deleted: missing at 0', async () => {
     const dir = copy();
     await withDb(dir, async (c, store) => {
-      const sts = await store.batches('local');
-      for (let s = 0; s < 8; s++) await del(c, 'local', s);
-      for (const b of sts) await del(c, 'local#batches', b.first_seq);
+      const sts = await store.batches(CHAIN);
+      for (let s = 0; s < 8; s++) await del(c, CHAIN, s);
+      for (const b of sts) await del(c, `${CHAIN}#batches`, b.first_seq);
     });
     await expectProblem(dir, 0, 'missing');
   });
@@ -135,7 +137,7 @@ describe('local up writes STATE/checkpoints; audit verify --state finds the tamp
     const dir = copy();
     const keys = await loadPrivateKeys(p, join(dir, 'keys'));
     const first = await withDb(dir, async (c, store) => {
-      const [b] = await store.batches('local', { to: 3, descending: true, limit: 1 });
+      const [b] = await store.batches(CHAIN, { to: 3, descending: true, limit: 1 });
       const st = parseStrictJson(b.statement) as BatchStatement;
       const flipped = { ...st, pcr: { ...st.pcr, simulated: false } };
       await putStatement(c, b.first_seq, canonicalJson(flipped), toBase64(signJson(p, keys.mldsa, 'batch', flipped)));
@@ -149,21 +151,21 @@ describe('local up writes STATE/checkpoints; audit verify --state finds the tamp
     const keys = await loadPrivateKeys(p, join(dir, 'keys'));
     const k = { keys, dir: join(dir, 'keys'), fp: fingerprints(publicKeysOf(keys)) };
     await withDb(dir, async (c, store) => {
-      const sts = await store.batches('local');
-      for (let s = 0; s < 8; s++) await del(c, 'local', s);
-      for (const b of sts) await del(c, 'local#batches', b.first_seq);
-      await buildChain(k, store, new SimulatedBank(join(root, `forged-${n}.json`)), 'local', [3, 3, 2], { pcr: 11, start: 100 });
+      const sts = await store.batches(CHAIN);
+      for (let s = 0; s < 8; s++) await del(c, CHAIN, s);
+      for (const b of sts) await del(c, `${CHAIN}#batches`, b.first_seq);
+      await buildChain(k, store, new SimulatedBank(join(root, `forged-${n}.json`)), CHAIN, [3, 3, 2], { pcr: 11, start: 100 });
     });
     await expectProblem(dir, 0, 'altered');
   });
 
   it('a checkpoint file deleted between two others, or rewritten (even with the audit key of STATE/keys): found by the links', async () => {
     const removed = copy();
-    const dirOf = (d: string) => join(d, 'checkpoints', 'checkpoints', 'local');
-    const cp1 = checkpointKey('local', 1).split('/').pop()!;
+    const dirOf = (d: string) => join(d, 'checkpoints', 'checkpoints', encodeURIComponent(CHAIN));
+    const cp1 = checkpointKey(CHAIN, 1).split('/').pop()!;
     unlinkSync(join(dirOf(removed), cp1));
     const r1 = await expectProblem(removed, 3, 'checkpoint');
-    expect(r1.doc.error.message).toContain('checkpoint 1 of chain local is missing');
+    expect(r1.doc.error.message).toContain(`checkpoint 1 of chain ${CHAIN} is missing`);
 
     const rewritten = copy();
     const file = join(dirOf(rewritten), cp1);

@@ -26,16 +26,16 @@ afterAll(async () => {
 describe('audit --state on the local stack', () => {
   it('reads and verifies the running stack, and the stopped one', async () => {
     const state = join(root, 'state');
-    stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, signingThreads: 0 });
+    stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, workers: 0 });
     const keys = await loadPrivateKeys(p, join(state, 'keys'));
     const k = { keys, dir: join(state, 'keys'), fp: fingerprints(publicKeysOf(keys)) };
-    await buildChain(k, stack.audit, new SimulatedBank(join(state, 'tpm-sim.json')), stack.chain, [2, 1], { pcr: 11 });
+    await buildChain(k, stack.audit, new SimulatedBank(join(state, 'tpm-sim.json')), stack.chains[0], [2, 1], { pcr: 11 });
 
     const running = await runCli(['audit', 'verify', '--state', state, '--json']);
     expect(running.code, running.stderr).toBe(0);
     const doc = running.json();
     expect(doc.source).toContain('running stack');
-    expect(doc.chains[0]).toMatchObject({ chain: 'local', entries: 3, batches: 2 });
+    expect(doc.chains[0]).toMatchObject({ chain: 'local/0', entries: 3, batches: 2 });
     expect(doc.chains[0].compared).toMatchObject({ status: 'match' }); // the stack's simulated bank, by default
     expect(doc.evidence.source).toContain('SIMULATED');
 
@@ -52,6 +52,6 @@ describe('audit --state on the local stack', () => {
     const stopped = await runCli(['audit', 'verify', '--state', state, '--json']);
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.json().source).not.toContain('running');
-    expect(stopped.json().chains[0]).toMatchObject({ chain: 'local', entries: 3 });
+    expect(stopped.json().chains[0]).toMatchObject({ chain: 'local/0', entries: 3 });
   });
 });

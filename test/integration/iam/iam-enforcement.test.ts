@@ -207,6 +207,7 @@ function serviceEnv(who: Who): Record<string, string> {
     KEYS_SECRET_PREFIX: PREFIX,
     IMA_QS_PCR_ANCHOR: `simulated:${join(stateDir, 'pcr.json')}`,
     AUDIT_CHAIN_ID: 'iam-test',
+    WORKER_PIPELINES: '1',
     AUDIT_CHECKPOINTS: `s3://${BUCKET}`,
     AWS_ENDPOINT_URL_S3: recorder.endpoint,
     VISIBILITY_SECONDS: '30',
@@ -249,6 +250,7 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
       const final = await w.checkpoints!.stop();
       expect(final.failed).toEqual([]);
       expect(final.written).toBe(1);
+      await w.close();
     }
     // nothing the two sent was refused
     flowCalls = [...recorder.calls];
@@ -272,6 +274,8 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
     }
     // the conditioned statements were exercised
     for (const x of ['proxy dynamodb:PutItem', 'worker dynamodb:PutItem', 'worker s3:PutObject', 'worker s3:ListBucket']) expect(seen).toContain(x);
+    // the worker's audit-slot claim (aud#<handle>) went through its own statement
+    expect(flowCalls.some((c) => c.operation === 'PutItem' && JSON.stringify(c.input).includes('"aud#'))).toBe(true);
   });
 
   it('the proxy cannot plant a decision or a refusal, read a private key, or consume the queue', async () => {
@@ -291,28 +295,34 @@ describe('the roles from infra/ under moto IAM enforcement', () => {
 
   it('the worker cannot delete or scan audit entries, enqueue, or touch another table', async () => {
     const ddb = client(DynamoDBClient, 'worker');
-    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0' }, seq: { N: '0' } } })))).toMatch(DENIED);
     expect(await attempt(() => ddb.send(new ScanCommand({ TableName: DEFAULT_TABLES.audit })))).toMatch(DENIED);
     expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.decisions, Key: { id: { S: handle } } })))).toMatch(DENIED);
     const sqs = client(SQSClient, 'worker');
     expect(await attempt(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{}' })))).toMatch(DENIED);
+    // it may delete only a stale audit-slot claim of its own kind (aud#, taken over after a lease,
+    // SPEC 8.7), never the proxy's replay guard or a request-id claim (the evaluator checks LeadingKeys)
+    const del = (key: string) => evaluate(policies.worker, { action: 'dynamodb:DeleteItem', resource: deployment.tables.requests, context: { 'dynamodb:LeadingKeys': [key] } });
+    expect(del(`aud#${handle}`)).toBe('allow');
+    expect(del(`req#${handle}`)).toBe('implicit-deny');
+    expect(del('rid#x')).toBe('implicit-deny');
     // the audit entry is still there (read with the harness user)
-    const item = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } } }));
+    const item = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0' }, seq: { N: '0' } } }));
     expect(item.Item?.core?.S).toBeDefined();
-    const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test#batches' }, seq: { N: '0' } } }));
+    const batch = await client(DynamoDBClient, 'harness').send(new GetItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0#batches' }, seq: { N: '0' } } }));
     expect(batch.Item?.statement?.S).toBeDefined();
   });
 
   it('the worker writes checkpoints but cannot delete or update an audit item, nor delete or overwrite a checkpoint (role and Object Lock)', async () => {
     const ddb = client(DynamoDBClient, 'worker');
     // issue 14 item 4: PutItem only; no UpdateItem, no DeleteItem on the audit table
-    expect(await attempt(() => ddb.send(new UpdateItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test' }, seq: { N: '0' } }, UpdateExpression: 'SET #c = :v', ExpressionAttributeNames: { '#c': 'core' }, ExpressionAttributeValues: { ':v': { S: 'x' } } })))).toMatch(DENIED);
-    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test#batches' }, seq: { N: '0' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new UpdateItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0' }, seq: { N: '0' } }, UpdateExpression: 'SET #c = :v', ExpressionAttributeNames: { '#c': 'core' }, ExpressionAttributeValues: { ':v': { S: 'x' } } })))).toMatch(DENIED);
+    expect(await attempt(() => ddb.send(new DeleteItemCommand({ TableName: DEFAULT_TABLES.audit, Key: { chain: { S: 'iam-test/0#batches' }, seq: { N: '0' } } })))).toMatch(DENIED);
     const harness = new S3Client({ ...clientConfig(creds.harness, recorder.endpoint), forcePathStyle: true });
     const versions = await harness.send(new ListObjectVersionsCommand({ Bucket: BUCKET }));
     const keys = (versions.Versions ?? []).map((v) => v.Key).sort();
-    // the registration, the checkpoint, and the root-signed statement that certifies the audit key (SPEC §8.11)
-    expect(keys).toEqual(['checkpoints/iam-test/000000000000.json', expect.stringMatching(/^keysets\/g000000001-[0-9a-f]{48}\.json$/), 'registry/iam-test.json']);
+    // the one pipeline's chain iam-test/0 (SPEC §8.11: the id URI-encoded in the key), its registration, and the root-signed statement that certifies the audit key
+    expect(keys).toEqual(['checkpoints/iam-test%2F0/000000000000.json', expect.stringMatching(/^keysets\/g000000001-[0-9a-f]{48}\.json$/), 'registry/iam-test%2F0.json']);
     const s3w = new S3Client({ ...clientConfig(creds.worker, recorder.endpoint), forcePathStyle: true });
     const cp = (versions.Versions ?? []).find((v) => v.Key!.startsWith('checkpoints/'))!;
     // the role: no DeleteObject at all (with or without a version id)

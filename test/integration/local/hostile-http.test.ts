@@ -33,7 +33,7 @@ let port = 0;
 const TEN_MB = Buffer.alloc(10 * 1024 * 1024, 0x41);
 
 beforeAll(async () => {
-  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'simulated' }, port: 0, signingThreads: 0, http: BOUNDS, drainMs: 1000 });
+  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'simulated' }, port: 0, workers: 0, http: BOUNDS, drainMs: 1000 });
   port = stack.port;
 }, 60_000);
 

@@ -43,7 +43,7 @@ beforeAll(async () => {
       },
     };
     // relative --audit-recipient: taken from the command's working directory
-    running = runCli(['local', 'up', '--port', '0', '--state', state, '--simulated', '--threads', '0', '--audit-recipient', 'auditor_keys', '--json'], {
+    running = runCli(['local', 'up', '--port', '0', '--state', state, '--simulated', '--workers', '0', '--audit-recipient', 'auditor_keys', '--json'], {
       stderr,
       cwd: tmp.dir,
       stopSignal: () => stop.signal,
@@ -79,7 +79,7 @@ describe('local up --audit-recipient (a separate auditor key)', () => {
     const r = await runCli(['audit', 'show', '0', '--state', state, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const core = r.json().entry.core;
-    expect(core).toMatchObject({ v: 3, chain: 'local', recipient: auditorFp });
+    expect(core).toMatchObject({ v: 3, chain: 'local/0', recipient: auditorFp });
     expect(core).not.toHaveProperty('route');
   });
 
@@ -129,11 +129,11 @@ describe('local up --audit-recipient (a separate auditor key)', () => {
   it('audit verify passes with no private key at all', async () => {
     const r = await runCli(['audit', 'verify', '--state', state, '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json().chains[0]).toMatchObject({ chain: 'local', ok: true, entries: 2 });
+    expect(r.json().chains[0]).toMatchObject({ chain: 'local/0', ok: true, entries: 2 });
   });
 
   it('the start-up table says who reads the audit payloads', () => {
-    const base = { endpoint: 'http://127.0.0.1:1', fingerprint: 'f'.repeat(64), signerFingerprint: 'e'.repeat(64), ring: { sets: [{ generation: 1, stage: 'current' }] }, stateDir: state, keysCreated: false, anchor: { kind: 'simulated', simulated: true, pcr: 11, stateFile: 'x' }, signer: { threads: 0 } };
+    const base = { endpoint: 'http://127.0.0.1:1', fingerprint: 'f'.repeat(64), signerFingerprint: 'e'.repeat(64), ring: { sets: [{ generation: 1, stage: 'current' }] }, stateDir: state, keysCreated: false, anchor: { kind: 'simulated', simulated: true, pcr: 11, stateFile: 'x' }, workers: 0, chains: ['local/0'] };
     const row = (s: object) => startBanner(s as LocalStack).find(([k]) => k === 'audit recipient')?.[1];
     expect(row({ ...base, auditRecipient: info.auditRecipient })).toBe(`${auditorFp} (auditor key ${auditorDir})`);
     expect(row({ ...base, auditRecipient: { fingerprint: 'ab'.repeat(32), source: 'STATE/keys', auditor: false } })).toBe(`${'ab'.repeat(32)} (the service key, STATE/keys)`);
@@ -146,7 +146,7 @@ describe('local up --audit-recipient that cannot be used', () => {
     ['a signing key file', 'auditor_keys/ml_dsa_87_public.key', 'KEY_WRONG_ALGORITHM'],
   ])('%s: exit 3 AUDIT_RECIPIENT_INVALID, before any key is generated', async (_what, arg, cause) => {
     const dir = join(tmp.dir, `bad-${cause}`);
-    const r = await runCli(['local', 'up', '--port', '0', '--state', dir, '--simulated', '--threads', '0', '--audit-recipient', arg, '--json'], {
+    const r = await runCli(['local', 'up', '--port', '0', '--state', dir, '--simulated', '--workers', '0', '--audit-recipient', arg, '--json'], {
       cwd: tmp.dir,
       stopSignal: () => new AbortController().signal,
     });

@@ -22,7 +22,7 @@ const p = getProvider('node');
 const tmp = tempDir('ima-rotate-');
 const state = join(tmp.dir, 'state');
 let stack: LocalStack | undefined;
-const start = () => startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, signingThreads: 0, keysReloadMs: 200 });
+const start = () => startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, workers: 2, keysReloadMs: 200 });
 const held = (s: LocalStack) => s.ring.sets.map((x) => `${x.stage}:${x.generation}`).sort();
 
 interface Outcome {

@@ -19,7 +19,7 @@ let analyzeSeq = -1;
 
 beforeAll(async () => {
   files = writeSamples(tmp.dir);
-  stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, signingThreads: 0 });
+  stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, workers: 2 });
 }, 60_000);
 
 afterAll(async () => {
@@ -172,7 +172,7 @@ describe('local stack: request → response.json → verify', () => {
   it('a restart on the same state dir keeps the keys and the earlier decisions', async () => {
     const fp = stack.fingerprint;
     await stack.stop();
-    stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, signingThreads: 0 });
+    stack = await startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, workers: 2 });
     expect(stack.keysCreated).toBe(false);
     expect(stack.fingerprint).toBe(fp);
     for (const h of Object.values(handles)) {
@@ -187,6 +187,6 @@ describe('local stack: request → response.json → verify', () => {
   }, 60_000);
 
   it('a second stack on the same state dir is refused (STATE_IN_USE, exit 5)', async () => {
-    await expect(startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, signingThreads: 0 })).rejects.toMatchObject({ code: 'STATE_IN_USE' });
+    await expect(startLocalStack({ stateDir: state, anchor: { kind: 'simulated' }, port: 0, workers: 2 })).rejects.toMatchObject({ code: 'STATE_IN_USE' });
   });
 });

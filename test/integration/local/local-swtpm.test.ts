@@ -5,7 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlackBoxClient } from '../../../src/client/black-box-client.js';
 import { toHex } from '../../../src/crypto/bytes.js';
+import { defaultProvider } from '../../../src/crypto/providers.js';
 import { startLocalStack, type LocalStack } from '../../../src/local/local-stack.js';
 import { Tpm2ToolsBank } from '../../../src/tpm/tpm2-tools.js';
 import { runCli } from '../../helpers/cli.js';
@@ -18,7 +20,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   tpm = await startSwtpm();
-  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'tpm', tcti: tpm.tcti }, port: 0, signingThreads: 0, env: {} });
+  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'tpm', tcti: tpm.tcti }, port: 0, workers: 1, env: {} });
 }, 60_000);
 
 afterAll(async () => {
@@ -58,10 +60,45 @@ describe('local stack on swtpm (--tcti)', () => {
     const dead = tempDir('ima-local-dead-');
     try {
       await expect(
-        startLocalStack({ stateDir: join(dead.dir, 's'), anchor: { kind: 'tpm', tcti: `swtpm:path=${dead.dir}/none.sock` }, port: 0, signingThreads: 0, env: {} }),
+        startLocalStack({ stateDir: join(dead.dir, 's'), anchor: { kind: 'tpm', tcti: `swtpm:path=${dead.dir}/none.sock` }, port: 0, workers: 1, env: {} }),
       ).rejects.toMatchObject({ errorClass: 'remote' });
     } finally {
       dead.cleanup();
     }
   }, 30_000);
+});
+
+describe('one PCR, many writers (issue 13.2)', () => {
+  it('4 pipelines against one swtpm: every chain verifies against the TPM (audit verify --tcti)', async () => {
+    const tpm4 = await startSwtpm();
+    const dir = tempDir('ima-local-tpm4-');
+    const state = join(dir.dir, 'state');
+    let s: LocalStack | undefined;
+    try {
+      s = await startLocalStack({ stateDir: state, anchor: { kind: 'tpm', tcti: tpm4.tcti }, port: 0, workers: 4, env: {} });
+      expect(s.chains).toEqual(['local/0', 'local/1', 'local/2', 'local/3']);
+      const client = new BlackBoxClient({ endpoint: s.endpoint, pin: s.fingerprint, provider: defaultProvider(), timeoutMs: 60_000 });
+      // enough at once that every pipeline commits batches while the others extend the same PCR
+      const out = await Promise.all(Array.from({ length: 32 }, (_, i) => client.request(i % 2 ? 'analyze' : 'patents', { name: `f${i}.txt`, content: `item ${i}\n` })));
+      const chainsUsed = new Set(out.map((r) => (r.response.audit as { entry: { chain: string } }).entry.chain));
+      expect(chainsUsed.size).toBeGreaterThanOrEqual(2);
+      await s.stop();
+      s = undefined;
+      const r = await runCli(['audit', 'verify', '--state', state, '--tcti', tpm4.tcti, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = r.json();
+      const withEntries = doc.chains.filter((c: { entries: number }) => c.entries > 0);
+      expect(withEntries.map((c: { chain: string }) => c.chain).sort()).toEqual([...chainsUsed].sort());
+      expect(withEntries.reduce((n: number, c: { entries: number }) => n + c.entries, 0)).toBe(32);
+      for (const c of doc.chains) {
+        expect(c).toMatchObject({ ok: true, problem: null });
+        // each chain's statements are consistent with the TPM: the other chains' extends explain every gap
+        if (c.entries > 0) expect(c.compared.status).toBe('match');
+      }
+    } finally {
+      await s?.stop();
+      await tpm4.stop();
+      dir.cleanup();
+    }
+  }, 120_000);
 });

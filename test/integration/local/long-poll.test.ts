@@ -14,7 +14,7 @@ const tmp = tempDir('ima-longpoll-');
 let stack: LocalStack;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'simulated' }, port: 0, signingThreads: 0 });
+  stack = await startLocalStack({ stateDir: join(tmp.dir, 'state'), anchor: { kind: 'simulated' }, port: 0, workers: 1 });
 }, 60_000);
 
 afterAll(async () => {

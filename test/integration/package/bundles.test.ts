@@ -115,7 +115,7 @@ beforeAll(async () => {
   }
   writeFileSync(join(lambdaDir, 'driver.mjs'), DRIVER);
   mkdirSync(workerDir);
-  for (const name of ['worker.mjs', 'sign-thread.js', 'health.mjs', 'package.json']) copyFileSync(join(workerBuild, name), join(workerDir, name));
+  for (const name of ['worker.mjs', 'pipeline-thread.js', 'council-thread.js', 'health.mjs', 'package.json']) copyFileSync(join(workerBuild, name), join(workerDir, name));
   lambda = new LambdaDriver(lambdaDir, {
     ...baseEnv(),
     // exactly what infra/lambda.tf sets (SPEC §8.8)
@@ -280,7 +280,7 @@ describe('ima-qs package worker', () => {
       VISIBILITY_SECONDS: '10',
       AUDIT_CHAIN_ID: 'package-test',
       WAIT_SECONDS: '1',
-      SIGNING_THREADS: '1',
+      WORKER_PIPELINES: '1',
       HEARTBEAT_FILE: heartbeat,
     };
     const worker = spawn(NODE, ['worker.mjs'], { cwd: workerDir, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,7 +11,7 @@ import { startLocalStack } from '../../../src/local/local-stack.js';
 const stateDir = process.argv[2];
 if (!stateDir) throw new Error('usage: local-stack-child.ts STATE_DIR');
 const stack = await startLocalStack({ stateDir, anchor: { kind: 'simulated' }, port: 0 });
-process.stdout.write(`${JSON.stringify({ endpoint: stack.endpoint, fingerprint: stack.fingerprint, signer: stack.signer, node: process.version })}\n`);
+process.stdout.write(`${JSON.stringify({ endpoint: stack.endpoint, fingerprint: stack.fingerprint, workers: stack.workers, node: process.version })}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => {
   void stack.stop().then(

@@ -67,11 +67,12 @@ describe('PERSONA_MODEL_TOKEN_SECRET on moto_server', () => {
   it('the worker sends the token from the secret as a bearer token', async () => {
     await moto.reset();
     await store().create('ima/test/persona-model-token', { value: `${TOKEN}\n`, kmsKeyId: 'alias/aws/secretsmanager', tags: {} });
-    const w = await workerFromEnv(env(), memoryLogger());
-    expect(w.deps.model.name).toBe('http');
+    const w = await workerFromEnv(env(), memoryLogger(), { inline: true });
+    const model = w.deps![0].model;
+    expect(model.name).toBe('http');
     const n = authorizations.length;
-    await w.deps.model.consult(CODE_COUNCIL, input);
-    await w.deps.model.consult(CODE_COUNCIL, input);
+    await model.consult(CODE_COUNCIL, input);
+    await model.consult(CODE_COUNCIL, input);
     expect(authorizations.slice(n)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
   });
 

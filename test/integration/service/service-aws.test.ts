@@ -50,6 +50,8 @@ beforeEach(async () => {
     AUDIT_CHAIN_ID: `worker-${Date.now()}`,
     VISIBILITY_SECONDS: String(VISIBILITY),
     WAIT_SECONDS: '1',
+    // one pipeline thread: its chain is <AUDIT_CHAIN_ID>/0 (SPEC §8.7)
+    WORKER_PIPELINES: '1',
   };
   proxy = proxyFromEnv(env);
 });
@@ -83,7 +85,7 @@ async function verifiedAgainstTpm(start?: Uint8Array) {
   const store = dynamoAuditStore(res.dynamo);
   const value = toHex(await readPcr());
   const run = await verifyStore(p, store, {
-    chains: [env.AUDIT_CHAIN_ID],
+    chains: [`${env.AUDIT_CHAIN_ID}/0`],
     trusted: new Map([[f.fp.mldsa, f.keys.mldsa.publicKey]]),
     evidence: async () => ({ source: 'swtpm', values: [{ pcr: PCR, bank: 'sha256', value }] }),
   });
@@ -109,9 +111,10 @@ describe('service on moto_server + swtpm', () => {
       }
     } finally {
       await w.consumer.stop();
+      await w.close();
       if (process.env.DEBUG_SVC) console.error(log.lines.join('\n'));
     }
-    const recs = await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID);
+    const recs = await dynamoAuditStore(res.dynamo).range(`${env.AUDIT_CHAIN_ID}/0`);
     expect(recs).toHaveLength(3);
     expect((await verifiedAgainstTpm(start)).entries).toBe(3);
     expect(await queueEmpty(res.queueUrl)).toBe(true);
@@ -146,8 +149,9 @@ describe('service on moto_server + swtpm', () => {
       await waitFor(async () => (w.consumer.stats.decided + w.consumer.stats.duplicate >= 2 ? true : undefined), 'both deliveries settled');
     } finally {
       await w.consumer.stop();
+      await w.close();
     }
-    expect(await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID)).toHaveLength(1);
+    expect(await dynamoAuditStore(res.dynamo).range(`${env.AUDIT_CHAIN_ID}/0`)).toHaveLength(1);
     expect({ decided: w.consumer.stats.decided, duplicate: w.consumer.stats.duplicate }).toEqual({ decided: 1, duplicate: 1 });
     expect(await queueEmpty(res.queueUrl)).toBe(true);
   });
@@ -164,9 +168,10 @@ describe('service on moto_server + swtpm', () => {
       await waitFor(() => decided(r.handle), 'the decision after redelivery');
     } finally {
       await w.consumer.stop();
+      await w.close();
     }
     expect(w.consumer.stats.decided).toBe(1);
-    expect(await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID)).toHaveLength(1);
+    expect(await dynamoAuditStore(res.dynamo).range(`${env.AUDIT_CHAIN_ID}/0`)).toHaveLength(1);
     expect(await queueEmpty(res.queueUrl)).toBe(true);
   });
 
@@ -176,6 +181,7 @@ describe('service on moto_server + swtpm', () => {
     dead.consumer.start();
     await waitFor(async () => (dead.consumer.stats.retry > 0 ? true : undefined), 'a failed attempt');
     await dead.consumer.stop();
+      await dead.close();
     expect((await proxy(event('GET', `/api/decisions/${r.handle}`))).statusCode).toBe(202);
     const w = await workerFromEnv(env, memoryLogger());
     w.consumer.start();
@@ -183,10 +189,13 @@ describe('service on moto_server + swtpm', () => {
       await waitFor(() => decided(r.handle), 'the decision once the TPM is back');
     } finally {
       await w.consumer.stop();
+      await w.close();
     }
-    // entries of the failed attempt are anchored by the later extend: the PCR still replays exactly
-    const recs = await dynamoAuditStore(res.dynamo).range(env.AUDIT_CHAIN_ID);
-    expect(recs.length).toBeGreaterThanOrEqual(2);
+    // the failed attempt's entry is the request's one entry (SPEC §8.7 once per request): the
+    // retry anchored it with its extend and answered from it; the PCR still replays exactly
+    const recs = await dynamoAuditStore(res.dynamo).range(`${env.AUDIT_CHAIN_ID}/0`);
+    expect(recs).toHaveLength(1);
+    expect(JSON.parse(recs[0].core).request_digest).toBe(r.handle);
     await verifiedAgainstTpm();
   });
 
@@ -202,6 +211,7 @@ describe('service on moto_server + swtpm', () => {
       expect(dl.Body).toBe('not a request');
     } finally {
       await w.consumer.stop();
+      await w.close();
     }
     expect(w.consumer.stats.poison).toBeGreaterThanOrEqual(5);
   });
@@ -227,12 +237,13 @@ describe('service on moto_server + swtpm', () => {
       { step: 'deserialize', name: 'injectThrottling' },
     );
     const r = await post('analyze', CLEAN_CODE);
-    const w = await workerFromEnv(env, memoryLogger(), { dynamo });
+    const w = await workerFromEnv(env, memoryLogger(), { dynamo, inline: true });
     w.consumer.start();
     try {
       await waitFor(() => decided(r.handle), 'the decision despite throttling');
     } finally {
       await w.consumer.stop();
+      await w.close();
     }
     expect(injected).toBeGreaterThan(0);
     const stored = await new DynamoTable(res.dynamo, 'ima-quantum-decisions', DECISIONS_KEY).get({ id: r.handle });

@@ -81,7 +81,7 @@ function startWorker(chain: string, extraEnv: Record<string, string> = {}): Work
     AUDIT_CHAIN_ID: chain,
     VISIBILITY_SECONDS: String(VISIBILITY),
     WAIT_SECONDS: '1',
-    SIGNING_THREADS: '1',
+    WORKER_PIPELINES: '1',
     PERSONA_MODEL_URL: model.url,
     HEARTBEAT_FILE: join(tmp, `${chain}.heartbeat`),
     ...extraEnv,
@@ -223,7 +223,7 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     const v = verifyResponse(p, response, f.pin, { requestDigest: r.handle });
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     expect(response.decision).toMatchObject({ request_id: r.inner.request_id, model: 'http', outcome: 'approve' });
-    expect(response.audit).toMatchObject({ entry: { chain: 'task-2', seq: 0 }, proof: { index: 0, size: 1 }, batch: { statement: { chain: 'task-2', size: 1, pcr: { index: PCR, simulated: true } } } });
+    expect(response.audit).toMatchObject({ entry: { chain: 'task-2/0', seq: 0 }, proof: { index: 0, size: 1 }, batch: { statement: { chain: 'task-2/0', size: 1, pcr: { index: PCR, simulated: true } } } });
 
     await drained();
     const stored = await allDecisions();
@@ -232,15 +232,15 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     // each worker consulted the model once for this request: the second one redid the work
     expect(model.calls.map((c) => c.request_digest)).toEqual([r.handle, r.handle]);
 
-    // the audit table: one chain (task-2), one anchored entry, verified and matching the PCR
-    const recs = await dynamoAuditStore(res.dynamo).range('task-2');
+    // the audit table: one chain (task-2/0: the one pipeline of task-2), one anchored entry, verified and matching the PCR
+    const recs = await dynamoAuditStore(res.dynamo).range('task-2/0');
     expect(recs).toHaveLength(1);
-    const [batch] = await dynamoAuditStore(res.dynamo).batches('task-2');
+    const [batch] = await dynamoAuditStore(res.dynamo).batches('task-2/0');
     expect(JSON.parse(batch.statement)).toMatchObject({ first_seq: 0, size: 1, pcr: { index: PCR, simulated: true } });
     const audit = await auditVerify();
     expect(audit.code, audit.stderr).toBe(0);
     expect(audit.doc.chains).toHaveLength(1);
-    expect(audit.doc.chains[0]).toMatchObject({ chain: 'task-2', ok: true, entries: 1, first: 0, last: 0, batches: 1, signers: [f.fp.mldsa], problem: null });
+    expect(audit.doc.chains[0]).toMatchObject({ chain: 'task-2/0', ok: true, entries: 1, first: 0, last: 0, batches: 1, signers: [f.fp.mldsa], problem: null });
     expect(audit.doc.chains[0].compared.status).toBe('match');
 
     debug('audit verify', audit.doc);
@@ -248,6 +248,26 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     debug('worker 1 log', first.text());
     debug('worker 2 log', second.text());
     expect(second.lines.find((l) => l.msg === 'worker stopped')).toMatchObject({ decided: 1, duplicate: 0, rejected: 0, poison: 0, released: 0 });
+    // CloudWatch EMF on stdout (Powertools; SPEC §8.8 metrics): the contract the alarms are written against
+    const emf = second.lines.filter((l) => '_aws' in l) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] }; [k: string]: unknown }[];
+    const metric = (name: string, dims: Record<string, string> = {}) =>
+      emf.filter((l) => l._aws.CloudWatchMetrics[0].Metrics.some((m) => m.Name === name) && Object.entries(dims).every(([k, v]) => l[k] === v));
+    for (const l of emf) {
+      expect(l._aws.CloudWatchMetrics[0].Namespace).toBe('ima-qs');
+      expect(l.service).toBe('worker');
+      expect(typeof (l._aws as { Timestamp?: unknown }).Timestamp).toBe('number');
+    }
+    expect(metric('Decisions')).toHaveLength(1);
+    expect(metric('Decisions')[0].Decisions).toBe(1);
+    for (const stage of ['open', 'council', 'sign', 'audit', 'seal', 'store', 'total']) {
+      const [l] = metric('StageLatency', { stage });
+      expect(l, stage).toBeDefined();
+      expect(l._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'stage']]);
+      expect(l._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: 'StageLatency', Unit: 'Milliseconds' }]);
+    }
+    // picked up after the visibility timeout of the killed worker: the age counts from the proxy's received_at
+    expect(Number(metric('QueueAgeAtPickup')[0].QueueAgeAtPickup)).toBeGreaterThanOrEqual(VISIBILITY * 1000);
+    expect(metric('UnanchoredEntries')[0].UnanchoredEntries).toBe(0);
     expectNoStack(first.text() + second.text());
   });
 
@@ -280,7 +300,7 @@ describe('the worker process (dist/service/worker/main.js) on moto_server', () =
     await drained();
     const audit = await auditVerify();
     expect(audit.code, audit.stderr).toBe(0);
-    expect(audit.doc.chains).toMatchObject([{ chain: 'task-3', ok: true, entries: 1, compared: { status: 'match' } }]);
+    expect(audit.doc.chains).toMatchObject([{ chain: 'task-3/0', ok: true, entries: 1, compared: { status: 'match' } }]);
     expectNoStack(w.text());
   });
   it('SIGTERM past the grace period: the request in hand is released, the worker exits 0, another decides it once', async () => {

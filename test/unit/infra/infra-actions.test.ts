@@ -128,9 +128,18 @@ async function codeCalls(a: Adapters): Promise<Record<'proxy' | 'worker' | 'oper
   const objectScoped = (x: Pair): Pair => (x.startsWith('s3:ListBucket') ? x.replace(' on objects', ' on bucket:checkpoints') : x.replace(' on objects', ' on bucket:checkpoints/objects')) as Pair;
   const checkpointCalls = through(a.checkpoints, writerCalls, 'objects', 'worker').map(objectScoped);
   const pipeline = 'src/service/worker/pipeline.ts';
+  // the audit-slot claims (audit-claim.ts): the requests table, and the audit store read back
+  const claim = 'src/service/worker/audit-claim.ts';
+  const claimAudit = (await calls(claim, /\bo\.store\.(\w+)\(/g)).flatMap((m) => {
+    const t = auditStore.get(m);
+    if (!t) throw new Error(`audit-claim calls store.${m}, which TableAuditStore does not implement with table calls`);
+    return t;
+  });
   const worker = [
     ...through(a.queue, await calls('src/service/worker/consumer.ts', /\bthis\.queue\.(\w+)\(/g), 'queue:requests', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'requests'), 'table:requests', 'worker'),
+    ...through(a.table, await tableCalls(claim, 'o', 'requests'), 'table:requests', 'worker'),
+    ...through(a.table, [...new Set(claimAudit)], 'table:audit_log', 'worker'),
     ...through(a.table, await tableCalls(pipeline, 'd', 'decisions'), 'table:decisions', 'worker'),
     ...through(a.table, [...new Set(auditTable)], 'table:audit_log', 'worker'),
     ...checkpointCalls,
@@ -245,12 +254,12 @@ describe('the SDK commands each component sends (read from src/)', () => {
     ]));
   });
 
-  it('the worker: consumes the queue, claims request ids, stores decisions, appends audit entries and batch statements, writes registrations, checkpoints and the statements certifying its audit key, reads the key set, signs through KMS', () => {
+  it('the worker: consumes the queue, claims request ids and audit slots, stores decisions, appends audit entries and batch statements, writes registrations, checkpoints and the statements certifying its audit key, reads the key set, signs through KMS', () => {
     expect(sorted(code.worker)).toEqual(sorted([
       // SPEC 8.11: write once (If-None-Match), read back the newest checkpoint of its chain on start; never a delete
       pair('s3:PutObject', 'bucket:checkpoints/objects'), pair('s3:GetObject', 'bucket:checkpoints/objects'), pair('s3:ListBucket', 'bucket:checkpoints'),
       pair('sqs:ReceiveMessage', 'queue:requests'), pair('sqs:DeleteMessage', 'queue:requests'), pair('sqs:ChangeMessageVisibility', 'queue:requests'),
-      pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'),
+      pair('dynamodb:PutItem', 'table:requests'), pair('dynamodb:GetItem', 'table:requests'), pair('dynamodb:DeleteItem', 'table:requests'),
       pair('dynamodb:PutItem', 'table:decisions'), pair('dynamodb:GetItem', 'table:decisions'),
       pair('dynamodb:Query', 'table:audit_log'), pair('dynamodb:PutItem', 'table:audit_log'), pair('dynamodb:GetItem', 'table:audit_log'),
       pair('secretsmanager:DescribeSecret', 'secret:private_key'), pair('secretsmanager:GetSecretValue', 'secret:private_key'),

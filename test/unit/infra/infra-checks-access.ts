@@ -176,8 +176,10 @@ function proxyWrites(m: InfraModel, f: Finding[]): void {
   }
   const w = docOf(m, 'worker_task');
   for (const s of w ? statementsOf(w) : []) {
-    if (stringList(s.resources).some((r) => /aws_dynamodb_table\.requests\b/.test(r)) && !hasCondition(s, 'ForAllValues:StringLike', 'dynamodb:LeadingKeys', (v) => JSON.stringify(v) === '["rid#*"]')) {
-      f.push({ check: 'iam.proxy-writes', where: at(w!), message: `statement ${String(s.sid)}: the worker is not held to its rid# items (dynamodb:LeadingKeys)` });
+    // the worker's own items: request-id claims (rid#) and audit-slot claims (aud#), one prefix per statement
+    const own = (v: unknown) => JSON.stringify(v) === '["rid#*"]' || JSON.stringify(v) === '["aud#*"]';
+    if (stringList(s.resources).some((r) => /aws_dynamodb_table\.requests\b/.test(r)) && !hasCondition(s, 'ForAllValues:StringLike', 'dynamodb:LeadingKeys', own)) {
+      f.push({ check: 'iam.proxy-writes', where: at(w!), message: `statement ${String(s.sid)}: the worker is not held to its rid# / aud# items (dynamodb:LeadingKeys)` });
     }
   }
 }

@@ -97,6 +97,8 @@ const MUTATIONS: Mutation[] = [
   { name: 'the proxy may write a decision', file: 'iam.tf', from: /(sid\s+= "ReadDecisions"\n\s*effect\s*= "Allow"\n\s*actions\s*= )\["dynamodb:GetItem"\]/, to: '$1["dynamodb:GetItem", "dynamodb:PutItem"]', expect: 'iam.proxy-writes' },
   { name: 'the proxy not held to req# items', file: 'iam.tf', from: /(sid\s+= "ReplayGuardItems"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'iam.proxy-writes' },
   { name: 'the worker not held to rid# items', file: 'iam.tf', from: /(sid\s+= "ClaimRequestIds"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'iam.proxy-writes' },
+  { name: 'the worker not held to aud# items', file: 'iam.tf', from: /(sid\s+= "ClaimAuditSlots"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'iam.proxy-writes' },
+  { name: 'the worker may delete any requests item', file: 'iam.tf', from: 'values   = ["aud#*"]', to: 'values   = ["*"]', expect: 'iam.proxy-writes' },
   // custody: secrets' resource policy, operators, break-glass
   { name: 'the private-key secret policy removed', file: 'secrets.tf', from: /\nresource "aws_secretsmanager_secret_policy" "private_key" \{[\s\S]*?\n\}\n/, to: '\n', expect: 'secrets.resource-policy' },
   { name: 'the secret policy without its aws:PrincipalArn condition', file: 'secrets.tf', from: /(sid\s+= "OnlyTheWorkerAndBreakGlassRead"[\s\S]*?)condition \{[\s\S]*?\n    \}\n/, to: '$1', expect: 'secrets.resource-policy' },

@@ -54,7 +54,7 @@ beforeAll(async () => {
 
 describe('infra sets exactly the environment the service reads (SPEC §8.8)', () => {
   it('finds the names in the service source (the extraction works)', () => {
-    for (const n of [...PROXY_REQUIRED, ...WORKER_REQUIRED, 'AWS_REGION', 'SIGNING_THREADS', 'HEARTBEAT_FILE']) expect(read).toContain(n);
+    for (const n of [...PROXY_REQUIRED, ...WORKER_REQUIRED, 'AWS_REGION', 'WORKER_PIPELINES', 'COUNCIL_BUDGET_MS', 'PCR_LOCK_FILE', 'HEARTBEAT_FILE']) expect(read).toContain(n);
   });
 
   it('has no finding', () => {

@@ -76,7 +76,11 @@ describe('least privilege in detail', () => {
     for (const x of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'secretsmanager:GetSecretValue', 'kms:Decrypt']) {
       expect(a).toContain(x);
     }
-    expect(a.some((x) => x.startsWith('dynamodb:Delete') || x.startsWith('dynamodb:Scan'))).toBe(false);
+    expect(a.some((x) => x.startsWith('dynamodb:Scan'))).toBe(false);
+    // a delete only of its own stale audit-slot claims (aud#, SPEC §8.7), never of an entry or a decision
+    const deletes = statementsOf(dataOf(model, 'aws_iam_policy_document').find((d) => d.name === 'worker_task')!).filter((s) => stringList(s.actions).some((x) => x.startsWith('dynamodb:Delete')));
+    expect(deletes.map((s) => s.sid)).toEqual(['ClaimAuditSlots']);
+    expect(stringList(deletes[0].resources)).toEqual(['${aws_dynamodb_table.requests[0].arn}']);
   });
 });
 

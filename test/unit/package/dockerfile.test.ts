@@ -50,7 +50,7 @@ describe('worker Dockerfile', () => {
 
   it('copies exactly the runtime files into /app', () => {
     expect(only('WORKDIR').map((w) => w.args)).toEqual(['/app']);
-    expect(only('COPY').map((c) => c.args)).toEqual(['package.json worker.mjs sign-thread.js health.mjs ./']);
+    expect(only('COPY').map((c) => c.args)).toEqual(['package.json worker.mjs pipeline-thread.js council-thread.js health.mjs ./']);
   });
 
   it('runs as a non-root numeric USER, set after the last RUN and before ENTRYPOINT', () => {
@@ -82,10 +82,10 @@ describe('worker Dockerfile', () => {
 
   it('keeps everything but the runtime files out of the build context', () => {
     const lines = workerDockerignore().split('\n').filter((l) => l && !l.startsWith('#'));
-    expect(lines).toEqual(['*', '!package.json', '!worker.mjs', '!sign-thread.js', '!health.mjs']);
+    expect(lines).toEqual(['*', '!package.json', '!worker.mjs', '!pipeline-thread.js', '!council-thread.js', '!health.mjs']);
   });
 
-  it('marks the folder as ES modules (sign-thread.js is ESM)', () => {
+  it('marks the folder as ES modules (the thread .js files are ESM)', () => {
     expect(JSON.parse(workerPackageJson('1.2.3'))).toEqual({ name: 'ima-qs-worker', version: '1.2.3', private: true, type: 'module' });
   });
 });

@@ -5,6 +5,7 @@
  * connections, and no refused start ever reaches it (a valid start does, which shows the
  * listener would see one).
  */
+import { availableParallelism } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -85,9 +86,14 @@ const WORKER_BAD: [string, string][] = [
   ['PERSONA_MODEL_URL', 'http://models.example.com/v1'],
   ['PERSONA_MODEL_URL', 'file:///etc/passwd'],
   ['PERSONA_MODEL_URL', 'not a url'],
-  ['SIGNING_THREADS', '0'],
-  ['SIGNING_THREADS', '257'],
-  ['SIGNING_THREADS', 'four'],
+  ['WORKER_PIPELINES', '0'],
+  ['WORKER_PIPELINES', '257'],
+  ['WORKER_PIPELINES', 'four'],
+  ['COUNCIL_BUDGET_MS', '9'],
+  ['COUNCIL_BUDGET_MS', '600001'],
+  ['COUNCIL_BUDGET_MS', '10s'],
+  ['PCR_LOCK_FILE', 'relative/pcr.lock'],
+  ['PCR_LOCK_FILE', '/run/pcr\u0001.lock'],
   ['AUDIT_RECIPIENT', 'auditor\u0000keys'],
   ['VISIBILITY_SECONDS', '0'],
   ['VISIBILITY_SECONDS', '60s'],
@@ -185,7 +191,9 @@ describe('worker configuration (SPEC §8.8)', () => {
         keys: { dir: keysDir },
       });
       expect(c.auditRecipient).toBeUndefined();
-      expect(c.signingThreads).toBeUndefined();
+      expect(c.pipelines).toBe(availableParallelism());
+      expect(c.councilBudgetMs).toBe(10_000);
+      expect(c.pcrLockFile).toBeUndefined();
     }
   });
 
@@ -202,7 +210,9 @@ describe('worker configuration (SPEC §8.8)', () => {
         WAIT_SECONDS: '0',
         MAX_SKEW_SECONDS: '1',
         STOP_GRACE_SECONDS: '0',
-        SIGNING_THREADS: '256',
+        WORKER_PIPELINES: '256',
+        COUNCIL_BUDGET_MS: '600000',
+        PCR_LOCK_FILE: '/run/ima-qs/pcr.lock',
         HEALTH_MAX_AGE_SECONDS: '10',
         HEARTBEAT_FILE: '/var/run/hb',
         REQUESTS_TABLE: 'arn:aws:dynamodb:eu-central-1:123456789012:table/reqs',
@@ -217,7 +227,9 @@ describe('worker configuration (SPEC §8.8)', () => {
       waitSeconds: 0,
       maxSkewSeconds: 1,
       stopGraceSeconds: 0,
-      signingThreads: 256,
+      pipelines: 256,
+      councilBudgetMs: 600_000,
+      pcrLockFile: '/run/ima-qs/pcr.lock',
       healthMaxAgeSeconds: 10,
       heartbeatFile: '/var/run/hb',
     });
@@ -231,8 +243,8 @@ describe('worker configuration (SPEC §8.8)', () => {
   });
 
   it('the maxSkew reaches the pipeline in milliseconds (not NaN)', async () => {
-    const w = await workerFromEnv(workerEnv({ MAX_SKEW_SECONDS: '120' }), memoryLogger());
-    expect(w.deps.maxSkewMs).toBe(120_000);
+    const w = await workerFromEnv(workerEnv({ MAX_SKEW_SECONDS: '120' }), memoryLogger(), { inline: true });
+    expect(w.deps![0].maxSkewMs).toBe(120_000);
   });
 
   it('a valid start that reads from Secrets Manager reaches the endpoint (the listener sees calls)', async () => {
@@ -278,8 +290,15 @@ describe('proxy configuration (SPEC §8.8)', () => {
       }
       expect(connections).toBe(before);
       const lines = out.join('').trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ level: 'error', code: 'CONFIG_INVALID', variables: ['REQUESTS_TABLE'] });
+      const logs = lines.filter((l) => !('_aws' in l));
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatchObject({ level: 'error', code: 'CONFIG_INVALID', variables: ['REQUESTS_TABLE'] });
+      // each invocation flushes its EMF metrics (SPEC §8.8): a request and a server error each time
+      const emf = lines.filter((l) => '_aws' in l);
+      const names = emf.flatMap((l) => l._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name));
+      expect(names.filter((n) => n === 'Requests')).toHaveLength(2);
+      expect(names.filter((n) => n === 'ServerErrors')).toHaveLength(2);
+      for (const l of emf) expect(l).toMatchObject({ service: 'proxy', _aws: { CloudWatchMetrics: [{ Namespace: 'ima-qs' }] } });
     } finally {
       write.mockRestore();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

@@ -25,6 +25,7 @@ import type { PublishedKeys } from '../../../src/service/proxy/handler.js';
 import { InlineSigner, type Signer } from '../../../src/crypto/signer.js';
 import type { PipelineDeps } from '../../../src/service/worker/pipeline.js';
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
+import type { PcrLock } from '../../../src/tpm/pcr-lock.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../../../src/protocol/records.js';
@@ -134,6 +135,7 @@ export function pipelineDeps(opts: {
   certification?: CertificationBlock;
   model?: PersonaModel;
   chain?: string;
+  pcrLock?: PcrLock;
 }): PipelineDeps {
   const f = serviceFixture();
   const clock = opts.clock ?? { now: () => Date.now() };
@@ -159,6 +161,7 @@ export function pipelineDeps(opts: {
       recipient: f.recipient,
       recipientFingerprint: f.fp.composite,
       clock,
+      ...(opts.pcrLock ? { pcrLock: opts.pcrLock } : {}),
     }),
   };
 }

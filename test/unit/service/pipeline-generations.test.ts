@@ -56,7 +56,7 @@ describe('the worker holds several generations', () => {
     const d = deps(async () => undefined);
     const { r, body } = queued(previous.publicKey);
     const [out] = await processBatch(d, [body]);
-    expect(out).toEqual({ status: 'retry', handle: r.handle, code: 'UNKNOWN_RECIPIENT' });
+    expect(out).toEqual({ status: 'retry', handle: r.handle, receivedAt: expect.any(Number), code: 'UNKNOWN_RECIPIENT' });
     expect(await d.decisions.get({ id: r.handle })).toBeUndefined(); // no refusal stored
   });
 

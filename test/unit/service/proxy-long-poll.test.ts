@@ -56,21 +56,48 @@ describe('proxy: long polling a decision (?wait=S)', () => {
     return { decisions, proxy, submit, poll, slept, hooks, clock };
   };
 
-  it('a held poll answers 200 as soon as the worker stores the decision (woken once, one re-read)', async () => {
+  it('a held poll answers 200 as soon as the worker stores the decision (queued here: no read before; handed the stored item: none after)', async () => {
     const waiter = new InProcessDecisionWaiter();
     const s = setup({ waiter });
     const worker = notifyingTable(s.decisions, waiter); // what the worker writes through in `local up`
     const handle = await s.submit();
+    expect(waiter.pendingHere(handle)).toBe(true);
     const held = s.poll(handle, 'wait=20');
     await vi.waitFor(() => expect(waiter.held).toBe(1));
-    expect(s.decisions.reads).toBe(1);
+    expect(s.decisions.reads).toBe(0);
     expect(await worker.put(decided(handle), { ifAbsent: true })).toBe(true);
     const res = await held;
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('AQID');
     expect(res.isBase64Encoded).toBe(true);
-    expect(s.decisions.reads).toBe(2);
+    expect(s.decisions.reads).toBe(0);
     expect(waiter.held).toBe(0);
+    expect(waiter.pendingHere(handle)).toBe(false);
+  });
+
+  it('a handle queued by another instance (not pending here) is read from the table', async () => {
+    const waiter = new InProcessDecisionWaiter();
+    const s = setup({ waiter });
+    const other = setup(); // another proxy instance, its own tables: the handle is unknown here
+    const handle = await other.submit();
+    expect(waiter.pendingHere(handle)).toBe(false);
+    expect((await s.poll(handle, 'wait=0')).statusCode).toBe(404);
+    expect(s.decisions.reads).toBe(1);
+  });
+
+  it('woken by a store that found another decision there: the held poll reads the table (the stored one is the answer)', async () => {
+    const waiter = new InProcessDecisionWaiter();
+    const s = setup({ waiter });
+    const handle = await s.submit();
+    const worker = notifyingTable(s.decisions, waiter);
+    const held = s.poll(handle, 'wait=20');
+    await vi.waitFor(() => expect(waiter.held).toBe(1));
+    await s.decisions.put(decided(handle), { ifAbsent: true }); // another worker stored first, without a word
+    expect(await worker.put({ ...decided(handle), sealed: new Uint8Array([9, 9]) }, { ifAbsent: true })).toBe(false); // ours lost: woken, no item
+    const res = await held;
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('AQID');
+    expect(s.decisions.reads).toBe(1);
   });
 
   it('a rejection stored while held answers 422 with its code', async () => {
@@ -89,10 +116,12 @@ describe('proxy: long polling a decision (?wait=S)', () => {
     const waiter = new InProcessDecisionWaiter();
     const s = setup({ waiter });
     const handle = await s.submit();
+    // as if queued by an earlier instance: this poll reads, and the store lands right after that read
+    (waiter as unknown as { pending: Set<string> }).pending.delete(handle);
     s.decisions.afterRead = async () => void (await notifyingTable(s.decisions, waiter).put(decided(handle), { ifAbsent: true }));
     const res = await s.poll(handle, 'wait=20');
     expect(res.statusCode).toBe(200);
-    expect(s.decisions.reads).toBe(2);
+    expect(s.decisions.reads).toBe(1); // the stored item was handed over
     expect(waiter.held).toBe(0);
   });
 

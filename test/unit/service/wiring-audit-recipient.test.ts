@@ -63,19 +63,19 @@ async function refusal(promise: Promise<unknown>): Promise<ImaError> {
 describe('worker AUDIT_RECIPIENT', () => {
   it('unset (or empty): payloads are sealed to the service’s own composite key', async () => {
     for (const extra of [{}, { AUDIT_RECIPIENT: '' }]) {
-      const w = await workerFromEnv({ ...baseEnv(), ...extra }, memoryLogger());
+      const w = await workerFromEnv({ ...baseEnv(), ...extra }, memoryLogger(), { inline: true });
       expect(w.auditRecipient).toEqual({ fingerprint: serviceFp.composite, source: 'service key', auditor: false });
-      expect(w.deps.audit.recipientFingerprint).toBe(serviceFp.composite);
+      expect(w.deps![0].audit.recipientFingerprint).toBe(serviceFp.composite);
     }
   });
 
   it('a key folder or a composite public key file: payloads are sealed to the auditor key', async () => {
     for (const path of [paths.auditor, paths.auditorPub]) {
-      const w = await workerFromEnv({ ...baseEnv(), AUDIT_RECIPIENT: path }, memoryLogger());
+      const w = await workerFromEnv({ ...baseEnv(), AUDIT_RECIPIENT: path }, memoryLogger(), { inline: true });
       expect(w.auditRecipient).toEqual({ fingerprint: auditorFp.composite, source: path, auditor: true });
-      expect(w.deps.audit.recipientFingerprint).toBe(auditorFp.composite);
+      expect(w.deps![0].audit.recipientFingerprint).toBe(auditorFp.composite);
       // the service still opens requests with its own key: only the audit recipient changed
-      expect(w.deps.signerFingerprint).toBe(serviceFp.mldsa);
+      expect(w.deps![0].signerFingerprint).toBe(serviceFp.mldsa);
     }
     expect(auditorFp.composite).not.toBe(serviceFp.composite);
   });

@@ -13,7 +13,8 @@ import { certifiedSigners } from '../../../src/audit/checkpoint-trust.js';
 import { fingerprint } from '../../../src/crypto/key-codec.js';
 import { writeCertifiedKeyDir } from '../../helpers/keyset.js';
 import { workerConfig } from '../../../src/service/config.js';
-import { auditChainId, workerFromEnv } from '../../../src/service/wiring.js';
+import { workerFromEnv } from '../../../src/service/wiring.js';
+import { auditChainId } from '../../../src/service/worker-audit.js';
 import { memoryLogger, p, tempDir } from './fixtures.js';
 
 const base = {
@@ -66,7 +67,7 @@ describe('the audit key (SPEC §7.3, §8.11)', () => {
     // no table here: the start stops at the writer's first table read, after the store was written
     const env = { ...base, KEYS_DIR: dir, AUDIT_CHAIN_ID: 'w', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' };
     await expect(workerFromEnv({ ...env, AUDIT_CHECKPOINTS: join(root, 'cps') }, memoryLogger())).rejects.toMatchObject({ code: 'AWS_UNREACHABLE' });
-    const registration = JSON.parse(readFileSync(join(root, 'cps', 'registry', 'w.json'), 'utf8')).registration;
+    const registration = JSON.parse(readFileSync(join(root, 'cps', 'registry', 'w%2F0.json'), 'utf8')).registration;
     expect(registration.signer).toBe(ks.keyset.statement.signers.audit.fingerprint);
     expect(registration.signer).toBe(fingerprint('ML-DSA-87', ks.audit.publicKey));
     expect(registration.worker_key).toBe(ks.keyset.statement.signers.decisions.fingerprint);
