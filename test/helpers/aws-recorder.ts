@@ -25,6 +25,8 @@ export interface RecordedCall {
 export interface Recorder {
   endpoint: string;
   calls: RecordedCall[];
+  /** resolves once no call is on its way (e.g. an aborted long poll that moto still answers) */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,7 +35,14 @@ const MAX_BODY = 8 * 1024 * 1024;
 export async function startRecorder(target: string): Promise<Recorder> {
   const upstream = new URL(target);
   const calls: RecordedCall[] = [];
+  let pending = 0;
+  const waiters: (() => void)[] = [];
+  const settle = () => {
+    if (--pending === 0) for (const w of waiters.splice(0)) w();
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    pending++;
+    res.on('close', settle);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -84,6 +93,7 @@ export async function startRecorder(target: string): Promise<Recorder> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    idle: () => (pending === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
