@@ -159,24 +159,6 @@ function ecKeyObject(key: P384PrivateKey): KeyObject {
   return k;
 }
 
-function fromB64url(s: string | undefined, len: number): Uint8Array {
-  const b = u8(Buffer.from(s ?? '', 'base64url'));
-  if (b.length > len) throw new InputError('KEY_MALFORMED', 'P-384 key component is too long');
-  const out = new Uint8Array(len);
-  out.set(b, len - b.length);
-  return out;
-}
-
-/** scalar and uncompressed point of a native P-384 private key */
-function ecParts(priv: KeyObject): { scalar: Uint8Array; publicKey: Uint8Array } {
-  const jwk = priv.export({ format: 'jwk' });
-  const publicKey = new Uint8Array(SIZES.p384.publicKey);
-  publicKey[0] = 4;
-  publicKey.set(fromB64url(jwk.x, 48), 1);
-  publicKey.set(fromB64url(jwk.y, 48), 49);
-  return { scalar: fromB64url(jwk.d, 48), publicKey };
-}
-
 // ---- the provider ----
 
 const noblePq = nobleProvider;
@@ -253,16 +235,19 @@ export const nodeProvider: CryptoProvider = Object.freeze({
 
   p384: Object.freeze({
     fromScalar(scalar?: Uint8Array): P384PrivateKey {
-      let priv: KeyObject;
-      if (scalar === undefined) {
-        priv = nc.generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
-      } else {
-        checkP384Scalar(scalar);
-        priv = importPkcs8(p384Pkcs8Der(scalar));
-      }
-      const { scalar: s, publicKey } = ecParts(priv);
+      if (scalar !== undefined) checkP384Scalar(scalar);
+      // the point from the scalar through the ECDH API, not a generated KeyObject exported as a
+      // JWK: Node 20 can deadlock when a key-generation job is collected while that key is being
+      // exported (seen in CI: ~KeyGenJob waiting on the mutex ExportJWK holds)
+      const dh = nc.createECDH('secp384r1');
+      if (scalar === undefined) dh.generateKeys();
+      else dh.setPrivateKey(scalar);
+      const raw = u8(dh.getPrivateKey()); // big-endian, without leading zero octets
+      const s = new Uint8Array(SIZES.p384.scalar);
+      s.set(raw, s.length - raw.length);
+      const publicKey = u8(dh.getPublicKey()) // uncompressed point by default;
       const key = makeP384Key(s, publicKey);
-      ecPriv.set(key, priv);
+      ecPriv.set(key, importPkcs8(p384Pkcs8Der(s, publicKey)));
       return key;
     },
     ecdh(key: P384PrivateKey, peerPublicKey: Uint8Array): Uint8Array {
@@ -271,11 +256,10 @@ export const nodeProvider: CryptoProvider = Object.freeze({
     },
     ephemeralEcdh(peerPublicKey: Uint8Array) {
       expectLength(peerPublicKey, SIZES.p384.publicKey, 'P-384 public key', 'EC_POINT_INVALID');
-      const peer = ecPublic(peerPublicKey);
-      const { privateKey, publicKey } = nc.generateKeyPairSync('ec', { namedCurve: 'P-384' });
-      const sharedSecret = u8(nc.diffieHellman({ privateKey, publicKey: peer }));
-      const spki = publicKey.export({ format: 'der', type: 'spki' });
-      return { publicKey: u8(spki).slice(spki.length - SIZES.p384.publicKey), sharedSecret };
+      ecPublic(peerPublicKey); // validates the point (on the curve, not infinity): EC_POINT_INVALID
+      const dh = nc.createECDH('secp384r1');
+      const publicKey = u8(dh.generateKeys()) // uncompressed point by default;
+      return { publicKey, sharedSecret: u8(dh.computeSecret(peerPublicKey)) };
     },
   }),
 
