@@ -13,7 +13,15 @@ import { statementAddsUp, statementProblem, type BatchStatement } from '../proto
 import { leafHash, rootFromLeafHashes } from '../protocol/merkle.js';
 import type { BatchRecord } from './audit-entry.js';
 
-export type TrustedSigners = ReadonlyMap<string, Uint8Array>;
+/**
+ * The keys batch statements may be signed by, fingerprint → public key. `validity`, when a key is
+ * trusted only because the pinned root certified it (SPEC §7.3, §8.11): the spans of the
+ * statements that certify it; a batch statement whose `time` lies outside all of them is refused.
+ * A key given explicitly (`--key`) has no span.
+ */
+export type TrustedSigners = ReadonlyMap<string, Uint8Array> & {
+  readonly validity?: ReadonlyMap<string, readonly { notBefore: number; notAfter: number; generation: number }[]>;
+};
 
 export type StatementVerdict =
   | { ok: true; statement: BatchStatement }
@@ -34,6 +42,12 @@ export function checkStatement(p: CryptoProvider, rec: BatchRecord, chain: strin
   if (s.chain !== chain) return { ok: false, kind: 'inserted', detail: `the batch statement at ${rec.first_seq} belongs to chain ${s.chain}: it was copied into this chain`, statement: s };
   const key = trusted.get(s.signer);
   if (!key) return { ok: false, kind: 'inserted', detail: `the batch statement at ${rec.first_seq} is signed by an untrusted key ${s.signer.slice(0, 16)}…`, statement: s };
+  const spans = trusted.validity?.get(s.signer);
+  const at = Date.parse(s.time);
+  if (spans && !spans.some((w) => w.notBefore <= at && at <= w.notAfter)) {
+    const certified = spans.map((w) => `generation ${w.generation}: ${new Date(w.notBefore).toISOString()} to ${new Date(w.notAfter).toISOString()}`).join('; ');
+    return { ok: false, kind: 'inserted', detail: `the batch statement at ${rec.first_seq} is dated ${s.time}, when no statement of the pinned root certified its signer ${s.signer.slice(0, 16)}… (${certified})`, statement: s };
+  }
   let sig: Uint8Array | undefined;
   try {
     sig = fromBase64(rec.signature, 'batch signature');

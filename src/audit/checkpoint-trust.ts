@@ -114,7 +114,3 @@ export function trustedKeyAt(trust: AuditKeyTrust, purpose: 'audit' | 'decisions
   return { key: c.key };
 }
 
-/** Every decisions signer the root certified (for batch statements, whose trust the chain verifier checks by fingerprint). */
-export function certifiedDecisionSigners(c: CertifiedSigners): Map<string, Uint8Array> {
-  return new Map([...c.decisions].map(([fp, k]) => [fp, k.key]));
-}

@@ -14,7 +14,7 @@ import { exists, isDirectory } from '../io/files.js';
 import type { CheckpointStore } from '../audit/checkpoint-store.js';
 import { FileCheckpointStore } from '../audit/checkpoint-store-file.js';
 import { assessCheckpoints, readCheckpointEvidence, type CheckpointAssessment } from '../audit/checkpoint-verify.js';
-import { certifiedDecisionSigners, certifiedSigners, type CertifiedSigners } from '../audit/checkpoint-trust.js';
+import { certifiedSigners, type CertifiedKey, type CertifiedSigners } from '../audit/checkpoint-trust.js';
 import type { TrustedSigners } from '../audit/audit-verify.js';
 import { s3CheckpointStore } from '../aws/checkpoint-store-s3.js';
 import { readPublicKey } from '../keys/key-dir.js';
@@ -86,9 +86,19 @@ export async function checkpointTrust(p: CryptoProvider, o: CheckpointFlags & So
   }
 }
 
-/** The batch-statement signers: --key (or STATE/keys), and every decisions signer the root certified. */
+/**
+ * The batch-statement signers: --key (or STATE/keys), and every decisions signer the root
+ * certified — those only for statements dated inside a certifying statement's span.
+ */
 export function withCertifiedSigners(given: TrustedSigners | undefined, certified: CertifiedSigners | undefined): TrustedSigners {
   const out = new Map(given ?? []);
-  if (certified) for (const [fp, key] of certifiedDecisionSigners(certified)) out.set(fp, key);
-  return out;
+  const validity = new Map<string, CertifiedKey['windows']>();
+  if (certified) {
+    for (const [fp, c] of certified.decisions) {
+      if (out.has(fp)) continue; // given explicitly: trusted as given
+      out.set(fp, c.key);
+      validity.set(fp, c.windows);
+    }
+  }
+  return Object.assign(out, { validity });
 }

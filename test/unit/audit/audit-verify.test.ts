@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { AUDIT_KEY, TableAuditStore } from '../../../src/audit/audit-store.js';
 import { ChainVerifier, compareWithPcr, reachable, type PcrEvidence } from '../../../src/audit/audit-verify.js';
 import { verifyStore } from '../../../src/audit/audit-verify-run.js';
+import { withCertifiedSigners } from '../../../src/commands/audit-checkpoints.js';
 import { MemoryTable } from '../../../src/service/memory/memory-table.js';
 import { toHex } from '../../../src/crypto/bytes.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
@@ -37,6 +38,32 @@ describe('reachable', () => {
     expect(reachable(ts, 11, 'sha256', 'c', 'a')).toBe(false);
     expect(reachable(ts, 11, 'sha256', 'a', 'd')).toBe(false);
     expect(reachable(ts, 11, 'sha384', 'a', 'b')).toBe(false);
+  });
+});
+
+describe('batch statements signed by a key the root certified (SPEC §8.11)', () => {
+  // buildChain's clock starts here
+  const T0 = Date.parse('2026-01-01T00:00:00Z');
+  const spanned = (w: { notBefore: number; notAfter: number }) =>
+    Object.assign(trusted(), { validity: new Map([[k.fp.mldsa, [{ ...w, generation: 1 }]]]) });
+
+  it('verify while dated inside a certifying statement, and are refused (located) when dated outside every one', async () => {
+    const s = store();
+    const bank = new SimulatedBank(join(root, 'spans.json'));
+    await buildChain(k, s, bank, 'g', [2, 1], { pcr: 16 });
+    const ev = await evidenceOf(bank, 16);
+    const inside = await verifyStore(p, s, { chains: ['g'], trusted: spanned({ notBefore: T0 - 3_600_000, notAfter: T0 + 3_600_000 }), evidence: async () => ev });
+    expect(inside.results[0].verdict.problem).toBeUndefined();
+    const expired = await verifyStore(p, s, { chains: ['g'], trusted: spanned({ notBefore: T0 - 7_200_000, notAfter: T0 - 1 }), evidence: async () => ev });
+    expect(expired.results[0].verdict.problem).toMatchObject({ chain: 'g', seq: 0, kind: 'inserted' });
+    expect(expired.results[0].verdict.problem?.detail).toMatch(/when no statement of the pinned root certified its signer .*generation 1/);
+  });
+
+  it('a key given explicitly is trusted as given; a certified one carries its spans', () => {
+    const certified = { kind: 'certified' as const, pin: 'f'.repeat(64), audit: new Map(), generations: [1], refused: [], decisions: new Map([['a'.repeat(64), { key: new Uint8Array(1), windows: [{ notBefore: 1, notAfter: 2, generation: 1 }] }], [k.fp.mldsa, { key: k.keys.mldsa.publicKey, windows: [{ notBefore: 1, notAfter: 2, generation: 1 }] }]]) };
+    const t = withCertifiedSigners(trusted(), certified);
+    expect([...t.keys()].sort()).toEqual(['a'.repeat(64), k.fp.mldsa].sort());
+    expect([...(t.validity?.keys() ?? [])]).toEqual(['a'.repeat(64)]);
   });
 });
 
