@@ -16,6 +16,7 @@
  */
 import { equalBytes, toBase64 } from '../crypto/bytes.js';
 import type { CompositeKemPrivateKey } from '../crypto/composite-kem.js';
+import { fingerprint } from '../crypto/key-codec.js';
 import type { CryptoProvider, MlDsaPrivateKey } from '../crypto/provider.js';
 import { RemoteError } from '../errors.js';
 import type { CertificationBlock } from '../protocol/decision-v2.js';
@@ -197,6 +198,11 @@ export class KeyRing {
       });
     }
     return { root: toBase64(this.held.root), keyset: s.keyset };
+  }
+
+  /** The public key of a decisions signer some held generation certifies, by its fingerprint (hex). */
+  decisionsKeyOf(fingerprintHex: string): Uint8Array | undefined {
+    return this.held.sets.find((s) => fingerprint('ML-DSA-87', s.decisions) === fingerprintHex)?.decisions;
   }
 
   /** The certification of every generation held (the checkpoint writer stores those of its audit key). */

@@ -53,8 +53,10 @@ export interface PipelineDeps {
   recipientFor?: (fingerprintHex: string) => Promise<CompositeKemPrivateKey | undefined>;
   signer: Signer;
   signerFingerprint: string;
-  /** the root key and the key-set statement that certify `signer` at a decision's issued_at (SPEC §8.10) */
-  certification: (issuedAtMs: number) => CertificationBlock;
+  /** the root key and the key-set statement that certify a decisions signer (`signer`'s, or an earlier one's) at a decision's issued_at (SPEC §8.10) */
+  certification: (issuedAtMs: number, signerPublicKey: Uint8Array) => CertificationBlock;
+  /** the public key of another decisions signer the held key sets certify, by fingerprint (a decision rebuilt from an earlier signer's audit entry) */
+  signerKeyFor?: (fingerprintHex: string) => Uint8Array | undefined;
   model: PersonaModel;
   requests: Table;
   decisions: Table;
@@ -316,8 +318,14 @@ async function decideBatch(d: PipelineDeps, bodies: readonly string[]): Promise<
             throw new RemoteError('AUDIT_CLAIM_LOST', 'the audit claim of this request was taken over while it was committed');
           }
         }
-        const certification = d.certification(Date.parse(signed.decision.issued_at));
-        const response = buildResponseV2(signed, d.signer.publicKey, certification, { entry: a.core, proof: a.proof, batch: a.batch });
+        // a decision rebuilt from another attempt's entry may be signed by an earlier signer (a
+        // rotation in between): the response names that signer and carries its certification
+        const signerKey = signed.decision.signer === d.signerFingerprint ? d.signer.publicKey : d.signerKeyFor?.(signed.decision.signer);
+        if (!signerKey) {
+          throw new RemoteError('SIGNER_UNKNOWN', `the decision of this request was signed by ${signed.decision.signer.slice(0, 16)}…, which no key set this worker holds certifies`);
+        }
+        const certification = d.certification(Date.parse(signed.decision.issued_at), signerKey);
+        const response = buildResponseV2(signed, signerKey, certification, { entry: a.core, proof: a.proof, batch: a.batch });
         const sealed = sealBytes(d.p, fromBase64(x.inner.reply_key, 'reply_key'), canonicalBytes(response));
         x.timer.lap('seal');
         const stored = await d.decisions.put({ id: x.handle, status: 'decided', sealed, decided_at: d.clock.now(), ttl: ttl() }, { ifAbsent: true });

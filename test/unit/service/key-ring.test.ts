@@ -77,14 +77,18 @@ describe('KeyRing over a folder of generations', () => {
     const env = { QUEUE_URL: 'http://127.0.0.1:9/000000000000/q', IMA_QS_PCR_ANCHOR: `simulated:${join(dir, 'pcr.json')}`, KEYS_DIR: dir, AWS_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' };
     const w = await workerFromEnv(env, memoryLogger(), { p, reloadMs: 0, inline: true, onSignerRotated: (i) => rotated.push(i) });
     expect(w.deps![0].signerFingerprint).toBe(fingerprint('ML-DSA-87', g1.keys.mldsa.publicKey));
-    expect(w.deps![0].certification(Date.now()).keyset.statement.generation).toBe(1);
+    expect(w.deps![0].certification(Date.now(), w.signer.publicKey).keyset.statement.generation).toBe(1);
     // generation 3's folder: a NEW signing key (a Secrets Manager signer rotated)
     const g3 = await writeCertifiedKeyDir(p, join(dir, 'keys-g3'), join(dir, 'unused3'), { root: g1.root, previous: g1.keyset });
     await publishGeneration(p, dir, 'keys-g3');
     await w.ring.reload();
     expect(rotated).toEqual([{ generation: g3.keyset.statement.generation, fingerprint: fingerprint('ML-DSA-87', g3.keys.mldsa.publicKey), purpose: 'decisions' }]);
+    // both signers are known by fingerprint (a decision rebuilt from generation 1's entry names its signer)
+    expect(w.ring.decisionsKeyOf(fingerprint('ML-DSA-87', g1.keys.mldsa.publicKey))).toEqual(g1.keys.mldsa.publicKey);
+    expect(w.ring.decisionsKeyOf(fingerprint('ML-DSA-87', g3.keys.mldsa.publicKey))).toEqual(g3.keys.mldsa.publicKey);
+    expect(w.ring.decisionsKeyOf('0'.repeat(64))).toBeUndefined();
     // until it restarts, this worker still certifies its decisions with the generation that certifies its signer
-    expect(w.deps![0].certification(Date.now()).keyset.statement.generation).toBe(1);
+    expect(w.deps![0].certification(Date.now(), w.signer.publicKey).keyset.statement.generation).toBe(1);
     await w.close();
   });
 });

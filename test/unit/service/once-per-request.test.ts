@@ -10,7 +10,8 @@ import { AuditChain } from '../../../src/audit/audit-chain.js';
 import { parseCore } from '../../../src/audit/audit-entry.js';
 import { AUDIT_KEY, TableAuditStore } from '../../../src/audit/audit-store.js';
 import { verifyStore } from '../../../src/audit/audit-verify-run.js';
-import { fromBase64, toBase64, utf8 } from '../../../src/crypto/bytes.js';
+import { equalBytes, fromBase64, toBase64, utf8 } from '../../../src/crypto/bytes.js';
+import { fingerprint } from '../../../src/crypto/key-codec.js';
 import { compositeGenerate } from '../../../src/crypto/composite-kem.js';
 import { sealBytes } from '../../../src/crypto/envelope.js';
 import { InlineSigner, type SignRequest, type Signer } from '../../../src/crypto/signer.js';
@@ -25,6 +26,7 @@ import { processBatch, type PipelineDeps } from '../../../src/service/worker/pip
 import type { PcrBank } from '../../../src/tpm/pcr-bank.js';
 import { SimulatedBank } from '../../../src/tpm/simulated-bank.js';
 import { CLEAN_CODE, memoryLogger, openDecision, p, pipelineDeps, serviceFixture, tempDir } from './fixtures.js';
+import { testKeySet } from '../../helpers/keyset.js';
 
 const f = serviceFixture();
 
@@ -174,6 +176,32 @@ describe('once per request: one audit entry, one stored outcome', () => {
       const response = openDecision(toBase64(item!.sealed as Uint8Array), r.replyKey);
       expect(verifyResponse(p, response, f.pin, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
     }
+  });
+
+  it('a rebuild after a signer rotation: the answer names the signer that decided, with its certification; a worker whose key sets do not certify it retries', async () => {
+    const w = world();
+    const r = queued();
+    const decisions = failingDecisions(1);
+    // the first worker (the fixture's signer) commits, then "crashes" before its store
+    await processBatch(worker({ ...w, decisions: decisions.inner }, { decisions }), [r.body]);
+    // a worker of the next generation: another signer, certified by the same root
+    const next = p.mldsa87.fromSeed();
+    const g2 = testKeySet(p, { root: f.rootKey, previous: f.keyset, decisions: next.publicKey });
+    const nextFp = fingerprint('ML-DSA-87', next.publicKey);
+    const base = worker({ ...w, decisions: decisions.inner }, { decisions, chain: 'worker-2', signer: new InlineSigner(p, next), signerFingerprint: nextFp, certification: g2.certification });
+    const unknowing = await processBatch(base, [r.body]);
+    expect(unknowing[0]).toMatchObject({ status: 'retry', code: 'SIGNER_UNKNOWN' });
+    const knowing: PipelineDeps = {
+      ...base,
+      signerKeyFor: (fp) => (fp === f.fp.mldsa ? f.keys.mldsa.publicKey : undefined),
+      certification: (_at, key) => (equalBytes(key, next.publicKey) ? g2.certification : f.certification),
+    };
+    const [o] = await processBatch(knowing, [r.body]);
+    expect(o).toMatchObject({ status: 'decided', reused: true });
+    expect(await allEntries(w)).toHaveLength(1);
+    const response = openDecision(toBase64((await decisions.inner.get({ id: r.handle }))!.sealed as Uint8Array), r.replyKey);
+    expect((response as { signer: { fingerprint: string } }).signer.fingerprint).toBe(f.fp.mldsa);
+    expect(verifyResponse(p, response, f.pin, { requestDigest: r.handle }).checks.filter((c) => !c.ok)).toEqual([]);
   });
 
   it('a duplicate delivery, in one batch and in a later one: one entry, one outcome', async () => {
