@@ -40,7 +40,7 @@ import { DECISIONS_KEY, REQUESTS_KEY, encodeQueued } from '../src/protocol/recor
 import { sealRequest } from '../src/protocol/request.js';
 import { MemoryQueue } from '../src/service/memory/memory-queue.js';
 import { Consumer } from '../src/service/worker/consumer.js';
-import { processBatch } from '../src/service/worker/pipeline.js';
+import { processBatch, type PipelineDeps } from '../src/service/worker/pipeline.js';
 import { InlinePipeline } from '../src/service/worker/pipelines.js';
 import { SimulatedBank } from '../src/tpm/simulated-bank.js';
 import { ThreadLock } from '../src/tpm/pcr-lock.js';
@@ -98,8 +98,9 @@ const sample = sealRequest(p, recipient, 'analyze', { name: 'f.ts', content });
 const recipientKey = recipientPrivateKey(keys);
 const signer = new InlineSigner(p, keys.mldsa);
 const clock = { now: () => Date.now() };
-const one = await (async () => {
-  const d = {
+/** One in-process pipeline with in-memory tables and its own chain and simulated bank. */
+function benchPipeline(chain: string, log: PipelineDeps['log']): PipelineDeps {
+  return {
     p,
     recipientKey,
     signer,
@@ -109,9 +110,9 @@ const one = await (async () => {
     requests: new MemoryTable('r', REQUESTS_KEY),
     decisions: new MemoryTable('d', DECISIONS_KEY),
     clock,
-    log: { log() {} },
+    log,
     audit: new AuditChain(p, {
-      chain: 'floor',
+      chain,
       store: new TableAuditStore(new MemoryTable('a', AUDIT_KEY)),
       pcrBank: new SimulatedBank(join(mkdtempSync(join(tmpdir(), 'ima-bench-')), 'pcr.json')),
       pcr: 16,
@@ -122,6 +123,9 @@ const one = await (async () => {
       clock,
     }),
   };
+}
+const one = await (async () => {
+  const d = benchPipeline('floor', { log() {} });
   // one real decision: the response and audit payload sizes the seals below use
   const [b] = bodies(1);
   await processBatch(d, [b]);
@@ -147,29 +151,7 @@ console.log(
 // ---- 2. one pipeline, inline, on this thread ----
 async function inlineRun(n: number): Promise<{ rate: number; cpuPerDecision: number; stages: Record<string, number> }> {
   const lines: Record<string, number>[] = [];
-  const d = {
-    p,
-    recipientKey,
-    signer,
-    signerFingerprint: fp.mldsa,
-    certification: () => certification,
-    model: new RulesModel(),
-    requests: new MemoryTable('r', REQUESTS_KEY),
-    decisions: new MemoryTable('d', DECISIONS_KEY),
-    clock,
-    log: { log: (_l: string, msg: string, f: Record<string, unknown> = {}) => void (msg === 'decision stored' && lines.push(f.ms as Record<string, number>)) },
-    audit: new AuditChain(p, {
-      chain: 'bench',
-      store: new TableAuditStore(new MemoryTable('a', AUDIT_KEY)),
-      pcrBank: new SimulatedBank(join(mkdtempSync(join(tmpdir(), 'ima-bench-')), 'pcr.json')),
-      pcr: 16,
-      signer,
-      signerFingerprint: fp.mldsa,
-      recipient,
-      recipientFingerprint: fp.composite,
-      clock,
-    }),
-  };
+  const d = benchPipeline('bench', { log: (_l, msg, f = {}) => void (msg === 'decision stored' && lines.push(f.ms as Record<string, number>)) });
   const all = bodies(n + 20);
   for (let i = 0; i < 20; i += BATCH) await processBatch(d, all.slice(i, i + BATCH)); // warm-up
   lines.length = 0;

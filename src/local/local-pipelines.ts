@@ -20,7 +20,7 @@ import type { Logger } from '../service/log.js';
 import { notifyingTable, type InProcessDecisionWaiter } from '../service/proxy/decision-waiter.js';
 import { DEFAULT_CLAIM_LEASE_MS } from '../service/worker/pipeline.js';
 import { InlinePipeline, ThreadPipeline, type PipelineRunner } from '../service/worker/pipelines.js';
-import type { KeySourceSpec, SignerSpec } from '../service/worker-keys.js';
+import { ringKeys, type KeySourceSpec, type SignerSpec } from '../service/worker-keys.js';
 import { ThreadLock } from '../tpm/pcr-lock.js';
 import type { PcrBank } from '../tpm/pcr-bank.js';
 
@@ -63,10 +63,7 @@ export async function startLocalPipelines(o: LocalPipelinesOptions): Promise<Pip
     return [
       new InlinePipeline({
         p: o.p,
-        recipientKey: ring.sets.find((x) => x.stage === 'current')!.recipient,
-        recipientFor: (fp) => ring.recipientFor(fp),
-        certification: (at, key) => ring.certificationFor(key, at),
-        signerKeyFor: (fp) => ring.decisionsKeyOf(fp),
+        ...ringKeys(ring),
         signer,
         signerFingerprint: o.signerFingerprint,
         model: new RulesModel(),

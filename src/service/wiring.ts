@@ -41,7 +41,7 @@ import { InlinePipeline, ThreadPipeline, type PipelineRunner, type PipelineSpec 
 import type { SignedBatch } from '../protocol/batch-statement.js';
 import type { CheckpointWriter } from '../audit/checkpoint-writer.js';
 import { auditChainId, pipelineChain, workerCheckpoints, type ChainIdSource } from './worker-audit.js';
-import { openWorkerKeys, type WorkerKeyOptions, type WorkerKeys } from './worker-keys.js';
+import { openWorkerKeys, ringKeys, type WorkerKeyOptions, type WorkerKeys } from './worker-keys.js';
 
 export { keySetSource } from './worker-keys.js';
 
@@ -229,10 +229,7 @@ async function startWorker(
       if (config.pcrLockFile) pcrLock = bothLocks(pcrLock, new FileLock(config.pcrLockFile));
       return {
         p,
-        recipientKey: current.recipient,
-        recipientFor: (fp: string) => ring.recipientFor(fp),
-        certification: (at: number, key: Uint8Array) => ring.certificationFor(key, at),
-        signerKeyFor: (fp: string) => ring.decisionsKeyOf(fp),
+        ...ringKeys(ring),
         signer,
         signerFingerprint: keys.signerFingerprint,
         model: pm,

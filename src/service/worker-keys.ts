@@ -23,6 +23,7 @@ import { KeyRing, type KeySetSource } from '../keys/key-ring.js';
 import { DirKeySetSource } from '../keys/key-set-dir-source.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './log.js';
+import type { PipelineDeps } from './worker/pipeline.js';
 
 /** Where the key sets are read from (plain data: it crosses to the pipeline threads). */
 export type KeySourceSpec = { kind: 'dir'; dir: string } | { kind: 'secrets'; prefix: string; client: AwsClientConfig };
@@ -145,5 +146,19 @@ export async function openWorkerKeys(p: CryptoProvider, config: WorkerConfig, en
       ring.stop();
       await signer.close();
     },
+  };
+}
+
+/**
+ * What a pipeline takes from a key ring: the current generation's KEM key, the KEM key of every
+ * held generation by fingerprint, the certification of a decisions signer at a time, and the
+ * public key of a signer some held generation certifies.
+ */
+export function ringKeys(ring: KeyRing): Pick<PipelineDeps, 'recipientKey' | 'recipientFor' | 'certification' | 'signerKeyFor'> {
+  return {
+    recipientKey: ring.sets.find((x) => x.stage === 'current')!.recipient,
+    recipientFor: (fp) => ring.recipientFor(fp),
+    certification: (at, key) => ring.certificationFor(key, at),
+    signerKeyFor: (fp) => ring.decisionsKeyOf(fp),
   };
 }

@@ -27,7 +27,7 @@ import type { Logger } from '../log.js';
 import { notifyingTable } from '../proxy/decision-waiter.js';
 import { processBatch, type PipelineDeps } from './pipeline.js';
 import type { PipelineSpec } from './pipelines.js';
-import { openKeySource, openSigner } from '../worker-keys.js';
+import { openKeySource, openSigner, ringKeys } from '../worker-keys.js';
 
 const spec = workerData as PipelineSpec;
 const port = parentPort!;
@@ -43,7 +43,6 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
     ring.stop();
     throw err;
   }
-  const current = ring.sets.find((x) => x.stage === 'current')!;
   const dynamo = new DynamoDBClient(spec.dynamo);
   const requests = new DynamoTable(dynamo, spec.tables.requests, REQUESTS_KEY);
   let decisions: Table = new DynamoTable(dynamo, spec.tables.decisions, DECISIONS_KEY);
@@ -64,10 +63,7 @@ async function build(): Promise<{ deps: PipelineDeps; close(): Promise<void> }> 
   }
   const deps: PipelineDeps = {
     p,
-    recipientKey: current.recipient,
-    recipientFor: (fp) => ring.recipientFor(fp),
-    certification: (at, key) => ring.certificationFor(key, at),
-    signerKeyFor: (fp) => ring.decisionsKeyOf(fp),
+    ...ringKeys(ring),
     signer,
     signerFingerprint: spec.signerFingerprint,
     model,
